@@ -1,0 +1,132 @@
+/**
+ * Encodes MSRP requests and responses (RFC 4975 §7.1, §7.2, §9).
+ *
+ * Bodies are not copied: a request encodes to a list of byte arrays (head,
+ * body parts, end-line) ready for a vectored write.
+ *
+ * @module
+ */
+
+import type { OutgoingRequest, OutgoingResponse } from "./message.ts";
+import { compilePattern, indexOfPattern } from "./_search.ts";
+import { reasonPhrase } from "./status.ts";
+
+const encoder = new TextEncoder();
+const ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
+const TRANSACTION_ID_LENGTH = 16;
+
+/**
+ * A new random transaction id: 16 characters of `[a-z0-9]` (about 82 bits),
+ * within the RFC 4975 §9 `ident` grammar.
+ */
+export function newTransactionId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(TRANSACTION_ID_LENGTH));
+  let id = "";
+  // 252 = 7 × 36: reject higher bytes so every character is equally likely.
+  for (let i = 0; i < bytes.length; i++) {
+    let b = bytes[i];
+    while (b >= 252) b = crypto.getRandomValues(new Uint8Array(1))[0];
+    id += ALPHABET[b % 36];
+  }
+  return id;
+}
+
+/** True when `-------<id>` occurs in any body part or across two of them. */
+export function bodyContainsEndLine(
+  transactionId: string,
+  body: Uint8Array | readonly Uint8Array[],
+): boolean {
+  const pattern = compilePattern(encoder.encode(`-------${transactionId}`));
+  const parts = body instanceof Uint8Array ? [body] : body;
+  const m = pattern.bytes.length;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    if (indexOfPattern(part, pattern, 0, part.length) >= 0) return true;
+    if (i + 1 < parts.length) {
+      // An occurrence split over two parts: search the seam.
+      const left = part.subarray(Math.max(0, part.length - m + 1));
+      const right = parts[i + 1].subarray(0, m - 1);
+      const seam = new Uint8Array(left.length + right.length);
+      seam.set(left);
+      seam.set(right, left.length);
+      if (indexOfPattern(seam, pattern, 0, seam.length) >= 0) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * A transaction id whose end-line does not occur in `body`, as RFC 4975 §7.1
+ * requires of senders.
+ */
+export function transactionIdFor(body: Uint8Array | readonly Uint8Array[]): string {
+  while (true) {
+    const id = newTransactionId();
+    if (!bodyContainsEndLine(id, body)) return id;
+  }
+}
+
+function headerLines(headers: readonly (readonly [string, string])[] | undefined): string {
+  let out = "";
+  if (headers) { for (const [name, value] of headers) out += `${name}: ${value}\r\n`; }
+  return out;
+}
+
+/**
+ * Encodes the start line and headers of a request, up to and including the
+ * blank line before the body when there is one.
+ */
+export function encodeRequestHead(req: OutgoingRequest, hasBody: boolean): Uint8Array {
+  let text = `MSRP ${req.transactionId} ${req.method}\r\n` +
+    `To-Path: ${req.toPath.join(" ")}\r\nFrom-Path: ${req.fromPath.join(" ")}\r\n` +
+    headerLines(req.headers);
+  if (req.contentType !== undefined) text += `Content-Type: ${req.contentType}\r\n`;
+  if (hasBody) text += "\r\n";
+  return encoder.encode(text);
+}
+
+/**
+ * Encodes the end-line; with a body it is preceded by the CRLF that ends the
+ * body (RFC 4975 §9 `content-stuff`).
+ */
+export function encodeEndLine(
+  transactionId: string,
+  flag: "+" | "$" | "#",
+  hasBody: boolean,
+): Uint8Array {
+  return encoder.encode(`${hasBody ? "\r\n" : ""}-------${transactionId}${flag}\r\n`);
+}
+
+/**
+ * Encodes a request as byte arrays to write back to back: head, body parts
+ * (not copied) and end-line. Throws `TypeError` when a body has no
+ * Content-Type.
+ */
+export function encodeRequest(req: OutgoingRequest): Uint8Array[] {
+  const parts = req.body === undefined
+    ? []
+    : req.body instanceof Uint8Array
+    ? [req.body]
+    : req.body;
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const hasBody = size > 0 || (req.contentType !== undefined && req.body !== undefined);
+  if (hasBody && req.contentType === undefined) {
+    throw new TypeError("a request with a body needs a Content-Type");
+  }
+  const out = [encodeRequestHead(req, hasBody)];
+  for (const p of parts) if (p.length > 0) out.push(p);
+  out.push(encodeEndLine(req.transactionId, req.flag ?? "$", hasBody));
+  return out;
+}
+
+/** Encodes a response (no body) as one byte array. */
+export function encodeResponse(res: OutgoingResponse): Uint8Array {
+  const comment = res.comment ?? reasonPhrase(res.status);
+  return encoder.encode(
+    `MSRP ${res.transactionId} ${res.status}${comment ? ` ${comment}` : ""}\r\n` +
+      `To-Path: ${res.toPath.join(" ")}\r\nFrom-Path: ${res.fromPath.join(" ")}\r\n` +
+      headerLines(res.headers) +
+      `-------${res.transactionId}$\r\n`,
+  );
+}
