@@ -186,13 +186,13 @@ export class MsrpParser {
         : this.#limits.maxHeaderBytes - this.#headerBytes;
       const lf = buf.indexOf(LF, pos);
       if (lf < 0) {
-        if (this.#lineLength + len - pos > limit) return this.#lineTooLong(pos, len);
+        if (this.#lineLength + len - pos > limit) return this.#lineTooLong(buf, pos, len);
         this.#carry(buf, this.#accLength === 0 ? this.#headFrom : pos, len);
         this.#lineLength += len - pos;
         return len;
       }
       const lineBytes = this.#lineLength + lf + 1 - pos;
-      if (lineBytes > limit) return this.#lineTooLong(pos, len);
+      if (lineBytes > limit) return this.#lineTooLong(buf, pos, len);
       this.#lineLength = 0;
       if (this.#accLength > 0) {
         this.#carry(buf, pos, lf + 1);
@@ -245,10 +245,12 @@ export class MsrpParser {
       return;
     }
     if (arr[start] === 32 || arr[start] === 9) {
+      this.#salvage(this.#headText(arr, start, input));
       this.#failFrame(Status.BadRequest, "header folding is not allowed", true);
       return;
     }
     if (++this.#headerCount > this.#limits.maxHeaderCount) {
+      this.#salvage(this.#headText(arr, start, input));
       this.#failFrame(Status.BadRequest, "too many header fields", true);
     }
   }
@@ -398,8 +400,28 @@ export class MsrpParser {
     };
   }
 
+  // Keeps what can be read of a failed head's headers, so the failure can be answered.
+  #salvage(text: string): void {
+    const lines = text.split("\n");
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i].trimEnd();
+      const colon = line.indexOf(":");
+      if (colon > 0 && line.charCodeAt(0) !== 32 && line.charCodeAt(0) !== 9) {
+        this.#headers.append(line.slice(0, colon).trimEnd(), line.slice(colon + 1).trim());
+      }
+    }
+  }
+
   // A line went over its limit; returns where parsing resumes.
-  #lineTooLong(pos: number, len: number): number {
+  #lineTooLong(buf: Uint8Array, pos: number, len: number): number {
+    if (this.#state === State.Headers) {
+      const carried = this.#accLength > 0;
+      this.#salvage(utf8.decode(
+        carried
+          ? this.#acc.subarray(0, this.#accLength - this.#lineLength)
+          : buf.subarray(this.#headFrom, pos),
+      ));
+    }
     this.#lineLength = 0;
     this.#accLength = 0;
     if (this.#state === State.Start) {
@@ -485,7 +507,8 @@ export class MsrpParser {
     }
     // Small bodies: check each CR near the start; cheaper than compiling a pattern.
     const window = Math.min(len, pos + SHORT_BODY);
-    for (let k = buf.indexOf(CR, pos); k >= 0 && k < window; k = buf.indexOf(CR, k + 1)) {
+    const near = buf.subarray(0, window); // bounds the native scans below
+    for (let k = near.indexOf(CR, pos); k >= 0; k = near.indexOf(CR, k + 1)) {
       const r = this.#matchAt(buf, k, len);
       if (r === 1) {
         this.#emit(buf.subarray(pos, k));
