@@ -1,0 +1,391 @@
+/**
+ * SDP offer/answer for MSRP media (RFC 3264, RFC 4975 §8): building an offer,
+ * answering an offer, and reading the answer to our offer.
+ *
+ * @module
+ */
+
+import { MsrpError } from "../msrp/status.ts";
+import { parseMsrpUri } from "../msrp/uri.ts";
+import { compact } from "./_compact.ts";
+import { formatFileTransfer } from "./_file_transfer.ts";
+import {
+  type TransformAttribute,
+  type TransformMedia,
+  type TransformSession,
+  write,
+} from "./_sdp_transform.ts";
+import { SdpError } from "./error.ts";
+import {
+  answerDirection,
+  answererRole,
+  intersectAcceptTypes,
+  isSecureProtocol,
+  isWebSocketProtocol,
+  negotiatedDirection,
+  offererRole,
+  protocolForUri,
+} from "./negotiate.ts";
+import { parseSessionDescription } from "./parse.ts";
+import type {
+  AcceptedMedia,
+  Direction,
+  FileTransfer,
+  LocalMsrpEndpoint,
+  LocalMsrpOffer,
+  MediaDescription,
+  MsrpMediaDescription,
+  MsrpProtocol,
+  SdpAnswer,
+  SessionDescription,
+  SetupRole,
+} from "./types.ts";
+
+/** What the description of the local endpoint implies. */
+interface Local {
+  readonly endpoint: LocalMsrpEndpoint;
+  readonly protocol: MsrpProtocol;
+  readonly family: 4 | 6;
+}
+
+/** The MSRP-specific attributes of one of our media lines. */
+interface OwnMedia {
+  readonly port: number;
+  readonly protocol: MsrpProtocol;
+  readonly setup: "actpass" | SetupRole;
+  readonly direction: Direction;
+  readonly acceptTypes: readonly string[];
+  readonly acceptWrappedTypes: readonly string[];
+  readonly cema: boolean;
+  readonly fileTransfer: readonly string[];
+}
+
+function invalid(message: string): SdpError {
+  return new SdpError("invalid-argument", `local endpoint: ${message}`);
+}
+
+function checkLocal(endpoint: LocalMsrpEndpoint): Local {
+  if (endpoint.path.length === 0) throw invalid("a=path needs at least our own URI");
+  for (const uri of endpoint.path) {
+    try {
+      parseMsrpUri(uri);
+    } catch (error) {
+      if (!(error instanceof MsrpError)) throw error;
+      throw new SdpError("invalid-argument", `local endpoint: a=path: ${error.message}`, {
+        cause: error,
+      });
+    }
+  }
+  if (endpoint.acceptTypes.length === 0) {
+    throw invalid("a=accept-types must not be empty (RFC 4975 §8.1)");
+  }
+  if (!Number.isInteger(endpoint.port) || endpoint.port < 1 || endpoint.port > 65535) {
+    throw invalid(`bad port ${endpoint.port}`);
+  }
+  if (endpoint.address === "" || /\s/.test(endpoint.address)) {
+    throw invalid(`bad address ${JSON.stringify(endpoint.address)}`);
+  }
+  // The last URI of a=path is our own (RFC 4976); it says which transport we serve.
+  const protocol = endpoint.protocol ?? protocolForUri(endpoint.path[endpoint.path.length - 1]);
+  return { endpoint, protocol, family: endpoint.address.includes(":") ? 6 : 4 };
+}
+
+/** The direction we offer: `sendonly` for a file transfer (a push, RFC 5547), else `sendrecv`. */
+function offeredDirection(local: LocalMsrpOffer): Direction {
+  return local.direction ?? (local.fileTransfer ? "sendonly" : "sendrecv");
+}
+
+/** A random numeric `o=` session id below 2^63 (RFC 4566 §5.2). */
+function randomSessionId(): string {
+  const [high, low] = crypto.getRandomValues(new Uint32Array(2));
+  return ((BigInt(high & 0x7fffffff) << 32n) | BigInt(low)).toString();
+}
+
+function ownMedia(local: Local, media: OwnMedia): TransformMedia {
+  const { endpoint } = local;
+  const attributes: string[] = [`accept-types:${media.acceptTypes.join(" ")}`];
+  if (media.acceptWrappedTypes.length > 0) {
+    attributes.push(`accept-wrapped-types:${media.acceptWrappedTypes.join(" ")}`);
+  }
+  attributes.push(`path:${endpoint.path.join(" ")}`);
+  if (endpoint.maxSize !== undefined) attributes.push(`max-size:${endpoint.maxSize}`);
+  if (media.cema) attributes.push("msrp-cema");
+  attributes.push(...media.fileTransfer);
+  return compact<TransformMedia>({
+    type: "message",
+    port: media.port,
+    protocol: media.protocol,
+    payloads: "*",
+    setup: media.setup,
+    // RFC 6135: each new MSRP session asks for a new connection.
+    connectionType: "new",
+    direction: media.direction,
+    fingerprint: endpoint.fingerprint && isSecureProtocol(media.protocol)
+      ? { type: endpoint.fingerprint.hash, hash: endpoint.fingerprint.value }
+      : undefined,
+    invalid: attributes.map((value): TransformAttribute => ({ value })),
+  });
+}
+
+function sessionOf(local: Local, media: TransformMedia[]): string {
+  const { endpoint, family } = local;
+  const session: TransformSession = {
+    version: 0,
+    origin: {
+      username: endpoint.originUsername ?? "-",
+      sessionId: endpoint.originSessionId ?? randomSessionId(),
+      sessionVersion: endpoint.originVersion ?? 0,
+      netType: "IN",
+      ipVer: family,
+      address: endpoint.address,
+    },
+    name: endpoint.sessionName ?? "-",
+    connection: { version: family, ip: endpoint.address },
+    timing: { start: 0, stop: 0 },
+    media,
+  };
+  return write(session);
+}
+
+/**
+ * Builds an SDP offer with one `m=message` line for our endpoint: `c=` and
+ * `o=` with our address, `a=accept-types`, `a=accept-wrapped-types`,
+ * `a=path`, `a=max-size`, `a=setup` (`actpass` unless told otherwise, so the
+ * answerer may choose, RFC 6135), `a=connection:new`, the direction
+ * (`sendonly` for a file transfer, a push in RFC 5547 terms, else
+ * `sendrecv`), `a=fingerprint` for TLS protocols, `a=msrp-cema` when
+ * `cema`, and the RFC 5547 attributes of `fileTransfer`. CRLF line endings.
+ *
+ * @example
+ * ```ts
+ * const sdp = buildOffer({
+ *   path: ["msrp://192.0.2.10:2855/s3cr3t;tcp"],
+ *   address: "192.0.2.10",
+ *   port: 2855,
+ *   acceptTypes: ["text/plain", "message/cpim"],
+ * });
+ * ```
+ *
+ * @throws {SdpError} `invalid-argument` when `local` has no or a bad `path`
+ * URI, no accept types, a bad port or address, or a transport without an
+ * MSRP protocol.
+ */
+export function buildOffer(local: LocalMsrpOffer): string {
+  const checked = checkLocal(local);
+  return sessionOf(checked, [
+    ownMedia(checked, {
+      port: local.port,
+      protocol: checked.protocol,
+      setup: local.setup ?? "actpass",
+      direction: offeredDirection(local),
+      acceptTypes: local.acceptTypes,
+      acceptWrappedTypes: local.acceptWrappedTypes ?? [],
+      cema: local.cema ?? false,
+      fileTransfer: local.fileTransfer ? formatFileTransfer(local.fileTransfer) : [],
+    }),
+  ]);
+}
+
+/** Why a media line cannot be served, or what we answer for it. */
+type Negotiation =
+  | { readonly ok: false; readonly reason: string }
+  | { readonly ok: true; readonly accepted: AcceptedMedia; readonly media: TransformMedia };
+
+function negotiate(offered: MsrpMediaDescription, local: Local): Negotiation {
+  const { endpoint } = local;
+  if (offered.port === 0) return { ok: false, reason: "disabled (port 0)" };
+  if (offered.protocol !== local.protocol) {
+    return { ok: false, reason: `protocol ${offered.protocol}, we serve ${local.protocol}` };
+  }
+  // RFC 7977: a WebSocket client cannot accept connections, so it is always
+  // the active party and we, the WebSocket server, the passive one.
+  const webSocket = isWebSocketProtocol(offered.protocol);
+  const role = answererRole(offered.setup, endpoint.preferActive === true && !webSocket);
+  if (role === undefined) return { ok: false, reason: "a=setup:holdconn asks for no connection" };
+  if (webSocket && role === "active") {
+    return { ok: false, reason: "a=setup:passive, but a WebSocket client must connect (RFC 7977)" };
+  }
+  const acceptTypes = intersectAcceptTypes(endpoint.acceptTypes, offered.acceptTypes);
+  if (acceptTypes.length === 0) {
+    return {
+      ok: false,
+      reason: `no common type: offer accepts ${offered.acceptTypes.join(" ")}, we accept ${
+        endpoint.acceptTypes.join(" ")
+      }`,
+    };
+  }
+  const ours = endpoint.acceptWrappedTypes ?? [];
+  const wrapped = offered.acceptWrappedTypes.length > 0
+    ? intersectAcceptTypes(ours, offered.acceptWrappedTypes)
+    : ours;
+  // RFC 7701: CEMA is used only when both sides announce a=msrp-cema.
+  const cema = offered.cema && endpoint.cema === true;
+  const direction = answerDirection(offered.direction);
+  // RFC 5547: the answer repeats the selector and transfer id of the file offered.
+  const fileTransfer = offered.fileTransfer ? formatFileTransfer(offered.fileTransfer, true) : [];
+  const accepted = compact<AcceptedMedia>({
+    mediaIndex: offered.index,
+    protocol: offered.protocol,
+    remotePath: [...offered.path],
+    localPath: [...endpoint.path],
+    acceptTypes,
+    remoteAcceptTypes: [...offered.acceptTypes],
+    remoteAcceptWrappedTypes: [...offered.acceptWrappedTypes],
+    setup: role,
+    connection: "new",
+    cema,
+    direction,
+    remoteMaxSize: offered.maxSize,
+    fingerprint: offered.fingerprint,
+    remoteAddress: offered.connectionAddress,
+    remotePort: offered.port,
+    fileTransfer: offered.fileTransfer,
+  });
+  const media = ownMedia(local, {
+    port: endpoint.port,
+    protocol: offered.protocol,
+    setup: role,
+    direction,
+    acceptTypes,
+    acceptWrappedTypes: wrapped,
+    cema,
+    fileTransfer,
+  });
+  return { ok: true, accepted, media };
+}
+
+/** A rejected line: the offered `m=` line with port 0 and no attributes (RFC 3264 §6). */
+function rejected(offered: MediaDescription): TransformMedia {
+  return {
+    type: offered.kind === "msrp" ? "message" : offered.type,
+    port: 0,
+    protocol: offered.protocol,
+    payloads: offered.formats.length > 0 ? offered.formats.join(" ") : "*",
+  };
+}
+
+/**
+ * Answers an SDP offer (RFC 3264) for our MSRP endpoint. The first MSRP line
+ * we can serve is accepted: it is enabled, its protocol is ours
+ * (`local.protocol`, by default the one our own URI implies), its `a=setup`
+ * leaves us a role, and it shares a content type with us. Every other line
+ * (audio, video, a second MSRP line, a protocol we do not serve) is answered
+ * with port 0, in the same order, which rejects it (RFC 3264 §6).
+ *
+ * The accepted line carries `a=accept-types` with the types both sides
+ * accept (ours when the offer has `*`), `a=accept-wrapped-types` likewise,
+ * our `a=path`, `a=setup` with our role (see {@linkcode answererRole}; a
+ * WebSocket client is always active, RFC 7977), `a=connection:new`, the
+ * mirrored direction (RFC 3264 §6.1), `a=msrp-cema` when both support CEMA
+ * (RFC 7701), `a=fingerprint` for TLS protocols, `a=max-size`, and the file
+ * selector and transfer id of a file transfer (RFC 5547).
+ *
+ * @example
+ * ```ts
+ * declare const offerSdp: string; // the SDP body of an INVITE
+ * const { sdp, accepted } = buildAnswer(offerSdp, {
+ *   path: ["msrp://192.0.2.10:2855/s3cr3t;tcp"],
+ *   address: "192.0.2.10",
+ *   port: 2855,
+ *   acceptTypes: ["text/plain"],
+ * });
+ * accepted.setup; // "passive": wait for the peer to connect
+ * ```
+ *
+ * @throws {SdpError} `malformed` when the offer text does not parse (see
+ * {@linkcode parseSessionDescription}); `no-acceptable-media`, listing each
+ * line's problem, when no line can be served (a SIP user agent then answers
+ * 488 Not Acceptable Here); `invalid-argument` when `local` is unusable.
+ */
+export function buildAnswer(
+  offer: SessionDescription | string,
+  local: LocalMsrpEndpoint,
+): SdpAnswer {
+  const description = typeof offer === "string" ? parseSessionDescription(offer) : offer;
+  const checked = checkLocal(local);
+  let accepted: AcceptedMedia | undefined;
+  const reasons: string[] = [];
+  const media = description.media.map((offered) => {
+    if (offered.kind !== "msrp") {
+      reasons.push(`m=${offered.type} (media ${offered.index}): not MSRP`);
+      return rejected(offered);
+    }
+    if (accepted !== undefined) return rejected(offered);
+    const result = negotiate(offered, checked);
+    if (!result.ok) {
+      reasons.push(`m=message (media ${offered.index}): ${result.reason}`);
+      return rejected(offered);
+    }
+    accepted = result.accepted;
+    return result.media;
+  });
+  if (accepted === undefined) {
+    throw new SdpError(
+      "no-acceptable-media",
+      `no acceptable media in offer: ${reasons.join("; ")}`,
+    );
+  }
+  return { sdp: sessionOf(checked, media), accepted };
+}
+
+/**
+ * Reads the answer to an offer made with {@linkcode buildOffer} and the same
+ * `offerLocal`. The answer's first MSRP line is ours. Our role is the
+ * opposite of the answerer's (see {@linkcode offererRole}): `active` when it
+ * answers `passive` or has no `a=setup`, `passive` when it answers `active`.
+ *
+ * @throws {SdpError} `malformed` when the answer does not parse or has no MSRP
+ * line; `no-acceptable-media` when it rejects the line (port 0) or shares no
+ * content type with us; `negotiation-failed` when it changes the protocol or
+ * its `a=setup` contradicts ours; `invalid-argument` when `offerLocal` is
+ * unusable.
+ */
+export function parseAnswer(
+  answer: SessionDescription | string,
+  offerLocal: LocalMsrpOffer,
+): AcceptedMedia {
+  const description = typeof answer === "string" ? parseSessionDescription(answer) : answer;
+  const checked = checkLocal(offerLocal);
+  const media = description.media.find((m): m is MsrpMediaDescription => m.kind === "msrp");
+  if (!media) throw new SdpError("malformed", "answer has no MSRP m=message line");
+  if (media.port === 0) {
+    throw new SdpError(
+      "no-acceptable-media",
+      `answer rejected the MSRP line (media ${media.index}, port 0)`,
+    );
+  }
+  if (media.protocol !== checked.protocol) {
+    throw new SdpError(
+      "negotiation-failed",
+      `answer changed the protocol from ${checked.protocol} to ${media.protocol}`,
+    );
+  }
+  const acceptTypes = intersectAcceptTypes(offerLocal.acceptTypes, media.acceptTypes);
+  if (acceptTypes.length === 0) {
+    throw new SdpError(
+      "no-acceptable-media",
+      `no common type: answer accepts ${media.acceptTypes.join(" ")}, we accept ${
+        offerLocal.acceptTypes.join(" ")
+      }`,
+    );
+  }
+  const fileTransfer: FileTransfer | undefined = offerLocal.fileTransfer ?? media.fileTransfer;
+  return compact<AcceptedMedia>({
+    mediaIndex: media.index,
+    protocol: media.protocol,
+    remotePath: [...media.path],
+    localPath: [...offerLocal.path],
+    acceptTypes,
+    remoteAcceptTypes: [...media.acceptTypes],
+    remoteAcceptWrappedTypes: [...media.acceptWrappedTypes],
+    setup: offererRole(offerLocal.setup ?? "actpass", media.setup),
+    connection: media.connection ?? "new",
+    cema: offerLocal.cema === true && media.cema,
+    direction: negotiatedDirection(offeredDirection(offerLocal), media.direction),
+    remoteMaxSize: media.maxSize,
+    fingerprint: media.fingerprint,
+    remoteAddress: media.connectionAddress,
+    remotePort: media.port,
+    fileTransfer,
+  });
+}
