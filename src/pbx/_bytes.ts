@@ -1,0 +1,31 @@
+/**
+ * Byte helpers shared by the ESL modules (internal).
+ *
+ * @module
+ */
+
+import { EslError } from "./esl_error.ts";
+
+/** Joins byte arrays into one new array. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/**
+ * Reads a `Content-Length` value: decimal digits only.
+ *
+ * @throws {EslError} when the value is not a non-negative integer.
+ */
+export function parseContentLength(value: string): number {
+  const trimmed = value.trim();
+  if (!/^[0-9]{1,10}$/.test(trimmed)) {
+    throw new EslError(`invalid Content-Length: ${JSON.stringify(value)}`);
+  }
+  return Number(trimmed);
+}
