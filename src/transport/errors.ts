@@ -1,0 +1,41 @@
+/**
+ * The error type of the transport layer.
+ *
+ * @module
+ */
+
+/** What went wrong in the transport layer; see {@linkcode TransportError}. */
+export type TransportErrorCode =
+  /** The connection is closed; nothing more can be sent. */
+  | "closed"
+  /** More than `maxQueuedBytes` waited to be written: the peer does not read. */
+  | "write-queue-overflow"
+  /** Nothing was read or written for `idleTimeoutMs`. */
+  | "idle-timeout"
+  /** The peer closed the connection in the middle of a frame. */
+  | "truncated"
+  /** Connecting (TCP and, with TLS, the handshake) took longer than `timeoutMs`. */
+  | "connect-timeout"
+  /** The TLS handshake failed, e.g. the server's certificate was not valid; see `cause`. */
+  | "tls-handshake-failed"
+  /** The peer's certificate does not have the pinned SHA-256 fingerprint. */
+  | "fingerprint-mismatch";
+
+/** Options of a {@linkcode TransportError}. */
+export interface TransportErrorOptions {
+  /** The underlying cause. */
+  cause?: unknown;
+}
+
+/** An error of the transport layer, told apart by its {@linkcode TransportError.code}. */
+export class TransportError extends Error {
+  /** What went wrong. */
+  readonly code: TransportErrorCode;
+
+  /** Creates an error with a code and a human-readable message. */
+  constructor(code: TransportErrorCode, message: string, options: TransportErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "TransportError";
+    this.code = code;
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * The MSRP transport (RFC 4975 §6, §8; RFC 8996): TCP and TLS listeners and
+ * outgoing connections, and {@linkcode MsrpConnection}, which reads frames
+ * into the streaming parser and writes queued frames with backpressure.
+ *
+ * @module
+ */
+
+export * from "./errors.ts";
+export * from "./connection.ts";
+export * from "./listener.ts";
+export * from "./connect.ts";
+export * from "./fingerprint.ts";
