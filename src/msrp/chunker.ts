@@ -163,6 +163,11 @@ export class Chunker {
     return result;
   }
 
+  /** True once the last chunk (or an abort) was produced. */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
   /**
    * Ends the message early (RFC 4975 §5.1, §7.1.1): returns a bodiless chunk
    * flagged `#` with Byte-Range `N+1-N/total`, N being the bytes already

@@ -9,6 +9,7 @@
 
 import type { OutgoingRequest, OutgoingResponse } from "./message.ts";
 import { compilePattern, indexOfPattern } from "./_search.ts";
+import { concatBytes } from "./parser.ts";
 import { reasonPhrase } from "./status.ts";
 
 const encoder = new TextEncoder();
@@ -20,25 +21,45 @@ const TRANSACTION_ID_LENGTH = 16;
  * within the RFC 4975 §9 `ident` grammar.
  */
 export function newTransactionId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(TRANSACTION_ID_LENGTH));
   let id = "";
-  // 252 = 7 × 36: reject higher bytes so every character is equally likely.
-  for (let i = 0; i < bytes.length; i++) {
-    let b = bytes[i];
-    while (b >= 252) b = crypto.getRandomValues(new Uint8Array(1))[0];
-    id += ALPHABET[b % 36];
+  while (id.length < TRANSACTION_ID_LENGTH) {
+    const b = randomByte();
+    // 252 = 7 × 36: reject higher bytes so every character is equally likely.
+    if (b < 252) id += ALPHABET[b % 36];
   }
   return id;
 }
+
+// Random bytes are drawn in batches: one system call per 4 KiB, not per id.
+const pool = new Uint8Array(4096);
+let poolUsed = pool.length;
+
+function randomByte(): number {
+  if (poolUsed === pool.length) {
+    crypto.getRandomValues(pool);
+    poolUsed = 0;
+  }
+  return pool[poolUsed++];
+}
+
+const DASH = 45;
+const SMALL_BODY = 1024;
 
 /** True when `-------<id>` occurs in any body part or across two of them. */
 export function bodyContainsEndLine(
   transactionId: string,
   body: Uint8Array | readonly Uint8Array[],
 ): boolean {
-  const pattern = compilePattern(encoder.encode(`-------${transactionId}`));
   const parts = body instanceof Uint8Array ? [body] : body;
-  const m = pattern.bytes.length;
+  // Transaction ids are ASCII (RFC 4975 §9 ident), so no text encoder is needed.
+  const m = 7 + transactionId.length;
+  const bytes = new Uint8Array(m).fill(DASH);
+  for (let i = 0; i < transactionId.length; i++) bytes[7 + i] = transactionId.charCodeAt(i);
+  let size = 0;
+  for (const p of parts) size += p.length;
+  if (size < m) return parts.length > 1 && containsAcross(parts, bytes);
+  if (size <= SMALL_BODY) return containsAcross(parts, bytes);
+  const pattern = compilePattern(bytes);
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i];
     if (indexOfPattern(part, pattern, 0, part.length) >= 0) return true;
@@ -51,6 +72,21 @@ export function bodyContainsEndLine(
       seam.set(right, left.length);
       if (indexOfPattern(seam, pattern, 0, seam.length) >= 0) return true;
     }
+  }
+  return false;
+}
+
+// Plain search over the parts as one sequence; for small bodies.
+function containsAcross(parts: readonly Uint8Array[], pattern: Uint8Array): boolean {
+  const all = concatBytes(parts);
+  for (
+    let k = all.indexOf(DASH);
+    k >= 0 && k + pattern.length <= all.length;
+    k = all.indexOf(DASH, k + 1)
+  ) {
+    let j = 1;
+    while (j < pattern.length && all[k + j] === pattern[j]) j++;
+    if (j === pattern.length) return true;
   }
   return false;
 }

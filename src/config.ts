@@ -1,0 +1,89 @@
+/**
+ * Environment → typed, validated configuration with defaults
+ * (design.md "Configuration").
+ *
+ * @module
+ */
+
+import type { LogLevel } from "./log.ts";
+
+/** The service configuration. */
+export interface Config {
+  /** HTTP listen address. */
+  readonly httpHost: string;
+  /** HTTP port. */
+  readonly httpPort: number;
+  /** Bearer token for /v1 (unset: loopback only). */
+  readonly apiToken: string | undefined;
+  /** MSRP listen address. */
+  readonly msrpHost: string;
+  /** MSRP port. */
+  readonly msrpPort: number;
+  /** Host put in a=path. */
+  readonly msrpAdvertise: string | undefined;
+  /** Media types accepted by default. */
+  readonly acceptTypes: string[];
+  /** Largest message accepted, bytes. */
+  readonly maxMessageBytes: number;
+  /** Most open sessions. */
+  readonly maxSessions: number;
+  /** Most MSRP connections. */
+  readonly maxConnections: number;
+  /** Most MSRP connections per IP. */
+  readonly maxConnectionsPerIp: number;
+  /** Body bytes per chunk sent. */
+  readonly chunkSize: number;
+  /** Where content and the database live. */
+  readonly dataDir: string;
+  /** Log level. */
+  readonly logLevel: LogLevel;
+}
+
+/** A configuration value that is invalid; the message names the variable. */
+export class ConfigError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+function int(env: Record<string, string | undefined>, name: string, fallback: number, min = 0) {
+  const v = env[name];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) {
+    throw new ConfigError(`${name} must be a whole number ≥ ${min}, got "${v}"`);
+  }
+  return n;
+}
+
+function port(env: Record<string, string | undefined>, name: string, fallback: number) {
+  const n = int(env, name, fallback);
+  if (n > 65535) throw new ConfigError(`${name} must be a port (0-65535), got "${env[name]}"`);
+  return n;
+}
+
+/** Reads the configuration from environment variables; throws {@linkcode ConfigError}. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const logLevel = (env.LOG_LEVEL ?? "info") as LogLevel;
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
+  }
+  return {
+    httpHost: env.HTTP_HOST || "127.0.0.1",
+    httpPort: port(env, "HTTP_PORT", 8080),
+    apiToken: env.API_TOKEN || undefined,
+    msrpHost: env.MSRP_HOST || "127.0.0.1",
+    msrpPort: port(env, "MSRP_PORT", 2855),
+    msrpAdvertise: env.MSRP_ADVERTISE || undefined,
+    acceptTypes: (env.ACCEPT_TYPES ?? "*").split(/[ ,]+/).filter(Boolean),
+    maxMessageBytes: int(env, "MAX_MESSAGE_BYTES", 1024 * 1024 * 1024, 1),
+    maxSessions: int(env, "MAX_SESSIONS", 10_000, 1),
+    maxConnections: int(env, "MAX_CONNECTIONS", 10_000, 1),
+    maxConnectionsPerIp: int(env, "MAX_CONNECTIONS_PER_IP", 1_000, 1),
+    chunkSize: int(env, "CHUNK_SIZE", 64 * 1024, 1),
+    dataDir: env.DATA_DIR || "./data",
+    logLevel,
+  };
+}

@@ -1,0 +1,272 @@
+/**
+ * Per-connection state: routes frames to sessions by To-Path, matches
+ * responses to transactions, and times transactions out.
+ *
+ * @module
+ */
+
+import {
+  encodeResponse,
+  type FrameFailure,
+  type FrameHandler,
+  type FrameHead,
+  MsrpError,
+  parsePath,
+  reasonPhrase,
+  type RequestHead,
+  sessionIdOf,
+  Status,
+} from "../msrp/mod.ts";
+import type { ChunkReceiver, MsrpSession } from "./session.ts";
+import type { OutgoingMessage } from "./outgoing.ts";
+
+/** What a link needs from its endpoint. */
+export interface LinkOwner {
+  /** The session whose id is `sessionId`, if any. */
+  session(sessionId: string): MsrpSession | undefined;
+  /** Transaction timeout in milliseconds (RFC 4975 §7.1.1: 30 s). */
+  readonly transactionTimeoutMs: number;
+  /** URI used in From-Path of responses for unknown sessions. */
+  readonly ownUri: string;
+  /** The link ended. */
+  linkClosed(link: Link): void;
+}
+
+/** The writing side a link needs (a framed connection). */
+export interface LinkConnection {
+  /** Queues bytes; resolves when the queue has room again. */
+  send(parts: readonly Uint8Array[]): Promise<void>;
+  /** Closes the connection. */
+  close(error?: Error): void;
+  /** Bytes waiting to be written. */
+  readonly queuedBytes: number;
+}
+
+interface Pending {
+  readonly session: MsrpSession;
+  readonly message: OutgoingMessage;
+  readonly bytes: number;
+  readonly deadline: number;
+}
+
+const MAX_PENDING_SINK_WRITES = 16;
+/**
+ * Stop reading while this much of our own output waits. Senders pause at the
+ * connection's (lower) high-water mark, so only responses and REPORTs pile up
+ * this far: a peer that pipelines requests but reads slowly is slowed by TCP
+ * flow control instead of growing our queue.
+ */
+const MAX_UNREAD_OUTPUT = 4 * 1024 * 1024;
+
+/** One connection's routing and transaction state. */
+export class Link implements FrameHandler {
+  /** Sessions bound to this connection. */
+  readonly sessions: Set<MsrpSession> = new Set();
+  /** The connection; set right after construction. */
+  connection!: LinkConnection;
+  readonly #owner: LinkOwner;
+  readonly #pending = new Map<string, Pending>();
+  #current: ChunkReceiver | undefined;
+  #sinkWrites = 0;
+  #drained: (() => void) | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+  readonly #children = new Map<string, MsrpSession>();
+
+  /** Creates a link for `owner`. */
+  constructor(owner: LinkOwner) {
+    this.#owner = owner;
+  }
+
+  /** True once the connection is gone. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Queues bytes on the connection. */
+  send(parts: readonly Uint8Array[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("connection closed"));
+    return this.connection.send(parts);
+  }
+
+  /** Queues bytes without waiting (responses, REPORTs); a closed connection drops them. */
+  post(parts: readonly Uint8Array[]): void {
+    if (!this.#closed) this.connection.send(parts).catch(() => {});
+  }
+
+  /** Registers a transaction that awaits a response. */
+  expectResponse(
+    transactionId: string,
+    session: MsrpSession,
+    message: OutgoingMessage,
+    bytes: number,
+  ): void {
+    this.#pending.set(transactionId, {
+      session,
+      message,
+      bytes,
+      deadline: Date.now() + this.#owner.transactionTimeoutMs,
+    });
+    // One sweep timer per connection instead of one timer per transaction.
+    this.#timer ??= setInterval(() => this.#sweep(), 1000);
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [tid, p] of this.#pending) {
+      if (p.deadline > now) break; // insertion order = deadline order
+      this.#pending.delete(tid);
+      p.session.failOutgoing(p.message, Status.RequestTimeout, "no response within the timeout");
+    }
+    if (this.#pending.size === 0) this.#stopTimer();
+  }
+
+  #stopTimer(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Follows a sink write; reading pauses while too many are pending. */
+  track(result: void | Promise<void>): void {
+    if (!(result instanceof Promise)) return;
+    this.#sinkWrites++;
+    result.finally(() => {
+      this.#sinkWrites--;
+      if (this.#sinkWrites < MAX_PENDING_SINK_WRITES) this.#drained?.();
+    }).catch(() => {});
+  }
+
+  /** For the connection's read loop: a promise while sinks or our output are behind. */
+  backpressure(): Promise<void> | undefined {
+    if (this.connection.queuedBytes > MAX_UNREAD_OUTPUT) {
+      return this.connection.send([]).catch(() => {});
+    }
+    if (this.#sinkWrites < MAX_PENDING_SINK_WRITES) return undefined;
+    return new Promise((resolve) => this.#drained = resolve);
+  }
+
+  /** Removes a session; closes the connection when no session uses it. */
+  failSession(session: MsrpSession, reason: string): void {
+    for (const [tid, p] of this.#pending) {
+      if (p.session === session) {
+        this.#pending.delete(tid);
+        p.message.fail(Status.SessionDoesNotExist, reason);
+      }
+    }
+    this.sessions.delete(session);
+    if (this.sessions.size === 0) this.connection.close();
+  }
+
+  /** The connection ended: every session on it ends. */
+  connectionClosed(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopTimer();
+    const reason = `connection lost${error ? `: ${error.message}` : ""}`;
+    this.#current?.fail(new MsrpError(Status.RequestTimeout, reason));
+    this.#current = undefined;
+    for (const [, p] of this.#pending) {
+      p.session.failOutgoing(p.message, Status.RequestTimeout, reason);
+    }
+    this.#pending.clear();
+    for (const s of [...this.sessions]) s.close(reason);
+    this.#owner.linkClosed(this);
+  }
+
+  // --- FrameHandler -------------------------------------------------------
+
+  /** @internal */
+  head(head: FrameHead): void {
+    if (head.kind === "response") {
+      const p = this.#pending.get(head.transactionId);
+      if (!p) return; // late or unknown response: nothing waits for it
+      this.#pending.delete(head.transactionId);
+      p.session.receiveResponse(head, p.message, p.bytes);
+      return;
+    }
+    this.#current = this.#route(head);
+  }
+
+  /** @internal */
+  body(bytes: Uint8Array): void {
+    this.#current?.body(bytes);
+  }
+
+  /** @internal */
+  end(flag: "+" | "$" | "#"): void {
+    const c = this.#current;
+    this.#current = undefined;
+    c?.end(flag);
+  }
+
+  /** @internal */
+  error(failure: FrameFailure): void {
+    if (failure.head !== undefined) {
+      // The head was routed already: the receiver answers (e.g. 413).
+      this.#current?.fail(failure.error);
+      this.#current = undefined;
+      return;
+    }
+    const from = failure.headers.get("from-path");
+    const tid = failure.error.transactionId;
+    if (failure.method === undefined || from === undefined || tid === undefined) return;
+    if (failure.headers.get("failure-report")?.trim().toLowerCase() === "no") return;
+    const fromPath = parsePath(from);
+    if (fromPath.length === 0) return;
+    const to = failure.headers.get("to-path");
+    this.#reply(
+      tid,
+      failure.method === "SEND" ? [fromPath[0]] : fromPath,
+      to,
+      failure.error.status,
+    );
+  }
+
+  #route(head: RequestHead): ChunkReceiver | undefined {
+    const sessionId = sessionIdOf(head.toPath[0]);
+    let session = sessionId === undefined ? undefined : this.#owner.session(sessionId);
+    if (session?.multiConnection && session.link !== this) {
+      let child = this.#children.get(session.id);
+      if (!child) this.#children.set(session.id, child = session.child());
+      session = child;
+    }
+    if (!session || session.closed) return this.#refuse(head, Status.SessionDoesNotExist);
+    if (session.link === undefined) {
+      // RFC 4975 §7.1: the first request on a connection binds it to the session.
+      this.sessions.add(session);
+      session.bind(this, head.fromPath);
+    } else if (session.link !== this) {
+      // RFC 4975 §14: only the bound connection may send into a session.
+      return this.#refuse(head, Status.WrongConnection);
+    }
+    switch (head.method) {
+      case "SEND":
+        return session.receiveSend(head);
+      case "REPORT":
+        session.receiveReport(head);
+        return undefined;
+      default:
+        return this.#refuse(head, Status.NotImplemented);
+    }
+  }
+
+  #refuse(head: RequestHead, status: number): undefined {
+    // REPORTs are never answered; Failure-Report: no asks for no response (RFC 4975 §7.2).
+    if (head.method === "REPORT") return undefined;
+    if (head.headers.get("failure-report")?.trim().toLowerCase() === "no") return undefined;
+    const toPath = head.method === "SEND" ? [head.fromPath[0]] : head.fromPath;
+    this.#reply(head.transactionId, toPath, head.toPath[0], status);
+    return undefined;
+  }
+
+  #reply(tid: string, toPath: readonly string[], ownUri: string | undefined, status: number): void {
+    const from = ownUri === undefined ? this.#owner.ownUri : parsePath(ownUri)[0];
+    this.post([encodeResponse({
+      transactionId: tid,
+      status,
+      comment: reasonPhrase(status),
+      toPath,
+      fromPath: [from ?? this.#owner.ownUri],
+    })]);
+  }
+}

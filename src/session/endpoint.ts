@@ -1,0 +1,230 @@
+/**
+ * An MSRP endpoint: listens for connections, creates sessions, connects
+ * actively, and shares connections between sessions (RFC 4975 §5, RFC 6135).
+ *
+ * @module
+ */
+
+import {
+  authorityKey,
+  effectivePort,
+  type MsrpUri,
+  parseMsrpUri,
+  type ParserLimits,
+} from "../msrp/mod.ts";
+import { connect, listen, MsrpConnection, type MsrpListener } from "../transport/mod.ts";
+import { Link, type LinkOwner } from "./_link.ts";
+import { MsrpSession, type SessionOptions } from "./session.ts";
+
+/** TLS material for `msrps`. */
+export interface EndpointTlsOptions {
+  /** Certificate chain, PEM. */
+  readonly cert: string;
+  /** Private key, PEM. */
+  readonly key: string;
+}
+
+/** Options of an {@linkcode MsrpEndpoint}. */
+export interface EndpointOptions {
+  /** Address to listen on; 127.0.0.1 by default. */
+  readonly hostname?: string;
+  /** Port to listen on; 2855 by default, 0 for any free port. */
+  readonly port?: number;
+  /** Host put in our URIs (`a=path`) when it differs from `hostname`. */
+  readonly advertiseHost?: string;
+  /** Listen with TLS and use `msrps:` URIs (RFC 4975 §6). */
+  readonly tls?: EndpointTlsOptions;
+  /** Default session options. */
+  readonly session?: SessionOptions;
+  /** Transaction timeout; 30 s by default (RFC 4975 §7.1.1). */
+  readonly transactionTimeoutMs?: number;
+  /** Parser limits per connection. */
+  readonly parserLimits?: Partial<ParserLimits>;
+  /** Most simultaneous connections. */
+  readonly maxConnections?: number;
+  /** Most simultaneous connections from one IP address. */
+  readonly maxConnectionsPerIp?: number;
+  /** Most open sessions. */
+  readonly maxSessions?: number;
+  /** Write-queue cap per connection, in bytes. */
+  readonly maxQueuedBytes?: number;
+  /** Close a connection idle for this long; 0 = never. */
+  readonly idleTimeoutMs?: number;
+}
+
+/** Options of an active connection for one session. */
+export interface ConnectSessionOptions {
+  /** Reuse an open connection to the same first hop (`a=connection:existing`). */
+  readonly reuse?: boolean;
+  /** CA certificates (PEM) trusted for an `msrps` peer. */
+  readonly caCerts?: string[];
+  /** SHA-256 fingerprint the peer's certificate must have (`a=fingerprint`). */
+  readonly fingerprint?: string;
+  /** Accept any certificate (explicit opt-in only). */
+  readonly insecure?: boolean;
+}
+
+const ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+/** A random session id: 20 characters of [a-z0-9], about 103 bits. */
+export function newSessionId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(20));
+  let id = "";
+  for (const b of bytes) id += ALPHABET[b % 36];
+  return id;
+}
+
+function hostForUri(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+/** Listens, holds sessions and connections, and routes frames between them. */
+export class MsrpEndpoint implements LinkOwner {
+  /** Transaction timeout in milliseconds. */
+  readonly transactionTimeoutMs: number;
+  readonly #options: EndpointOptions;
+  readonly #sessions = new Map<string, MsrpSession>();
+  readonly #links = new Set<Link>();
+  readonly #byAuthority = new Map<string, Link>();
+  #listener: MsrpListener | undefined;
+  #port = 0;
+
+  /** Creates an endpoint; call {@linkcode listen} to accept connections. */
+  constructor(options: EndpointOptions = {}) {
+    this.#options = options;
+    this.transactionTimeoutMs = options.transactionTimeoutMs ?? 30_000;
+  }
+
+  /** Starts listening. */
+  listen(): MsrpEndpoint {
+    const o = this.#options;
+    this.#listener = listen({
+      hostname: o.hostname ?? "127.0.0.1",
+      port: o.port ?? 2855,
+      tls: o.tls,
+      maxConnections: o.maxConnections,
+      maxConnectionsPerIp: o.maxConnectionsPerIp,
+    }, (conn) => this.#adopt(conn));
+    this.#port = this.#listener.addr.port;
+    return this;
+  }
+
+  /** The port we listen on. */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** `msrp` or `msrps`. */
+  get scheme(): "msrp" | "msrps" {
+    return this.#options.tls ? "msrps" : "msrp";
+  }
+
+  /** The authority part of our URIs. */
+  get authority(): string {
+    const host = this.#options.advertiseHost ?? this.#options.hostname ?? "127.0.0.1";
+    return `${hostForUri(host)}:${this.#port}`;
+  }
+
+  /** URI of the endpoint without a session, used for stray responses. */
+  get ownUri(): string {
+    return `${this.scheme}://${this.authority};tcp`;
+  }
+
+  /** Open sessions. */
+  get sessions(): ReadonlyMap<string, MsrpSession> {
+    return this.#sessions;
+  }
+
+  /** Open connections. */
+  get connectionCount(): number {
+    return this.#links.size;
+  }
+
+  /** @internal */
+  session(sessionId: string): MsrpSession | undefined {
+    return this.#sessions.get(sessionId);
+  }
+
+  /** Creates a session with a fresh, unguessable id and our URI. */
+  createSession(options: SessionOptions = {}): MsrpSession {
+    const max = this.#options.maxSessions;
+    if (max !== undefined && this.#sessions.size >= max) {
+      throw new RangeError(`session limit reached (${max})`);
+    }
+    const id = newSessionId();
+    const uri = `${this.scheme}://${this.authority}/${id};tcp`;
+    const session = new MsrpSession(
+      id,
+      uri,
+      { ...this.#options.session, ...options },
+      (s) => this.#sessions.delete(s.id),
+    );
+    this.#sessions.set(id, session);
+    return session;
+  }
+
+  /**
+   * Connects a session actively to the peer's path (RFC 6135 `a=setup:active`):
+   * opens or reuses a connection to the first hop and sends a bodiless SEND
+   * that binds it (RFC 4975 §7.1). Resolves when the peer accepted it.
+   */
+  async connectSession(
+    session: MsrpSession,
+    remotePath: readonly string[],
+    options: ConnectSessionOptions = {},
+  ): Promise<void> {
+    if (remotePath.length === 0) throw new TypeError("empty remote path");
+    const hop: MsrpUri = parseMsrpUri(remotePath[0]);
+    const key = authorityKey(hop);
+    let link = options.reuse ? this.#byAuthority.get(key) : undefined;
+    if (!link || link.closed) {
+      const conn = await connect({
+        hostname: hop.host,
+        port: effectivePort(hop),
+        tls: hop.scheme === "msrps",
+        caCerts: options.caCerts,
+        fingerprint: options.fingerprint,
+        insecure: options.insecure,
+      });
+      link = this.#adopt(conn);
+      this.#byAuthority.set(key, link);
+    }
+    link.sessions.add(session);
+    session.bind(link, remotePath);
+    await session.bindingSend();
+  }
+
+  #adopt(conn: Deno.Conn): Link {
+    const link = new Link(this);
+    const o = this.#options;
+    const connection = new MsrpConnection(conn, link, {
+      parserLimits: o.parserLimits,
+      maxQueuedBytes: o.maxQueuedBytes,
+      idleTimeoutMs: o.idleTimeoutMs,
+      backpressure: () => link.backpressure(),
+    });
+    link.connection = connection;
+    this.#links.add(link);
+    connection.closed.then((info) => link.connectionClosed(info.error));
+    return link;
+  }
+
+  /** @internal */
+  linkClosed(link: Link): void {
+    this.#links.delete(link);
+    for (const [key, l] of this.#byAuthority) if (l === link) this.#byAuthority.delete(key);
+  }
+
+  /** Closes every session, connection and the listener. */
+  async close(): Promise<void> {
+    for (const s of [...this.#sessions.values()]) s.close("endpoint closed");
+    this.#listener?.close();
+    const waits: Promise<unknown>[] = [];
+    for (const link of [...this.#links]) {
+      link.connection.close();
+      if (link.connection instanceof MsrpConnection) waits.push(link.connection.closed);
+    }
+    if (this.#listener) waits.push(this.#listener.closed);
+    await Promise.allSettled(waits);
+  }
+}

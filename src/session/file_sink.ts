@@ -1,0 +1,99 @@
+/**
+ * A message sink that writes received bytes to a file as they arrive, with a
+ * SHA-256 of the content and a JSON sidecar.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { IncomingMessageInfo, IncomingMessageSink, IncomingOutcome } from "./incoming.ts";
+
+/** What a {@linkcode FileSink} wrote, passed to its `onDone` callback. */
+export interface SavedMessage {
+  /** The Message-ID. */
+  readonly messageId: string;
+  /** Content-Type. */
+  readonly contentType: string;
+  /** Path of the content file. */
+  readonly path: string;
+  /** Distinct bytes received. */
+  readonly bytes: number;
+  /** Hex SHA-256 of the file's content. */
+  readonly sha256: string;
+  /** Every byte arrived. */
+  readonly complete: boolean;
+  /** Why it is incomplete, when it is. */
+  readonly reason: string;
+}
+
+/** A file name made from a Message-ID: only `[A-Za-z0-9._-]`, never empty or dot-only. */
+export function fileNameFor(messageId: string): string {
+  const safe = messageId.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 128);
+  return /^[._]*$/.test(safe) ? `msg_${crypto.randomUUID()}` : safe;
+}
+
+/**
+ * Writes one message into `dir/<message-id>` with a `.json` sidecar holding
+ * content type, size, sha256 and completeness. Writes are serialized; the
+ * hash is computed on the fly while bytes arrive in order, and from the file
+ * otherwise.
+ */
+export class FileSink implements IncomingMessageSink {
+  readonly #info: IncomingMessageInfo;
+  readonly #path: string;
+  readonly #onDone: (saved: SavedMessage) => void;
+  readonly #file: Promise<Deno.FsFile>;
+  #chain: Promise<void> = Promise.resolve();
+  #hash = createHash("sha256");
+  #inOrder = true;
+  #next = 0;
+
+  /** Opens `dir/<name>` for the message. */
+  constructor(dir: string, info: IncomingMessageInfo, onDone: (saved: SavedMessage) => void) {
+    this.#info = info;
+    this.#path = `${dir}/${fileNameFor(info.messageId)}`;
+    this.#onDone = onDone;
+    this.#file = Deno.open(this.#path, { write: true, create: true, truncate: true });
+    this.#file.catch(() => {});
+  }
+
+  /** Writes bytes at an offset (after earlier writes finished). */
+  write(offset: number, bytes: Uint8Array): Promise<void> {
+    if (offset !== this.#next) this.#inOrder = false;
+    else if (this.#inOrder) this.#hash.update(bytes);
+    this.#next = offset + bytes.length;
+    this.#chain = this.#chain.then(async () => {
+      const file = await this.#file;
+      await file.seek(offset, Deno.SeekMode.Start);
+      let done = 0;
+      while (done < bytes.length) done += await file.write(bytes.subarray(done));
+    });
+    return this.#chain;
+  }
+
+  /** Finishes the file and writes the sidecar. */
+  close(outcome: IncomingOutcome): Promise<void> {
+    this.#chain = this.#chain.then(async () => {
+      const file = await this.#file;
+      file.close();
+      if (!this.#inOrder) {
+        this.#hash = createHash("sha256");
+        const f = await Deno.open(this.#path);
+        // Reading the stream to its end closes the file.
+        for await (const piece of f.readable) this.#hash.update(piece);
+      }
+      const saved: SavedMessage = {
+        messageId: this.#info.messageId,
+        contentType: this.#info.contentType,
+        path: this.#path,
+        bytes: outcome.bytesReceived,
+        sha256: this.#hash.digest("hex"),
+        complete: outcome.complete,
+        reason: outcome.reason,
+      };
+      await Deno.writeTextFile(`${this.#path}.json`, JSON.stringify(saved, null, 2) + "\n");
+      this.#onDone(saved);
+    });
+    return this.#chain;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Messages we receive: reassembly progress and where the bytes go.
+ *
+ * @module
+ */
+
+import { Reassembler } from "../msrp/mod.ts";
+
+/** What is known of an incoming message when its first chunk arrives. */
+export interface IncomingMessageInfo {
+  /** The Message-ID. */
+  readonly messageId: string;
+  /** Content-Type of the message. */
+  readonly contentType: string;
+  /** Total size when the sender declared it. */
+  readonly size: number | undefined;
+  /** Headers of the first chunk (e.g. file-transfer or CPIM-related). */
+  readonly headers: ReadonlyMap<string, string>;
+}
+
+/** How a message ended. */
+export interface IncomingOutcome {
+  /** Every byte arrived. */
+  readonly complete: boolean;
+  /** The sender aborted the message (`#`), or the connection or session ended first. */
+  readonly aborted: boolean;
+  /** Distinct body bytes received. */
+  readonly bytesReceived: number;
+  /** Received ranges, 1-based inclusive. */
+  readonly ranges: readonly [number, number][];
+  /** Why it is incomplete, when it is. */
+  readonly reason: string;
+}
+
+/**
+ * Receives the bytes of one message. `write` gets a view that is valid only
+ * during the call unless the sink copies it; returning a promise slows the
+ * connection's reading until it settles (backpressure).
+ */
+export interface IncomingMessageSink {
+  /** Bytes at a 0-based offset of the message. */
+  write(offset: number, bytes: Uint8Array): void | Promise<void>;
+  /** No more bytes will come. */
+  close(outcome: IncomingOutcome): void | Promise<void>;
+}
+
+/** Makes a sink for each new incoming message; `undefined` keeps it in memory. */
+export type SinkFactory = (info: IncomingMessageInfo) => IncomingMessageSink | undefined;
+
+/** A received message, announced by the session's `message` event. */
+export class IncomingMessage {
+  /** First-chunk facts. */
+  readonly info: IncomingMessageInfo;
+  /** @internal Reassembly state. */
+  readonly reassembler: Reassembler;
+  /** @internal Custom sink, when one was made. */
+  readonly sink: IncomingMessageSink | undefined;
+  /** How it ended; set when the message is finished. */
+  outcome: IncomingOutcome | undefined;
+  /** @internal Where a success REPORT goes, when the sender asked for one. */
+  reportTo: readonly string[] | undefined;
+
+  /** Creates the record; sessions call this. */
+  constructor(info: IncomingMessageInfo, maxSize: number, sink: IncomingMessageSink | undefined) {
+    this.info = info;
+    this.sink = sink;
+    this.reassembler = new Reassembler({ maxSize, keepBody: sink === undefined });
+  }
+
+  /** The Message-ID. */
+  get messageId(): string {
+    return this.info.messageId;
+  }
+
+  /** Content-Type of the message. */
+  get contentType(): string {
+    return this.info.contentType;
+  }
+
+  /** The whole body, for messages kept in memory that arrived completely. */
+  body(): Uint8Array {
+    return this.reassembler.body();
+  }
+
+  /** The body decoded as UTF-8 text. */
+  text(): string {
+    return new TextDecoder().decode(this.body());
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * MSRP sessions over connections: sending with chunking and interruption,
+ * receiving with reassembly, responses, REPORTs and delivery status.
+ *
+ * @module
+ */
+
+export * from "./endpoint.ts";
+export * from "./session.ts";
+export * from "./outgoing.ts";
+export * from "./incoming.ts";
+export * from "./file_sink.ts";

@@ -1,0 +1,180 @@
+/**
+ * Delivery state of a message we send (RFC 4975 §7.1.1, §7.1.2).
+ *
+ * @module
+ */
+
+import { type Chunker, Status } from "../msrp/mod.ts";
+
+/** Where a sent message stands. */
+export type DeliveryStatus = "queued" | "sending" | "sent" | "delivered" | "failed";
+
+/** The final outcome of a sent message. */
+export interface DeliveryResult {
+  /** `sent` (every chunk accepted, no report asked), `delivered` (success REPORT) or `failed`. */
+  readonly status: "sent" | "delivered" | "failed";
+  /** MSRP status code of the failure (e.g. 408, 413, 481), or 200. */
+  readonly code: number;
+  /** Human-readable reason of a failure. */
+  readonly reason: string;
+  /** Body bytes written to the connection. */
+  readonly bytesSent: number;
+  /** Body bytes the receiver confirmed (by 200 responses or REPORT). */
+  readonly bytesAcknowledged: number;
+}
+
+/** Options for sending one message. */
+export interface SendOptions {
+  /** Content-Type of the body; `text/plain` for strings when omitted. */
+  readonly contentType?: string;
+  /** Ask for a success REPORT (`Success-Report: yes`). */
+  readonly successReport?: boolean;
+  /** `Failure-Report` value; `yes` when omitted. */
+  readonly failureReport?: "yes" | "no" | "partial";
+  /** Message-ID; a random one when omitted. */
+  readonly messageId?: string;
+  /** Size of a streamed body when known. */
+  readonly size?: number;
+  /** Extra headers for every chunk (e.g. CPIM or file-transfer headers). */
+  readonly headers?: readonly (readonly [string, string])[];
+}
+
+/** Event fired by {@linkcode OutgoingMessage} whenever its status changes. */
+export class DeliveryStatusEvent extends Event {
+  /** The new status. */
+  readonly status: DeliveryStatus;
+  /** Creates the event. */
+  constructor(status: DeliveryStatus) {
+    super("status");
+    this.status = status;
+  }
+}
+
+/**
+ * A message being sent: its chunker, what was written and acknowledged, and
+ * its delivery status. Fires `status` events; `done` settles with the outcome.
+ */
+export class OutgoingMessage extends EventTarget {
+  /** The Message-ID. */
+  readonly messageId: string;
+  /** Content-Type of the body. */
+  readonly contentType: string;
+  /** Whether a success REPORT was asked for. */
+  readonly successReport: boolean;
+  /** The Failure-Report value. */
+  readonly failureReport: "yes" | "no" | "partial";
+  /** Extra headers sent with every chunk. */
+  readonly headers: readonly (readonly [string, string])[];
+  /** The outcome, once known. */
+  readonly done: Promise<DeliveryResult>;
+  /** @internal The chunk source. */
+  readonly chunker: Chunker;
+  #status: DeliveryStatus = "queued";
+  #bytesSent = 0;
+  #bytesAcknowledged = 0;
+  #pendingTransactions = 0;
+  #lastChunkWritten = false;
+  #resolve!: (r: DeliveryResult) => void;
+
+  /** Creates a message around a chunker; sessions call this. */
+  constructor(messageId: string, chunker: Chunker, options: SendOptions, contentType: string) {
+    super();
+    this.messageId = messageId;
+    this.chunker = chunker;
+    this.contentType = contentType;
+    this.successReport = options.successReport ?? false;
+    this.failureReport = options.failureReport ?? "yes";
+    this.headers = options.headers ?? [];
+    this.done = new Promise((resolve) => this.#resolve = resolve);
+  }
+
+  /** Current status. */
+  get status(): DeliveryStatus {
+    return this.#status;
+  }
+
+  /** Body bytes written so far. */
+  get bytesSent(): number {
+    return this.#bytesSent;
+  }
+
+  /** Body bytes confirmed by the receiver so far. */
+  get bytesAcknowledged(): number {
+    return this.#bytesAcknowledged;
+  }
+
+  /** Total size when known. */
+  get size(): number | undefined {
+    return this.chunker.totalSize;
+  }
+
+  /** True once the message is sent, delivered or failed. */
+  get settled(): boolean {
+    return this.#status === "failed" || this.#status === "delivered" ||
+      (this.#status === "sent" && !this.successReport);
+  }
+
+  /** True when transaction responses are expected (RFC 4975 §7.2). */
+  get expectsResponses(): boolean {
+    return this.failureReport === "yes";
+  }
+
+  #set(status: DeliveryStatus): void {
+    if (this.#status === status) return;
+    this.#status = status;
+    this.dispatchEvent(new DeliveryStatusEvent(status));
+  }
+
+  /** @internal A chunk of `bytes` body bytes was written; `last` for the final one. */
+  chunkWritten(bytes: number, last: boolean, awaitingResponse: boolean): void {
+    this.#bytesSent += bytes;
+    if (awaitingResponse) this.#pendingTransactions++;
+    if (last) this.#lastChunkWritten = true;
+    this.#set("sending");
+    this.#maybeSent();
+  }
+
+  /** @internal A 200 response for a chunk of `bytes` body bytes arrived. */
+  chunkAcknowledged(bytes: number): void {
+    this.#pendingTransactions--;
+    this.#bytesAcknowledged += bytes;
+    this.#maybeSent();
+  }
+
+  #maybeSent(): void {
+    if (!this.#lastChunkWritten || this.#pendingTransactions > 0 || this.settled) return;
+    this.#set("sent");
+    if (!this.successReport) this.#finish("sent", Status.OK, "");
+  }
+
+  /** @internal A success REPORT covering `bytes` arrived. */
+  delivered(bytes: number): void {
+    if (this.#status === "failed" || this.#status === "delivered") return;
+    this.#bytesAcknowledged = Math.max(this.#bytesAcknowledged, bytes);
+    this.#set("delivered");
+    this.#finish("delivered", Status.OK, "");
+  }
+
+  /** @internal Stops producing chunks (no-op once the last one was produced). */
+  stopChunking(): void {
+    if (!this.chunker.finished) this.chunker.abort();
+  }
+
+  /** @internal The message failed with an MSRP status code. */
+  fail(code: number, reason: string): void {
+    if (this.#status === "failed" || this.#status === "delivered") return;
+    if (this.#status === "sent" && !this.successReport) return;
+    this.#set("failed");
+    this.#finish("failed", code, reason);
+  }
+
+  #finish(status: DeliveryResult["status"], code: number, reason: string): void {
+    this.#resolve({
+      status,
+      code,
+      reason,
+      bytesSent: this.#bytesSent,
+      bytesAcknowledged: this.#bytesAcknowledged,
+    });
+  }
+}

@@ -1,0 +1,525 @@
+/**
+ * One MSRP session (RFC 4975 §5, §7): sending chunked messages with
+ * interruption, receiving and reassembling, responses and REPORTs.
+ *
+ * @module
+ */
+
+import {
+  buildReport,
+  buildResponse,
+  type ByteRange,
+  Chunker,
+  type ContinuationFlag,
+  encodeRequest,
+  encodeResponse,
+  failureReportDue,
+  isAcceptedType,
+  MsrpError,
+  parseReport,
+  type ReportPolicy,
+  reportPolicy,
+  type RequestHead,
+  responseDue,
+  type ResponseHead,
+  Status,
+  transactionIdFor,
+} from "../msrp/mod.ts";
+import { IncomingMessage, type IncomingOutcome, type SinkFactory } from "./incoming.ts";
+import { OutgoingMessage, type SendOptions } from "./outgoing.ts";
+import type { Link } from "./_link.ts";
+import { Fifo } from "./_fifo.ts";
+
+/** Options of a session. */
+export interface SessionOptions {
+  /** Media types this session accepts (`a=accept-types`); `*` by default. */
+  readonly acceptTypes?: readonly string[];
+  /** Largest message accepted, in bytes (413 beyond it). */
+  readonly maxMessageBytes?: number;
+  /** Body bytes per chunk we send. */
+  readonly chunkSize?: number;
+  /** Where received messages go; in memory when omitted. */
+  readonly sink?: SinkFactory;
+  /** Path of the peer (`a=path`), when known from SDP. */
+  readonly remotePath?: readonly string[];
+  /**
+   * Accept requests for this URI on any number of connections, each served by
+   * its own child session whose messages are announced here too. For a
+   * listening tool; a negotiated session binds one connection (RFC 4975 §14).
+   */
+  readonly multiConnection?: boolean;
+}
+
+/** Fired for each received message, complete or not. */
+export class MessageEvent extends Event {
+  /** The message. */
+  readonly message: IncomingMessage;
+  /** Creates the event. */
+  constructor(message: IncomingMessage) {
+    super("message");
+    this.message = message;
+  }
+}
+
+/** Fired once when the session ends. */
+export class SessionCloseEvent extends Event {
+  /** Why it ended. */
+  readonly reason: string;
+  /** Creates the event. */
+  constructor(reason: string) {
+    super("close");
+    this.reason = reason;
+  }
+}
+
+/** Receives the body of one SEND chunk. */
+export interface ChunkReceiver {
+  /** Body bytes of the chunk. */
+  body(bytes: Uint8Array): void;
+  /** The end-line arrived. */
+  end(flag: ContinuationFlag): void;
+  /** The chunk failed (e.g. too large) before its end-line. */
+  fail(error: MsrpError): void;
+}
+
+const DROP: ChunkReceiver = { body() {}, end() {}, fail() {} };
+const encoder = new TextEncoder();
+
+/** An MSRP session between our URI and a peer's path. */
+export class MsrpSession extends EventTarget {
+  /** Our session id (the URI's session part). */
+  readonly id: string;
+  /** Our URI. */
+  readonly localUri: string;
+  /** Accepted media types. */
+  readonly acceptTypes: readonly string[];
+  /** Largest message accepted. */
+  readonly maxMessageBytes: number;
+  /** Body bytes per chunk we send. */
+  readonly chunkSize: number;
+  /** Resolves when a connection is bound to the session. */
+  readonly ready: Promise<void>;
+  #remotePath: readonly string[] | undefined;
+  #link: Link | undefined;
+  #closed = false;
+  #closeReason = "";
+  readonly #sink: SinkFactory | undefined;
+  readonly #incoming = new Map<string, IncomingMessage>();
+  // RFC 4975 §5.1: messages that fit one chunk go before the next chunk of a long one.
+  readonly #short = new Fifo<OutgoingMessage>();
+  readonly #long = new Fifo<OutgoingMessage>();
+  readonly #awaitingReport = new Map<string, OutgoingMessage>();
+  #pumping = false;
+  #resolveReady!: () => void;
+  #rejectReady!: (e: Error) => void;
+  readonly #onClose: (s: MsrpSession) => void;
+  readonly #options: SessionOptions;
+
+  /** Creates a session; endpoints call this. */
+  constructor(
+    id: string,
+    localUri: string,
+    options: SessionOptions,
+    onClose: (s: MsrpSession) => void,
+  ) {
+    super();
+    this.id = id;
+    this.localUri = localUri;
+    this.acceptTypes = options.acceptTypes ?? ["*"];
+    this.maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024 * 1024;
+    this.chunkSize = options.chunkSize ?? 64 * 1024;
+    this.#sink = options.sink;
+    this.#remotePath = options.remotePath;
+    this.#onClose = onClose;
+    this.#options = options;
+    this.ready = new Promise((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    this.ready.catch(() => {});
+  }
+
+  /** The peer's path, once known. */
+  get remotePath(): readonly string[] | undefined {
+    return this.#remotePath;
+  }
+
+  /** True after {@linkcode close} or connection loss. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Why the session closed. */
+  get closeReason(): string {
+    return this.#closeReason;
+  }
+
+  /** @internal The connection the session is bound to. */
+  get link(): Link | undefined {
+    return this.#link;
+  }
+
+  /** True when each connection gets its own child session. */
+  get multiConnection(): boolean {
+    return this.#options.multiConnection ?? false;
+  }
+
+  /** @internal A child session for one more connection of a multi-connection session. */
+  child(): MsrpSession {
+    const child = new MsrpSession(
+      this.id,
+      this.localUri,
+      { ...this.#options, multiConnection: false, remotePath: undefined },
+      () => {},
+    );
+    child.addEventListener("message", (e) => {
+      this.dispatchEvent(new MessageEvent((e as MessageEvent).message));
+    });
+    return child;
+  }
+
+  /** @internal Binds a connection (RFC 4975 §7.1: the first request binds it). */
+  bind(link: Link, remotePath?: readonly string[]): void {
+    this.#link = link;
+    if (remotePath && this.#remotePath === undefined) this.#remotePath = remotePath;
+    this.#resolveReady();
+    this.#pump();
+  }
+
+  /**
+   * Queues a message. Strings are sent as UTF-8 `text/plain` unless a type is
+   * given; streams are chunked as they are read.
+   */
+  send(
+    body: string | Uint8Array | ReadableStream<Uint8Array>,
+    options: SendOptions = {},
+  ): OutgoingMessage {
+    const bytes = typeof body === "string" ? encoder.encode(body) : body;
+    const contentType = options.contentType ?? "text/plain";
+    const chunker = new Chunker(bytes, { chunkSize: this.chunkSize, totalSize: options.size });
+    const message = new OutgoingMessage(
+      options.messageId ?? crypto.randomUUID().replaceAll("-", ""),
+      chunker,
+      options,
+      contentType,
+    );
+    if (this.#closed) {
+      message.fail(Status.SessionDoesNotExist, `session closed: ${this.#closeReason}`);
+      return message;
+    }
+    const size = message.size;
+    (size !== undefined && size <= this.chunkSize ? this.#short : this.#long).push(message);
+    if (message.successReport) {
+      this.#awaitingReport.set(message.messageId, message);
+      message.done.then(() => this.#awaitingReport.delete(message.messageId));
+    }
+    this.#pump();
+    return message;
+  }
+
+  /** Async iterator over received messages, ending when the session closes. */
+  async *messages(): AsyncGenerator<IncomingMessage> {
+    const buffered: IncomingMessage[] = [];
+    let wake: (() => void) | undefined;
+    const onMessage = (e: Event) => {
+      buffered.push((e as MessageEvent).message);
+      wake?.();
+    };
+    const onClose = () => wake?.();
+    this.addEventListener("message", onMessage);
+    this.addEventListener("close", onClose);
+    try {
+      while (true) {
+        while (buffered.length > 0) yield buffered.shift()!;
+        if (this.#closed) return;
+        await new Promise<void>((r) => wake = r);
+        wake = undefined;
+      }
+    } finally {
+      this.removeEventListener("message", onMessage);
+      this.removeEventListener("close", onClose);
+    }
+  }
+
+  /**
+   * Ends the session: queued and in-flight messages fail with `reason`,
+   * partial incoming ones are closed as incomplete.
+   */
+  close(reason = "closed by application"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeReason = reason;
+    for (const m of [...this.#short.drain(), ...this.#long.drain()]) {
+      m.stopChunking();
+      m.fail(Status.SessionDoesNotExist, reason);
+    }
+    for (const m of this.#awaitingReport.values()) m.fail(Status.SessionDoesNotExist, reason);
+    for (const m of this.#incoming.values()) this.#finishIncoming(m, reason);
+    this.#incoming.clear();
+    this.#link?.failSession(this, reason);
+    this.#rejectReady(new Error(reason));
+    this.#onClose(this);
+    this.dispatchEvent(new SessionCloseEvent(reason));
+  }
+
+  // --- sending ------------------------------------------------------------
+
+  async #pump(): Promise<void> {
+    if (this.#pumping || !this.#link) return;
+    this.#pumping = true;
+    try {
+      while (!this.#closed && this.#link) {
+        const queue = this.#short.length > 0 ? this.#short : this.#long;
+        const message = queue.peek();
+        if (message === undefined) break;
+        if (message.settled) {
+          queue.shift(); // failed while queued (e.g. a 413 for an earlier chunk)
+          continue;
+        }
+        let chunk;
+        try {
+          chunk = await message.chunker.next();
+        } catch (e) {
+          queue.shift();
+          message.fail(e instanceof MsrpError ? e.status : Status.BadRequest, String(e));
+          continue;
+        }
+        if (chunk === undefined || chunk.flag !== "+") queue.shift();
+        if (chunk === undefined || message.settled) continue;
+        await this.#writeChunk(message, chunk.byteRange, chunk.flag, chunk.body);
+      }
+    } catch {
+      // The connection failed: its loss ends the session and fails the messages.
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  async #writeChunk(
+    message: OutgoingMessage,
+    range: ByteRange,
+    flag: ContinuationFlag,
+    body: readonly Uint8Array[],
+  ): Promise<void> {
+    const link = this.#link!;
+    const headers: (readonly [string, string])[] = [
+      ["Message-ID", message.messageId],
+      ["Byte-Range", `${range.start}-${range.end}/${range.total}`],
+    ];
+    if (message.successReport) headers.push(["Success-Report", "yes"]);
+    if (message.failureReport !== "yes") headers.push(["Failure-Report", message.failureReport]);
+    headers.push(...message.headers);
+    const transactionId = transactionIdFor(body);
+    let size = 0;
+    for (const b of body) size += b.length;
+    const parts = encodeRequest({
+      transactionId,
+      method: "SEND",
+      toPath: this.#remotePath!,
+      fromPath: [this.localUri],
+      headers,
+      contentType: message.contentType,
+      body,
+      flag,
+    });
+    const expects = message.expectsResponses;
+    if (expects) link.expectResponse(transactionId, this, message, size);
+    message.chunkWritten(size, flag !== "+", expects);
+    await link.send(parts);
+  }
+
+  /** @internal Sends a bodiless SEND that binds a new connection (RFC 4975 §7.1). */
+  bindingSend(): Promise<void> {
+    const message = new OutgoingMessage(
+      crypto.randomUUID().replaceAll("-", ""),
+      new Chunker(new Uint8Array(0), { chunkSize: 1 }),
+      {},
+      "",
+    );
+    const transactionId = transactionIdFor([]);
+    this.#link!.expectResponse(transactionId, this, message, 0);
+    message.chunkWritten(0, true, true);
+    const parts = encodeRequest({
+      transactionId,
+      method: "SEND",
+      toPath: this.#remotePath!,
+      fromPath: [this.localUri],
+      headers: [["Message-ID", message.messageId], ["Byte-Range", "1-0/0"]],
+    });
+    return this.#link!.send(parts).then(() => message.done).then((r) => {
+      if (r.status === "failed") throw new MsrpError(r.code, `binding SEND failed: ${r.reason}`);
+    });
+  }
+
+  // --- receiving ----------------------------------------------------------
+
+  /** @internal Handles a SEND's head; returns where its body goes. */
+  receiveSend(head: RequestHead): ChunkReceiver {
+    let policy: ReportPolicy;
+    try {
+      policy = reportPolicy(head);
+    } catch (e) {
+      this.#respond(head, e instanceof MsrpError ? e.status : Status.BadRequest);
+      return DROP;
+    }
+    const range = head.byteRange ?? { start: 1, end: "*", total: "*" } as ByteRange;
+    if (head.contentType === undefined) {
+      // A bodiless SEND (e.g. the one that binds a connection): just answer it.
+      return { body() {}, end: () => this.#answer(head, policy, Status.OK), fail() {} };
+    }
+    const messageId = head.messageId;
+    if (messageId === undefined) return this.#reject(head, policy, Status.BadRequest);
+    if (!isAcceptedType(head.contentType, this.acceptTypes)) {
+      return this.#reject(head, policy, Status.UnsupportedMediaType);
+    }
+    if (range.total !== "*" && range.total > this.maxMessageBytes) {
+      return this.#reject(head, policy, Status.RequestEntityTooLarge);
+    }
+    let message = this.#incoming.get(messageId);
+    if (!message) {
+      const headers = new Map<string, string>();
+      for (const [k, v] of head.headers) headers.set(k.toLowerCase(), v);
+      const info = {
+        messageId,
+        contentType: head.contentType,
+        size: range.total === "*" ? undefined : range.total,
+        headers,
+      };
+      message = new IncomingMessage(info, this.maxMessageBytes, this.#sink?.(info));
+      // RFC 4975 §7.1.2: a success REPORT goes to the SEND's From-Path.
+      if (policy.successReport) message.reportTo = head.fromPath;
+      this.#incoming.set(messageId, message);
+    }
+    const m = message;
+    try {
+      m.reassembler.beginChunk(range);
+    } catch (e) {
+      return this.#rejectIncoming(m, head, policy, e);
+    }
+    let failed = false;
+    return {
+      body: (bytes) => {
+        if (failed) return;
+        try {
+          const offset = m.reassembler.write(bytes);
+          if (m.sink) this.#link?.track(m.sink.write(offset, bytes));
+        } catch (e) {
+          failed = true;
+          this.#rejectIncoming(m, head, policy, e);
+        }
+      },
+      end: (flag) => {
+        if (failed) return;
+        m.reassembler.endChunk(flag);
+        this.#answer(head, policy, Status.OK);
+        if (flag === "#") this.#finishIncoming(m, "aborted by sender");
+        else if (m.reassembler.isComplete) this.#finishIncoming(m, "");
+      },
+      fail: (error) => {
+        failed = true;
+        this.#rejectIncoming(m, head, policy, error);
+      },
+    };
+  }
+
+  #reject(head: RequestHead, policy: ReportPolicy, status: number): ChunkReceiver {
+    this.#answer(head, policy, status);
+    return DROP;
+  }
+
+  #rejectIncoming(
+    m: IncomingMessage,
+    head: RequestHead,
+    policy: ReportPolicy,
+    e: unknown,
+  ): ChunkReceiver {
+    const status = e instanceof MsrpError ? e.status : Status.BadRequest;
+    this.#answer(head, policy, status);
+    this.#finishIncoming(m, `rejected with ${status}`);
+    return DROP;
+  }
+
+  // Response and failure REPORT as the request's Failure-Report asks (RFC 4975 §7.2).
+  #answer(head: RequestHead, policy: ReportPolicy, status: number): void {
+    if (responseDue(policy, status)) this.#respond(head, status);
+    if (status !== Status.OK && failureReportDue(policy, status) && head.messageId) {
+      this.#report(head.fromPath, head.messageId, head.byteRange, status);
+    }
+  }
+
+  #respond(head: RequestHead, status: number): void {
+    this.#link?.post([encodeResponse(buildResponse(head, status, this.localUri))]);
+  }
+
+  #report(
+    toPath: readonly string[],
+    messageId: string,
+    range: ByteRange | undefined,
+    status: number,
+  ): void {
+    const report = buildReport({
+      transactionId: transactionIdFor([]),
+      toPath,
+      fromPath: [this.localUri],
+      messageId,
+      byteRange: range ?? { start: 1, end: 0, total: 0 },
+      status,
+    });
+    this.#link?.post(encodeRequest(report));
+  }
+
+  #finishIncoming(m: IncomingMessage, reason: string): void {
+    if (m.outcome) return;
+    this.#incoming.delete(m.messageId);
+    const r = m.reassembler;
+    const complete = r.isComplete;
+    m.outcome = {
+      complete,
+      aborted: !complete,
+      bytesReceived: r.bytesReceived,
+      ranges: r.ranges,
+      reason: complete ? "" : reason || "incomplete",
+    } satisfies IncomingOutcome;
+    if (m.sink) this.#link?.track(m.sink.close(m.outcome));
+    if (complete && m.reportTo) {
+      const total = r.total ?? r.bytesReceived;
+      this.#report(m.reportTo, m.messageId, { start: 1, end: total, total }, Status.OK);
+    }
+    this.dispatchEvent(new MessageEvent(m));
+  }
+
+  /** @internal Handles a REPORT about a message we sent (RFC 4975 §7.1.2). */
+  receiveReport(head: RequestHead): void {
+    try {
+      const report = parseReport(head);
+      const message = this.#awaitingReport.get(report.messageId);
+      if (!message) return;
+      const end = report.byteRange?.end;
+      if (report.status === Status.OK) {
+        const total = message.size ?? message.bytesSent;
+        if (end === undefined || end === "*" || end >= total) message.delivered(total);
+      } else {
+        message.fail(report.status, report.comment || `REPORT ${report.status}`);
+      }
+    } catch {
+      // A malformed REPORT is ignored: REPORTs are never answered (RFC 4975 §7.1.2).
+    }
+  }
+
+  /** @internal A response to one of our chunks arrived. */
+  receiveResponse(head: ResponseHead, message: OutgoingMessage, bytes: number): void {
+    if (head.status === Status.OK) message.chunkAcknowledged(bytes);
+    else this.#failOutgoing(message, head.status, head.comment || `response ${head.status}`);
+  }
+
+  /** @internal A transaction timed out or its connection failed. */
+  failOutgoing(message: OutgoingMessage, code: number, reason: string): void {
+    this.#failOutgoing(message, code, reason);
+  }
+
+  #failOutgoing(message: OutgoingMessage, code: number, reason: string): void {
+    // A message still being chunked stops; the pump drops it from its queue.
+    message.stopChunking();
+    message.fail(code, reason);
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * A raw MSRP peer for session tests: writes hand-made frames on a real TCP
+ * socket and collects the frames it gets back.
+ *
+ * @module
+ */
+
+import { type Frame, MsrpParser } from "../../src/msrp/mod.ts";
+
+const enc = new TextEncoder();
+
+/** A raw TCP peer speaking hand-written MSRP. */
+export class RawPeer {
+  /** Frames received so far. */
+  readonly frames: Frame[] = [];
+  readonly #conn: Deno.TcpConn;
+  readonly #reading: Promise<void>;
+  #waiters: (() => void)[] = [];
+
+  private constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+    let head: Frame["head"] | undefined;
+    let body: number[] = [];
+    const parser = new MsrpParser({
+      head: (h) => {
+        head = h;
+        body = [];
+      },
+      body: (b) => body.push(...b),
+      end: (flag) => {
+        this.frames.push({ head: head!, body: Uint8Array.from(body), flag });
+        for (const w of this.#waiters) w();
+      },
+      error: () => {},
+    });
+    this.#reading = (async () => {
+      try {
+        for await (const chunk of conn.readable) parser.push(chunk);
+      } catch {
+        // closed
+      }
+      for (const w of this.#waiters) w();
+    })();
+  }
+
+  /** Connects to a port on 127.0.0.1. */
+  static async connect(port: number): Promise<RawPeer> {
+    return new RawPeer(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** Writes raw text (CRLFs included by the caller). */
+  async write(text: string | Uint8Array): Promise<void> {
+    const bytes = typeof text === "string" ? enc.encode(text) : text;
+    let done = 0;
+    while (done < bytes.length) done += await this.#conn.write(bytes.subarray(done));
+  }
+
+  /**
+   * Waits until `predicate` holds for the frames received; throws when the
+   * socket closes first or after a 10 s deadline (a hang guard, not a timing check).
+   */
+  async waitFor(predicate: (frames: Frame[]) => boolean): Promise<Frame[]> {
+    const deadline = Date.now() + 10_000;
+    while (!predicate(this.frames)) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const wait = new Promise<string>((r) => {
+        this.#waiters.push(() => r("frame"));
+        timer = setTimeout(() => r("deadline"), Math.max(0, deadline - Date.now()));
+      });
+      const closed = this.#reading.then(() => "closed");
+      const why = await Promise.race([wait, closed]);
+      clearTimeout(timer);
+      this.#waiters = [];
+      if (why !== "frame" && !predicate(this.frames)) {
+        throw new Error(`${why} before the expected frames arrived: ${this.frames.length} frames`);
+      }
+    }
+    return this.frames;
+  }
+
+  /** Closes the socket and waits for the reader to stop. */
+  async close(): Promise<void> {
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+    await this.#reading;
+  }
+}
+
+/** A SEND frame as text. */
+export function sendFrame(p: {
+  tid: string;
+  to: string;
+  from: string;
+  messageId?: string;
+  range?: string;
+  contentType?: string;
+  body?: string;
+  flag?: "$" | "+" | "#";
+  extra?: string;
+  method?: string;
+}): string {
+  const head =
+    `MSRP ${p.tid} ${p.method ?? "SEND"}\r\nTo-Path: ${p.to}\r\nFrom-Path: ${p.from}\r\n` +
+    (p.messageId ? `Message-ID: ${p.messageId}\r\n` : "") +
+    (p.range ? `Byte-Range: ${p.range}\r\n` : "") + (p.extra ?? "");
+  if (p.body === undefined) return `${head}-------${p.tid}${p.flag ?? "$"}\r\n`;
+  return `${head}Content-Type: ${p.contentType ?? "text/plain"}\r\n\r\n${p.body}\r\n` +
+    `-------${p.tid}${p.flag ?? "$"}\r\n`;
+}
