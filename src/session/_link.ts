@@ -11,6 +11,7 @@ import {
   type FrameHandler,
   type FrameHead,
   MsrpError,
+  msrpUriEquals,
   parsePath,
   reasonPhrase,
   type RequestHead,
@@ -230,7 +231,9 @@ export class Link implements FrameHandler {
       if (!child) this.#children.set(session.id, child = session.child());
       session = child;
     }
-    if (!session || session.closed) return this.#refuse(head, Status.SessionDoesNotExist);
+    if (!session || session.closed || !this.#addressed(head.toPath[0], session)) {
+      return this.#refuse(head, Status.SessionDoesNotExist);
+    }
     if (session.link === undefined) {
       // RFC 4975 §7.1: the first request on a connection binds it to the session.
       this.sessions.add(session);
@@ -247,6 +250,16 @@ export class Link implements FrameHandler {
         return undefined;
       default:
         return this.#refuse(head, Status.NotImplemented);
+    }
+  }
+
+  // RFC 4975 §6.1 URI comparison, or session-id only with CEMA (RFC 7701 §4).
+  #addressed(uri: string, session: MsrpSession): boolean {
+    if (session.cema || uri === session.localUri) return true;
+    try {
+      return msrpUriEquals(uri, session.localUri);
+    } catch {
+      return false;
     }
   }
 

@@ -194,6 +194,14 @@ export class MsrpEndpoint implements LinkOwner {
     await session.bindingSend();
   }
 
+  /**
+   * Serves a connection accepted elsewhere (e.g. a WebSocket adapted to a
+   * byte stream, RFC 7977) like one from our own listener.
+   */
+  adopt(conn: Deno.Conn): void {
+    this.#adopt(conn);
+  }
+
   #adopt(conn: Deno.Conn): Link {
     const link = new Link(this);
     const o = this.#options;

@@ -48,6 +48,12 @@ export interface SessionOptions {
    * listening tool; a negotiated session binds one connection (RFC 4975 §14).
    */
   readonly multiConnection?: boolean;
+  /**
+   * `a=msrp-cema` was negotiated (RFC 7701): requests are matched to the
+   * session by session-id only, since a middlebox may rewrite the authority.
+   * Otherwise the first To-Path URI must equal our URI (RFC 4975 §6.1).
+   */
+  readonly cema?: boolean;
 }
 
 /** Fired for each received message, complete or not. */
@@ -157,6 +163,16 @@ export class MsrpSession extends EventTarget {
   /** @internal The connection the session is bound to. */
   get link(): Link | undefined {
     return this.#link;
+  }
+
+  /** Bytes waiting to be written on the session's connection. */
+  get queuedBytes(): number {
+    return this.#link?.connection.queuedBytes ?? 0;
+  }
+
+  /** True when requests match by session-id only (RFC 7701 CEMA). */
+  get cema(): boolean {
+    return this.#options.cema ?? false;
   }
 
   /** True when each connection gets its own child session. */

@@ -365,3 +365,76 @@ Deno.test("session: session ids are unguessable (≥ 80 bits) and URIs carry the
   assertEquals(ids.size, 1000);
   for (const id of ids) assert(/^[a-z0-9]{20}$/.test(id));
 });
+
+Deno.test("session: without CEMA a To-Path with the right session-id but another authority gets 481; with CEMA it is accepted", async () => {
+  const eb = endpoint();
+  const strict = eb.createSession();
+  const cema = eb.createSession({ cema: true });
+  const peer = await RawPeer.connect(eb.port);
+  try {
+    const from = "msrp://127.0.0.1:9/peer;tcp";
+    const rewrite = (uri: string) => uri.replace("127.0.0.1", "sbc.example.net");
+    await peer.write(
+      sendFrame({
+        tid: "strict01",
+        to: rewrite(strict.localUri),
+        from,
+        messageId: "s",
+        range: "1-0/0",
+      }),
+    );
+    await peer.write(
+      sendFrame({
+        tid: "cemaok01",
+        to: rewrite(cema.localUri),
+        from,
+        messageId: "c",
+        range: "1-0/0",
+      }),
+    );
+    const frames = await peer.waitFor((fs) => fs.length >= 2);
+    const statuses = frames.map((f) =>
+      f.head.kind === "response" ? `${f.head.transactionId} ${f.head.status}` : ""
+    );
+    assertEquals(statuses, ["strict01 481", "cemaok01 200"]);
+  } finally {
+    await peer.close();
+    await eb.close();
+  }
+});
+
+Deno.test("session: a receiver that stops consuming stalls the sender without growing its queue", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  let received = 0;
+  await using p = await pair({
+    sink: () => ({
+      write: async (_offset, bytes) => {
+        await gate;
+        received += bytes.length;
+      },
+      close() {},
+    }),
+  });
+  const total = 64 * 1024 * 1024;
+  let produced = 0;
+  const source = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (produced >= total) return c.close();
+      produced += 65536;
+      c.enqueue(new Uint8Array(65536));
+    },
+  });
+  const m = p.a.send(source, { contentType: "application/octet-stream", size: total });
+  // Wait until the sender has stopped making progress (kernel buffers full).
+  let last = -1;
+  while (m.bytesSent !== last) {
+    last = m.bytesSent;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert(m.bytesSent < total / 2, `sender should stall, sent ${m.bytesSent}`);
+  assert(p.a.queuedBytes <= 1024 * 1024 + 128 * 1024, `queued ${p.a.queuedBytes}`);
+  release();
+  assertEquals((await m.done).status, "sent");
+  assertEquals(received, total);
+});
