@@ -6,14 +6,45 @@
  */
 
 import { parseArgs } from "node:util";
-import { FileSink, MsrpEndpoint, type SavedMessage } from "./session/mod.ts";
+import {
+  FileSink,
+  MsrpEndpoint,
+  type RelayRegistration,
+  type SavedMessage,
+} from "./session/mod.ts";
 import { parsePath } from "./msrp/mod.ts";
 
 const USAGE = `usage:
   cli listen [--host H] [--port P] [--tls --cert C --key K] [--dir D] [--accept TYPES]
+             [--relay URI --user U --password P [--relay-ca FILE]]
   cli send --to <msrp-uri or space-separated path> (--text T | --file F)
-           [--content-type CT] [--chunk N] [--report] [--tls] [--insecure | --fingerprint FP]
-           [--ca FILE] [--from-port P] [--host H]`;
+           [--content-type CT] [--chunk N] [--report] [--insecure | --fingerprint FP]
+           [--ca FILE] [--from-port P] [--host H]
+           [--relay URI --user U --password P [--relay-ca FILE]]
+  A listener behind a relay prints its whole path (relay Use-Path, then its URI).`;
+
+const RELAY_OPTIONS = {
+  relay: { type: "string" },
+  user: { type: "string" },
+  password: { type: "string" },
+  "relay-ca": { type: "string" },
+} as const;
+
+async function relayFrom(
+  endpoint: MsrpEndpoint,
+  values: { relay?: string; user?: string; password?: string; "relay-ca"?: string },
+): Promise<RelayRegistration | undefined> {
+  if (values.relay === undefined) return undefined;
+  if (values.user === undefined || values.password === undefined) {
+    fail("--relay needs --user and --password");
+  }
+  return await endpoint.registerWithRelay({
+    uri: values.relay,
+    username: values.user,
+    password: values.password,
+    caCerts: values["relay-ca"] ? [await Deno.readTextFile(values["relay-ca"])] : undefined,
+  });
+}
 
 function fail(message: string): never {
   console.error(message);
@@ -39,6 +70,7 @@ async function listenCommand(args: string[]): Promise<void> {
       dir: { type: "string", default: "." },
       accept: { type: "string", default: "*" },
       "max-size": { type: "string" },
+      ...RELAY_OPTIONS,
     },
   });
   if (values.tls && (!values.cert || !values.key)) fail("--tls needs --cert and --key");
@@ -52,13 +84,15 @@ async function listenCommand(args: string[]): Promise<void> {
     tls,
   }).listen();
   const print = (saved: SavedMessage) => console.log(JSON.stringify(saved));
+  const relay = await relayFrom(endpoint, values);
   const session = endpoint.createSession({
-    multiConnection: true,
+    usePath: relay?.usePath,
+    multiConnection: relay === undefined,
     acceptTypes: values.accept.split(/[ ,]+/).filter(Boolean),
     maxMessageBytes: intOption(values["max-size"], "max-size", Number.MAX_SAFE_INTEGER),
     sink: (info) => new FileSink(values.dir, info, print),
   });
-  console.log(session.localUri);
+  console.log(session.localPath.join(" "));
   const stop = () => {
     endpoint.close().finally(() => Deno.exit(0));
   };
@@ -82,6 +116,7 @@ async function sendCommand(args: string[]): Promise<void> {
       ca: { type: "string" },
       "from-port": { type: "string" },
       host: { type: "string", default: "127.0.0.1" },
+      ...RELAY_OPTIONS,
     },
   });
   if (!values.to) fail("--to is required");
@@ -94,11 +129,13 @@ async function sendCommand(args: string[]): Promise<void> {
     port: intOption(values["from-port"], "from-port", 0),
     session: { chunkSize: intOption(values.chunk, "chunk", 64 * 1024) || 64 * 1024 },
   }).listen();
-  const session = endpoint.createSession();
   const started = performance.now();
   let bytes = 0;
   try {
+    const relay = await relayFrom(endpoint, values);
+    const session = endpoint.createSession({ usePath: relay?.usePath });
     await endpoint.connectSession(session, path, {
+      relay,
       insecure: values.insecure,
       fingerprint: values.fingerprint,
       caCerts: values.ca ? [await Deno.readTextFile(values.ca)] : undefined,

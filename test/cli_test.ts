@@ -142,3 +142,45 @@ Deno.test("cli: a 256 MiB file crosses TLS (msrps) with matching sha256", async 
     await Deno.remove(cert.dir, { recursive: true });
   }
 });
+
+const RELAY_URI = Deno.env.get("RELAY_URI") ?? "msrp://127.0.0.1:2856;tcp";
+const relayUp = await Deno.connect({
+  hostname: "127.0.0.1",
+  port: Number(/:(\d+)/.exec(RELAY_URI.slice(7))?.[1]),
+})
+  .then((c) => (c.close(), true), () => false);
+
+Deno.test({
+  name:
+    "cli: listen behind a relay prints its whole path and a 50 MiB file arrives through the relay",
+  ignore: !relayUp,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const relay = ["--relay", RELAY_URI, "--password", "secret"];
+    const listener = await startListener(`${dir}/out`, [...relay, "--user", "bob"]);
+    try {
+      const path = listener.uri.split(" ");
+      assertEquals(path.length, 2);
+      assert(path[0].startsWith(RELAY_URI.replace(";tcp", "/")), path[0]);
+      const sha = await makeFile(`${dir}/f.bin`, 50 * 1024 * 1024);
+      const { code, summary } = await runSend([
+        "--to",
+        listener.uri,
+        "--file",
+        `${dir}/f.bin`,
+        "--chunk",
+        "8192",
+        "--report",
+        ...relay,
+        "--user",
+        "alice",
+      ]);
+      assertEquals([code, summary.status], [0, "delivered"]);
+      const saved = JSON.parse(await listener.nextLine());
+      assertEquals([saved.sha256, saved.complete], [sha, true]);
+    } finally {
+      await listener.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -15,6 +15,7 @@ import {
   parsePath,
   reasonPhrase,
   type RequestHead,
+  type ResponseHead,
   sessionIdOf,
   Status,
 } from "../msrp/mod.ts";
@@ -50,7 +51,14 @@ interface Pending {
   readonly deadline: number;
 }
 
-const MAX_PENDING_SINK_WRITES = 16;
+interface PendingRequest {
+  readonly resolve: (head: ResponseHead) => void;
+  readonly reject: (error: Error) => void;
+  readonly deadline: number;
+}
+
+/** Stop reading while this many received bytes wait to be written by sinks. */
+const MAX_PENDING_SINK_BYTES = 8 * 1024 * 1024;
 /**
  * Stop reading while this much of our own output waits. Senders pause at the
  * connection's (lower) high-water mark, so only responses and REPORTs pile up
@@ -67,8 +75,13 @@ export class Link implements FrameHandler {
   connection!: LinkConnection;
   readonly #owner: LinkOwner;
   readonly #pending = new Map<string, Pending>();
+  readonly #requests = new Map<string, PendingRequest>();
+  /** Keep the connection open with no session on it (a relay connection). */
+  pinned = false;
+  /** Called once when the connection is gone. */
+  onClosed: (() => void) | undefined;
   #current: ChunkReceiver | undefined;
-  #sinkWrites = 0;
+  #sinkBytes = 0;
   #drained: (() => void) | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
@@ -112,14 +125,36 @@ export class Link implements FrameHandler {
     this.#timer ??= setInterval(() => this.#sweep(), 1000);
   }
 
+  /**
+   * Sends a request that is not part of a message (e.g. AUTH) and resolves
+   * with its response; rejects with a 408 {@linkcode MsrpError} on timeout.
+   */
+  request(transactionId: string, parts: readonly Uint8Array[]): Promise<ResponseHead> {
+    const { promise, resolve, reject } = Promise.withResolvers<ResponseHead>();
+    this.#requests.set(transactionId, {
+      resolve,
+      reject,
+      deadline: Date.now() + this.#owner.transactionTimeoutMs,
+    });
+    this.#timer ??= setInterval(() => this.#sweep(), 1000);
+    this.send(parts).catch(reject);
+    return promise;
+  }
+
   #sweep(): void {
     const now = Date.now();
     for (const [tid, p] of this.#pending) {
       if (p.deadline > now) break; // insertion order = deadline order
       this.#pending.delete(tid);
+      p.session.transactionEnded(p.bytes);
       p.session.failOutgoing(p.message, Status.RequestTimeout, "no response within the timeout");
     }
-    if (this.#pending.size === 0) this.#stopTimer();
+    for (const [tid, r] of this.#requests) {
+      if (r.deadline > now) break;
+      this.#requests.delete(tid);
+      r.reject(new MsrpError(Status.RequestTimeout, "no response within the timeout"));
+    }
+    if (this.#pending.size === 0 && this.#requests.size === 0) this.#stopTimer();
   }
 
   #stopTimer(): void {
@@ -127,13 +162,13 @@ export class Link implements FrameHandler {
     this.#timer = undefined;
   }
 
-  /** Follows a sink write; reading pauses while too many are pending. */
-  track(result: void | Promise<void>): void {
+  /** Follows a sink write of `bytes`; reading pauses while too much is pending. */
+  track(result: void | Promise<void>, bytes = 0): void {
     if (!(result instanceof Promise)) return;
-    this.#sinkWrites++;
+    this.#sinkBytes += bytes;
     result.finally(() => {
-      this.#sinkWrites--;
-      if (this.#sinkWrites < MAX_PENDING_SINK_WRITES) this.#drained?.();
+      this.#sinkBytes -= bytes;
+      if (this.#sinkBytes < MAX_PENDING_SINK_BYTES) this.#drained?.();
     }).catch(() => {});
   }
 
@@ -142,7 +177,7 @@ export class Link implements FrameHandler {
     if (this.connection.queuedBytes > MAX_UNREAD_OUTPUT) {
       return this.connection.send([]).catch(() => {});
     }
-    if (this.#sinkWrites < MAX_PENDING_SINK_WRITES) return undefined;
+    if (this.#sinkBytes < MAX_PENDING_SINK_BYTES) return undefined;
     return new Promise((resolve) => this.#drained = resolve);
   }
 
@@ -151,11 +186,12 @@ export class Link implements FrameHandler {
     for (const [tid, p] of this.#pending) {
       if (p.session === session) {
         this.#pending.delete(tid);
+        p.session.transactionEnded(p.bytes);
         p.message.fail(Status.SessionDoesNotExist, reason);
       }
     }
     this.sessions.delete(session);
-    if (this.sessions.size === 0) this.connection.close();
+    if (this.sessions.size === 0 && !this.pinned) this.connection.close();
   }
 
   /** The connection ended: every session on it ends. */
@@ -167,11 +203,15 @@ export class Link implements FrameHandler {
     this.#current?.fail(new MsrpError(Status.RequestTimeout, reason));
     this.#current = undefined;
     for (const [, p] of this.#pending) {
+      p.session.transactionEnded(p.bytes);
       p.session.failOutgoing(p.message, Status.RequestTimeout, reason);
     }
     this.#pending.clear();
+    for (const [, r] of this.#requests) r.reject(new MsrpError(Status.RequestTimeout, reason));
+    this.#requests.clear();
     for (const s of [...this.sessions]) s.close(reason);
     this.#owner.linkClosed(this);
+    this.onClosed?.();
   }
 
   // --- FrameHandler -------------------------------------------------------
@@ -179,9 +219,16 @@ export class Link implements FrameHandler {
   /** @internal */
   head(head: FrameHead): void {
     if (head.kind === "response") {
+      const r = this.#requests.get(head.transactionId);
+      if (r) {
+        this.#requests.delete(head.transactionId);
+        r.resolve(head);
+        return;
+      }
       const p = this.#pending.get(head.transactionId);
       if (!p) return; // late or unknown response: nothing waits for it
       this.#pending.delete(head.transactionId);
+      p.session.transactionEnded(p.bytes);
       p.session.receiveResponse(head, p.message, p.bytes);
       return;
     }

@@ -15,6 +15,7 @@ import {
 import { connect, listen, MsrpConnection, type MsrpListener } from "../transport/mod.ts";
 import { Link, type LinkOwner } from "./_link.ts";
 import { MsrpSession, type SessionOptions } from "./session.ts";
+import { authenticate, type RelayOptions, RelayRegistration } from "./relay.ts";
 
 /** TLS material for `msrps`. */
 export interface EndpointTlsOptions {
@@ -54,6 +55,11 @@ export interface EndpointOptions {
 
 /** Options of an active connection for one session. */
 export interface ConnectSessionOptions {
+  /**
+   * Send through this relay registration (RFC 4976): the To-Path starts with
+   * our Use-Path and the first hop is the relay connection.
+   */
+  readonly relay?: RelayRegistration;
   /** Reuse an open connection to the same first hop (`a=connection:existing`). */
   readonly reuse?: boolean;
   /** CA certificates (PEM) trusted for an `msrps` peer. */
@@ -174,6 +180,14 @@ export class MsrpEndpoint implements LinkOwner {
     options: ConnectSessionOptions = {},
   ): Promise<void> {
     if (remotePath.length === 0) throw new TypeError("empty remote path");
+    if (options.relay) {
+      const link = options.relay.link;
+      if (options.relay.closed) throw new Error("the relay registration is closed");
+      link.sessions.add(session);
+      session.bind(link, [...options.relay.usePath, ...remotePath]);
+      await session.bindingSend();
+      return;
+    }
     const hop: MsrpUri = parseMsrpUri(remotePath[0]);
     const key = authorityKey(hop);
     let link = options.reuse ? this.#byAuthority.get(key) : undefined;
@@ -200,6 +214,33 @@ export class MsrpEndpoint implements LinkOwner {
    */
   adopt(conn: Deno.Conn): void {
     this.#adopt(conn);
+  }
+
+  /**
+   * Connects to a relay and authenticates (RFC 4976 §5). Sessions created
+   * with `usePath: registration.usePath` are reachable through it, and
+   * {@linkcode connectSession} with `relay` sends through it.
+   */
+  async registerWithRelay(options: RelayOptions): Promise<RelayRegistration> {
+    const relay = parseMsrpUri(options.uri);
+    const conn = await connect({
+      hostname: relay.host,
+      port: effectivePort(relay),
+      tls: relay.scheme === "msrps",
+      caCerts: options.caCerts,
+      fingerprint: options.fingerprint,
+      insecure: options.insecure,
+    });
+    const link = this.#adopt(conn);
+    link.pinned = true;
+    const clientUri = `${this.scheme}://${this.authority}/${newSessionId()};tcp`;
+    try {
+      const grant = await authenticate(link, clientUri, options);
+      return new RelayRegistration(link, clientUri, options, grant);
+    } catch (e) {
+      link.connection.close();
+      throw e;
+    }
   }
 
   #adopt(conn: Deno.Conn): Link {

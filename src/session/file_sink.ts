@@ -6,7 +6,10 @@
  */
 
 import { createHash } from "node:crypto";
+import { concatBytes } from "../msrp/mod.ts";
 import type { IncomingMessageInfo, IncomingMessageSink, IncomingOutcome } from "./incoming.ts";
+
+const GATHER_BYTES = 1024 * 1024;
 
 /** What a {@linkcode FileSink} wrote, passed to its `onDone` callback. */
 export interface SavedMessage {
@@ -47,6 +50,11 @@ export class FileSink implements IncomingMessageSink {
   #hash = createHash("sha256");
   #inOrder = true;
   #next = 0;
+  #pending: Uint8Array[] = [];
+  #pendingOffset = 0;
+  #pendingBytes = 0;
+  #position = 0;
+  #flushQueued = false;
 
   /** Opens `dir/<name>` for the message. */
   constructor(dir: string, info: IncomingMessageInfo, onDone: (saved: SavedMessage) => void) {
@@ -57,22 +65,56 @@ export class FileSink implements IncomingMessageSink {
     this.#file.catch(() => {});
   }
 
-  /** Writes bytes at an offset (after earlier writes finished). */
+  /**
+   * Writes bytes at an offset. Contiguous bytes are gathered into one write
+   * of up to 1 MiB (fewer system calls keep the reader ahead of the peer);
+   * the returned promise settles when they are on disk.
+   */
   write(offset: number, bytes: Uint8Array): Promise<void> {
-    if (offset !== this.#next) this.#inOrder = false;
-    else if (this.#inOrder) this.#hash.update(bytes);
+    if (offset !== this.#next) {
+      this.#inOrder = false;
+      this.#flush();
+    } else if (this.#inOrder) {
+      this.#hash.update(bytes);
+    }
+    if (this.#pending.length === 0) this.#pendingOffset = offset;
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
     this.#next = offset + bytes.length;
+    if (this.#pendingBytes >= GATHER_BYTES) this.#flush();
+    else this.#scheduleFlush();
+    return this.#chain;
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    // Flush once the current read's frames are handled.
+    setTimeout(() => {
+      this.#flushQueued = false;
+      this.#flush();
+    }, 0);
+  }
+
+  #flush(): void {
+    if (this.#pending.length === 0) return;
+    const parts = this.#pending;
+    const offset = this.#pendingOffset;
+    this.#pending = [];
+    this.#pendingBytes = 0;
     this.#chain = this.#chain.then(async () => {
       const file = await this.#file;
-      await file.seek(offset, Deno.SeekMode.Start);
+      if (this.#position !== offset) await file.seek(offset, Deno.SeekMode.Start);
+      const data = concatBytes(parts);
       let done = 0;
-      while (done < bytes.length) done += await file.write(bytes.subarray(done));
+      while (done < data.length) done += await file.write(data.subarray(done));
+      this.#position = offset + data.length;
     });
-    return this.#chain;
   }
 
   /** Finishes the file and writes the sidecar. */
   close(outcome: IncomingOutcome): Promise<void> {
+    this.#flush();
     this.#chain = this.#chain.then(async () => {
       const file = await this.#file;
       file.close();

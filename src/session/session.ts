@@ -43,6 +43,11 @@ export interface SessionOptions {
   /** Path of the peer (`a=path`), when known from SDP. */
   readonly remotePath?: readonly string[];
   /**
+   * Use-Path of the relay we authenticated with (RFC 4976 §5.3); it goes in
+   * front of our URI in our path and in front of the peer's path in To-Path.
+   */
+  readonly usePath?: readonly string[];
+  /**
    * Accept requests for this URI on any number of connections, each served by
    * its own child session whose messages are announced here too. For a
    * listening tool; a negotiated session binds one connection (RFC 4975 §14).
@@ -54,6 +59,13 @@ export interface SessionOptions {
    * Otherwise the first To-Path URI must equal our URI (RFC 4975 §6.1).
    */
   readonly cema?: boolean;
+  /**
+   * Most body bytes sent and not yet answered (a send window; 4 MiB by
+   * default, 64 KiB with a `usePath`). Through a relay, whose 200s are hop by
+   * hop and which may not queue much for a slow receiver, a small window keeps
+   * bursts small.
+   */
+  readonly sendWindowBytes?: number;
 }
 
 /** Fired for each received message, complete or not. */
@@ -88,6 +100,9 @@ export interface ChunkReceiver {
   fail(error: MsrpError): void;
 }
 
+const DEFAULT_SEND_WINDOW = 4 * 1024 * 1024;
+// A Kamailio relay drops a receiver's connection once 32 KiB wait for it.
+const RELAY_SEND_WINDOW = 64 * 1024;
 const DROP: ChunkReceiver = { body() {}, end() {}, fail() {} };
 const encoder = new TextEncoder();
 
@@ -106,6 +121,7 @@ export class MsrpSession extends EventTarget {
   /** Resolves when a connection is bound to the session. */
   readonly ready: Promise<void>;
   #remotePath: readonly string[] | undefined;
+  #toPath: readonly string[] | undefined;
   #link: Link | undefined;
   #closed = false;
   #closeReason = "";
@@ -116,6 +132,8 @@ export class MsrpSession extends EventTarget {
   readonly #long = new Fifo<OutgoingMessage>();
   readonly #awaitingReport = new Map<string, OutgoingMessage>();
   #pumping = false;
+  #inFlightBytes = 0;
+  #windowOpen: (() => void) | undefined;
   #resolveReady!: () => void;
   #rejectReady!: (e: Error) => void;
   readonly #onClose: (s: MsrpSession) => void;
@@ -143,6 +161,14 @@ export class MsrpSession extends EventTarget {
       this.#rejectReady = reject;
     });
     this.ready.catch(() => {});
+  }
+
+  /**
+   * Our path as peers must address it (`a=path`): relay Use-Path URIs, then
+   * our URI (RFC 4976 §5.3).
+   */
+  get localPath(): readonly string[] {
+    return [...(this.#options.usePath ?? []), this.localUri];
   }
 
   /** The peer's path, once known. */
@@ -195,9 +221,10 @@ export class MsrpSession extends EventTarget {
   }
 
   /** @internal Binds a connection (RFC 4975 §7.1: the first request binds it). */
-  bind(link: Link, remotePath?: readonly string[]): void {
+  bind(link: Link, toPath: readonly string[]): void {
     this.#link = link;
-    if (remotePath && this.#remotePath === undefined) this.#remotePath = remotePath;
+    this.#toPath ??= toPath;
+    this.#remotePath ??= toPath.slice(this.#options.usePath?.length ?? 0);
     this.#resolveReady();
     this.#pump();
   }
@@ -273,6 +300,7 @@ export class MsrpSession extends EventTarget {
     for (const m of this.#incoming.values()) this.#finishIncoming(m, reason);
     this.#incoming.clear();
     this.#link?.failSession(this, reason);
+    this.#windowOpen?.();
     this.#rejectReady(new Error(reason));
     this.#onClose(this);
     this.dispatchEvent(new SessionCloseEvent(reason));
@@ -303,6 +331,11 @@ export class MsrpSession extends EventTarget {
         if (chunk === undefined || chunk.flag !== "+") queue.shift();
         if (chunk === undefined || message.settled) continue;
         await this.#writeChunk(message, chunk.byteRange, chunk.flag, chunk.body);
+        const window = this.#options.sendWindowBytes ??
+          (this.#options.usePath ? RELAY_SEND_WINDOW : DEFAULT_SEND_WINDOW);
+        while (this.#inFlightBytes >= window && !this.#closed) {
+          await new Promise<void>((resolve) => this.#windowOpen = resolve);
+        }
       }
     } catch {
       // The connection failed: its loss ends the session and fails the messages.
@@ -331,7 +364,7 @@ export class MsrpSession extends EventTarget {
     const parts = encodeRequest({
       transactionId,
       method: "SEND",
-      toPath: this.#remotePath!,
+      toPath: this.#toPath!,
       fromPath: [this.localUri],
       headers,
       contentType: message.contentType,
@@ -339,7 +372,10 @@ export class MsrpSession extends EventTarget {
       flag,
     });
     const expects = message.expectsResponses;
-    if (expects) link.expectResponse(transactionId, this, message, size);
+    if (expects) {
+      link.expectResponse(transactionId, this, message, size);
+      this.#inFlightBytes += size;
+    }
     message.chunkWritten(size, flag !== "+", expects);
     await link.send(parts);
   }
@@ -358,7 +394,7 @@ export class MsrpSession extends EventTarget {
     const parts = encodeRequest({
       transactionId,
       method: "SEND",
-      toPath: this.#remotePath!,
+      toPath: this.#toPath!,
       fromPath: [this.localUri],
       headers: [["Message-ID", message.messageId], ["Byte-Range", "1-0/0"]],
     });
@@ -418,7 +454,7 @@ export class MsrpSession extends EventTarget {
         if (failed) return;
         try {
           const offset = m.reassembler.write(bytes);
-          if (m.sink) this.#link?.track(m.sink.write(offset, bytes));
+          if (m.sink) this.#link?.track(m.sink.write(offset, bytes), bytes.length);
         } catch (e) {
           failed = true;
           this.#rejectIncoming(m, head, policy, e);
@@ -520,6 +556,14 @@ export class MsrpSession extends EventTarget {
     } catch {
       // A malformed REPORT is ignored: REPORTs are never answered (RFC 4975 §7.1.2).
     }
+  }
+
+  /** @internal A transaction of ours ended (answered, timed out or failed). */
+  transactionEnded(bytes: number): void {
+    this.#inFlightBytes -= bytes;
+    const open = this.#windowOpen;
+    this.#windowOpen = undefined;
+    open?.();
   }
 
   /** @internal A response to one of our chunks arrived. */

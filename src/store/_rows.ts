@@ -1,0 +1,144 @@
+/**
+ * Conversions between SQLite rows and records.
+ *
+ * @module
+ */
+
+import type { SQLInputValue } from "node:sqlite";
+import type {
+  Direction,
+  EventRecord,
+  MessageRecord,
+  MessageStatus,
+  SessionRecord,
+  SessionState,
+  WebhookRecord,
+} from "./types.ts";
+
+/** A row as `node:sqlite` returns it. */
+export type Row = Record<string, unknown>;
+
+/** Named parameters for a statement. */
+export type Params = Record<string, SQLInputValue>;
+
+const str = (v: unknown): string | null => v === null || v === undefined ? null : String(v);
+const num = (v: unknown): number | null => v === null || v === undefined ? null : Number(v);
+
+/** A `sessions` row as a record. */
+export function sessionFromRow(row: Row): SessionRecord {
+  return {
+    id: String(row.id),
+    state: row.state as SessionState,
+    direction: row.direction as Direction,
+    localUri: String(row.local_uri),
+    remotePath: JSON.parse(String(row.remote_path)),
+    fromUri: str(row.from_uri),
+    toUri: str(row.to_uri),
+    fromDisplay: str(row.from_display),
+    callId: str(row.call_id),
+    channelUuid: str(row.channel_uuid),
+    otherLegUuid: str(row.other_leg_uuid),
+    sipStatus: num(row.sip_status),
+    hangupCause: str(row.hangup_cause),
+    createdAt: Number(row.created_at),
+    endedAt: num(row.ended_at),
+    endReason: str(row.end_reason),
+  };
+}
+
+/** A `messages` row as a record. */
+export function messageFromRow(row: Row): MessageRecord {
+  return {
+    id: String(row.id),
+    sessionId: String(row.session_id),
+    direction: row.direction as Direction,
+    messageId: String(row.message_id),
+    status: row.status as MessageStatus,
+    contentType: String(row.content_type),
+    size: num(row.size),
+    bytes: Number(row.bytes),
+    sha256: str(row.sha256),
+    contentPath: str(row.content_path),
+    errorCode: num(row.error_code),
+    errorReason: str(row.error_reason),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/** A `webhook_outbox` row as a record. */
+export function webhookFromRow(row: Row): WebhookRecord {
+  return {
+    id: Number(row.id),
+    type: String(row.type),
+    payload: String(row.payload),
+    createdAt: Number(row.created_at),
+    attempts: Number(row.attempts),
+    nextAttemptAt: num(row.next_attempt_at),
+    lastError: str(row.last_error),
+    deliveredAt: num(row.delivered_at),
+  };
+}
+
+/** An `events` row as a record. */
+export function eventFromRow(row: Row): EventRecord {
+  return {
+    seq: Number(row.seq),
+    type: String(row.type),
+    payload: String(row.payload),
+    createdAt: Number(row.created_at),
+  };
+}
+
+/** Record field → column, with the conversion of its value to SQL. */
+export type ColumnMap = Record<
+  string,
+  readonly [column: string, toSql?: (v: unknown) => SQLInputValue]
+>;
+
+/** Session fields that can change, and their columns. */
+export const SESSION_COLUMNS: ColumnMap = {
+  state: ["state"],
+  localUri: ["local_uri"],
+  remotePath: ["remote_path", (v) => JSON.stringify(v ?? [])],
+  fromUri: ["from_uri"],
+  toUri: ["to_uri"],
+  fromDisplay: ["from_display"],
+  callId: ["call_id"],
+  channelUuid: ["channel_uuid"],
+  otherLegUuid: ["other_leg_uuid"],
+  sipStatus: ["sip_status"],
+  hangupCause: ["hangup_cause"],
+  endedAt: ["ended_at"],
+  endReason: ["end_reason"],
+};
+
+/** Message fields that can change, and their columns. */
+export const MESSAGE_COLUMNS: ColumnMap = {
+  status: ["status"],
+  size: ["size"],
+  bytes: ["bytes"],
+  sha256: ["sha256"],
+  contentPath: ["content_path"],
+  errorCode: ["error_code"],
+  errorReason: ["error_reason"],
+};
+
+/**
+ * The columns and parameters of an `UPDATE … SET` for the defined fields of
+ * `changes`, in a stable order.
+ */
+export function assignments(
+  changes: object,
+  columns: ColumnMap,
+): { columns: string[]; params: Params } {
+  const names: string[] = [];
+  const params: Params = {};
+  for (const [field, [column, toSql]] of Object.entries(columns)) {
+    const value = (changes as Record<string, unknown>)[field];
+    if (value === undefined) continue;
+    names.push(column);
+    params[column] = toSql ? toSql(value) : value as SQLInputValue;
+  }
+  return { columns: names, params };
+}

@@ -1,0 +1,115 @@
+/**
+ * Schema migrations: an ordered list of functions, the database's version in
+ * `schema_version` counting those already applied.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { StoreError } from "./error.ts";
+
+/** One schema change; runs inside the migration transaction. */
+export type Migration = (db: DatabaseSync) => void;
+
+/** Every migration, oldest first; version N means the first N were applied. */
+export const MIGRATIONS: readonly Migration[] = [
+  (db) =>
+    db.exec(`
+      CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        local_uri TEXT NOT NULL,
+        remote_path TEXT NOT NULL,
+        from_uri TEXT,
+        to_uri TEXT,
+        from_display TEXT,
+        call_id TEXT,
+        channel_uuid TEXT,
+        other_leg_uuid TEXT,
+        sip_status INTEGER,
+        hangup_cause TEXT,
+        created_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        end_reason TEXT
+      );
+      CREATE INDEX sessions_open ON sessions (state) WHERE state <> 'ended';
+      CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        direction TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size INTEGER,
+        bytes INTEGER NOT NULL,
+        sha256 TEXT,
+        content_path TEXT,
+        error_code INTEGER,
+        error_reason TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX messages_session ON messages (session_id);
+      CREATE INDEX messages_message_id ON messages (message_id);
+      CREATE INDEX messages_unfinished ON messages (status)
+        WHERE status IN ('queued', 'sending', 'receiving');
+    `),
+  (db) =>
+    db.exec(`
+      CREATE TABLE webhook_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        last_error TEXT,
+        delivered_at INTEGER
+      );
+      CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at)
+        WHERE next_attempt_at IS NOT NULL;
+      CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+    `),
+];
+
+/**
+ * Brings the database up to `migrations.length` in one transaction and
+ * returns how many migrations ran (0 when it was current). Throws
+ * `schema-too-new` for a database of a newer version.
+ */
+export function migrate(db: DatabaseSync, migrations: readonly Migration[] = MIGRATIONS): number {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    const row = db.prepare("SELECT version FROM schema_version").get() as
+      | { version: number }
+      | undefined;
+    if (!row) db.exec("INSERT INTO schema_version (version) VALUES (0)");
+    const version = row?.version ?? 0;
+    if (version > migrations.length) {
+      throw new StoreError(
+        "schema-too-new",
+        `database schema version ${version} is newer than this service's ${migrations.length}`,
+      );
+    }
+    for (const migration of migrations.slice(version)) migration(db);
+    db.prepare("UPDATE schema_version SET version = ?").run(migrations.length);
+    db.exec("COMMIT");
+    return migrations.length - version;
+  } catch (e) {
+    db.exec("ROLLBACK");
+    throw e;
+  }
+}
+
+/** The schema version recorded in the database. */
+export function schemaVersion(db: DatabaseSync): number {
+  const row = db.prepare("SELECT version FROM schema_version").get() as { version: number };
+  return row.version;
+}

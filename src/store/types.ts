@@ -1,0 +1,248 @@
+/**
+ * The records the store keeps: sessions, messages, the webhook outbox and the
+ * event log. Times are milliseconds since the Unix epoch; absent values are
+ * `null`.
+ *
+ * @module
+ */
+
+/** Who started a session or sent a message: `in` the remote side, `out` us. */
+export type Direction = "in" | "out";
+
+/** Lifecycle of a session. */
+export type SessionState = "pending" | "active" | "ended";
+
+/**
+ * Where a message stands. Outgoing: `queued` → `sending` → `sent` →
+ * `delivered`, or `failed`. Incoming: `receiving` → `received`, or `partial`
+ * (some bytes are missing), or `failed` (the content could not be stored).
+ */
+export type MessageStatus =
+  | "queued"
+  | "sending"
+  | "sent"
+  | "delivered"
+  | "failed"
+  | "receiving"
+  | "received"
+  | "partial";
+
+/** SIP-side facts about the call that carries a session. */
+export interface CallIdentity {
+  /** SIP From URI (the caller). */
+  readonly fromUri: string | null;
+  /** SIP To URI (the callee). */
+  readonly toUri: string | null;
+  /** Display name of the caller. */
+  readonly fromDisplay: string | null;
+  /** SIP Call-ID. */
+  readonly callId: string | null;
+  /** The PBX channel UUID of our leg. */
+  readonly channelUuid: string | null;
+  /** The PBX channel UUID of the other leg, when bridged. */
+  readonly otherLegUuid: string | null;
+}
+
+/** A stored MSRP session. */
+export interface SessionRecord extends CallIdentity {
+  /** The session id. */
+  readonly id: string;
+  /** Lifecycle state. */
+  readonly state: SessionState;
+  /** Who started it. */
+  readonly direction: Direction;
+  /** Our MSRP URI. */
+  readonly localUri: string;
+  /** The peer's MSRP path, first hop first. */
+  readonly remotePath: readonly string[];
+  /** Final SIP status of the call, when known. */
+  readonly sipStatus: number | null;
+  /** The PBX hang-up cause, when known. */
+  readonly hangupCause: string | null;
+  /** When it was created. */
+  readonly createdAt: number;
+  /** When it ended. */
+  readonly endedAt: number | null;
+  /** Why it ended. */
+  readonly endReason: string | null;
+}
+
+/** The fields of a new session; `id` and `createdAt` are chosen when omitted. */
+export interface NewSession extends Partial<CallIdentity> {
+  /** The session id; a random UUID when omitted. */
+  readonly id?: string;
+  /** Lifecycle state; `pending` when omitted. */
+  readonly state?: SessionState;
+  /** Who started it. */
+  readonly direction: Direction;
+  /** Our MSRP URI. */
+  readonly localUri: string;
+  /** The peer's MSRP path; empty when omitted. */
+  readonly remotePath?: readonly string[];
+  /** Final SIP status of the call. */
+  readonly sipStatus?: number | null;
+  /** The PBX hang-up cause. */
+  readonly hangupCause?: string | null;
+  /** Creation time; now when omitted. */
+  readonly createdAt?: number;
+}
+
+/** Changes to a session; omitted fields keep their value. */
+export interface SessionChanges extends Partial<CallIdentity> {
+  /** Lifecycle state. */
+  readonly state?: SessionState;
+  /** Our MSRP URI. */
+  readonly localUri?: string;
+  /** The peer's MSRP path. */
+  readonly remotePath?: readonly string[];
+  /** Final SIP status of the call. */
+  readonly sipStatus?: number | null;
+  /** The PBX hang-up cause. */
+  readonly hangupCause?: string | null;
+  /** When it ended. */
+  readonly endedAt?: number | null;
+  /** Why it ended. */
+  readonly endReason?: string | null;
+}
+
+/** A stored message, sent or received. */
+export interface MessageRecord {
+  /** The row id (also the name of its content file). */
+  readonly id: string;
+  /** The session it belongs to. */
+  readonly sessionId: string;
+  /** `in` received, `out` sent. */
+  readonly direction: Direction;
+  /** The MSRP Message-ID. */
+  readonly messageId: string;
+  /** Where it stands. */
+  readonly status: MessageStatus;
+  /** Content-Type of the body. */
+  readonly contentType: string;
+  /** Declared total size, when known. */
+  readonly size: number | null;
+  /** Body bytes sent or received. */
+  readonly bytes: number;
+  /** Hex SHA-256 of the complete content, when known. */
+  readonly sha256: string | null;
+  /** Path of the content file, when the content is on disk. */
+  readonly contentPath: string | null;
+  /** MSRP status code of a failure. */
+  readonly errorCode: number | null;
+  /** Why it failed or is incomplete. */
+  readonly errorReason: string | null;
+  /** When it was created. */
+  readonly createdAt: number;
+  /** When it last changed. */
+  readonly updatedAt: number;
+}
+
+/** The fields of a new message; `id` and times are chosen when omitted. */
+export interface NewMessage {
+  /** The row id: `[A-Za-z0-9_-]`, 1 to 128 characters; a random UUID when omitted. */
+  readonly id?: string;
+  /** The session it belongs to (must exist). */
+  readonly sessionId: string;
+  /** `in` received, `out` sent. */
+  readonly direction: Direction;
+  /** The MSRP Message-ID. */
+  readonly messageId: string;
+  /** Where it stands. */
+  readonly status: MessageStatus;
+  /** Content-Type of the body. */
+  readonly contentType: string;
+  /** Declared total size. */
+  readonly size?: number | null;
+  /** Body bytes so far; 0 when omitted. */
+  readonly bytes?: number;
+  /** Hex SHA-256 of the content. */
+  readonly sha256?: string | null;
+  /** Path of the content file. */
+  readonly contentPath?: string | null;
+  /** Creation time; now when omitted. */
+  readonly createdAt?: number;
+}
+
+/** Changes to a message; omitted fields keep their value, `updatedAt` becomes now. */
+export interface MessageChanges {
+  /** Where it stands. */
+  readonly status?: MessageStatus;
+  /** Declared total size. */
+  readonly size?: number | null;
+  /** Body bytes sent or received. */
+  readonly bytes?: number;
+  /** Hex SHA-256 of the content. */
+  readonly sha256?: string | null;
+  /** Path of the content file. */
+  readonly contentPath?: string | null;
+  /** MSRP status code of a failure. */
+  readonly errorCode?: number | null;
+  /** Why it failed or is incomplete. */
+  readonly errorReason?: string | null;
+}
+
+/** Options of a paged listing. */
+export interface ListOptions {
+  /** Most items per page, 1 to 1000; 100 when omitted. */
+  readonly limit?: number;
+  /** `nextCursor` of the previous page. */
+  readonly cursor?: string;
+}
+
+/** One page of a listing. */
+export interface Page<T> {
+  /** The items of this page. */
+  readonly items: T[];
+  /** Pass as `cursor` for the next page; `undefined` on the last page. */
+  readonly nextCursor: string | undefined;
+}
+
+/** An entry of the event log that server-sent events resume from. */
+export interface EventRecord {
+  /** Position in the log, increasing. */
+  readonly seq: number;
+  /** The event type, e.g. `message.received`. */
+  readonly type: string;
+  /** The event as JSON text. */
+  readonly payload: string;
+  /** When it was appended. */
+  readonly createdAt: number;
+}
+
+/** A webhook delivery in the outbox. */
+export interface WebhookRecord {
+  /** The delivery id. */
+  readonly id: number;
+  /** The event type, e.g. `message.received`. */
+  readonly type: string;
+  /** The request body: JSON text, posted verbatim. */
+  readonly payload: string;
+  /** When it was enqueued. */
+  readonly createdAt: number;
+  /** Attempts started so far. */
+  readonly attempts: number;
+  /** When the next attempt is due; `null` once delivered or given up. */
+  readonly nextAttemptAt: number | null;
+  /** Why the last attempt failed. */
+  readonly lastError: string | null;
+  /** When it was delivered. */
+  readonly deliveredAt: number | null;
+}
+
+/** Size of the webhook outbox. */
+export interface WebhookBacklog {
+  /** Deliveries still to be attempted. */
+  readonly pending: number;
+  /** Deliveries given up after too many attempts. */
+  readonly exhausted: number;
+  /** Creation time of the oldest pending delivery. */
+  readonly oldestPendingAt: number | null;
+}
+
+/** What recovery after a restart changed. */
+export interface RecoveryResult {
+  /** Messages marked `failed` (sending) or `partial` (receiving). */
+  readonly failedMessages: number;
+  /** Sessions marked `ended`. */
+  readonly endedSessions: number;
+}

@@ -1,0 +1,251 @@
+/**
+ * The events sent as webhooks and server-sent events: one envelope
+ * `{ id, type, createdAt, data }` per event, typed by `type`.
+ *
+ * @module
+ */
+
+import type {
+  Direction,
+  EventRecord,
+  MessageRecord,
+  MessageStatus,
+  SessionRecord,
+  SessionState,
+  Store,
+} from "../store/mod.ts";
+
+/** Text bodies up to this many UTF-8 bytes may be inlined in an event as `text`. */
+export const MAX_INLINE_TEXT_BYTES = 64 * 1024;
+
+/** Caller and callee of the call that carries a session. */
+export interface EventIdentity {
+  /** SIP From URI (the caller). */
+  readonly from: string | null;
+  /** SIP To URI (the callee). */
+  readonly to: string | null;
+  /** Display name of the caller. */
+  readonly fromDisplay: string | null;
+  /** SIP Call-ID. */
+  readonly callId: string | null;
+}
+
+/** Data of `session.started` and `session.ended`. */
+export interface SessionEventData extends EventIdentity {
+  /** The session id. */
+  readonly sessionId: string;
+  /** `in` when the remote side started it, `out` when we did. */
+  readonly direction: Direction;
+  /** The session state. */
+  readonly state: SessionState;
+  /** Our MSRP URI. */
+  readonly localUri: string;
+  /** The peer's MSRP path. */
+  readonly remotePath: readonly string[];
+  /** Why it ended (`session.ended`). */
+  readonly endReason: string | null;
+  /** Final SIP status of the call, when known. */
+  readonly sipStatus: number | null;
+  /** The PBX hang-up cause, when known. */
+  readonly hangupCause: string | null;
+}
+
+/** Why a message failed or is incomplete. */
+export interface EventError {
+  /** MSRP status code, when there is one. */
+  readonly code: number | null;
+  /** Human-readable reason. */
+  readonly reason: string;
+}
+
+/** Data of `message.received`, `message.delivered` and `message.failed`. */
+export interface MessageEventData extends EventIdentity {
+  /** The session id. */
+  readonly sessionId: string;
+  /** The message id (of `GET /v1/messages/{id}`). */
+  readonly messageId: string;
+  /** The MSRP Message-ID. */
+  readonly msrpMessageId: string;
+  /** `in` received, `out` sent. */
+  readonly direction: Direction;
+  /** Content-Type of the body. */
+  readonly contentType: string;
+  /** Declared total size, when known. */
+  readonly size: number | null;
+  /** Body bytes sent or received. */
+  readonly bytes: number;
+  /** Hex SHA-256 of the complete content, when known. */
+  readonly sha256: string | null;
+  /** Where the message stands. */
+  readonly status: MessageStatus;
+  /** Why it failed or is incomplete. */
+  readonly error: EventError | null;
+  /** The body, for text of at most {@linkcode MAX_INLINE_TEXT_BYTES}. */
+  readonly text?: string;
+  /** Where the received content can be fetched, for received messages not inlined. */
+  readonly contentUrl?: string;
+}
+
+/** Data of `pager.received`: a SIP MESSAGE outside any session. */
+export interface PagerEventData {
+  /** SIP From URI. */
+  readonly from: string;
+  /** SIP To URI. */
+  readonly to: string;
+  /** Display name of the sender. */
+  readonly fromDisplay: string | null;
+  /** SIP Call-ID. */
+  readonly callId: string | null;
+  /** Content-Type of the body. */
+  readonly contentType: string;
+  /** The body. */
+  readonly text: string;
+}
+
+/** The envelope of one event of type `T` with data `D`. */
+export interface WebhookEventOf<T extends string, D> {
+  /** Unique event id; receivers use it to drop duplicate deliveries. */
+  readonly id: string;
+  /** The event type. */
+  readonly type: T;
+  /** When the event happened, ISO 8601. */
+  readonly createdAt: string;
+  /** Event-specific data. */
+  readonly data: D;
+}
+
+/** Every event the service sends. */
+export type WebhookEvent =
+  | WebhookEventOf<"session.started", SessionEventData>
+  | WebhookEventOf<"session.ended", SessionEventData>
+  | WebhookEventOf<"message.received", MessageEventData>
+  | WebhookEventOf<"message.delivered", MessageEventData>
+  | WebhookEventOf<"message.failed", MessageEventData>
+  | WebhookEventOf<"pager.received", PagerEventData>;
+
+/** The event types. */
+export type WebhookEventType = WebhookEvent["type"];
+
+/** The event of type `T`. */
+export type WebhookEventFor<T extends WebhookEventType> = Extract<WebhookEvent, { type: T }>;
+
+/** Makes an event with a fresh id, created at `at` (now when omitted). */
+export function createEvent<T extends WebhookEventType>(
+  type: T,
+  data: WebhookEventFor<T>["data"],
+  at: Date = new Date(),
+): WebhookEventFor<T> {
+  return {
+    id: `evt_${crypto.randomUUID()}`,
+    type,
+    createdAt: at.toISOString(),
+    data,
+  } as WebhookEventFor<T>;
+}
+
+function identity(session: SessionRecord | undefined): EventIdentity {
+  return {
+    from: session?.fromUri ?? null,
+    to: session?.toUri ?? null,
+    fromDisplay: session?.fromDisplay ?? null,
+    callId: session?.callId ?? null,
+  };
+}
+
+/** The data of a session event from the session's row. */
+export function sessionEventData(session: SessionRecord): SessionEventData {
+  return {
+    sessionId: session.id,
+    direction: session.direction,
+    state: session.state,
+    localUri: session.localUri,
+    remotePath: session.remotePath,
+    ...identity(session),
+    endReason: session.endReason,
+    sipStatus: session.sipStatus,
+    hangupCause: session.hangupCause,
+  };
+}
+
+/** What a message event carries besides the row: the inlined text or a content URL. */
+export interface MessageContent {
+  /** The body as text; see {@linkcode inlineText}. */
+  readonly text?: string;
+  /** Where the content can be fetched. */
+  readonly contentUrl?: string;
+}
+
+/**
+ * The data of a message event from the message's row, its session's row
+ * (for the caller and callee) and optionally its content.
+ */
+export function messageEventData(
+  message: MessageRecord,
+  session: SessionRecord | undefined,
+  content: MessageContent = {},
+): MessageEventData {
+  const error = message.errorReason === null && message.errorCode === null
+    ? null
+    : { code: message.errorCode, reason: message.errorReason ?? "" };
+  return {
+    sessionId: message.sessionId,
+    messageId: message.id,
+    msrpMessageId: message.messageId,
+    direction: message.direction,
+    contentType: message.contentType,
+    size: message.size,
+    bytes: message.bytes,
+    sha256: message.sha256,
+    status: message.status,
+    error,
+    ...identity(session),
+    ...(content.text === undefined ? {} : { text: content.text }),
+    ...(content.contentUrl === undefined ? {} : { contentUrl: content.contentUrl }),
+  };
+}
+
+const TEXT_TYPE = /^text\/[^;\s]+\s*(;|$)/i;
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
+
+/**
+ * The body as text when it may be inlined in an event: a `text/*` type in
+ * UTF-8 (or without a charset), valid UTF-8, at most
+ * {@linkcode MAX_INLINE_TEXT_BYTES} bytes; otherwise `undefined`.
+ */
+export function inlineText(contentType: string, body: Uint8Array): string | undefined {
+  if (body.length > MAX_INLINE_TEXT_BYTES || !TEXT_TYPE.test(contentType)) return undefined;
+  const charset = CHARSET.exec(contentType)?.[1].toLowerCase();
+  if (
+    charset !== undefined && charset !== "utf-8" && charset !== "utf8" && charset !== "us-ascii"
+  ) {
+    return undefined;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(body);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Options of {@linkcode publishEvent}. */
+export interface PublishOptions {
+  /** Also put it in the webhook outbox; `true` when omitted. */
+  readonly webhook?: boolean;
+}
+
+/**
+ * Records an event in one transaction: in the event log (for server-sent
+ * events) and, unless disabled, in the webhook outbox. Call the
+ * dispatcher's `wake()` afterwards for prompt delivery.
+ */
+export function publishEvent(
+  store: Store,
+  event: WebhookEvent,
+  options: PublishOptions = {},
+): EventRecord {
+  return store.transaction(() => {
+    const record = store.appendEvent(event.type, event);
+    if (options.webhook ?? true) store.enqueueWebhook(event.type, event);
+    return record;
+  });
+}
