@@ -11,3 +11,4 @@ export * from "./connection.ts";
 export * from "./listener.ts";
 export * from "./connect.ts";
 export * from "./fingerprint.ts";
+export * from "./websocket.ts";
