@@ -37,6 +37,8 @@ export interface Config {
   readonly dataDir: string;
   /** Log level. */
   readonly logLevel: LogLevel;
+  /** HTTP path serving MSRP over WebSocket. */
+  readonly wsPath: string;
 }
 
 /** A configuration value that is invalid; the message names the variable. */
@@ -64,6 +66,12 @@ function port(env: Record<string, string | undefined>, name: string, fallback: n
   return n;
 }
 
+function wsPath(v: string | undefined): string {
+  if (v === undefined || v === "") return "/msrp";
+  if (!v.startsWith("/")) throw new ConfigError(`WS_PATH must start with "/", got "${v}"`);
+  return v;
+}
+
 /** Reads the configuration from environment variables; throws {@linkcode ConfigError}. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const logLevel = (env.LOG_LEVEL ?? "info") as LogLevel;
@@ -85,5 +93,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     chunkSize: int(env, "CHUNK_SIZE", 64 * 1024, 1),
     dataDir: env.DATA_DIR || "./data",
     logLevel,
+    wsPath: wsPath(env.WS_PATH),
   };
 }

@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import { ConfigError, loadConfig } from "./config.ts";
 import { Logger } from "./log.ts";
 import { MsrpEndpoint } from "./session/mod.ts";
+import { upgradeMsrpWebSocket } from "./transport/mod.ts";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
@@ -36,6 +37,7 @@ function main(): void {
     hostname: config.msrpHost,
     port: config.msrpPort,
     advertiseHost: config.msrpAdvertise,
+    webSocketAuthority: `${config.msrpAdvertise ?? config.httpHost}:${config.httpPort}`,
     maxSessions: config.maxSessions,
     maxConnections: config.maxConnections,
     maxConnectionsPerIp: config.maxConnectionsPerIp,
@@ -47,7 +49,12 @@ function main(): void {
   }).listen();
   log.info("msrp listening", { uri: endpoint.ownUri });
 
-  const app = new Hono();
+  const app = new Hono<{ Bindings: { info: Deno.ServeHandlerInfo } }>();
+  // RFC 7977: MSRP over WebSocket on the HTTP port, subprotocol "msrp".
+  app.get(config.wsPath, (c) =>
+    upgradeMsrpWebSocket(c.req.raw, (conn) => endpoint.adopt(conn), {
+      remoteAddr: c.env.info.remoteAddr as Deno.NetAddr,
+    }));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", (c) =>
     c.json({
@@ -58,7 +65,7 @@ function main(): void {
     hostname: config.httpHost,
     port: config.httpPort,
     onListen: ({ hostname, port }) => log.info("http listening", { hostname, port }),
-  }, app.fetch);
+  }, (req, info) => app.fetch(req, { info }));
 
   const stop = async (signal: string) => {
     log.info("shutting down", { signal });

@@ -12,7 +12,13 @@ import {
   parseMsrpUri,
   type ParserLimits,
 } from "../msrp/mod.ts";
-import { connect, listen, MsrpConnection, type MsrpListener } from "../transport/mod.ts";
+import {
+  connect,
+  connectWebSocket,
+  listen,
+  MsrpConnection,
+  type MsrpListener,
+} from "../transport/mod.ts";
 import { Link, type LinkOwner } from "./_link.ts";
 import { MsrpSession, type SessionOptions } from "./session.ts";
 import { authenticate, type RelayOptions, RelayRegistration } from "./relay.ts";
@@ -51,6 +57,13 @@ export interface EndpointOptions {
   readonly maxQueuedBytes?: number;
   /** Close a connection idle for this long; 0 = never. */
   readonly idleTimeoutMs?: number;
+  /**
+   * `host:port` of the HTTP server that serves MSRP over WebSocket (RFC 7977),
+   * used in the URIs of sessions created with `transport: "ws"`.
+   */
+  readonly webSocketAuthority?: string;
+  /** Whether that server uses TLS (`wss:`, `msrps:` URIs). */
+  readonly webSocketSecure?: boolean;
 }
 
 /** Options of an active connection for one session. */
@@ -68,6 +81,8 @@ export interface ConnectSessionOptions {
   readonly fingerprint?: string;
   /** Accept any certificate (explicit opt-in only). */
   readonly insecure?: boolean;
+  /** HTTP path of a peer's WebSocket endpoint for `;ws` URIs; `/msrp` by default. */
+  readonly webSocketPath?: string;
 }
 
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -151,14 +166,22 @@ export class MsrpEndpoint implements LinkOwner {
     return this.#sessions.get(sessionId);
   }
 
-  /** Creates a session with a fresh, unguessable id and our URI. */
-  createSession(options: SessionOptions = {}): MsrpSession {
+  /**
+   * Creates a session with a fresh, unguessable id and our URI; with
+   * `transport: "ws"` the URI names our WebSocket server (RFC 7977).
+   */
+  createSession(options: SessionOptions & { transport?: "tcp" | "ws" } = {}): MsrpSession {
     const max = this.#options.maxSessions;
     if (max !== undefined && this.#sessions.size >= max) {
       throw new RangeError(`session limit reached (${max})`);
     }
     const id = newSessionId();
-    const uri = `${this.scheme}://${this.authority}/${id};tcp`;
+    let uri = `${this.scheme}://${this.authority}/${id};tcp`;
+    if (options.transport === "ws") {
+      const authority = this.#options.webSocketAuthority;
+      if (!authority) throw new TypeError("no WebSocket server is configured for ;ws sessions");
+      uri = `${this.#options.webSocketSecure ? "msrps" : "msrp"}://${authority}/${id};ws`;
+    }
     const session = new MsrpSession(
       id,
       uri,
@@ -192,14 +215,16 @@ export class MsrpEndpoint implements LinkOwner {
     const key = authorityKey(hop);
     let link = options.reuse ? this.#byAuthority.get(key) : undefined;
     if (!link || link.closed) {
-      const conn = await connect({
-        hostname: hop.host,
-        port: effectivePort(hop),
-        tls: hop.scheme === "msrps",
-        caCerts: options.caCerts,
-        fingerprint: options.fingerprint,
-        insecure: options.insecure,
-      });
+      const conn = hop.transport === "ws"
+        ? await this.#dialWebSocket(hop, options)
+        : await connect({
+          hostname: hop.host,
+          port: effectivePort(hop),
+          tls: hop.scheme === "msrps",
+          caCerts: options.caCerts,
+          fingerprint: options.fingerprint,
+          insecure: options.insecure,
+        });
       link = this.#adopt(conn);
       this.#byAuthority.set(key, link);
     }
@@ -214,6 +239,18 @@ export class MsrpEndpoint implements LinkOwner {
    */
   adopt(conn: Deno.Conn): void {
     this.#adopt(conn);
+  }
+
+  #dialWebSocket(hop: MsrpUri, options: ConnectSessionOptions): Promise<Deno.Conn> {
+    // RFC 7977 §5: a *.invalid host is a browser that cannot be dialed; it connects to us.
+    if (hop.host.endsWith(".invalid")) {
+      throw new TypeError(`cannot connect to ${hop.host}: wait for that WebSocket client`);
+    }
+    const scheme = hop.scheme === "msrps" ? "wss" : "ws";
+    const host = hop.host.includes(":") ? `[${hop.host}]` : hop.host;
+    return connectWebSocket(
+      `${scheme}://${host}:${effectivePort(hop)}${options.webSocketPath ?? "/msrp"}`,
+    );
   }
 
   /**
