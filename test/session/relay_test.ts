@@ -177,3 +177,43 @@ Deno.test({
     assertEquals((await atB).text(), "over TLS");
   },
 });
+
+Deno.test({
+  name: "relay: several sessions share one authenticated relay connection",
+  ignore: !relayUp,
+  async fn() {
+    const ea = new MsrpEndpoint({ port: 0 }).listen();
+    const eb = new MsrpEndpoint({ port: 0 }).listen();
+    try {
+      const ra = await ea.registerWithRelay({
+        uri: RELAY_URI,
+        username: "alice",
+        password: "secret",
+      });
+      const rb = await eb.registerWithRelay({
+        uri: RELAY_URI,
+        username: "bob",
+        password: "secret",
+      });
+      const pairs = [];
+      for (let i = 0; i < 3; i++) {
+        const b = eb.createSession({ usePath: rb.usePath });
+        const a = ea.createSession({ usePath: ra.usePath });
+        await ea.connectSession(a, b.localPath, { relay: ra });
+        pairs.push({ a, b });
+      }
+      assertEquals([ea.connectionCount, eb.connectionCount], [1, 1]);
+      const texts = await Promise.all(pairs.map(async ({ a, b }, i) => {
+        const got = nextMessage(b);
+        await a.send(`session ${i}`).done;
+        return (await got).text();
+      }));
+      assertEquals(texts, ["session 0", "session 1", "session 2"]);
+      ra.close();
+      rb.close();
+    } finally {
+      await ea.close();
+      await eb.close();
+    }
+  },
+});
