@@ -7,7 +7,7 @@
  * @module
  */
 
-import { MsrpParser } from "../src/msrp/parser.ts";
+import { concatBytes, MsrpParser } from "../src/msrp/parser.ts";
 import { encodeRequest, encodeResponse } from "../src/msrp/serializer.ts";
 
 /** Frames per iteration for each case, so per-frame figures can be derived. */
@@ -33,13 +33,7 @@ function stream(bodySize: number, frames: number): Uint8Array {
       body,
     }));
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 let sink = 0;

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { Random } from "../_random.ts";
 import { type Frame, MsrpHeaders, type OutgoingRequest } from "../../src/msrp/message.ts";
-import { MsrpParser, parseFrames } from "../../src/msrp/parser.ts";
+import { concatBytes, MsrpParser, parseFrames } from "../../src/msrp/parser.ts";
 import {
   bodyContainsEndLine,
   encodeRequest,
@@ -29,16 +29,6 @@ const OK = "MSRP a786hjs2 200 OK\r\n" +
   "To-Path: msrp://atlanta.example.com:7654/jshA7weztas;tcp\r\n" +
   "From-Path: msrp://biloxi.example.com:12763/kjhd37s2s20w2a;tcp\r\n" +
   "-------a786hjs2$\r\n";
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** A comparable summary of a frame. */
 function summary(f: Frame): unknown {
@@ -252,7 +242,7 @@ Deno.test("parser: chunk body over the limit is a 413 and later frames parse", (
 
 Deno.test("parser: body bytes are delivered as views of the input, not copies", () => {
   const body = new Uint8Array(64 * 1024).fill(0x61);
-  const input = concat(encodeRequest({
+  const input = concatBytes(encodeRequest({
     transactionId: "zerocopy1",
     method: "SEND",
     toPath: ["msrp://a:1/s;tcp"],
@@ -357,7 +347,7 @@ function randomStream(rng: Random): Uint8Array {
       }));
     }
   }
-  return concat(parts);
+  return concatBytes(parts);
 }
 
 function split(rng: Random, data: Uint8Array, maxPiece: number): Uint8Array[] {

@@ -6,14 +6,14 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { Random } from "../_random.ts";
 import { type IncomingMessage, MsrpEndpoint } from "../../src/session/mod.ts";
-import { encodeRequest, newTransactionId } from "../../src/msrp/mod.ts";
+import { concatBytes, encodeRequest, newTransactionId } from "../../src/msrp/mod.ts";
 
 const ROUNDS = Number(Deno.env.get("FUZZ_ROUNDS") ?? 300);
 const enc = new TextEncoder();
 
 function validSend(to: string, rng: Random): Uint8Array {
   const body = rng.bytes(rng.int(0, 300));
-  const parts = encodeRequest({
+  return concatBytes(encodeRequest({
     transactionId: newTransactionId(),
     method: rng.pick(["SEND", "REPORT", "NICKNAME", "AUTH"]),
     toPath: [to],
@@ -24,14 +24,7 @@ function validSend(to: string, rng: Random): Uint8Array {
     ]],
     contentType: "application/octet-stream",
     body,
-  });
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  }));
 }
 
 function hostile(to: string, rng: Random): Uint8Array {

@@ -15,15 +15,17 @@ function nextMessage(session: MsrpSession): Promise<IncomingMessage> {
 /** Endpoint B serves MSRP over WebSocket on an HTTP server; A dials its `;ws` URI. */
 async function wsPair() {
   const ac = new AbortController();
-  let eb!: MsrpEndpoint;
+  const adopt: { to?: MsrpEndpoint } = {};
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
     (req, info) =>
       new URL(req.url).pathname === "/msrp"
-        ? upgradeMsrpWebSocket(req, (conn) => eb.adopt(conn), { remoteAddr: info.remoteAddr })
+        ? upgradeMsrpWebSocket(req, (conn) => adopt.to!.adopt(conn), {
+          remoteAddr: info.remoteAddr,
+        })
         : new Response("not found", { status: 404 }),
   );
-  eb = new MsrpEndpoint({
+  const eb = adopt.to = new MsrpEndpoint({
     port: 0,
     webSocketAuthority: `127.0.0.1:${server.addr.port}`,
   }).listen();

@@ -1,3 +1,4 @@
+import { concatBytes } from "../../src/msrp/mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
 import type { Frame } from "../../src/msrp/message.ts";
 import { encodeRequest, encodeResponse } from "../../src/msrp/serializer.ts";
@@ -304,9 +305,9 @@ Deno.test("MsrpConnection: a pending backpressure promise stops reading until it
     },
   });
   gate = Promise.withResolvers<void>();
-  await serverSocket.write(concat(encodeRequest(sendRequest(1, enc.encode("first")))));
+  await serverSocket.write(concatBytes(encodeRequest(sendRequest(1, enc.encode("first")))));
   await within(received.until(() => received.frames.length === 1), "the first frame");
-  await serverSocket.write(concat(encodeRequest(sendRequest(2, enc.encode("second")))));
+  await serverSocket.write(concatBytes(encodeRequest(sendRequest(2, enc.encode("second")))));
   await delay(50); // give a broken implementation the chance to read on
   assertEquals(received.frames.length, 1, "nothing is read while the consumer holds back");
   const held = gate;
@@ -325,7 +326,7 @@ Deno.test("MsrpConnection: a rejected backpressure promise closes the connection
   const client = new MsrpConnection(clientSocket, new FrameCollector(), {
     backpressure: () => Promise.reject(reason),
   });
-  await serverSocket.write(concat(encodeRequest(sendRequest(1, enc.encode("data")))));
+  await serverSocket.write(concatBytes(encodeRequest(sendRequest(1, enc.encode("data")))));
   const info = await within(client.closed, "the close");
   assertEquals(info.error, reason);
   serverSocket.close();
@@ -339,7 +340,7 @@ Deno.test("MsrpConnection: a handler that throws closes the connection with that
     throw reason;
   };
   const client = new MsrpConnection(clientSocket, handler);
-  await serverSocket.write(concat(encodeRequest(sendRequest(1, enc.encode("data")))));
+  await serverSocket.write(concatBytes(encodeRequest(sendRequest(1, enc.encode("data")))));
   const info = await within(client.closed, "the close");
   assertEquals(info.error, reason);
   serverSocket.close();
@@ -358,13 +359,3 @@ Deno.test("MsrpConnection: the constructor rejects out-of-range options", async 
   clientSocket.close();
   serverSocket.close();
 });
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
