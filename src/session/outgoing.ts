@@ -75,6 +75,7 @@ export class OutgoingMessage extends EventTarget {
   #pendingTransactions = 0;
   #lastChunkWritten = false;
   #resolve!: (r: DeliveryResult) => void;
+  #cancelReason: string | undefined;
 
   /** Creates a message around a chunker; sessions call this. */
   constructor(messageId: string, chunker: Chunker, options: SendOptions, contentType: string) {
@@ -127,6 +128,7 @@ export class OutgoingMessage extends EventTarget {
 
   /** @internal A chunk of `bytes` body bytes was written; `last` for the final one. */
   chunkWritten(bytes: number, last: boolean, awaitingResponse: boolean): void {
+    if (this.#status === "failed") return; // the closing "#" chunk of a cancelled message
     this.#bytesSent += bytes;
     if (awaitingResponse) this.#pendingTransactions++;
     if (last) this.#lastChunkWritten = true;
@@ -153,6 +155,23 @@ export class OutgoingMessage extends EventTarget {
     this.#bytesAcknowledged = Math.max(this.#bytesAcknowledged, bytes);
     this.#set("delivered");
     this.#finish("delivered", Status.OK, "");
+  }
+
+  /**
+   * Stops sending this message. A message already partly sent ends with a
+   * chunk flagged `#` (RFC 4975 §7.1.1); it fails with code 0 (a local
+   * cancel, not an MSRP status) and `reason`. A message whose chunks were all
+   * written completes as usual.
+   */
+  cancel(reason = "cancelled by sender"): void {
+    if (this.settled || this.#cancelReason !== undefined) return;
+    this.#cancelReason = reason;
+    this.dispatchEvent(new Event("cancel"));
+  }
+
+  /** Why {@linkcode cancel} was called, if it was. */
+  get cancelReason(): string | undefined {
+    return this.#cancelReason;
   }
 
   /** @internal Stops producing chunks (no-op once the last one was produced). */

@@ -320,12 +320,22 @@ export class MsrpSession extends EventTarget {
           queue.shift(); // failed while queued (e.g. a 413 for an earlier chunk)
           continue;
         }
+        if (message.cancelReason !== undefined) {
+          queue.shift();
+          await this.#abort(message, 0, message.cancelReason);
+          continue;
+        }
         let chunk;
         try {
           chunk = await message.chunker.next();
         } catch (e) {
           queue.shift();
-          message.fail(e instanceof MsrpError ? e.status : Status.BadRequest, String(e));
+          const code = e instanceof MsrpError ? e.status : Status.BadRequest;
+          await this.#abort(
+            message,
+            code,
+            `body source failed: ${e instanceof Error ? e.message : e}`,
+          );
           continue;
         }
         if (chunk === undefined || chunk.flag !== "+") queue.shift();
@@ -341,6 +351,22 @@ export class MsrpSession extends EventTarget {
       // The connection failed: its loss ends the session and fails the messages.
     } finally {
       this.#pumping = false;
+    }
+  }
+
+  // RFC 4975 §7.1.1: a message cut short ends with a chunk flagged "#".
+  async #abort(message: OutgoingMessage, code: number, reason: string): Promise<void> {
+    const sent = message.bytesSent;
+    const partlySent = sent > 0 && !message.settled;
+    message.stopChunking();
+    message.fail(code, reason);
+    if (partlySent) {
+      await this.#writeChunk(
+        message,
+        { start: sent + 1, end: sent, total: message.size ?? "*" },
+        "#",
+        [],
+      );
     }
   }
 

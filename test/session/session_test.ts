@@ -438,3 +438,39 @@ Deno.test("session: a receiver that stops consuming stalls the sender without gr
   assertEquals((await m.done).status, "sent");
   assertEquals(received, total);
 });
+
+Deno.test("session: cancelling a message mid-transfer sends a # chunk and the receiver sees it aborted", async () => {
+  await using p = await pair({}, { chunkSize: 1024 });
+  const got = nextMessage(p.b);
+  let n = 0;
+  let m: ReturnType<MsrpSession["send"]> | undefined;
+  const source = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      if (++n === 10) m!.cancel("user pressed stop");
+      c.enqueue(new Uint8Array(1024).fill(67));
+      await new Promise((r) => setTimeout(r, 1));
+    },
+  });
+  m = p.a.send(source, { contentType: "application/octet-stream", size: 1024 * 1024 });
+  const r = await m.done;
+  assertEquals([r.status, r.code, r.reason], ["failed", 0, "user pressed stop"]);
+  const received = await got;
+  assertEquals([received.outcome?.complete, received.outcome?.aborted], [false, true]);
+  assertEquals(received.outcome?.reason, "aborted by sender");
+});
+
+Deno.test("session: a body stream that errors mid-way ends the message with #", async () => {
+  await using p = await pair({}, { chunkSize: 1024 });
+  const got = nextMessage(p.b);
+  let n = 0;
+  const source = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (++n === 5) c.error(new Error("disk read failed"));
+      else c.enqueue(new Uint8Array(1024));
+    },
+  });
+  const r = await p.a.send(source, { contentType: "application/octet-stream", size: 100_000 }).done;
+  assertEquals(r.status, "failed");
+  assert(r.reason.includes("disk read failed"), r.reason);
+  assertEquals((await got).outcome?.reason, "aborted by sender");
+});
