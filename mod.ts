@@ -18,3 +18,15 @@
  */
 
 export * from "./src/msrp/mod.ts";
+export * from "./src/session/mod.ts";
+export * from "./src/sdp/mod.ts";
+export {
+  certificateFingerprint,
+  connectWebSocket,
+  type ConnectWebSocketOptions,
+  TransportError,
+  type TransportErrorCode,
+  upgradeMsrpWebSocket,
+  type UpgradeMsrpWebSocketOptions,
+  type WebSocketConnOptions,
+} from "./src/transport/mod.ts";

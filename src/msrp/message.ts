@@ -106,7 +106,8 @@ export class MsrpHeaders {
   }
 }
 
-interface HeadBase {
+/** What requests and responses share: transaction id, headers and paths. */
+export interface HeadBase {
   /** The transaction identifier from the start line. */
   readonly transactionId: string;
   /** Every header, in wire order. */

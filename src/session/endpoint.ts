@@ -19,7 +19,7 @@ import {
   MsrpConnection,
   type MsrpListener,
 } from "../transport/mod.ts";
-import { Link, type LinkOwner } from "./_link.ts";
+import { Link } from "./_link.ts";
 import { MsrpSession, type SessionOptions } from "./session.ts";
 import { authenticate, type RelayOptions, RelayRegistration } from "./relay.ts";
 
@@ -100,7 +100,7 @@ function hostForUri(host: string): string {
 }
 
 /** Listens, holds sessions and connections, and routes frames between them. */
-export class MsrpEndpoint implements LinkOwner {
+export class MsrpEndpoint {
   /** Transaction timeout in milliseconds. */
   readonly transactionTimeoutMs: number;
   readonly #options: EndpointOptions;
