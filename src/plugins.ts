@@ -1,0 +1,329 @@
+/**
+ * The plugin API of msrp-bridge: optional behaviours (an echo bot, auto
+ * replies, an archive, …) that see sessions and messages and may answer,
+ * forward, consume or refuse messages.
+ *
+ * ## Writing a plugin
+ *
+ * A plugin is a module in `plugins/`, either `plugins/<name>.ts` or
+ * `plugins/<name>/mod.ts`, that exports a factory named `plugin` (the only
+ * convention; there is no default export):
+ *
+ * ```ts
+ * // plugins/shout.ts
+ * import type { PluginFactory } from "../src/plugins.ts";
+ *
+ * export const plugin: PluginFactory = (ctx) => {
+ *   const suffix = ctx.config.string("SUFFIX", "!"); // PLUGIN_SHOUT_SUFFIX
+ *   return {
+ *     onMessage(message, actions) {
+ *       if (!message.isText || !message.hasBody) return "pass";
+ *       const text = message.text();
+ *       if (text === "") return { reject: 400, reason: "empty message" };
+ *       actions.reply(text.toUpperCase() + suffix);
+ *       return "pass"; // later plugins and the webhooks still see the message
+ *     },
+ *     onSessionEnded(session, reason) {
+ *       ctx.logger.info("session ended", { sessionId: session.id, reason });
+ *     },
+ *   };
+ * };
+ * ```
+ *
+ * The service loads the plugins named in `PLUGINS` (`PLUGINS=cpim,echo`), in
+ * that order; each gets a {@linkcode PluginContext} with its own configuration
+ * (environment variables `PLUGIN_<NAME>_<KEY>`, the name upper-cased with
+ * non-alphanumerics as `_`: `PLUGIN_AUTO_REPLY_RULES`), a logger that names
+ * the plugin, and a clock.
+ *
+ * ## How hooks run
+ *
+ * {@linkcode PluginRunner} calls each hook of each plugin in `PLUGINS` order and
+ * awaits it, at most `PLUGINS_TIMEOUT_MS` (2 s by default). A hook that throws
+ * or takes longer is logged (plugin, hook, session id; never a body) and
+ * skipped, together with the actions it requested: the message goes on to the
+ * next plugin unchanged and the session is not affected. A hook that blocks
+ * the event loop cannot be interrupted: plugins do their I/O asynchronously.
+ *
+ * ## Verdicts
+ *
+ * `onMessage` returns a {@linkcode MessageVerdict}:
+ * - `"pass"` (or nothing): later plugins, then the application, see the message;
+ * - `{ rewrite: message }`: later plugins and the application see `message`
+ *   instead (the `cpim` plugin unwraps `message/cpim` this way);
+ * - `{ reject: status, reason? }`: the message is refused with an MSRP error
+ *   status (400–599) and consumed.
+ *
+ * and may use its {@linkcode MessageActions}: `reply()` sends a message back in
+ * the same session, `forward()` sends a copy into another session, `drop()`
+ * consumes the message (no later plugin, webhook or application handler sees
+ * it). Replies and forwards of the plugins that ran are sent even when a later
+ * plugin consumes the message.
+ *
+ * **What "reject" can do.** An MSRP receiver answers each chunk with a
+ * transaction response as it arrives, and `MsrpSession` fires its `message`
+ * event only after the last chunk was answered with 200. A plugin verdict can
+ * therefore not turn into a 4xx response for that message. Reject is honest
+ * about it: it is "refuse and notify" — the message is consumed (never handed
+ * to later plugins, webhooks or the application), it is logged with its
+ * status, and the {@linkcode MessageOutcome} carries the status and reason so
+ * that the caller can tell the application (`attachPlugins`' `onReject`) and
+ * the service can record the message as refused. A plugin that wants the
+ * sender to learn of it also calls `actions.reply()` with an explanation.
+ * Should a caller ever run the plugins before its final response, it can send
+ * `outcome.reject.status` as that response.
+ *
+ * @example Library use without the service
+ * ```ts
+ * import { MsrpEndpoint } from "./session/mod.ts";
+ * import { attachPlugins, PluginRunner } from "./plugins.ts";
+ *
+ * const runner = await PluginRunner.load(["echo"], { env: { PLUGIN_ECHO_PREFIX: "echo: " } });
+ * const endpoint = new MsrpEndpoint({ port: 0 }).listen();
+ * const session = endpoint.createSession();
+ * attachPlugins(runner, session, { direction: "in" }, {
+ *   onMessage: (message) => console.log("for the application:", message.id),
+ * });
+ * // … exchange SDP, then later:
+ * await endpoint.close();
+ * await runner.close();
+ * ```
+ *
+ * @module
+ */
+
+import type { Logger } from "./log.ts";
+import type { PluginConfig } from "./_plugin_runner.ts";
+
+export {
+  attachPlugins,
+  createPluginMessage,
+  PluginConfig,
+  PluginConfigError,
+  PluginLoadError,
+  pluginMessageFromIncoming,
+  PluginRunner,
+  pluginSession,
+} from "./_plugin_runner.ts";
+export type {
+  AttachPluginsOptions,
+  PluginAttachment,
+  PluginDefinition,
+  PluginMessageInit,
+  PluginRunnerOptions,
+} from "./_plugin_runner.ts";
+
+/** `in`: the remote side sent the message or started the session; `out`: we did. */
+export type PluginDirection = "in" | "out";
+
+/** SIP-side facts about the call that carries a session, when there is one. */
+export interface PluginSessionIdentity {
+  /** Who started the session. */
+  readonly direction?: PluginDirection;
+  /** SIP From URI (the caller). */
+  readonly from?: string;
+  /** SIP To URI (the callee). */
+  readonly to?: string;
+  /** Display name of the caller. */
+  readonly fromDisplay?: string;
+  /** SIP Call-ID. */
+  readonly callId?: string;
+}
+
+/** A session as plugins see it. */
+export interface PluginSession extends PluginSessionIdentity {
+  /** The session id (the session part of our MSRP URI). */
+  readonly id: string;
+  /** Our MSRP URI. */
+  readonly localUri: string;
+  /** The peer's MSRP path, first hop first; empty until it is known. */
+  readonly remotePath: readonly string[];
+}
+
+/** A message as plugins see it: metadata always, the body when small and in memory. */
+export interface PluginMessage {
+  /** The MSRP Message-ID. */
+  readonly id: string;
+  /** The session it belongs to. */
+  readonly sessionId: string;
+  /** `in` received, `out` sent. */
+  readonly direction: PluginDirection;
+  /** Content-Type of the body, parameters included. */
+  readonly contentType: string;
+  /** Body size in bytes (received bytes for an incomplete message). */
+  readonly size: number;
+  /** Headers of the message (first chunk), names lower-cased. */
+  readonly headers: ReadonlyMap<string, string>;
+  /** Every byte arrived (incoming) or the content is whole (outgoing). */
+  readonly complete: boolean;
+  /**
+   * The media type is textual: `text/*`, `message/cpim`, JSON or XML
+   * (including `+json` and `+xml` types).
+   */
+  readonly isText: boolean;
+  /**
+   * The body is in memory and small enough for plugins (1 MiB by default):
+   * only then do {@linkcode PluginMessage.bytes} and
+   * {@linkcode PluginMessage.text} return it.
+   */
+  readonly hasBody: boolean;
+  /** The body; throws `TypeError` unless {@linkcode PluginMessage.hasBody}. */
+  bytes(): Uint8Array;
+  /**
+   * The body decoded as UTF-8; throws `TypeError` unless
+   * {@linkcode PluginMessage.hasBody} and {@linkcode PluginMessage.isText}.
+   */
+  text(): string;
+}
+
+/** A body to send: a string is sent as UTF-8. */
+export interface OutgoingContent {
+  /** Content-Type of the body. */
+  readonly contentType: string;
+  /** The body. */
+  readonly body: string | Uint8Array;
+}
+
+/** What `onMessage` can do besides returning a verdict. */
+export interface MessageActions {
+  /** The session the message belongs to. */
+  readonly session: PluginSession;
+  /** Sends `content` back in the same session; a string is sent as `text/plain`. */
+  reply(content: string | OutgoingContent): void;
+  /**
+   * Sends a copy of the message (as later plugins would see it now) into
+   * another session. Throws `TypeError` when the body is not available.
+   * Combine with {@linkcode MessageActions.drop} to redirect.
+   */
+  forward(sessionId: string): void;
+  /** Consumes the message: no later plugin, webhook or application sees it. */
+  drop(): void;
+}
+
+/**
+ * The result of `onMessage`: `"pass"` to go on, `{ rewrite }` to go on with a
+ * different message, `{ reject }` to refuse the message with an MSRP error
+ * status (400–599), which also consumes it. See the module documentation for
+ * what refusing a message that already arrived means.
+ */
+export type MessageVerdict =
+  | "pass"
+  | { readonly rewrite: PluginMessage }
+  | { readonly reject: number; readonly reason?: string };
+
+/** The outcome of a message we sent, for `onMessageDelivered` and `onMessageFailed`. */
+export interface PluginDelivery {
+  /** The session it was sent in. */
+  readonly session: PluginSession;
+  /** The message (direction `out`). */
+  readonly message: PluginMessage;
+  /** `sent` (every chunk accepted), `delivered` (success REPORT) or `failed`. */
+  readonly status: "sent" | "delivered" | "failed";
+  /** MSRP status code: 200, or the failure's code (e.g. 408, 413, 481). */
+  readonly code: number;
+  /** Why it failed; empty otherwise. */
+  readonly reason: string;
+  /** Body bytes written to the connection. */
+  readonly bytesSent: number;
+}
+
+/** A pager-mode SIP MESSAGE, outside any session. */
+export interface PluginPager {
+  /** SIP From URI. */
+  readonly from: string;
+  /** SIP To URI. */
+  readonly to: string;
+  /** Display name of the sender. */
+  readonly fromDisplay?: string;
+  /** SIP Call-ID. */
+  readonly callId?: string;
+  /** Content-Type of the body. */
+  readonly contentType: string;
+  /** The body. */
+  readonly text: string;
+}
+
+/**
+ * A loaded plugin: every hook is optional, may be async, and runs under the
+ * runner's timeout and error isolation.
+ */
+export interface Plugin {
+  /** A session started (it may not be connected yet). */
+  onSessionStarted?(session: PluginSession): void | Promise<void>;
+  /**
+   * A message arrived completely, or ended incomplete (`complete` false).
+   * Returning nothing means `"pass"`.
+   */
+  onMessage?(
+    message: PluginMessage,
+    actions: MessageActions,
+  ): MessageVerdict | void | Promise<MessageVerdict | void>;
+  /** A message we sent was accepted (`sent`) or confirmed (`delivered`). */
+  onMessageDelivered?(info: PluginDelivery): void | Promise<void>;
+  /** A message we sent failed. */
+  onMessageFailed?(info: PluginDelivery): void | Promise<void>;
+  /** A session ended. */
+  onSessionEnded?(session: PluginSession, reason: string): void | Promise<void>;
+  /** A pager-mode message arrived (notification only). */
+  onPager?(pager: PluginPager): void | Promise<void>;
+  /** The runner is closing: stop timers, flush files. */
+  close?(): void | Promise<void>;
+}
+
+/** What a plugin's factory receives. */
+export interface PluginContext {
+  /** The plugin's name, as listed in `PLUGINS`. */
+  readonly name: string;
+  /** The plugin's configuration (`PLUGIN_<NAME>_*`). */
+  readonly config: PluginConfig;
+  /** A logger that adds `plugin: <name>` to every record. Never log bodies. */
+  readonly logger: Logger;
+  /** The current time in milliseconds since the Unix epoch (a test clock in tests). */
+  now(): number;
+}
+
+/**
+ * Makes a plugin; the module of plugin `<name>` exports one as
+ * `export const plugin: PluginFactory`. It may be async (e.g. to open files)
+ * and should throw {@linkcode PluginConfigError} for invalid configuration,
+ * which stops the service's start-up with that message.
+ */
+export type PluginFactory = (ctx: PluginContext) => Plugin | Promise<Plugin>;
+
+/**
+ * The result of running the `onMessage` hooks over one message. The caller
+ * sends `replies` into the message's session and `forwards` into theirs, and
+ * hands `message` to the application unless `consumed`.
+ */
+export interface MessageOutcome {
+  /** The message as the last plugin left it (rewritten, e.g. unwrapped CPIM). */
+  readonly message: PluginMessage;
+  /** A plugin dropped or rejected the message. */
+  readonly consumed: boolean;
+  /** The plugin that consumed it. */
+  readonly consumedBy: string | undefined;
+  /** Set when a plugin rejected the message. */
+  readonly reject: MessageRejection | undefined;
+  /** Messages to send back in the same session, in order. */
+  readonly replies: readonly OutgoingContent[];
+  /** Copies to send into other sessions, in order. */
+  readonly forwards: readonly MessageForward[];
+}
+
+/** A plugin's refusal of a message. */
+export interface MessageRejection {
+  /** The plugin that refused it. */
+  readonly plugin: string;
+  /** MSRP error status (400–599). */
+  readonly status: number;
+  /** Why; the status's reason phrase when the plugin gave none. */
+  readonly reason: string;
+}
+
+/** A copy of a message to send into another session. */
+export interface MessageForward {
+  /** The session to send it into. */
+  readonly sessionId: string;
+  /** What to send. */
+  readonly content: OutgoingContent;
+}
