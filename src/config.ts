@@ -39,6 +39,12 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** HTTP path serving MSRP over WebSocket. */
   readonly wsPath: string;
+  /** Where webhooks are posted; unset: no webhooks. */
+  readonly webhookUrl: string | undefined;
+  /** HMAC-SHA256 key of webhook signatures; set whenever `webhookUrl` is. */
+  readonly webhookSecret: string | undefined;
+  /** Largest message body accepted by `POST /v1/sessions/{id}/messages`, bytes. */
+  readonly maxUploadBytes: number;
 }
 
 /** A configuration value that is invalid; the message names the variable. */
@@ -72,12 +78,35 @@ function wsPath(v: string | undefined): string {
   return v;
 }
 
+// The value is not echoed: a URL may carry credentials.
+function webhookUrl(v: string | undefined): string | undefined {
+  if (v === undefined || v === "") return undefined;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new ConfigError("WEBHOOK_URL must be an http or https URL");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError("WEBHOOK_URL must be an http or https URL");
+  }
+  return url.href;
+}
+
+function webhookSecret(url: string | undefined, v: string | undefined): string | undefined {
+  if (url !== undefined && !v) {
+    throw new ConfigError("WEBHOOK_SECRET must be set when WEBHOOK_URL is");
+  }
+  return v || undefined;
+}
+
 /** Reads the configuration from environment variables; throws {@linkcode ConfigError}. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const logLevel = (env.LOG_LEVEL ?? "info") as LogLevel;
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
   }
+  const hook = webhookUrl(env.WEBHOOK_URL);
   return {
     httpHost: env.HTTP_HOST || "127.0.0.1",
     httpPort: port(env, "HTTP_PORT", 8080),
@@ -94,5 +123,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dataDir: env.DATA_DIR || "./data",
     logLevel,
     wsPath: wsPath(env.WS_PATH),
+    webhookUrl: hook,
+    webhookSecret: webhookSecret(hook, env.WEBHOOK_SECRET),
+    maxUploadBytes: int(env, "MAX_UPLOAD_BYTES", 4 * 1024 * 1024 * 1024, 1),
   };
 }

@@ -1,22 +1,22 @@
 /**
- * The service (`deno task start`): the MSRP endpoint and the HTTP server,
+ * The service (`deno task start`): the bridge (store, MSRP endpoint,
+ * webhooks) and the HTTP server with the API and MSRP over WebSocket,
  * configured from the environment.
  *
  * @module
  */
 
-import { Hono } from "hono";
-import { ConfigError, loadConfig } from "./config.ts";
+import { createApp } from "./api/mod.ts";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { Logger } from "./log.ts";
-import { MsrpEndpoint } from "./session/mod.ts";
+import { Bridge } from "./service.ts";
 import { upgradeMsrpWebSocket } from "./transport/mod.ts";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
-function main(): void {
-  let config;
+function configOrExit(): Config {
   try {
-    config = loadConfig(Deno.env.toObject());
+    return loadConfig(Deno.env.toObject());
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`configuration error: ${e.message}`);
@@ -24,6 +24,10 @@ function main(): void {
     }
     throw e;
   }
+}
+
+async function main(): Promise<void> {
+  const config = configOrExit();
   const log = new Logger(config.logLevel, { service: "msrp-bridge" });
   if (!config.apiToken && !LOOPBACK.has(config.httpHost)) {
     console.error(
@@ -33,48 +37,41 @@ function main(): void {
   }
   if (!config.apiToken) log.warn("API_TOKEN is not set: the HTTP API listens on loopback only");
 
-  const endpoint = new MsrpEndpoint({
-    hostname: config.msrpHost,
-    port: config.msrpPort,
-    advertiseHost: config.msrpAdvertise,
-    webSocketAuthority: `${config.msrpAdvertise ?? config.httpHost}:${config.httpPort}`,
-    maxSessions: config.maxSessions,
-    maxConnections: config.maxConnections,
-    maxConnectionsPerIp: config.maxConnectionsPerIp,
-    session: {
-      acceptTypes: config.acceptTypes,
-      maxMessageBytes: config.maxMessageBytes,
-      chunkSize: config.chunkSize,
-    },
-  }).listen();
-  log.info("msrp listening", { uri: endpoint.ownUri });
+  const bridge = new Bridge(config, log);
+  try {
+    await bridge.start();
+  } catch (e) {
+    log.error("start failed", { error: e instanceof Error ? e.message : String(e) });
+    Deno.exit(1);
+  }
 
-  const app = new Hono<{ Bindings: { info: Deno.ServeHandlerInfo } }>();
+  const app = createApp(bridge, config);
   // RFC 7977: MSRP over WebSocket on the HTTP port, subprotocol "msrp".
-  app.get(config.wsPath, (c) =>
-    upgradeMsrpWebSocket(c.req.raw, (conn) => endpoint.adopt(conn), {
-      remoteAddr: c.env.info.remoteAddr as Deno.NetAddr,
-    }));
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/readyz", (c) =>
-    c.json({
-      status: "ready",
-      msrp: { listening: true, sessions: endpoint.sessions.size },
-    }));
+  app.get(
+    config.wsPath,
+    (c) =>
+      upgradeMsrpWebSocket(c.req.raw, (conn) => bridge.endpoint.adopt(conn), {
+        remoteAddr: c.env.info.remoteAddr as Deno.NetAddr,
+      }),
+  );
   const server = Deno.serve({
     hostname: config.httpHost,
     port: config.httpPort,
     onListen: ({ hostname, port }) => log.info("http listening", { hostname, port }),
   }, (req, info) => app.fetch(req, { info }));
 
+  let stopping = false;
   const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     log.info("shutting down", { signal });
-    await endpoint.close();
-    await server.shutdown();
+    const http = server.shutdown();
+    await bridge.stop();
+    await http;
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
   Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
 }
 
-if (import.meta.main) main();
+if (import.meta.main) await main();

@@ -1,0 +1,237 @@
+/**
+ * Message routes: send (JSON text, or any other body streamed as it
+ * arrives), list a session's messages, show one, and stream received content.
+ *
+ * @module
+ */
+
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Config } from "../../config.ts";
+import type { Bridge, SentMessage } from "../../service.ts";
+import type { ApiApp } from "../types.ts";
+import { ApiProblem } from "../problem.ts";
+import { BEARER, problems } from "../responses.ts";
+import {
+  IdParam,
+  MEDIA_TYPE,
+  Message,
+  MessageAccepted,
+  MessagePage,
+  PageQuery,
+  SendTextRequest,
+} from "../schemas.ts";
+import { limitUpload, UploadTooLargeError } from "../upload.ts";
+import { messageView } from "../views.ts";
+
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+const sendMessage = createRoute({
+  method: "post",
+  path: "/v1/sessions/{id}/messages",
+  tags: ["messages"],
+  summary: "Send a message",
+  description: "A JSON body `{text, contentType?, report?}` sends `text`. Any other " +
+    "Content-Type sends the body as it arrives (never buffered whole) with that type, " +
+    "up to MAX_UPLOAD_BYTES; Content-Length, when given, is the declared size. The " +
+    "answer comes once the body was read (or the message failed earlier), so raw bodies " +
+    "need an active session (409 session-not-active before `session.started`); text is " +
+    "queued until the session connects.",
+  security: BEARER,
+  request: {
+    params: IdParam,
+    query: z.object({
+      report: z.enum(["true", "false"]).optional().openapi({
+        description: "For non-JSON bodies: ask for a success REPORT.",
+      }),
+    }),
+    body: {
+      content: {
+        "application/json": { schema: SendTextRequest },
+        "*/*": { schema: z.string().openapi({ format: "binary" }) },
+      },
+    },
+  },
+  responses: {
+    202: {
+      description: "Accepted; follow it with GET /v1/messages/{messageId}.",
+      headers: z.object({ Location: z.string() }),
+      content: { "application/json": { schema: MessageAccepted } },
+    },
+    ...problems(400, 401, 404, 409, 413, 422, 503),
+  },
+});
+
+const listMessages = createRoute({
+  method: "get",
+  path: "/v1/sessions/{id}/messages",
+  tags: ["messages"],
+  summary: "List a session's messages, oldest first",
+  security: BEARER,
+  request: { params: IdParam, query: PageQuery },
+  responses: {
+    200: { description: "A page.", content: { "application/json": { schema: MessagePage } } },
+    ...problems(401, 404, 422),
+  },
+});
+
+const getMessage = createRoute({
+  method: "get",
+  path: "/v1/messages/{id}",
+  tags: ["messages"],
+  summary: "Show a message",
+  security: BEARER,
+  request: { params: IdParam },
+  responses: {
+    200: { description: "The message.", content: { "application/json": { schema: Message } } },
+    ...problems(401, 404),
+  },
+});
+
+const getContent = createRoute({
+  method: "get",
+  path: "/v1/messages/{id}/content",
+  tags: ["messages"],
+  summary: "Stream a received message's content",
+  description: "Served with the message's Content-Type. A `partial` message serves the " +
+    "bytes that arrived (missing ranges are zeros).",
+  security: BEARER,
+  request: { params: IdParam },
+  responses: {
+    200: {
+      description: "The content.",
+      content: { "*/*": { schema: { type: "string", format: "binary" } } },
+    },
+    ...problems(401, 404, 409),
+  },
+});
+
+function declaredSize(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  if (!/^[0-9]{1,16}$/.test(header)) {
+    throw new ApiProblem("validation", "Content-Length: must be a number of bytes", {
+      field: "Content-Length",
+    });
+  }
+  return Number(header);
+}
+
+/** Sends a raw body, answering once it was read or the message settled. */
+async function sendRaw(
+  bridge: Bridge,
+  id: string,
+  request: Request,
+  report: boolean,
+  maxBytes: number,
+): Promise<SentMessage> {
+  const size = declaredSize(request.headers.get("content-length") ?? undefined);
+  if (request.body === null || size === 0) {
+    throw new ApiProblem("validation", "body: must not be empty", { field: "body" });
+  }
+  if (size !== undefined && size > maxBytes) {
+    throw new ApiProblem("payload-too-large", new UploadTooLargeError(maxBytes).message, {
+      field: "body",
+    });
+  }
+  const contentType = request.headers.get("content-type") ?? "";
+  if (!MEDIA_TYPE.test(contentType)) {
+    throw new ApiProblem("validation", "Content-Type: must be a media type", {
+      field: "Content-Type",
+    });
+  }
+  if (bridge.store.getSession(id)?.state === "pending") {
+    throw new ApiProblem(
+      "session-not-active",
+      `id: session ${id} is not connected yet; send raw bodies after session.started`,
+      { field: "id" },
+    );
+  }
+  const upload = limitUpload(request.body, maxBytes);
+  const sent = bridge.sendMessage(id, upload.stream, { contentType, size, report });
+  try {
+    await Promise.race([upload.finished, sent.outgoing.done]);
+  } catch (e) {
+    if (!(e instanceof UploadTooLargeError)) throw e;
+    throw new ApiProblem("payload-too-large", e.message, {
+      field: "body",
+      extensions: { messageId: sent.record.id },
+    });
+  }
+  return sent;
+}
+
+/** Registers the message routes. */
+export function messageRoutes(app: ApiApp, bridge: Bridge, config: Config): void {
+  app.openapi(sendMessage, async (c) => {
+    const { id } = c.req.valid("param");
+    let sent: SentMessage;
+    if (JSON_TYPE.test(c.req.header("content-type") ?? "")) {
+      // Only JSON bodies are validated (as SendTextRequest); the "*/*" entry documents raw ones.
+      const body = c.req.valid("json") as z.output<typeof SendTextRequest>;
+      sent = bridge.sendMessage(id, body.text, {
+        contentType: body.contentType ?? "text/plain",
+        report: body.report ?? false,
+      });
+    } else {
+      const report = c.req.valid("query").report === "true";
+      sent = await sendRaw(bridge, id, c.req.raw, report, config.maxUploadBytes);
+    }
+    const messageId = sent.record.id;
+    c.header("Location", `/v1/messages/${messageId}`);
+    return c.json({ messageId, status: sent.outgoing.status }, 202);
+  });
+
+  app.openapi(listMessages, (c) => {
+    const { id } = c.req.valid("param");
+    if (!bridge.store.getSession(id)) {
+      throw new ApiProblem("not-found", `id: no session ${id}`, { field: "id" });
+    }
+    const page = bridge.store.listMessages(id, c.req.valid("query"));
+    return c.json({ items: page.items.map(messageView), nextCursor: page.nextCursor ?? null }, 200);
+  });
+
+  app.openapi(getMessage, (c) => {
+    const { id } = c.req.valid("param");
+    const message = bridge.store.getMessage(id);
+    if (!message) throw new ApiProblem("not-found", `id: no message ${id}`, { field: "id" });
+    return c.json(messageView(message), 200);
+  });
+
+  app.openapi(getContent, async (c) => {
+    const { id } = c.req.valid("param");
+    const message = bridge.store.getMessage(id);
+    if (!message?.contentPath) {
+      throw new ApiProblem("not-found", `id: no received content for message ${id}`, {
+        field: "id",
+      });
+    }
+    if (message.status === "receiving") {
+      throw new ApiProblem("content-not-ready", `id: message ${id} is still being received`, {
+        field: "id",
+      });
+    }
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(message.contentPath);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw new ApiProblem("not-found", `id: the content of message ${id} is gone`, {
+        field: "id",
+      });
+    }
+    let size: number;
+    try {
+      size = (await file.stat()).size;
+    } catch (e) {
+      file.close();
+      throw e;
+    }
+    return new Response(file.readable, {
+      headers: {
+        "content-type": message.contentType,
+        "content-length": String(size),
+        "content-security-policy": "sandbox",
+        "x-content-type-options": "nosniff",
+      },
+    });
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * `POST /v1/pager`: a pager-mode SIP MESSAGE through the PBX.
+ *
+ * @module
+ */
+
+import { createRoute } from "@hono/zod-openapi";
+import type { Bridge } from "../../service.ts";
+import type { ApiApp } from "../types.ts";
+import { BEARER, problems } from "../responses.ts";
+import { PagerRequest } from "../schemas.ts";
+
+const sendPager = createRoute({
+  method: "post",
+  path: "/v1/pager",
+  tags: ["pager"],
+  summary: "Send a pager-mode SIP MESSAGE",
+  description: "Needs the PBX integration: 503 pbx-unavailable until it is available.",
+  security: BEARER,
+  request: {
+    body: { required: true, content: { "application/json": { schema: PagerRequest } } },
+  },
+  responses: {
+    202: { description: "Handed to the PBX." },
+    ...problems(400, 401, 415, 422, 503),
+  },
+});
+
+/** Registers `POST /v1/pager`. */
+export function pagerRoutes(app: ApiApp, bridge: Bridge): void {
+  app.openapi(sendPager, async (c) => {
+    await bridge.sendPager(c.req.valid("json"));
+    return c.body(null, 202);
+  });
+}

@@ -1,0 +1,143 @@
+/**
+ * Session routes: create (answer an offer, make an offer, or originate
+ * through the PBX), apply an answer, list, show and close.
+ *
+ * @module
+ */
+
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Bridge } from "../../service.ts";
+import type { ApiApp } from "../types.ts";
+import { ApiProblem } from "../problem.ts";
+import { BEARER, problems } from "../responses.ts";
+import {
+  AnswerRequest,
+  CreatedSession,
+  CreateSessionRequest,
+  IdParam,
+  PageQuery,
+  Session,
+  SessionPage,
+} from "../schemas.ts";
+import { sessionView } from "../views.ts";
+
+const createSession = createRoute({
+  method: "post",
+  path: "/v1/sessions",
+  tags: ["sessions"],
+  summary: "Create a session",
+  description: "With `offer`: answers an SDP offer (201 with `answer`). With `createOffer`: " +
+    "makes an offer (201 with `offer`); apply the answer with PUT /v1/sessions/{id}/answer. " +
+    "With `to`: originates through the PBX (503 pbx-unavailable until the PBX integration " +
+    "is available).",
+  security: BEARER,
+  request: {
+    body: { required: true, content: { "application/json": { schema: CreateSessionRequest } } },
+  },
+  responses: {
+    201: {
+      description: "The session was created.",
+      headers: z.object({ Location: z.string() }),
+      content: { "application/json": { schema: CreatedSession } },
+    },
+    ...problems(400, 401, 415, 422, 503),
+  },
+});
+
+const applyAnswer = createRoute({
+  method: "put",
+  path: "/v1/sessions/{id}/answer",
+  tags: ["sessions"],
+  summary: "Apply the answer to our offer",
+  description: "When we are the active side, the bridge connects before answering.",
+  security: BEARER,
+  request: {
+    params: IdParam,
+    body: { required: true, content: { "application/json": { schema: AnswerRequest } } },
+  },
+  responses: {
+    200: {
+      description: "The session, `active` once connected.",
+      content: { "application/json": { schema: Session } },
+    },
+    ...problems(400, 401, 404, 409, 415, 422, 502, 503),
+  },
+});
+
+const listSessions = createRoute({
+  method: "get",
+  path: "/v1/sessions",
+  tags: ["sessions"],
+  summary: "List sessions, newest first",
+  security: BEARER,
+  request: {
+    query: PageQuery.extend({ state: z.enum(["pending", "active", "ended"]).optional() }),
+  },
+  responses: {
+    200: { description: "A page.", content: { "application/json": { schema: SessionPage } } },
+    ...problems(401, 422),
+  },
+});
+
+const getSession = createRoute({
+  method: "get",
+  path: "/v1/sessions/{id}",
+  tags: ["sessions"],
+  summary: "Show a session",
+  security: BEARER,
+  request: { params: IdParam },
+  responses: {
+    200: { description: "The session.", content: { "application/json": { schema: Session } } },
+    ...problems(401, 404),
+  },
+});
+
+const deleteSession = createRoute({
+  method: "delete",
+  path: "/v1/sessions/{id}",
+  tags: ["sessions"],
+  summary: "Close a session",
+  description: "Messages in flight fail. Closing an ended session does nothing.",
+  security: BEARER,
+  request: { params: IdParam },
+  responses: {
+    204: { description: "Closed." },
+    ...problems(401, 404),
+  },
+});
+
+/** Registers the session routes. */
+export function sessionRoutes(app: ApiApp, bridge: Bridge): void {
+  app.openapi(createSession, async (c) => {
+    const body = c.req.valid("json");
+    let created;
+    if (body.offer !== undefined) created = bridge.createSessionFromOffer(body.offer);
+    else if (body.createOffer) created = bridge.createOffer();
+    else created = await bridge.originate(body.to!);
+    c.header("Location", `/v1/sessions/${created.id}`);
+    return c.json(created, 201);
+  });
+
+  app.openapi(applyAnswer, async (c) => {
+    const { id } = c.req.valid("param");
+    const session = await bridge.applyAnswer(id, c.req.valid("json").answer);
+    return c.json(sessionView(session), 200);
+  });
+
+  app.openapi(listSessions, (c) => {
+    const page = bridge.store.listSessions(c.req.valid("query"));
+    return c.json({ items: page.items.map(sessionView), nextCursor: page.nextCursor ?? null }, 200);
+  });
+
+  app.openapi(getSession, (c) => {
+    const { id } = c.req.valid("param");
+    const session = bridge.store.getSession(id);
+    if (!session) throw new ApiProblem("not-found", `id: no session ${id}`, { field: "id" });
+    return c.json(sessionView(session), 200);
+  });
+
+  app.openapi(deleteSession, (c) => {
+    bridge.closeSession(c.req.valid("param").id, "closed by API");
+    return c.body(null, 204);
+  });
+}

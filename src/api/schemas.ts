@@ -1,0 +1,174 @@
+/**
+ * The request and response schemas of the HTTP API. They validate requests
+ * and generate the OpenAPI document, so the two cannot drift apart.
+ *
+ * @module
+ */
+
+import { z } from "@hono/zod-openapi";
+
+/** A media type with optional parameters, without line breaks (it becomes an MSRP header). */
+export const MEDIA_TYPE =
+  /^[A-Za-z0-9][\w!#$&^.+-]*\/[A-Za-z0-9*][\w!#$&^.+*-]*(\s*;\s*[\w!#$&^.+-]+=("[^"\r\n]*"|[\w!#$&^.+-]+))*$/;
+
+/** An RFC 9457 problem. */
+export const Problem = z.object({
+  type: z.url().openapi({ example: "https://msrp-bridge.dev/problems/validation" }),
+  title: z.string().openapi({ example: "Invalid request" }),
+  status: z.number().int().openapi({ example: 422 }),
+  detail: z.string().openapi({ example: "text: Invalid input: expected string, received number" }),
+  instance: z.string().optional(),
+  field: z.string().optional().openapi({ description: "The field at fault.", example: "text" }),
+  errors: z.array(z.object({ field: z.string(), message: z.string() })).optional().openapi({
+    description: "Every invalid field (validation problems).",
+  }),
+}).openapi("Problem");
+
+/** A session as the API shows it. */
+export const Session = z.object({
+  id: z.string().openapi({ description: "The session id; also the session part of our MSRP URI." }),
+  state: z.enum(["pending", "active", "ended"]),
+  direction: z.enum(["in", "out"]).openapi({
+    description: "`in`: the peer offered; `out`: we offered.",
+  }),
+  localUri: z.string().openapi({ example: "msrp://127.0.0.1:2855/k3j4h5g6f7d8s9a0q1w2;tcp" }),
+  remotePath: z.array(z.string()),
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  fromDisplay: z.string().nullable(),
+  callId: z.string().nullable(),
+  sipStatus: z.number().int().nullable(),
+  hangupCause: z.string().nullable(),
+  createdAt: z.iso.datetime(),
+  endedAt: z.iso.datetime().nullable(),
+  endReason: z.string().nullable(),
+}).openapi("Session");
+
+/** A message as the API shows it. */
+export const Message = z.object({
+  id: z.string().openapi({ description: "The message id." }),
+  sessionId: z.string(),
+  direction: z.enum(["in", "out"]).openapi({ description: "`in` received, `out` sent." }),
+  msrpMessageId: z.string().openapi({ description: "The MSRP Message-ID." }),
+  status: z.enum([
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "receiving",
+    "received",
+    "partial",
+  ]),
+  contentType: z.string(),
+  size: z.number().int().nullable().openapi({ description: "Declared size, when known." }),
+  bytes: z.number().int().openapi({ description: "Body bytes sent or received." }),
+  sha256: z.string().nullable(),
+  error: z.object({ code: z.number().int().nullable(), reason: z.string() }).nullable().openapi({
+    description: "Why it failed or is incomplete; `code` is the MSRP status code.",
+  }),
+  contentUrl: z.string().nullable().openapi({
+    description: "Where received content can be fetched.",
+    example: "/v1/messages/0b9a3c52-6f1e-4c1a-9d43-2f0c5e8b7a61/content",
+  }),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+}).openapi("Message");
+
+const SESSION_CHOICES = ["to", "offer", "createOffer"] as const;
+
+/** The body of `POST /v1/sessions`: exactly one of `to`, `offer`, `createOffer`. */
+export const CreateSessionRequest = z.strictObject({
+  to: z.string().min(1).optional().openapi({
+    description: "Originate through the PBX (needs the PBX integration).",
+    example: "sip:1000@pbx",
+  }),
+  offer: z.string().min(1).optional().openapi({
+    description: "An SDP offer with an MSRP `m=message` line; the bridge answers it.",
+  }),
+  createOffer: z.literal(true).optional().openapi({
+    description: "Make an SDP offer; apply the answer with `PUT /v1/sessions/{id}/answer`.",
+  }),
+}).superRefine((body, ctx) => {
+  const given = SESSION_CHOICES.filter((k) => body[k] !== undefined);
+  if (given.length === 1) return;
+  ctx.addIssue({
+    code: "custom",
+    path: [given.length === 0 ? SESSION_CHOICES.join("|") : given.join(",")],
+    message: "give exactly one of to, offer or createOffer",
+  });
+}).openapi("CreateSessionRequest");
+
+/** The answer of `POST /v1/sessions`. */
+export const CreatedSession = z.object({
+  id: z.string(),
+  answer: z.string().optional().openapi({ description: "Our SDP answer (for `offer`)." }),
+  offer: z.string().optional().openapi({ description: "Our SDP offer (for `createOffer`)." }),
+}).openapi("CreatedSession");
+
+/** The body of `PUT /v1/sessions/{id}/answer`. */
+export const AnswerRequest = z.strictObject({
+  answer: z.string().min(1).openapi({ description: "The SDP answer to our offer." }),
+}).openapi("AnswerRequest");
+
+/** The JSON body of `POST /v1/sessions/{id}/messages`. */
+export const SendTextRequest = z.strictObject({
+  text: z.string().min(1).openapi({ example: "Hello" }),
+  contentType: z.string().regex(MEDIA_TYPE, "must be a media type").optional().openapi({
+    description: "Content-Type of the MSRP message; `text/plain` when omitted.",
+  }),
+  report: z.boolean().optional().openapi({
+    description: "Ask for a success REPORT, so the status becomes `delivered`.",
+  }),
+}).openapi("SendTextRequest");
+
+/** The answer of `POST /v1/sessions/{id}/messages`. */
+export const MessageAccepted = z.object({
+  messageId: z.string(),
+  status: Message.shape.status,
+}).openapi("MessageAccepted");
+
+/** The body of `POST /v1/pager`. */
+export const PagerRequest = z.strictObject({
+  to: z.string().min(1).openapi({ example: "sip:1000@pbx" }),
+  from: z.string().min(1).openapi({ example: "sip:bot@pbx" }),
+  text: z.string().min(1),
+}).openapi("PagerRequest");
+
+/** A page of sessions. */
+export const SessionPage = z.object({
+  items: z.array(Session),
+  nextCursor: z.string().nullable().openapi({ description: "Pass as `cursor` for the next page." }),
+}).openapi("SessionPage");
+
+/** A page of messages. */
+export const MessagePage = z.object({
+  items: z.array(Message),
+  nextCursor: z.string().nullable().openapi({ description: "Pass as `cursor` for the next page." }),
+}).openapi("MessagePage");
+
+/** Paging query parameters. */
+export const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).optional().openapi({
+    description: "Items per page; 100 when omitted.",
+  }),
+  cursor: z.string().regex(/^[0-9]{1,15}$/, "must be a nextCursor value").optional(),
+});
+
+/** `{id}` in a path. */
+export const IdParam = z.object({
+  id: z.string().min(1).openapi({ param: { name: "id", in: "path" } }),
+});
+
+/** The answer of `/healthz`. */
+export const Health = z.object({ status: z.literal("ok") }).openapi("Health");
+
+/** The answer of `/readyz` when ready. */
+export const Ready = z.object({
+  status: z.literal("ready"),
+  checks: z.object({
+    store: z.boolean().openapi({ description: "The store is writable." }),
+    msrp: z.boolean().openapi({ description: "The MSRP listener is open." }),
+    esl: z.enum(["off", "connecting", "connected", "disconnected"]),
+  }),
+}).openapi("Ready");

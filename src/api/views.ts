@@ -1,0 +1,62 @@
+/**
+ * Store records as the API shows them: ISO times, caller and callee named
+ * as in events, no file system paths.
+ *
+ * @module
+ */
+
+import type { z } from "@hono/zod-openapi";
+import { contentUrl } from "../service.ts";
+import type { MessageRecord, SessionRecord } from "../store/mod.ts";
+import type { Message, Session } from "./schemas.ts";
+
+/** A session as the API shows it. */
+export type SessionView = z.infer<typeof Session>;
+
+/** A message as the API shows it. */
+export type MessageView = z.infer<typeof Message>;
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** The API view of a session row. */
+export function sessionView(s: SessionRecord): SessionView {
+  return {
+    id: s.id,
+    state: s.state,
+    direction: s.direction,
+    localUri: s.localUri,
+    remotePath: [...s.remotePath],
+    from: s.fromUri,
+    to: s.toUri,
+    fromDisplay: s.fromDisplay,
+    callId: s.callId,
+    sipStatus: s.sipStatus,
+    hangupCause: s.hangupCause,
+    createdAt: iso(s.createdAt),
+    endedAt: s.endedAt === null ? null : iso(s.endedAt),
+    endReason: s.endReason,
+  };
+}
+
+/** The API view of a message row. */
+export function messageView(m: MessageRecord): MessageView {
+  return {
+    id: m.id,
+    sessionId: m.sessionId,
+    direction: m.direction,
+    msrpMessageId: m.messageId,
+    status: m.status,
+    contentType: m.contentType,
+    size: m.size,
+    bytes: m.bytes,
+    sha256: m.sha256,
+    error: m.errorCode === null && m.errorReason === null
+      ? null
+      : { code: m.errorCode, reason: m.errorReason ?? "" },
+    contentUrl: m.direction === "in" && m.contentPath !== null ? contentUrl(m.id) : null,
+    createdAt: iso(m.createdAt),
+    updatedAt: iso(m.updatedAt),
+  };
+}

@@ -1,0 +1,705 @@
+/**
+ * The bridge service: the store, the MSRP endpoint, webhook delivery and the
+ * in-process event feed, and the operations the HTTP API offers on them.
+ *
+ * @module
+ */
+
+import type { Config } from "./config.ts";
+import type { Logger } from "./log.ts";
+import { effectivePort, parseMsrpUri } from "./msrp/mod.ts";
+import {
+  type AcceptedMedia,
+  buildAnswer,
+  buildOffer,
+  isWebSocketProtocol,
+  type LocalMsrpEndpoint,
+  type LocalMsrpOffer,
+  parseAnswer,
+  parseSessionDescription,
+  SdpError,
+  type SessionDescription,
+} from "./sdp/mod.ts";
+import {
+  type DeliveryResult,
+  type IncomingMessageInfo,
+  type IncomingMessageSink,
+  MsrpEndpoint,
+  type MsrpSession,
+  type OutgoingMessage,
+  type SessionCloseEvent,
+} from "./session/mod.ts";
+import {
+  type EventRecord,
+  type MessageRecord,
+  openStore,
+  type SessionRecord,
+  type Store,
+  StoreSink,
+  type WebhookBacklog,
+} from "./store/mod.ts";
+import {
+  createEvent,
+  inlineText,
+  MAX_INLINE_TEXT_BYTES,
+  messageEventData,
+  publishEvent,
+  sessionEventData,
+  WebhookDispatcher,
+  type WebhookEvent,
+  type WebhookReply,
+} from "./webhooks/mod.ts";
+
+/**
+ * Why an operation of the bridge failed:
+ * - `not-found`: no session or message with that id.
+ * - `session-closed`: the session has ended.
+ * - `not-awaiting-answer`: the session did not make an offer that is still unanswered.
+ * - `invalid-sdp`: the SDP text does not parse.
+ * - `sdp-not-acceptable`: the SDP parses but cannot be negotiated.
+ * - `connect-failed`: the MSRP connection to the peer failed.
+ * - `session-limit`: `MAX_SESSIONS` sessions are open.
+ * - `pbx-unavailable`: the operation needs the PBX integration, which is not available.
+ * - `shutting-down`: the service is stopping.
+ */
+export type BridgeErrorCode =
+  | "not-found"
+  | "session-closed"
+  | "not-awaiting-answer"
+  | "invalid-sdp"
+  | "sdp-not-acceptable"
+  | "connect-failed"
+  | "session-limit"
+  | "pbx-unavailable"
+  | "shutting-down";
+
+/** An operation of the bridge that failed, told apart by its {@linkcode BridgeError.code}. */
+export class BridgeError extends Error {
+  /** What went wrong. */
+  readonly code: BridgeErrorCode;
+  /** The request field at fault, when there is one. */
+  readonly field: string | undefined;
+
+  /** Creates an error with a code, a human-readable message and the field at fault. */
+  constructor(code: BridgeErrorCode, message: string, field?: string) {
+    super(message);
+    this.name = "BridgeError";
+    this.code = code;
+    this.field = field;
+  }
+}
+
+/** State of the connection to the PBX's event socket. */
+export type EslState = "off" | "connecting" | "connected" | "disconnected";
+
+/** A session created from an offer, with our answer. */
+export interface AnsweredSession {
+  /** The session id (also the session part of our MSRP URI). */
+  readonly id: string;
+  /** Our answer SDP. */
+  readonly answer: string;
+}
+
+/** A session created with our offer, waiting for the answer. */
+export interface OfferedSession {
+  /** The session id (also the session part of our MSRP URI). */
+  readonly id: string;
+  /** Our offer SDP. */
+  readonly offer: string;
+}
+
+/** A pager-mode message (SIP MESSAGE outside a session). */
+export interface PagerMessage {
+  /** SIP URI of the recipient. */
+  readonly to: string;
+  /** SIP URI of the sender. */
+  readonly from: string;
+  /** The text. */
+  readonly text: string;
+}
+
+/** Options of {@linkcode Bridge.sendMessage}. */
+export interface BridgeSendOptions {
+  /** Content-Type of the body. */
+  readonly contentType: string;
+  /** Size of a streamed body, when known. */
+  readonly size?: number;
+  /** Ask the receiver for a success REPORT, so the status becomes `delivered`. */
+  readonly report?: boolean;
+}
+
+/** A message handed to a session: its row as inserted and its delivery state. */
+export interface SentMessage {
+  /** The message row. */
+  readonly record: MessageRecord;
+  /** The message being sent; `done` settles with the outcome. */
+  readonly outgoing: OutgoingMessage;
+}
+
+/** What `/readyz` reports. */
+export interface Readiness {
+  /** The database takes a write and the content directory a file. */
+  readonly storeWritable: boolean;
+  /** The MSRP listener is open. */
+  readonly msrpListening: boolean;
+  /** The PBX connection. */
+  readonly esl: EslState;
+}
+
+/** Counters and gauges for `/metrics`, counted since start. */
+export interface BridgeMetrics {
+  /** Sessions open now. */
+  readonly sessionsOpen: number;
+  /** MSRP connections open now. */
+  readonly msrpConnections: number;
+  /** Messages received completely. */
+  readonly messagesIn: number;
+  /** Messages sent (`sent` or `delivered`). */
+  readonly messagesOut: number;
+  /** Body bytes received. */
+  readonly bytesIn: number;
+  /** Body bytes sent. */
+  readonly bytesOut: number;
+  /** Failed outgoing messages by MSRP status code. */
+  readonly failuresByCode: ReadonlyMap<number, number>;
+  /** Incoming messages that ended incomplete or could not be stored. */
+  readonly incomingFailures: number;
+  /** The webhook outbox; `undefined` without `WEBHOOK_URL`. */
+  readonly webhookBacklog: WebhookBacklog | undefined;
+  /** The PBX connection. */
+  readonly esl: EslState;
+}
+
+/** Receives the events the bridge publishes, as recorded in the event log. */
+export interface EventSubscriber {
+  /** A new event. */
+  event(record: EventRecord): void;
+  /** The bridge is stopping: no more events. */
+  close(): void;
+}
+
+/** Where the API serves the content of received message `id`. */
+export function contentUrl(id: string): string {
+  return `/v1/messages/${id}/content`;
+}
+
+/** How long a negotiated session may wait for its connection. */
+const CONNECT_WAIT_MS = 60_000;
+const encoder = new TextEncoder();
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function sdpFailure(e: unknown, field: string): unknown {
+  if (!(e instanceof SdpError)) return e;
+  const code = e.code === "malformed" ? "invalid-sdp" : "sdp-not-acceptable";
+  return new BridgeError(code, e.message, field);
+}
+
+/**
+ * The service: opens the store, listens for MSRP, delivers webhooks (when
+ * `WEBHOOK_URL` is set) and publishes events to subscribers; creates, sends
+ * on and closes sessions for the HTTP API. Every session has a row in the
+ * store with the MSRP session id as its id; every message has a row kept up
+ * to date with its status.
+ */
+export class Bridge {
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #live = new Map<string, MsrpSession>();
+  readonly #offers = new Map<string, LocalMsrpOffer>();
+  readonly #subscribers = new Set<EventSubscriber>();
+  readonly #work = new Set<Promise<unknown>>();
+  readonly #failures = new Map<number, number>();
+  #store: Store | undefined;
+  #endpoint: MsrpEndpoint | undefined;
+  #dispatcher: WebhookDispatcher | undefined;
+  #state: "new" | "running" | "stopping" | "stopped" = "new";
+  #messagesIn = 0;
+  #messagesOut = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #incomingFailures = 0;
+
+  /** Creates a stopped bridge; {@linkcode start} opens everything. */
+  constructor(config: Config, log: Logger) {
+    this.#config = config;
+    this.#log = log;
+  }
+
+  /** The service logger. */
+  get logger(): Logger {
+    return this.#log;
+  }
+
+  /** The store; throws before {@linkcode start}. */
+  get store(): Store {
+    if (!this.#store) throw new Error("the bridge is not started");
+    return this.#store;
+  }
+
+  /** The MSRP endpoint; throws before {@linkcode start}. */
+  get endpoint(): MsrpEndpoint {
+    if (!this.#endpoint) throw new Error("the bridge is not started");
+    return this.#endpoint;
+  }
+
+  /** The PBX connection: `off` until the ESL integration is wired in. */
+  get eslState(): EslState {
+    return "off";
+  }
+
+  /**
+   * Opens the store (ending what a previous run left open), listens for
+   * MSRP and starts webhook delivery. Rejects, with everything closed again,
+   * when any of them fails (e.g. the MSRP port is taken).
+   */
+  start(): Promise<void> {
+    if (this.#state !== "new") return Promise.reject(new Error("the bridge was already started"));
+    const config = this.#config;
+    let store: Store | undefined;
+    try {
+      store = openStore(config.dataDir);
+      const recovered = store.recoverAfterRestart();
+      this.#log.info("store opened", {
+        dataDir: config.dataDir,
+        endedSessions: recovered.endedSessions,
+        failedMessages: recovered.failedMessages,
+      });
+      if (config.webhookUrl !== undefined && config.webhookSecret !== undefined) {
+        this.#dispatcher = new WebhookDispatcher({
+          url: config.webhookUrl,
+          secret: config.webhookSecret,
+          store,
+          logger: this.#log,
+          onReply: (event, reply) => this.#reply(event, reply),
+        });
+      }
+      this.#endpoint = this.#listen();
+    } catch (e) {
+      store?.close();
+      this.#dispatcher = undefined;
+      return Promise.reject(e);
+    }
+    this.#store = store;
+    this.#log.info("msrp listening", { uri: this.#endpoint.ownUri });
+    this.#dispatcher?.start();
+    this.#log.info("webhooks", { enabled: this.#dispatcher !== undefined });
+    this.#state = "running";
+    return Promise.resolve();
+  }
+
+  /**
+   * Stops: refuses new work, ends event subscriptions, closes every session
+   * (messages in flight fail with the reason `shutdown`), the MSRP listener
+   * and connections, stops webhook delivery and closes the store.
+   */
+  async stop(): Promise<void> {
+    if (this.#state !== "running") return;
+    this.#state = "stopping";
+    for (const subscriber of [...this.#subscribers]) subscriber.close();
+    this.#subscribers.clear();
+    for (const session of [...this.#live.values()]) session.close("shutdown");
+    await this.endpoint.close();
+    while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
+    await this.#dispatcher?.stop();
+    this.store.close();
+    this.#state = "stopped";
+    this.#log.info("bridge stopped");
+  }
+
+  /** What `/readyz` reports. */
+  async readiness(): Promise<Readiness> {
+    return {
+      storeWritable: this.#state === "running" && await this.#storeWritable(),
+      msrpListening: this.#state === "running",
+      esl: this.eslState,
+    };
+  }
+
+  /** Counters and gauges for `/metrics`. */
+  metrics(): BridgeMetrics {
+    return {
+      sessionsOpen: this.#live.size,
+      msrpConnections: this.#endpoint?.connectionCount ?? 0,
+      messagesIn: this.#messagesIn,
+      messagesOut: this.#messagesOut,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      failuresByCode: new Map(this.#failures),
+      incomingFailures: this.#incomingFailures,
+      webhookBacklog: this.#dispatcher && this.#state === "running"
+        ? this.store.webhookBacklog()
+        : undefined,
+      esl: this.eslState,
+    };
+  }
+
+  /**
+   * Calls `subscriber.event` for every event published from now on, until
+   * the returned function is called or the bridge stops.
+   */
+  subscribe(subscriber: EventSubscriber): () => void {
+    if (this.#state !== "running") {
+      subscriber.close();
+      return () => {};
+    }
+    this.#subscribers.add(subscriber);
+    return () => this.#subscribers.delete(subscriber);
+  }
+
+  /**
+   * Answers an SDP offer: creates a session (WebSocket when the offer's MSRP
+   * line is, else TCP), records it and connects to the peer when our
+   * negotiated role is active; otherwise the peer connects to us.
+   */
+  createSessionFromOffer(sdp: string): AnsweredSession {
+    this.#checkRunning();
+    let description: SessionDescription;
+    try {
+      description = parseSessionDescription(sdp);
+    } catch (e) {
+      throw sdpFailure(e, "offer");
+    }
+    const line = description.media.find((m) => m.kind === "msrp" && m.port !== 0);
+    const transport = line?.kind === "msrp" && isWebSocketProtocol(line.protocol) ? "ws" : "tcp";
+    const session = this.#createSession(transport);
+    let accepted: AcceptedMedia;
+    let answer: string;
+    try {
+      ({ sdp: answer, accepted } = buildAnswer(description, this.#local(session)));
+    } catch (e) {
+      session.close("offer not acceptable");
+      throw sdpFailure(e, "offer");
+    }
+    this.#record(session, "in", accepted.remotePath);
+    if (accepted.setup === "active") {
+      this.#track(this.#connect(session, accepted).catch(() => {}));
+    } else {
+      this.#awaitConnection(session);
+    }
+    this.#log.info("session answered", { sessionId: session.id, role: accepted.setup });
+    return { id: session.id, answer };
+  }
+
+  /** Creates a session with our offer (`a=setup:actpass`); see {@linkcode applyAnswer}. */
+  createOffer(): OfferedSession {
+    this.#checkRunning();
+    const session = this.#createSession("tcp");
+    const local: LocalMsrpOffer = { ...this.#local(session), setup: "actpass" };
+    const offer = buildOffer(local);
+    this.#record(session, "out", []);
+    this.#offers.set(session.id, local);
+    this.#log.info("session offered", { sessionId: session.id });
+    return { id: session.id, offer };
+  }
+
+  /**
+   * Applies the answer to our offer: when we are the active side, connects
+   * and resolves once the connection is bound; otherwise waits for the peer.
+   */
+  async applyAnswer(id: string, sdp: string): Promise<SessionRecord> {
+    this.#checkRunning();
+    const local = this.#offers.get(id);
+    const session = this.#live.get(id);
+    if (!local || !session) {
+      if (!this.store.getSession(id)) throw new BridgeError("not-found", `no session ${id}`, "id");
+      throw new BridgeError("not-awaiting-answer", `session ${id} is not waiting for an answer`);
+    }
+    let accepted: AcceptedMedia;
+    try {
+      accepted = parseAnswer(sdp, local);
+    } catch (e) {
+      throw sdpFailure(e, "answer");
+    }
+    this.#offers.delete(id);
+    this.store.updateSession(id, { remotePath: accepted.remotePath });
+    if (accepted.setup === "active") await this.#connect(session, accepted);
+    else this.#awaitConnection(session);
+    return this.store.getSession(id)!;
+  }
+
+  /** Places a session through the PBX; needs the PBX integration. */
+  originate(to: string): Promise<OfferedSession> {
+    return Promise.reject(
+      new BridgeError(
+        "pbx-unavailable",
+        `cannot reach ${to}: calls through the PBX need the ESL integration, which is not available in this build`,
+      ),
+    );
+  }
+
+  /** Sends a pager-mode SIP MESSAGE through the PBX; needs the PBX integration. */
+  sendPager(message: PagerMessage): Promise<void> {
+    return Promise.reject(
+      new BridgeError(
+        "pbx-unavailable",
+        `cannot send to ${message.to}: pager mode needs the ESL integration, which is not available in this build`,
+      ),
+    );
+  }
+
+  /**
+   * Queues a message on a session and records it. Its row follows every
+   * status change; when it settles, `message.delivered` (status `sent` or
+   * `delivered`) or `message.failed` is published.
+   */
+  sendMessage(
+    sessionId: string,
+    body: string | ReadableStream<Uint8Array>,
+    options: BridgeSendOptions,
+  ): SentMessage {
+    this.#checkRunning();
+    const session = this.#live.get(sessionId);
+    if (!session) {
+      if (!this.store.getSession(sessionId)) {
+        throw new BridgeError("not-found", `no session ${sessionId}`, "id");
+      }
+      throw new BridgeError("session-closed", `session ${sessionId} has ended`, "id");
+    }
+    const bytes = typeof body === "string" ? encoder.encode(body) : body;
+    const size = bytes instanceof Uint8Array ? bytes.length : options.size;
+    const outgoing = session.send(bytes, {
+      contentType: options.contentType,
+      successReport: options.report ?? false,
+      size,
+    });
+    const record = this.store.insertMessage({
+      sessionId,
+      direction: "out",
+      messageId: outgoing.messageId,
+      status: outgoing.status,
+      contentType: outgoing.contentType,
+      size: size ?? null,
+    });
+    const onStatus = () => {
+      if (!outgoing.settled) {
+        this.store.updateMessage(record.id, { status: outgoing.status, bytes: outgoing.bytesSent });
+      }
+    };
+    outgoing.addEventListener("status", onStatus);
+    this.#track(outgoing.done.then((result) => {
+      outgoing.removeEventListener("status", onStatus);
+      this.#settled(record.id, result);
+    }));
+    return { record, outgoing };
+  }
+
+  /** Ends a session (messages in flight fail with `reason`); a no-op when it has ended. */
+  closeSession(id: string, reason: string): void {
+    const session = this.#live.get(id);
+    if (session) {
+      session.close(reason);
+      return;
+    }
+    if (!this.store.getSession(id)) throw new BridgeError("not-found", `no session ${id}`, "id");
+  }
+
+  #listen(): MsrpEndpoint {
+    const config = this.#config;
+    return new MsrpEndpoint({
+      hostname: config.msrpHost,
+      port: config.msrpPort,
+      advertiseHost: config.msrpAdvertise,
+      webSocketAuthority: `${config.msrpAdvertise ?? config.httpHost}:${config.httpPort}`,
+      maxSessions: config.maxSessions,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      session: {
+        acceptTypes: config.acceptTypes,
+        maxMessageBytes: config.maxMessageBytes,
+        chunkSize: config.chunkSize,
+      },
+    }).listen();
+  }
+
+  #checkRunning(): void {
+    if (this.#state !== "running") {
+      throw new BridgeError("shutting-down", "the service is shutting down");
+    }
+  }
+
+  #createSession(transport: "tcp" | "ws"): MsrpSession {
+    const store = this.store;
+    try {
+      const session: MsrpSession = this.endpoint.createSession({
+        transport,
+        sink: (info) => this.#sink(store, session.id, info),
+      });
+      return session;
+    } catch (e) {
+      if (e instanceof RangeError) throw new BridgeError("session-limit", e.message);
+      throw e;
+    }
+  }
+
+  /** Our side for SDP: the session's path, and host and port from its URI. */
+  #local(session: MsrpSession): LocalMsrpEndpoint {
+    const uri = parseMsrpUri(session.localUri);
+    return {
+      path: session.localPath,
+      address: uri.host,
+      port: effectivePort(uri),
+      acceptTypes: this.#config.acceptTypes,
+      maxSize: this.#config.maxMessageBytes,
+    };
+  }
+
+  /** Records a new session and follows its start and end. */
+  #record(session: MsrpSession, direction: "in" | "out", remotePath: readonly string[]): void {
+    this.store.insertSession({
+      id: session.id,
+      direction,
+      localUri: session.localUri,
+      remotePath,
+    });
+    this.#live.set(session.id, session);
+    session.ready.then(() => {
+      if (session.closed) return;
+      const row = this.store.updateSession(session.id, {
+        state: "active",
+        remotePath: session.remotePath ?? remotePath,
+      });
+      this.#publish(createEvent("session.started", sessionEventData(row)));
+      this.#log.info("session started", { sessionId: session.id });
+    }, () => {});
+    session.addEventListener("close", (e) => {
+      const reason = (e as SessionCloseEvent).reason;
+      this.#live.delete(session.id);
+      this.#offers.delete(session.id);
+      const row = this.store.updateSession(session.id, {
+        state: "ended",
+        endedAt: Date.now(),
+        endReason: reason,
+      });
+      this.#publish(createEvent("session.ended", sessionEventData(row)));
+      this.#log.info("session ended", { sessionId: session.id, reason });
+    }, { once: true });
+  }
+
+  async #connect(session: MsrpSession, accepted: AcceptedMedia): Promise<void> {
+    try {
+      await this.endpoint.connectSession(session, accepted.remotePath);
+    } catch (e) {
+      const reason = `connection failed: ${errorText(e)}`;
+      session.close(reason);
+      this.#log.warn("msrp connect failed", { sessionId: session.id, error: errorText(e) });
+      throw new BridgeError("connect-failed", reason);
+    }
+  }
+
+  /** Ends a passive session that no peer connects to in time. */
+  #awaitConnection(session: MsrpSession): void {
+    const timer = setTimeout(
+      () => session.close("no connection from the peer"),
+      CONNECT_WAIT_MS,
+    );
+    session.ready.finally(() => clearTimeout(timer)).catch(() => {});
+  }
+
+  #sink(store: Store, sessionId: string, info: IncomingMessageInfo): IncomingMessageSink {
+    const sink = new StoreSink(store, sessionId, info, {
+      onClose: (row) => this.#track(this.#received(row)),
+    });
+    return {
+      write: (offset, bytes) => sink.write(offset, bytes),
+      close: (outcome) => this.#track(sink.close(outcome)),
+    };
+  }
+
+  async #received(row: MessageRecord): Promise<void> {
+    const session = this.store.getSession(row.sessionId);
+    if (row.status !== "received") {
+      this.#incomingFailures++;
+      this.#publish(createEvent("message.failed", messageEventData(row, session)));
+      this.#log.warn("message incomplete", { messageId: row.id, bytes: row.bytes });
+      return;
+    }
+    this.#messagesIn++;
+    this.#bytesIn += row.bytes;
+    let text: string | undefined;
+    if (row.bytes <= MAX_INLINE_TEXT_BYTES && /^text\//i.test(row.contentType) && row.contentPath) {
+      // Without the file the event still carries contentUrl, which then answers 404.
+      const body = await Deno.readFile(row.contentPath).catch(() => undefined);
+      text = body && inlineText(row.contentType, body);
+    }
+    this.#publish(
+      createEvent(
+        "message.received",
+        messageEventData(row, session, { text, contentUrl: contentUrl(row.id) }),
+      ),
+    );
+    this.#log.info("message received", {
+      sessionId: row.sessionId,
+      messageId: row.id,
+      bytes: row.bytes,
+    });
+  }
+
+  #settled(id: string, result: DeliveryResult): void {
+    const failed = result.status === "failed";
+    const row = this.store.updateMessage(id, {
+      status: result.status,
+      bytes: result.bytesSent,
+      errorCode: failed ? result.code : null,
+      errorReason: failed ? result.reason : null,
+    });
+    const session = this.store.getSession(row.sessionId);
+    if (failed) {
+      this.#failures.set(result.code, (this.#failures.get(result.code) ?? 0) + 1);
+      this.#publish(createEvent("message.failed", messageEventData(row, session)));
+    } else {
+      this.#messagesOut++;
+      this.#bytesOut += result.bytesSent;
+      this.#publish(createEvent("message.delivered", messageEventData(row, session)));
+    }
+    this.#log.info("message settled", {
+      sessionId: row.sessionId,
+      messageId: id,
+      status: result.status,
+      code: result.code,
+      bytes: result.bytesSent,
+    });
+  }
+
+  /** Records an event, wakes webhook delivery and tells subscribers. */
+  #publish(event: WebhookEvent): void {
+    const record = publishEvent(this.store, event, { webhook: this.#dispatcher !== undefined });
+    this.#dispatcher?.wake();
+    for (const subscriber of this.#subscribers) subscriber.event(record);
+  }
+
+  /** Sends a webhook receiver's reply back into the event's session. */
+  #reply(event: WebhookEvent, reply: WebhookReply): void {
+    if (event.type === "pager.received") return;
+    const sessionId = event.data.sessionId;
+    if (this.#state !== "running" || !this.#live.has(sessionId)) {
+      this.#log.warn("webhook reply dropped: session not open", { sessionId });
+      return;
+    }
+    const { record } = this.sendMessage(sessionId, reply.text, {
+      contentType: reply.contentType ?? "text/plain",
+    });
+    this.#log.info("webhook reply sent", { sessionId, messageId: record.id });
+  }
+
+  async #storeWritable(): Promise<boolean> {
+    try {
+      this.store.transaction(() => {});
+      const probe = `${this.store.dataDir}/content/.ready-probe`;
+      await Deno.writeTextFile(probe, "");
+      await Deno.remove(probe);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #track<T>(work: Promise<T>): Promise<T> {
+    const tracked = work.finally(() => this.#work.delete(tracked));
+    this.#work.add(tracked);
+    tracked.catch((e) => this.#log.error("background work failed", { error: errorText(e) }));
+    return work;
+  }
+}

@@ -1,0 +1,319 @@
+import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
+import { ConfigError, loadConfig } from "../../src/config.ts";
+import { Logger } from "../../src/log.ts";
+import { Bridge } from "../../src/service.ts";
+import { buildAnswer } from "../../src/sdp/mod.ts";
+import { peerEndpoint, startHarness, TOKEN } from "./_harness.ts";
+
+const PROBLEMS = "https://msrp-bridge.dev/problems/";
+
+interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  field?: string;
+  errors?: { field: string; message: string }[];
+}
+
+/** Checks that `res` is a problem of `kind` with `status` and returns its body. */
+async function problem(res: Response, status: number, kind: string): Promise<ProblemBody> {
+  assertEquals(res.headers.get("content-type"), "application/problem+json");
+  const body = await res.json() as ProblemBody;
+  assertEquals([res.status, body.status, body.type], [status, status, `${PROBLEMS}${kind}`]);
+  assert(body.title.length > 0 && body.detail.length > 0, "title and detail");
+  return body;
+}
+
+Deno.test("api auth: /v1 needs the bearer token, compared exactly; health is open", async () => {
+  await using h = await startHarness();
+  const missing = await h.request("/v1/sessions", { headers: { authorization: "" } });
+  const body = await problem(missing, 401, "unauthorized");
+  assertEquals(body.field, "Authorization");
+  assertEquals(missing.headers.get("www-authenticate"), 'Bearer realm="msrp-bridge"');
+  for (const wrong of [`Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(1)}`, `Basic ${TOKEN}`]) {
+    await problem(
+      await h.request("/v1/sessions", { headers: { authorization: wrong } }),
+      401,
+      "unauthorized",
+    );
+  }
+  const events = await h.request("/v1/events", { headers: { authorization: "Bearer nope" } });
+  await problem(events, 401, "unauthorized");
+  assertEquals((await h.request("/v1/sessions")).status, 200);
+  const health = await fetch(`${h.url}/healthz`);
+  assertEquals([health.status, await health.json()], [200, { status: "ok" }]);
+});
+
+Deno.test("api without API_TOKEN: /v1 is open", async () => {
+  await using h = await startHarness({ API_TOKEN: "" });
+  assertEquals(h.config.apiToken, undefined);
+  const res = await fetch(`${h.url}/v1/sessions`);
+  assertEquals([res.status, await res.json()], [200, { items: [], nextCursor: null }]);
+});
+
+Deno.test("api validation: 400 malformed JSON, 422 naming the field, 404 unknown ids, 415", async () => {
+  await using h = await startHarness({ MAX_UPLOAD_BYTES: "1000" });
+  const bad = await h.request("/v1/sessions", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{bad",
+  });
+  assertEquals((await problem(bad, 400, "malformed-json")).field, "body");
+
+  const wrongType = await problem(
+    await h.json("POST", "/v1/sessions", { offer: 5 }),
+    422,
+    "validation",
+  );
+  assertEquals(wrongType.field, "offer");
+  assert(wrongType.detail.startsWith("offer: "), wrongType.detail);
+  const two = await problem(
+    await h.json("POST", "/v1/sessions", { offer: "v=0", createOffer: true }),
+    422,
+    "validation",
+  );
+  assertEquals(two.field, "offer,createOffer");
+  const unknown = await problem(
+    await h.json("POST", "/v1/sessions", { ofer: "x" }),
+    422,
+    "validation",
+  );
+  assertEquals(unknown.field, "ofer");
+  const badSdp = await problem(
+    await h.json("POST", "/v1/sessions", { offer: "hello" }),
+    422,
+    "invalid-sdp",
+  );
+  assertEquals(badSdp.field, "offer");
+  const audioOnly = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+    "m=audio 4000 RTP/AVP 0\r\n";
+  await problem(
+    await h.json("POST", "/v1/sessions", { offer: audioOnly }),
+    422,
+    "sdp-not-acceptable",
+  );
+  const limit = await problem(await h.request("/v1/sessions?limit=abc"), 422, "validation");
+  assertEquals(limit.field, "limit");
+  await problem(
+    await h.request("/v1/sessions", {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: "x",
+    }),
+    415,
+    "unsupported-media-type",
+  );
+
+  const missing = await problem(
+    await h.json("POST", "/v1/sessions/nosuchsession/messages", { text: "hi" }),
+    404,
+    "not-found",
+  );
+  assertEquals(missing.field, "id");
+  await problem(await h.request("/v1/sessions/nosuchsession"), 404, "not-found");
+  await problem(
+    await h.request("/v1/sessions/nosuchsession", { method: "DELETE" }),
+    404,
+    "not-found",
+  );
+  await problem(await h.request("/v1/sessions/nosuchsession/messages"), 404, "not-found");
+  await problem(await h.request("/v1/messages/nosuchmessage"), 404, "not-found");
+  await problem(await h.request("/v1/messages/nosuchmessage/content"), 404, "not-found");
+  await problem(
+    await h.json("PUT", "/v1/sessions/nosuchsession/answer", { answer: "v=0" }),
+    404,
+    "not-found",
+  );
+  await problem(await h.request("/nothing-here"), 404, "not-found");
+
+  const { id } = await (await h.json("POST", "/v1/sessions", { createOffer: true })).json();
+  const textType = await problem(
+    await h.json("POST", `/v1/sessions/${id}/messages`, { text: 1, report: "yes" }),
+    422,
+    "validation",
+  );
+  assertEquals(textType.errors?.map((e) => e.field), ["text", "report"]);
+  const tooLarge = await problem(
+    await h.request(`/v1/sessions/${id}/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: new Uint8Array(1001),
+    }),
+    413,
+    "payload-too-large",
+  );
+  assertEquals(tooLarge.field, "body");
+  await problem(
+    await h.request(`/v1/sessions/${id}/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: new Uint8Array(10),
+    }),
+    409,
+    "session-not-active",
+  );
+  await problem(
+    await h.json("PUT", `/v1/sessions/${id}/answer`, { answer: "not sdp" }),
+    422,
+    "invalid-sdp",
+  );
+  assertEquals((await h.request(`/v1/sessions/${id}`, { method: "DELETE" })).status, 204);
+  await problem(
+    await h.json("POST", `/v1/sessions/${id}/messages`, { text: "late" }),
+    409,
+    "session-closed",
+  );
+  await problem(
+    await h.json("PUT", `/v1/sessions/${id}/answer`, { answer: "v=0" }),
+    409,
+    "not-awaiting-answer",
+  );
+});
+
+Deno.test("api upload limit: a chunked body past MAX_UPLOAD_BYTES is cut off with 413", async () => {
+  await using h = await startHarness({ MAX_UPLOAD_BYTES: "100000" });
+  await using peer = peerEndpoint();
+  const { id, offer } = await (await h.json("POST", "/v1/sessions", { createOffer: true })).json();
+  const peerSession = peer.createSession();
+  const { sdp } = buildAnswer(offer, {
+    path: peerSession.localPath,
+    address: "127.0.0.1",
+    port: peer.port,
+    acceptTypes: ["*"],
+  });
+  assertEquals((await h.json("PUT", `/v1/sessions/${id}/answer`, { answer: sdp })).status, 200);
+  let pieces = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pieces++ === 10) controller.close();
+      else controller.enqueue(new Uint8Array(16384));
+    },
+  });
+  const res = await h.request(`/v1/sessions/${id}/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/octet-stream" },
+    body,
+  });
+  const p = await problem(res, 413, "payload-too-large") as ProblemBody & { messageId: string };
+  const message = await (await h.request(`/v1/messages/${p.messageId}`)).json();
+  assertEquals(message.status, "failed");
+});
+
+Deno.test("api PBX: originating and pager mode answer 503 pbx-unavailable", async () => {
+  await using h = await startHarness();
+  const to = await problem(
+    await h.json("POST", "/v1/sessions", { to: "sip:1000@pbx" }),
+    503,
+    "pbx-unavailable",
+  );
+  assert(to.detail.includes("ESL integration"), to.detail);
+  await problem(
+    await h.json("POST", "/v1/pager", { to: "sip:1000@pbx", from: "sip:bot@pbx", text: "hi" }),
+    503,
+    "pbx-unavailable",
+  );
+  const pagerField = await problem(
+    await h.json("POST", "/v1/pager", { to: "sip:1000@pbx", text: "hi" }),
+    422,
+    "validation",
+  );
+  assertEquals(pagerField.field, "from");
+  assertEquals((await (await h.request("/v1/sessions")).json()).items, []);
+});
+
+Deno.test("api docs: /openapi.json lists every route, /docs is a self-contained page", async () => {
+  await using h = await startHarness();
+  const doc = await (await fetch(`${h.url}/openapi.json`)).json();
+  assertEquals(doc.openapi, "3.1.0");
+  const operations = Object.entries(doc.paths as Record<string, object>)
+    .flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`))
+    .sort();
+  assertEquals(operations, [
+    "DELETE /v1/sessions/{id}",
+    "GET /docs",
+    "GET /healthz",
+    "GET /metrics",
+    "GET /openapi.json",
+    "GET /readyz",
+    "GET /v1/events",
+    "GET /v1/messages/{id}",
+    "GET /v1/messages/{id}/content",
+    "GET /v1/sessions",
+    "GET /v1/sessions/{id}",
+    "GET /v1/sessions/{id}/messages",
+    "POST /v1/pager",
+    "POST /v1/sessions",
+    "POST /v1/sessions/{id}/messages",
+    "PUT /v1/sessions/{id}/answer",
+  ]);
+  assertEquals(doc.components.securitySchemes.bearerAuth, {
+    type: "http",
+    scheme: "bearer",
+    description: "API_TOKEN; required when the service has one.",
+  });
+  assertEquals(doc.paths["/v1/sessions"].post.security, [{ bearerAuth: [] }]);
+  assert(doc.components.schemas.Problem, "Problem schema");
+
+  const page = await fetch(`${h.url}/docs`);
+  assertEquals(page.headers.get("content-type"), "text/html; charset=utf-8");
+  const csp = page.headers.get("content-security-policy") ?? "";
+  assert(csp.includes("default-src 'none'") && csp.includes("script-src 'sha256-"), csp);
+  const html = await page.text();
+  assert(html.includes("<script>") && html.includes('fetch("openapi.json")'), "inline renderer");
+  assert(!/\b(src|href)\s*=/.test(html), "no external resources");
+  assert(!/https?:\/\//.test(html), "no absolute URLs");
+});
+
+Deno.test("api operations: /readyz reports the checks, /metrics has the named series", async () => {
+  await using h = await startHarness();
+  const ready = await fetch(`${h.url}/readyz`);
+  assertEquals(await ready.json(), {
+    status: "ready",
+    checks: { store: true, msrp: true, esl: "off" },
+  });
+  await h.json("POST", "/v1/sessions", { createOffer: true });
+  const res = await fetch(`${h.url}/metrics`);
+  assertEquals(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  const text = await res.text();
+  for (
+    const series of [
+      "msrp_bridge_sessions_open 1",
+      "msrp_bridge_msrp_connections 0",
+      'msrp_bridge_messages_total{direction="in"} 0',
+      'msrp_bridge_messages_total{direction="out"} 0',
+      'msrp_bridge_message_bytes_total{direction="in"} 0',
+      'msrp_bridge_message_bytes_total{direction="out"} 0',
+      "# TYPE msrp_bridge_message_failures_total counter",
+      "msrp_bridge_incoming_failures_total 0",
+      'msrp_bridge_webhook_backlog{state="pending"} 0',
+      'msrp_bridge_esl_state{state="off"} 1',
+      'msrp_bridge_esl_state{state="connected"} 0',
+    ]
+  ) assert(text.split("\n").includes(series), `missing ${series}`);
+});
+
+Deno.test("config: webhook and upload variables give one-line errors naming the variable", () => {
+  assertThrows(() => loadConfig({ WEBHOOK_URL: "ftp://x" }), ConfigError, "WEBHOOK_URL");
+  assertThrows(() => loadConfig({ WEBHOOK_URL: "http://x/" }), ConfigError, "WEBHOOK_SECRET");
+  assertThrows(() => loadConfig({ MAX_UPLOAD_BYTES: "0" }), ConfigError, "MAX_UPLOAD_BYTES");
+  const config = loadConfig({ WEBHOOK_URL: "https://x/hook", WEBHOOK_SECRET: "s" });
+  assertEquals([config.webhookUrl, config.webhookSecret], ["https://x/hook", "s"]);
+  assertEquals(loadConfig({}).maxUploadBytes, 4 * 1024 * 1024 * 1024);
+});
+
+Deno.test("service: start fails cleanly when the MSRP port is taken", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-api-" });
+  try {
+    const config = loadConfig({ DATA_DIR: dir, MSRP_PORT: String(taken.addr.port) });
+    const bridge = new Bridge(config, new Logger("error"));
+    await assertRejects(() => bridge.start(), Deno.errors.AddrInUse);
+    // The store was closed again: a second bridge on a free port opens it.
+    const again = new Bridge(loadConfig({ DATA_DIR: dir, MSRP_PORT: "0" }), new Logger("error"));
+    await again.start();
+    await again.stop();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
