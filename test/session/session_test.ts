@@ -443,15 +443,18 @@ Deno.test("session: cancelling a message mid-transfer sends a # chunk and the re
   await using p = await pair({}, { chunkSize: 1024 });
   const got = nextMessage(p.b);
   let n = 0;
-  let m: ReturnType<MsrpSession["send"]> | undefined;
+  const sent: { message?: ReturnType<MsrpSession["send"]> } = {};
   const source = new ReadableStream<Uint8Array>({
     async pull(c) {
-      if (++n === 10) m!.cancel("user pressed stop");
+      if (++n === 10) sent.message!.cancel("user pressed stop");
       c.enqueue(new Uint8Array(1024).fill(67));
       await new Promise((r) => setTimeout(r, 1));
     },
   });
-  m = p.a.send(source, { contentType: "application/octet-stream", size: 1024 * 1024 });
+  const m = sent.message = p.a.send(source, {
+    contentType: "application/octet-stream",
+    size: 1024 * 1024,
+  });
   const r = await m.done;
   assertEquals([r.status, r.code, r.reason], ["failed", 0, "user pressed stop"]);
   const received = await got;
