@@ -9,6 +9,7 @@
 import { createApp } from "./api/mod.ts";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { Logger } from "./log.ts";
+import { PluginRunner } from "./plugins.ts";
 import { Bridge } from "./service.ts";
 import { upgradeMsrpWebSocket } from "./transport/mod.ts";
 
@@ -37,7 +38,18 @@ async function main(): Promise<void> {
   }
   if (!config.apiToken) log.warn("API_TOKEN is not set: the HTTP API listens on loopback only");
 
-  const bridge = new Bridge(config, log);
+  let plugins;
+  try {
+    plugins = await PluginRunner.fromEnv(Deno.env.toObject(), { logger: log });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`configuration error: ${e.message}`);
+      Deno.exit(1);
+    }
+    throw e;
+  }
+  if (plugins.names.length > 0) log.info("plugins loaded", { plugins: plugins.names });
+  const bridge = new Bridge(config, log, plugins);
   try {
     await bridge.start();
   } catch (e) {

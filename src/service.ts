@@ -7,6 +7,13 @@
 
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
+import {
+  createPluginMessage,
+  type OutgoingContent,
+  type PluginRunner,
+  type PluginSession,
+  pluginSession,
+} from "./plugins.ts";
 import { effectivePort, parseMsrpUri } from "./msrp/mod.ts";
 import {
   type AcceptedMedia,
@@ -185,6 +192,8 @@ export function contentUrl(id: string): string {
 
 /** How long a negotiated session may wait for its connection. */
 const CONNECT_WAIT_MS = 60_000;
+/** Received bodies up to this size are offered to plugins. */
+const PLUGIN_BODY_BYTES = 1024 * 1024;
 const encoder = new TextEncoder();
 
 function errorText(e: unknown): string {
@@ -208,6 +217,8 @@ export class Bridge {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #live = new Map<string, MsrpSession>();
+  readonly #pluginSessions = new Map<string, PluginSession>();
+  readonly #plugins: PluginRunner | undefined;
   readonly #offers = new Map<string, LocalMsrpOffer>();
   readonly #subscribers = new Set<EventSubscriber>();
   readonly #work = new Set<Promise<unknown>>();
@@ -223,9 +234,14 @@ export class Bridge {
   #incomingFailures = 0;
 
   /** Creates a stopped bridge; {@linkcode start} opens everything. */
-  constructor(config: Config, log: Logger) {
+  /**
+   * Creates the bridge; `plugins` (see `src/plugins.ts`) see sessions and
+   * messages in `PLUGINS` order.
+   */
+  constructor(config: Config, log: Logger, plugins?: PluginRunner) {
     this.#config = config;
     this.#log = log;
+    this.#plugins = plugins;
   }
 
   /** The service logger. */
@@ -303,6 +319,7 @@ export class Bridge {
     for (const session of [...this.#live.values()]) session.close("shutdown");
     await this.endpoint.close();
     while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
+    await this.#plugins?.close();
     await this.#dispatcher?.stop();
     this.store.close();
     this.#state = "stopped";
@@ -555,6 +572,8 @@ export class Bridge {
       remotePath,
     });
     this.#live.set(session.id, session);
+    const info = pluginSession(session, { direction });
+    this.#pluginSessions.set(session.id, info);
     session.ready.then(() => {
       if (session.closed) return;
       const row = this.store.updateSession(session.id, {
@@ -563,6 +582,7 @@ export class Bridge {
       });
       this.#publish(createEvent("session.started", sessionEventData(row)));
       this.#log.info("session started", { sessionId: session.id });
+      if (this.#plugins) this.#track(this.#plugins.sessionStarted(info));
     }, () => {});
     session.addEventListener("close", (e) => {
       const reason = (e as SessionCloseEvent).reason;
@@ -575,6 +595,8 @@ export class Bridge {
       });
       this.#publish(createEvent("session.ended", sessionEventData(row)));
       this.#log.info("session ended", { sessionId: session.id, reason });
+      this.#pluginSessions.delete(session.id);
+      if (this.#plugins) this.#track(this.#plugins.sessionEnded(info, reason));
     }, { once: true });
   }
 
@@ -618,6 +640,7 @@ export class Bridge {
     }
     this.#messagesIn++;
     this.#bytesIn += row.bytes;
+    if (this.#plugins && await this.#consumedByPlugins(row)) return;
     let text: string | undefined;
     if (row.bytes <= MAX_INLINE_TEXT_BYTES && /^text\//i.test(row.contentType) && row.contentPath) {
       // Without the file the event still carries contentUrl, which then answers 404.
@@ -637,6 +660,49 @@ export class Bridge {
     });
   }
 
+  /**
+   * Runs the plugins on a received message: sends their replies and
+   * forwards, and tells whether one of them consumed it (then no
+   * `message.received` is published).
+   */
+  async #consumedByPlugins(row: MessageRecord): Promise<boolean> {
+    const info = this.#pluginSessions.get(row.sessionId);
+    if (!info || !this.#plugins) return false;
+    const body = row.contentPath && row.bytes <= PLUGIN_BODY_BYTES
+      ? await Deno.readFile(row.contentPath).catch(() => undefined)
+      : undefined;
+    const outcome = await this.#plugins.message(
+      info,
+      createPluginMessage({
+        id: row.messageId,
+        sessionId: row.sessionId,
+        direction: "in",
+        contentType: row.contentType,
+        body,
+        size: row.bytes,
+      }),
+    );
+    const sendContent = (sessionId: string, content: OutgoingContent) => {
+      if (!this.#live.has(sessionId)) return;
+      const bytes = typeof content.body === "string" ? encoder.encode(content.body) : content.body;
+      this.sendMessage(sessionId, ReadableStream.from([bytes]), {
+        contentType: content.contentType,
+        size: bytes.length,
+      });
+    };
+    for (const reply of outcome.replies) sendContent(row.sessionId, reply);
+    for (const f of outcome.forwards) sendContent(f.sessionId, f.content);
+    if (outcome.consumed) {
+      this.#log.info("message consumed by plugin", {
+        sessionId: row.sessionId,
+        messageId: row.id,
+        plugin: outcome.consumedBy,
+        rejectStatus: outcome.reject?.status,
+      });
+    }
+    return outcome.consumed;
+  }
+
   #settled(id: string, result: DeliveryResult): void {
     const failed = result.status === "failed";
     const row = this.store.updateMessage(id, {
@@ -653,6 +719,20 @@ export class Bridge {
       this.#messagesOut++;
       this.#bytesOut += result.bytesSent;
       this.#publish(createEvent("message.delivered", messageEventData(row, session)));
+    }
+    const info = this.#pluginSessions.get(row.sessionId);
+    if (this.#plugins && info) {
+      this.#track(this.#plugins.delivery({
+        session: info,
+        message: createPluginMessage({
+          id: row.messageId,
+          sessionId: row.sessionId,
+          direction: "out",
+          contentType: row.contentType,
+          size: result.bytesSent,
+        }),
+        ...result,
+      }));
     }
     this.#log.info("message settled", {
       sessionId: row.sessionId,

@@ -1,0 +1,188 @@
+/**
+ * Inbound MSRP calls through a real FreeSWITCH (shared/freeswitch, started
+ * with `.ci/freeswitch.sh start`): a SIP phone calls the `msrp` extension on
+ * 127.0.0.1:5080, the bridge answers over ESL (127.0.0.1:8021) with its own
+ * SDP, and text flows over MSRP between the bridge and a second endpoint
+ * that plays the phone's MSRP side. Skipped when FreeSWITCH is not reachable.
+ */
+
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { type InboundCall, type InboundCallEvent, InboundCalls } from "../../src/pbx/calls.ts";
+import { EslClient } from "../../src/pbx/esl_client.ts";
+import { buildOffer, parseSessionDescription } from "../../src/sdp/mod.ts";
+import {
+  type IncomingMessage,
+  type MessageEvent,
+  MsrpEndpoint,
+  type MsrpSession,
+  type SessionCloseEvent,
+} from "../../src/session/mod.ts";
+import { SipFailure, SipPhone } from "./_sip_phone.ts";
+
+const ESL = { hostname: "127.0.0.1", port: 8021 };
+const SIP = { hostname: "127.0.0.1", port: 5080 };
+
+async function unreachable(): Promise<string | undefined> {
+  try {
+    (await Deno.connect(ESL)).close();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+const skip = await unreachable();
+if (skip !== undefined) {
+  console.log(
+    `freeswitch_real_test: skipped, FreeSWITCH ESL is not reachable on 127.0.0.1:8021 (${skip}); ` +
+      "start it with .ci/freeswitch.sh start",
+  );
+}
+
+function endpoint(): MsrpEndpoint {
+  return new MsrpEndpoint({ hostname: "127.0.0.1", port: 0 }).listen();
+}
+
+/** Everything one call needs; `close()` ends it all. */
+async function setUp(callerSetup: "active" | "passive") {
+  const esl = new EslClient(ESL).start();
+  const bridge = endpoint();
+  const calls = new InboundCalls({
+    esl,
+    endpoint: bridge,
+    session: { acceptTypes: ["text/plain"] },
+  });
+  const aliceEndpoint = endpoint();
+  const alice = aliceEndpoint.createSession({ acceptTypes: ["text/plain"] });
+  const offer = buildOffer({
+    path: alice.localPath,
+    address: "127.0.0.1",
+    port: aliceEndpoint.port,
+    acceptTypes: ["text/plain"],
+    setup: callerSetup,
+    originUsername: "alice",
+  });
+  const phone = await SipPhone.open({ server: SIP });
+  await esl.whenConnected();
+  return {
+    esl,
+    bridge,
+    calls,
+    aliceEndpoint,
+    alice,
+    offer,
+    phone,
+    async close() {
+      await phone.close();
+      await calls.close();
+      await esl.close();
+      await aliceEndpoint.close();
+      await bridge.close();
+    },
+  };
+}
+
+function nextCall(calls: InboundCalls): Promise<InboundCall> {
+  return new Promise((resolve) =>
+    calls.addEventListener("call", (e) => resolve((e as InboundCallEvent).call), { once: true })
+  );
+}
+
+function nextMessage(session: MsrpSession): Promise<IncomingMessage> {
+  return new Promise((resolve) =>
+    session.addEventListener("message", (e) => resolve((e as MessageEvent).message), {
+      once: true,
+    })
+  );
+}
+
+function closed(session: MsrpSession): Promise<string> {
+  if (session.closed) return Promise.resolve(session.closeReason);
+  return new Promise((resolve) =>
+    session.addEventListener("close", (e) => resolve((e as SessionCloseEvent).reason), {
+      once: true,
+    })
+  );
+}
+
+for (const callerSetup of ["active", "passive"] as const) {
+  Deno.test({
+    name: `real FreeSWITCH: a call with an MSRP offer (${callerSetup}) is answered with the ` +
+      "bridge's SDP, text flows both ways, BYE ends the session",
+    ignore: skip !== undefined,
+    async fn() {
+      const t = await setUp(callerSetup);
+      try {
+        const answered = nextCall(t.calls);
+        const sipCall = await t.phone.invite("msrp", t.offer);
+        const call = await answered;
+
+        assertEquals(sipCall.answerSdp, call.answerSdp, "the 200 OK carries our SDP byte for byte");
+        assertEquals(sipCall.responses.at(-1)?.startLine, "SIP/2.0 200 OK");
+        assertEquals(call.info.callId, sipCall.callId);
+        assertEquals(call.info.fromDisplay, "Alice Example");
+        assertEquals(call.info.callerNumber, "alice");
+        assertEquals(call.info.destination, "msrp");
+        assert(call.info.fromUri?.startsWith("sip:alice@127.0.0.1:"), "the caller's SIP URI");
+
+        const answer = parseSessionDescription(sipCall.answerSdp).media[0];
+        assert(answer.kind === "msrp");
+        if (callerSetup === "active") await t.aliceEndpoint.connectSession(t.alice, answer.path);
+        await t.alice.ready;
+
+        const atBridge = nextMessage(call.session);
+        t.alice.send("Hello from the phone");
+        assertEquals((await atBridge).text(), "Hello from the phone");
+        const atPhone = nextMessage(t.alice);
+        call.session.send("Hello from the bridge");
+        assertEquals((await atPhone).text(), "Hello from the bridge");
+
+        const ended = closed(call.session);
+        assertEquals(await sipCall.bye(), 200);
+        assertEquals(await ended, "hangup: NORMAL_CLEARING");
+        assertEquals(call.hangupCause, "NORMAL_CLEARING");
+        assertEquals(t.calls.calls.size, 0);
+      } finally {
+        await t.close();
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "real FreeSWITCH: closing the session hangs the call up (the phone gets BYE)",
+  ignore: skip !== undefined,
+  async fn() {
+    const t = await setUp("active");
+    try {
+      const answered = nextCall(t.calls);
+      const sipCall = await t.phone.invite("msrp", t.offer);
+      const call = await answered;
+      const answer = parseSessionDescription(sipCall.answerSdp).media[0];
+      assert(answer.kind === "msrp");
+      await t.aliceEndpoint.connectSession(t.alice, answer.path);
+      await call.session.ready;
+      call.session.close("finished by the application");
+      await sipCall.remoteBye;
+      assert((await closed(t.alice)).startsWith("connection lost"), "the phone's MSRP side ended");
+    } finally {
+      await t.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "real FreeSWITCH: an MSRP offer the bridge cannot serve gets 488",
+  ignore: skip !== undefined,
+  async fn() {
+    const t = await setUp("active");
+    try {
+      const noPath = t.offer.replace(/a=path:[^\r]*\r\n/, "");
+      const failure = await assertRejects(() => t.phone.invite("msrp", noPath), SipFailure);
+      assertEquals(failure.status, 488);
+      assertEquals(t.bridge.sessions.size, 0);
+    } finally {
+      await t.close();
+    }
+  },
+});

@@ -1,0 +1,45 @@
+import { assertEquals } from "../_assert.ts";
+import { loadConfig } from "../../src/config.ts";
+import { Logger } from "../../src/log.ts";
+import { PluginRunner } from "../../src/plugins.ts";
+import { buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
+import { Bridge } from "../../src/service.ts";
+import { type IncomingMessage, MsrpEndpoint } from "../../src/session/mod.ts";
+
+Deno.test("service: with PLUGINS=echo the bridge echoes a peer's text back in the same session", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-plugins-" });
+  const log = new Logger("error");
+  const plugins = await PluginRunner.fromEnv({ PLUGINS: "echo" }, { logger: log });
+  const bridge = new Bridge(
+    loadConfig({ DATA_DIR: dir, MSRP_PORT: "0", HTTP_PORT: "0", LOG_LEVEL: "error" }),
+    log,
+    plugins,
+  );
+  await bridge.start();
+  const peer = new MsrpEndpoint({ port: 0 }).listen();
+  try {
+    const peerSession = peer.createSession();
+    const local: LocalMsrpOffer = {
+      path: peerSession.localPath,
+      address: "127.0.0.1",
+      port: peer.port,
+      acceptTypes: ["text/plain"],
+      setup: "active",
+    };
+    const { answer } = bridge.createSessionFromOffer(buildOffer(local));
+    await peer.connectSession(peerSession, parseAnswer(answer, local).remotePath);
+    const echoed = new Promise<IncomingMessage>((resolve) =>
+      peerSession.addEventListener(
+        "message",
+        (e) => resolve((e as unknown as { message: IncomingMessage }).message),
+        { once: true },
+      )
+    );
+    await peerSession.send("hello bridge").done;
+    assertEquals((await echoed).text(), "hello bridge");
+  } finally {
+    await peer.close();
+    await bridge.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
