@@ -59,6 +59,8 @@ export class IncomingMessage {
   outcome: IncomingOutcome | undefined;
   /** @internal Where a success REPORT goes, when the sender asked for one. */
   reportTo: readonly string[] | undefined;
+  /** @internal End of the range covered by the last progress REPORT. */
+  reportedUpTo = 0;
 
   /** Creates the record; sessions call this. */
   constructor(info: IncomingMessageInfo, maxSize: number, sink: IncomingMessageSink | undefined) {

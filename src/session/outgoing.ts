@@ -75,6 +75,8 @@ export class OutgoingMessage extends EventTarget {
   #pendingTransactions = 0;
   #lastChunkWritten = false;
   #resolve!: (r: DeliveryResult) => void;
+  /** @internal Bytes the receiver confirmed by progress REPORTs so far. */
+  reportedBytes = 0;
   #cancelReason: string | undefined;
 
   /** Creates a message around a chunker; sessions call this. */

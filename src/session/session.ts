@@ -103,6 +103,10 @@ export interface ChunkReceiver {
 const DEFAULT_SEND_WINDOW = 4 * 1024 * 1024;
 // A Kamailio relay drops a receiver's connection once 32 KiB wait for it.
 const RELAY_SEND_WINDOW = 64 * 1024;
+/** Through a relay: most bytes sent beyond the receiver's last progress REPORT. */
+const END_TO_END_WINDOW = 512 * 1024;
+/** A receiver asked for success reports reports progress this often. */
+const PROGRESS_REPORT_BYTES = 128 * 1024;
 const DROP: ChunkReceiver = { body() {}, end() {}, fail() {} };
 const encoder = new TextEncoder();
 
@@ -343,7 +347,7 @@ export class MsrpSession extends EventTarget {
         await this.#writeChunk(message, chunk.byteRange, chunk.flag, chunk.body);
         const window = this.#options.sendWindowBytes ??
           (this.#options.usePath ? RELAY_SEND_WINDOW : DEFAULT_SEND_WINDOW);
-        while (this.#inFlightBytes >= window && !this.#closed) {
+        while (!this.#closed && this.#mustWait(message, window)) {
           await new Promise<void>((resolve) => this.#windowOpen = resolve);
         }
       }
@@ -352,6 +356,17 @@ export class MsrpSession extends EventTarget {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /**
+   * The send window: bytes awaiting responses, and — through a relay, whose
+   * 200s are hop by hop — bytes beyond the receiver's last progress REPORT,
+   * once it sends them (a receiver that never does is paced by 200s only).
+   */
+  #mustWait(message: OutgoingMessage, window: number): boolean {
+    if (this.#inFlightBytes >= window) return true;
+    if (!this.#options.usePath || message.reportedBytes === 0 || message.settled) return false;
+    return message.bytesSent - message.reportedBytes > END_TO_END_WINDOW;
   }
 
   // RFC 4975 §7.1.1: a message cut short ends with a chunk flagged "#".
@@ -492,6 +507,7 @@ export class MsrpSession extends EventTarget {
         this.#answer(head, policy, Status.OK);
         if (flag === "#") this.#finishIncoming(m, "aborted by sender");
         else if (m.reassembler.isComplete) this.#finishIncoming(m, "");
+        else if (m.reportTo) this.#reportProgress(m);
       },
       fail: (error) => {
         failed = true;
@@ -566,6 +582,27 @@ export class MsrpSession extends EventTarget {
     this.dispatchEvent(new MessageEvent(m));
   }
 
+  /**
+   * RFC 4975 §7.1.2 lets a receiver report parts of a message: when a success
+   * report was asked for, we report progress every PROGRESS_REPORT_BYTES.
+   * Senders use it to pace transfers end to end (see `#progress`).
+   */
+  #reportProgress(m: IncomingMessage): void {
+    const first = m.reassembler.ranges[0];
+    if (!first || first[0] !== 1 || first[1] - m.reportedUpTo < PROGRESS_REPORT_BYTES) return;
+    m.reportedUpTo = first[1];
+    const total = m.reassembler.total ?? "*";
+    this.#report(m.reportTo!, m.messageId, { start: 1, end: first[1], total }, Status.OK);
+  }
+
+  // A progress REPORT arrived: the pump may send further ahead (end-to-end window).
+  #progress(message: OutgoingMessage, end: number): void {
+    message.reportedBytes = Math.max(message.reportedBytes, end);
+    const open = this.#windowOpen;
+    this.#windowOpen = undefined;
+    open?.();
+  }
+
   /** @internal Handles a REPORT about a message we sent (RFC 4975 §7.1.2). */
   receiveReport(head: RequestHead): void {
     try {
@@ -575,7 +612,9 @@ export class MsrpSession extends EventTarget {
       const end = report.byteRange?.end;
       if (report.status === Status.OK) {
         const total = message.size ?? message.bytesSent;
-        if (end === undefined || end === "*" || end >= total) message.delivered(total);
+        const whole = end === undefined || end === "*" || end >= total;
+        if (whole && message.chunker.finished) message.delivered(total);
+        else if (typeof end === "number") this.#progress(message, end);
       } else {
         message.fail(report.status, report.comment || `REPORT ${report.status}`);
       }

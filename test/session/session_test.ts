@@ -477,3 +477,36 @@ Deno.test("session: a body stream that errors mid-way ends the message with #", 
   assert(r.reason.includes("disk read failed"), r.reason);
   assertEquals((await got).outcome?.reason, "aborted by sender");
 });
+
+Deno.test("session: a receiver asked for success reports also reports progress every 128 KiB", async () => {
+  const eb = endpoint();
+  const b = eb.createSession();
+  const peer = await RawPeer.connect(eb.port);
+  try {
+    const from = "msrp://127.0.0.1:9/peer;tcp";
+    const chunk = "z".repeat(65536);
+    const total = 3 * 65536;
+    for (let i = 0; i < 3; i++) {
+      await peer.write(sendFrame({
+        tid: `prog000${i}`,
+        to: b.localUri,
+        from,
+        messageId: "big1",
+        range: `${i * 65536 + 1}-${(i + 1) * 65536}/${total}`,
+        body: chunk,
+        flag: i === 2 ? "$" : "+",
+        extra: "Success-Report: yes\r\n",
+      }));
+    }
+    const frames = await peer.waitFor((fs) =>
+      fs.filter((f) => f.head.kind === "request").length >= 2
+    );
+    const reports = frames.filter((f) => f.head.kind === "request").map((f) =>
+      f.head.headers.get("byte-range")
+    );
+    assertEquals(reports, [`1-131072/${total}`, `1-${total}/${total}`]);
+  } finally {
+    await peer.close();
+    await eb.close();
+  }
+});
