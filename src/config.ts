@@ -39,6 +39,16 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** HTTP path serving MSRP over WebSocket. */
   readonly wsPath: string;
+  /** PBX control: `inbound` (we connect to FreeSWITCH's event socket) or `off`. */
+  readonly eslMode: "inbound" | "off";
+  /** Event socket address and password. */
+  readonly eslHost: string;
+  /** Event socket port. */
+  readonly eslPort: number;
+  /** Event socket password; never logged. */
+  readonly eslPassword: string;
+  /** Sofia profile used to send pager-mode SIP MESSAGEs. */
+  readonly sipProfile: string;
   /** Where webhooks are posted; unset: no webhooks. */
   readonly webhookUrl: string | undefined;
   /** HMAC-SHA256 key of webhook signatures; set whenever `webhookUrl` is. */
@@ -100,6 +110,15 @@ function webhookSecret(url: string | undefined, v: string | undefined): string |
   return v || undefined;
 }
 
+function eslMode(v: string | undefined): "inbound" | "off" {
+  if (v === undefined || v === "" || v === "inbound") return "inbound";
+  if (v === "off") return "off";
+  if (v === "outbound") {
+    throw new ConfigError("ESL_MODE=outbound is not supported yet; use inbound or off");
+  }
+  throw new ConfigError(`ESL_MODE must be inbound or off, got "${v}"`);
+}
+
 /** Reads the configuration from environment variables; throws {@linkcode ConfigError}. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const logLevel = (env.LOG_LEVEL ?? "info") as LogLevel;
@@ -126,5 +145,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     webhookUrl: hook,
     webhookSecret: webhookSecret(hook, env.WEBHOOK_SECRET),
     maxUploadBytes: int(env, "MAX_UPLOAD_BYTES", 4 * 1024 * 1024 * 1024, 1),
+    eslMode: eslMode(env.ESL_MODE),
+    eslHost: env.ESL_HOST || "127.0.0.1",
+    eslPort: port(env, "ESL_PORT", 8021),
+    eslPassword: env.ESL_PASSWORD || "ClueCon",
+    sipProfile: env.SIP_PROFILE || "internal",
   };
 }

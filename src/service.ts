@@ -8,6 +8,14 @@
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import {
+  EslClient,
+  type EslEvent,
+  type EslEventReceived,
+  type EslStateChange,
+  type InboundCallEvent,
+  InboundCalls,
+} from "./pbx/mod.ts";
+import {
   createPluginMessage,
   type OutgoingContent,
   type PluginRunner,
@@ -37,6 +45,7 @@ import {
   type SessionCloseEvent,
 } from "./session/mod.ts";
 import {
+  type CallIdentity,
   type EventRecord,
   type MessageRecord,
   openStore,
@@ -78,6 +87,7 @@ export type BridgeErrorCode =
   | "connect-failed"
   | "session-limit"
   | "pbx-unavailable"
+  | "validation"
   | "shutting-down";
 
 /** An operation of the bridge that failed, told apart by its {@linkcode BridgeError.code}. */
@@ -219,6 +229,8 @@ export class Bridge {
   readonly #live = new Map<string, MsrpSession>();
   readonly #pluginSessions = new Map<string, PluginSession>();
   readonly #plugins: PluginRunner | undefined;
+  #esl: EslClient | undefined;
+  #calls: InboundCalls | undefined;
   readonly #offers = new Map<string, LocalMsrpOffer>();
   readonly #subscribers = new Set<EventSubscriber>();
   readonly #work = new Set<Promise<unknown>>();
@@ -261,9 +273,9 @@ export class Bridge {
     return this.#endpoint;
   }
 
-  /** The PBX connection: `off` until the ESL integration is wired in. */
+  /** The PBX event-socket connection (`off` with `ESL_MODE=off`). */
   get eslState(): EslState {
-    return "off";
+    return this.#esl?.state ?? "off";
   }
 
   /**
@@ -303,6 +315,7 @@ export class Bridge {
     this.#dispatcher?.start();
     this.#log.info("webhooks", { enabled: this.#dispatcher !== undefined });
     this.#state = "running";
+    if (config.eslMode === "inbound") this.#startEsl();
     return Promise.resolve();
   }
 
@@ -316,6 +329,8 @@ export class Bridge {
     this.#state = "stopping";
     for (const subscriber of [...this.#subscribers]) subscriber.close();
     this.#subscribers.clear();
+    await this.#calls?.close();
+    this.#esl?.close();
     for (const session of [...this.#live.values()]) session.close("shutdown");
     await this.endpoint.close();
     while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
@@ -447,14 +462,94 @@ export class Bridge {
     );
   }
 
-  /** Sends a pager-mode SIP MESSAGE through the PBX; needs the PBX integration. */
-  sendPager(message: PagerMessage): Promise<void> {
-    return Promise.reject(
-      new BridgeError(
+  /**
+   * Sends a pager-mode SIP MESSAGE through FreeSWITCH (`chat` API run as a
+   * background job, so the event connection is never blocked; §5.2 of the ESL
+   * reference). Rejects when the PBX is not connected or the MESSAGE failed.
+   */
+  async sendPager(message: PagerMessage): Promise<void> {
+    this.#checkRunning();
+    const esl = this.#esl;
+    if (!esl || esl.state !== "connected") {
+      throw new BridgeError("pbx-unavailable", `the PBX event socket is ${this.eslState}`);
+    }
+    for (const [field, value] of Object.entries(message)) {
+      // The chat API separates fields with "|" and ends at a line break.
+      if (/[|\r\n]/.test(value)) {
+        throw new BridgeError("validation", `${field} must not contain "|" or line breaks`, field);
+      }
+    }
+    const from = message.from.replace(/^sips?:/, "");
+    const to = `${this.#config.sipProfile}/${message.to}`;
+    const result = await esl.bgapi(`chat sip|${from}|${to}|${message.text}|text/plain`);
+    if (!/^\+?OK|^Sent/m.test(result.trim())) {
+      throw new BridgeError(
         "pbx-unavailable",
-        `cannot send to ${message.to}: pager mode needs the ESL integration, which is not available in this build`,
-      ),
-    );
+        `the PBX did not send the MESSAGE: ${result.trim()}`,
+      );
+    }
+    this.#log.info("pager sent", { to: message.to });
+  }
+
+  #startEsl(): void {
+    const config = this.#config;
+    const esl = new EslClient({
+      hostname: config.eslHost,
+      port: config.eslPort,
+      password: config.eslPassword,
+      logger: this.#log,
+    });
+    esl.addEventListener("state", (e) => {
+      const { state, error } = e as EslStateChange;
+      this.#log.info("esl state", { state, error: error?.message });
+    });
+    esl.addEventListener("event", (e) => this.#onEslEvent((e as EslEventReceived).event));
+    const calls = new InboundCalls({
+      esl,
+      endpoint: this.endpoint,
+      createSession: () => this.#createSession("tcp"),
+      logger: this.#log,
+    });
+    calls.addEventListener("call", (e) => {
+      const { call } = e as InboundCallEvent;
+      const info = call.info;
+      this.#record(call.session, "in", call.media.remotePath, {
+        fromUri: info.fromUri,
+        toUri: info.toUri,
+        fromDisplay: info.fromDisplay,
+        callId: info.callId,
+        channelUuid: info.channelUuid,
+        otherLegUuid: info.otherLegUuid,
+      });
+    });
+    this.#esl = esl;
+    this.#calls = calls;
+    esl.start();
+  }
+
+  // Pager mode in (§5.1): an inbound SIP MESSAGE; our own sends come back with Delivery-Failure.
+  #onEslEvent(event: EslEvent): void {
+    if (event.name !== "MESSAGE" || event.get("Delivery-Failure") !== undefined) return;
+    const data = {
+      from: `sip:${event.get("from") ?? ""}`,
+      to: `sip:${event.get("to") ?? ""}`,
+      fromDisplay: /^"?([^"<]*?)"?\s*</.exec(event.get("from_full") ?? "")?.[1] || null,
+      callId: event.get("Call-ID") ?? event.get("sip_call_id") ?? null,
+      contentType: event.get("type") ?? "text/plain",
+      text: event.bodyText ?? "",
+    };
+    this.#publish(createEvent("pager.received", data));
+    this.#log.info("pager received", { from: data.from, to: data.to });
+    if (this.#plugins) {
+      this.#track(this.#plugins.pager({
+        from: data.from,
+        to: data.to,
+        fromDisplay: data.fromDisplay ?? undefined,
+        callId: data.callId ?? undefined,
+        contentType: data.contentType,
+        text: data.text,
+      }));
+    }
   }
 
   /**
@@ -564,12 +659,18 @@ export class Bridge {
   }
 
   /** Records a new session and follows its start and end. */
-  #record(session: MsrpSession, direction: "in" | "out", remotePath: readonly string[]): void {
+  #record(
+    session: MsrpSession,
+    direction: "in" | "out",
+    remotePath: readonly string[],
+    identity: Partial<CallIdentity> = {},
+  ): void {
     this.store.insertSession({
       id: session.id,
       direction,
       localUri: session.localUri,
       remotePath,
+      ...identity,
     });
     this.#live.set(session.id, session);
     const info = pluginSession(session, { direction });

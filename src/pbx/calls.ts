@@ -121,6 +121,12 @@ export interface InboundCallsOptions {
   readonly endpoint: MsrpEndpoint;
   /** Options of each session (accept types, sink …); the endpoint's defaults otherwise. */
   readonly session?: SessionOptions;
+  /**
+   * Makes the session for a call, e.g. one whose received messages go to a
+   * store; `endpoint.createSession(session)` when omitted. A RangeError
+   * (session limit) makes the call be refused with 488.
+   */
+  readonly createSession?: () => MsrpSession;
   /** Answer an `actpass` offer as `active` (connect to the caller) instead of `passive`. */
   readonly preferActive?: boolean;
   /** Longest wait for `CHANNEL_ANSWER` after the answer is queued; 10 s by default. */
@@ -141,6 +147,7 @@ export class InboundCalls extends EventTarget {
   readonly #esl: EslClient;
   readonly #endpoint: MsrpEndpoint;
   readonly #sessionOptions: SessionOptions;
+  readonly #createSession: (() => MsrpSession) | undefined;
   readonly #preferActive: boolean;
   readonly #answerTimeoutMs: number;
   readonly #connectTimeoutMs: number;
@@ -159,6 +166,7 @@ export class InboundCalls extends EventTarget {
     this.#esl = options.esl;
     this.#endpoint = options.endpoint;
     this.#sessionOptions = options.session ?? {};
+    this.#createSession = options.createSession;
     this.#preferActive = options.preferActive ?? false;
     this.#answerTimeoutMs = options.answerTimeoutMs ?? 10_000;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
@@ -218,7 +226,7 @@ export class InboundCalls extends EventTarget {
     let session: MsrpSession | undefined;
     let answer: SdpAnswer;
     try {
-      session = this.#endpoint.createSession(this.#sessionOptions);
+      session = this.#createSession?.() ?? this.#endpoint.createSession(this.#sessionOptions);
       answer = buildAnswer(offer, {
         path: session.localPath,
         address: parseMsrpUri(session.localUri).host,

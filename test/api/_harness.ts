@@ -62,6 +62,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     HTTP_PORT: "0",
     API_TOKEN: TOKEN,
     LOG_LEVEL: "error",
+    ESL_MODE: "off",
     ...env,
   });
   const bridge = new Bridge(config, new Logger("error"));

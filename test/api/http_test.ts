@@ -306,11 +306,18 @@ Deno.test("service: start fails cleanly when the MSRP port is taken", async () =
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-api-" });
   try {
-    const config = loadConfig({ DATA_DIR: dir, MSRP_PORT: String(taken.addr.port) });
+    const config = loadConfig({
+      DATA_DIR: dir,
+      MSRP_PORT: String(taken.addr.port),
+      ESL_MODE: "off",
+    });
     const bridge = new Bridge(config, new Logger("error"));
     await assertRejects(() => bridge.start(), Deno.errors.AddrInUse);
     // The store was closed again: a second bridge on a free port opens it.
-    const again = new Bridge(loadConfig({ DATA_DIR: dir, MSRP_PORT: "0" }), new Logger("error"));
+    const again = new Bridge(
+      loadConfig({ DATA_DIR: dir, MSRP_PORT: "0", ESL_MODE: "off" }),
+      new Logger("error"),
+    );
     await again.start();
     await again.stop();
   } finally {

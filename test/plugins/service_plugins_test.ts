@@ -11,7 +11,13 @@ Deno.test("service: with PLUGINS=echo the bridge echoes a peer's text back in th
   const log = new Logger("error");
   const plugins = await PluginRunner.fromEnv({ PLUGINS: "echo" }, { logger: log });
   const bridge = new Bridge(
-    loadConfig({ DATA_DIR: dir, MSRP_PORT: "0", HTTP_PORT: "0", LOG_LEVEL: "error" }),
+    loadConfig({
+      DATA_DIR: dir,
+      MSRP_PORT: "0",
+      HTTP_PORT: "0",
+      LOG_LEVEL: "error",
+      ESL_MODE: "off",
+    }),
     log,
     plugins,
   );

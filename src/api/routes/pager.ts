@@ -15,7 +15,9 @@ const sendPager = createRoute({
   path: "/v1/pager",
   tags: ["pager"],
   summary: "Send a pager-mode SIP MESSAGE",
-  description: "Needs the PBX integration: 503 pbx-unavailable until it is available.",
+  description: "Sent with FreeSWITCH's `chat` API as a background job; 503 pbx-unavailable " +
+    "when the event socket is not connected or the PBX could not send it. `to`, `from` and " +
+    "`text` must not contain `|` or line breaks.",
   security: BEARER,
   request: {
     body: { required: true, content: { "application/json": { schema: PagerRequest } } },

@@ -1,0 +1,142 @@
+/**
+ * The service with ESL_MODE=inbound against the FreeSWITCH double: an
+ * inbound MSRP call becomes a recorded session with the caller's identity,
+ * pager mode in and out, and the ESL state on readiness.
+ */
+
+import { assert, assertEquals } from "../_assert.ts";
+import { loadConfig } from "../../src/config.ts";
+import { Logger } from "../../src/log.ts";
+import { buildOffer } from "../../src/sdp/mod.ts";
+import { Bridge } from "../../src/service.ts";
+import { MsrpEndpoint } from "../../src/session/mod.ts";
+import type { EventRecord } from "../../src/store/mod.ts";
+import { FakeFreeSwitch } from "./_fake_freeswitch.ts";
+
+const CALL = "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+
+async function withService(
+  body: (t: { fs: FakeFreeSwitch; bridge: Bridge; events: EventRecord[] }) => Promise<void>,
+): Promise<void> {
+  const fs = new FakeFreeSwitch();
+  fs.setApi("uuid_exists", (args) => fs.channel(args.trim()) ? "true" : "false");
+  const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-pbx-" });
+  const bridge = new Bridge(
+    loadConfig({
+      DATA_DIR: dir,
+      MSRP_PORT: "0",
+      HTTP_PORT: "0",
+      ESL_PORT: String(fs.port),
+      SIP_PROFILE: "msrp",
+      LOG_LEVEL: "error",
+    }),
+    new Logger("error"),
+  );
+  await bridge.start();
+  const events: EventRecord[] = [];
+  bridge.subscribe({ event: (r) => events.push(r), close() {} });
+  try {
+    while (bridge.eslState !== "connected") await new Promise((r) => setTimeout(r, 10));
+    await body({ fs, bridge, events });
+  } finally {
+    await bridge.stop();
+    await fs.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000; // hang guard only
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not reached");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test("service+pbx: an inbound MSRP call is answered, recorded with the caller's identity and hung up from the API", async () => {
+  await withService(async ({ fs, bridge, events }) => {
+    const peer = new MsrpEndpoint({ port: 0 }).listen();
+    try {
+      const caller = peer.createSession();
+      const offer = buildOffer({
+        path: caller.localPath,
+        address: "127.0.0.1",
+        port: peer.port,
+        acceptTypes: ["text/plain"],
+        setup: "active",
+      });
+      const headers: [string, string][] = [
+        ["Unique-ID", CALL],
+        ["Call-Direction", "inbound"],
+        ["Caller-Caller-ID-Name", "Alice Example"],
+        ["Caller-Caller-ID-Number", "alice"],
+        ["Caller-Destination-Number", "msrp"],
+        ["variable_sip_from_uri", "alice@127.0.0.1:5090"],
+        ["variable_sip_to_uri", "msrp@127.0.0.1:5080"],
+        ["variable_sip_call_id", "abc123@127.0.0.1"],
+        ["variable_switch_r_sdp", offer],
+        ["variable_endpoint_disposition", "RECEIVED_NOMEDIA"],
+      ];
+      fs.addChannel(headers);
+      fs.emit("CHANNEL_PARK", headers);
+      await until(() =>
+        events.some((e) => e.type === "session.started") || fs.channel(CALL)?.answered === true
+      );
+      const answered = fs.channel(CALL)!;
+      assert(answered.answered, "FreeSWITCH answered the call");
+      const answer = answered.variables.get("switch_m_sdp")!;
+      const path = /a=path:(.*)/.exec(answer)![1].trim().split(" ");
+      await peer.connectSession(caller, path);
+      await until(() => events.some((e) => e.type === "session.started"));
+      const started = JSON.parse(events.find((e) => e.type === "session.started")!.payload);
+      const id = started.data.sessionId;
+      const row = bridge.store.getSession(id)!;
+      assertEquals(
+        [row.fromUri, row.fromDisplay, row.callId, row.channelUuid],
+        ["sip:alice@127.0.0.1:5090", "Alice Example", "abc123@127.0.0.1", CALL],
+      );
+      await caller.send("hi from the phone").done;
+      await until(() => events.some((e) => e.type === "message.received"));
+      bridge.closeSession(id, "agent hung up");
+      await fs.waitForCommand((c) => c.line.includes("uuid_kill") && c.line.includes(CALL));
+    } finally {
+      await peer.close();
+    }
+  });
+});
+
+Deno.test("service+pbx: an inbound SIP MESSAGE is published as pager.received; sendPager uses the chat API", async () => {
+  await withService(async ({ fs, bridge, events }) => {
+    fs.emit("MESSAGE", [
+      ["from", "alice@192.0.2.20"],
+      ["to", "chat@192.0.2.10"],
+      ["type", "text/plain"],
+      ["from_full", '"Alice Example" <sip:alice@192.0.2.20>;tag=9fxced76sl'],
+    ], "Hello from pager mode");
+    await until(() => events.some((e) => e.type === "pager.received"));
+    const pager = JSON.parse(events.find((e) => e.type === "pager.received")!.payload).data;
+    assertEquals(
+      [pager.from, pager.to, pager.fromDisplay, pager.text],
+      ["sip:alice@192.0.2.20", "sip:chat@192.0.2.10", "Alice Example", "Hello from pager mode"],
+    );
+
+    fs.setApi("chat", "Sent");
+    await bridge.sendPager({
+      to: "sip:bob@127.0.0.1:5090",
+      from: "sip:bridge@127.0.0.1",
+      text: "hi",
+    });
+    const sent = await fs.waitForCommand((c) => c.line.startsWith("bgapi chat"));
+    assertEquals(
+      sent.line,
+      "bgapi chat sip|bridge@127.0.0.1|msrp/sip:bob@127.0.0.1:5090|hi|text/plain",
+    );
+
+    fs.setApi("chat", "Error! Message Not Sent");
+    let refused = "";
+    await bridge.sendPager({ to: "sip:x@127.0.0.1", from: "sip:b@127.0.0.1", text: "x" })
+      .catch((e) => refused = e.code);
+    assertEquals(refused, "pbx-unavailable");
+    assertEquals((await bridge.readiness()).esl, "connected");
+  });
+});
