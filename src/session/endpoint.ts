@@ -106,7 +106,8 @@ export class MsrpEndpoint {
   readonly #options: EndpointOptions;
   readonly #sessions = new Map<string, MsrpSession>();
   readonly #links = new Set<Link>();
-  readonly #byAuthority = new Map<string, Link>();
+  readonly #byAuthority = new Map<string, Promise<Link>>();
+  readonly #authorityOf = new Map<Link, [string, Promise<Link>]>();
   #listener: MsrpListener | undefined;
   #port = 0;
 
@@ -213,20 +214,16 @@ export class MsrpEndpoint {
     }
     const hop: MsrpUri = parseMsrpUri(remotePath[0]);
     const key = authorityKey(hop);
-    let link = options.reuse ? this.#byAuthority.get(key) : undefined;
+    // RFC 6135 a=connection:existing: share one connection per authority, also
+    // between connects that start at the same time.
+    let pending = options.reuse ? this.#byAuthority.get(key) : undefined;
+    let link = pending && await pending.catch(() => undefined);
     if (!link || link.closed) {
-      const conn = hop.transport === "ws"
-        ? await this.#dialWebSocket(hop, options)
-        : await connect({
-          hostname: hop.host,
-          port: effectivePort(hop),
-          tls: hop.scheme === "msrps",
-          caCerts: options.caCerts,
-          fingerprint: options.fingerprint,
-          insecure: options.insecure,
-        });
-      link = this.#adopt(conn);
-      this.#byAuthority.set(key, link);
+      pending = this.#dial(hop, options);
+      this.#byAuthority.set(key, pending);
+      pending.catch(() => this.#byAuthority.delete(key));
+      link = await pending;
+      this.#authorityOf.set(link, [key, pending]);
     }
     link.sessions.add(session);
     session.bind(link, remotePath);
@@ -239,6 +236,18 @@ export class MsrpEndpoint {
    */
   adopt(conn: Deno.Conn): void {
     this.#adopt(conn);
+  }
+
+  async #dial(hop: MsrpUri, options: ConnectSessionOptions): Promise<Link> {
+    const conn = hop.transport === "ws" ? await this.#dialWebSocket(hop, options) : await connect({
+      hostname: hop.host,
+      port: effectivePort(hop),
+      tls: hop.scheme === "msrps",
+      caCerts: options.caCerts,
+      fingerprint: options.fingerprint,
+      insecure: options.insecure,
+    });
+    return this.#adopt(conn);
   }
 
   #dialWebSocket(hop: MsrpUri, options: ConnectSessionOptions): Promise<Deno.Conn> {
@@ -298,7 +307,9 @@ export class MsrpEndpoint {
   /** @internal */
   linkClosed(link: Link): void {
     this.#links.delete(link);
-    for (const [key, l] of this.#byAuthority) if (l === link) this.#byAuthority.delete(key);
+    const entry = this.#authorityOf.get(link);
+    this.#authorityOf.delete(link);
+    if (entry && this.#byAuthority.get(entry[0]) === entry[1]) this.#byAuthority.delete(entry[0]);
   }
 
   /** Closes every session, connection and the listener. */

@@ -510,3 +510,16 @@ Deno.test("session: a receiver asked for success reports also reports progress e
     await eb.close();
   }
 });
+
+Deno.test("session: connects to one peer started at the same time share a single connection", async () => {
+  const ea = endpoint();
+  const eb = endpoint();
+  try {
+    const pairs = Array.from({ length: 20 }, () => [ea.createSession(), eb.createSession()]);
+    await Promise.all(pairs.map(([a, b]) => ea.connectSession(a, [b.localUri], { reuse: true })));
+    assertEquals(ea.connectionCount, 1);
+  } finally {
+    await ea.close();
+    await eb.close();
+  }
+});
