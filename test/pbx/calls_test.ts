@@ -4,18 +4,13 @@
  * calls left alone or rejected, hangups in both directions, and a reconnect.
  */
 
+import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals } from "../_assert.ts";
 import { type InboundCall, type InboundCallEvent, InboundCalls } from "../../src/pbx/calls.ts";
 import { EslClient, type EslEventReceived, type EslStateChange } from "../../src/pbx/esl_client.ts";
 import { encodeApi, type EslEvent, type EslHeader } from "../../src/pbx/esl_codec.ts";
 import { buildOffer, parseSessionDescription } from "../../src/sdp/mod.ts";
-import {
-  type IncomingMessage,
-  type MessageEvent,
-  MsrpEndpoint,
-  type MsrpSession,
-  type SessionCloseEvent,
-} from "../../src/session/mod.ts";
+import { MsrpEndpoint, type MsrpSession, type SessionCloseEvent } from "../../src/session/mod.ts";
 import { EslTestClient } from "./_esl_test_client.ts";
 import { FakeFreeSwitch } from "./_fake_freeswitch.ts";
 
@@ -114,14 +109,6 @@ function nextEvent(esl: EslClient, name: string): Promise<EslEvent> {
     };
     esl.addEventListener("event", listener);
   });
-}
-
-function nextMessage(session: MsrpSession): Promise<IncomingMessage> {
-  return new Promise((resolve) =>
-    session.addEventListener("message", (e) => resolve((e as MessageEvent).message), {
-      once: true,
-    })
-  );
 }
 
 function closed(session: MsrpSession): Promise<string> {

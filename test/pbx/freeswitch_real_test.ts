@@ -6,17 +6,12 @@
  * that plays the phone's MSRP side. Skipped when FreeSWITCH is not reachable.
  */
 
+import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { type InboundCall, type InboundCallEvent, InboundCalls } from "../../src/pbx/calls.ts";
 import { EslClient } from "../../src/pbx/esl_client.ts";
 import { buildOffer, parseSessionDescription } from "../../src/sdp/mod.ts";
-import {
-  type IncomingMessage,
-  type MessageEvent,
-  MsrpEndpoint,
-  type MsrpSession,
-  type SessionCloseEvent,
-} from "../../src/session/mod.ts";
+import { MsrpEndpoint, type MsrpSession, type SessionCloseEvent } from "../../src/session/mod.ts";
 import { SipFailure, SipPhone } from "./_sip_phone.ts";
 
 const ESL = { hostname: "127.0.0.1", port: 8021 };
@@ -85,14 +80,6 @@ async function setUp(callerSetup: "active" | "passive") {
 function nextCall(calls: InboundCalls): Promise<InboundCall> {
   return new Promise((resolve) =>
     calls.addEventListener("call", (e) => resolve((e as InboundCallEvent).call), { once: true })
-  );
-}
-
-function nextMessage(session: MsrpSession): Promise<IncomingMessage> {
-  return new Promise((resolve) =>
-    session.addEventListener("message", (e) => resolve((e as MessageEvent).message), {
-      once: true,
-    })
   );
 }
 

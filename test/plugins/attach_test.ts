@@ -1,11 +1,7 @@
+import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals } from "../_assert.ts";
 import { Logger } from "../../src/log.ts";
-import {
-  type IncomingMessage,
-  type MessageEvent,
-  MsrpEndpoint,
-  type MsrpSession,
-} from "../../src/session/mod.ts";
+import { MsrpEndpoint, type MsrpSession } from "../../src/session/mod.ts";
 import {
   attachPlugins,
   type MessageRejection,
@@ -30,16 +26,6 @@ async function guard<T>(promise: Promise<T>): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-function nextMessage(session: MsrpSession): Promise<IncomingMessage> {
-  return guard(
-    new Promise((resolve) =>
-      session.addEventListener("message", (e) => resolve((e as MessageEvent).message), {
-        once: true,
-      })
-    ),
-  );
 }
 
 /** Two endpoints on 127.0.0.1 with `count` connected session pairs: `a[i]` active, `b[i]` passive. */

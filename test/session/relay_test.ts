@@ -3,13 +3,9 @@
  * .ci/run starts from ../shared/relay (RELAY_URI, RELAY_TLS_URI,
  * RELAY_TLS_CERT). Without a reachable relay they are skipped with a reason.
  */
+import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import {
-  type IncomingMessage,
-  MsrpEndpoint,
-  type MsrpSession,
-  type RelayRegistration,
-} from "../../src/session/mod.ts";
+import { MsrpEndpoint, type RelayRegistration } from "../../src/session/mod.ts";
 import { MsrpError } from "../../src/msrp/mod.ts";
 
 const RELAY_URI = Deno.env.get("RELAY_URI") ?? "msrp://127.0.0.1:2856;tcp";
@@ -31,16 +27,6 @@ const relayUp = await reachable(RELAY_URI);
 if (!relayUp) console.warn(`relay tests skipped: no MSRP relay at ${RELAY_URI}`);
 const tlsUp = RELAY_TLS_URI !== undefined && RELAY_TLS_CERT !== undefined &&
   await reachable(RELAY_TLS_URI);
-
-function nextMessage(session: MsrpSession): Promise<IncomingMessage> {
-  return new Promise((resolve) =>
-    session.addEventListener(
-      "message",
-      (e) => resolve((e as unknown as { message: IncomingMessage }).message),
-      { once: true },
-    )
-  );
-}
 
 /** Alice and Bob, each authenticated at the relay as a different user, with a session between them. */
 async function relayedPair(uri = RELAY_URI, caCerts?: string[], chunkSize = 8 * 1024) {

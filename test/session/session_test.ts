@@ -1,3 +1,4 @@
+import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { type IncomingMessage, MsrpEndpoint, type MsrpSession } from "../../src/session/mod.ts";
 import { MsrpError } from "../../src/msrp/mod.ts";
@@ -7,18 +8,6 @@ const enc = new TextEncoder();
 
 function endpoint(options: ConstructorParameters<typeof MsrpEndpoint>[0] = {}): MsrpEndpoint {
   return new MsrpEndpoint({ hostname: "127.0.0.1", port: 0, ...options }).listen();
-}
-
-function nextMessage(session: MsrpSession): Promise<IncomingMessage> {
-  return new Promise((resolve) =>
-    session.addEventListener(
-      "message",
-      (e) => resolve((e as unknown as { message: IncomingMessage }).message),
-      {
-        once: true,
-      },
-    )
-  );
 }
 
 /** Two endpoints with a connected session pair: `a` active, `b` passive. */

@@ -1,16 +1,7 @@
+import { nextMessage } from "../_messages.ts";
 import { assertEquals, assertRejects } from "../_assert.ts";
-import { type IncomingMessage, MsrpEndpoint, type MsrpSession } from "../../src/session/mod.ts";
+import { MsrpEndpoint } from "../../src/session/mod.ts";
 import { upgradeMsrpWebSocket } from "../../src/transport/mod.ts";
-
-function nextMessage(session: MsrpSession): Promise<IncomingMessage> {
-  return new Promise((resolve) =>
-    session.addEventListener(
-      "message",
-      (e) => resolve((e as unknown as { message: IncomingMessage }).message),
-      { once: true },
-    )
-  );
-}
 
 /** Endpoint B serves MSRP over WebSocket on an HTTP server; A dials its `;ws` URI. */
 async function wsPair() {
