@@ -49,6 +49,8 @@ export interface Config {
   readonly eslPassword: string;
   /** Sofia profile used to send pager-mode SIP MESSAGEs. */
   readonly sipProfile: string;
+  /** Where outbound calls are sent: the PBX's SIP profile (`sip:host:port;transport=tcp`). */
+  readonly sipUri: string;
   /** Where webhooks are posted; unset: no webhooks. */
   readonly webhookUrl: string | undefined;
   /** HMAC-SHA256 key of webhook signatures; set whenever `webhookUrl` is. */
@@ -119,6 +121,14 @@ function eslMode(v: string | undefined): "inbound" | "off" {
   throw new ConfigError(`ESL_MODE must be inbound or off, got "${v}"`);
 }
 
+function sipUri(v: string | undefined): string {
+  if (v === undefined || v === "") return "sip:127.0.0.1:5080;transport=tcp";
+  if (!/^sip:[^\s@]+$/.test(v)) {
+    throw new ConfigError(`SIP_URI must be a sip: URI of the PBX (host:port), got "${v}"`);
+  }
+  return v;
+}
+
 /** Reads the configuration from environment variables; throws {@linkcode ConfigError}. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const logLevel = (env.LOG_LEVEL ?? "info") as LogLevel;
@@ -150,5 +160,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     eslPort: port(env, "ESL_PORT", 8021),
     eslPassword: env.ESL_PASSWORD || "ClueCon",
     sipProfile: env.SIP_PROFILE || "internal",
+    sipUri: sipUri(env.SIP_URI),
   };
 }

@@ -23,6 +23,7 @@ import {
   pluginSession,
 } from "./plugins.ts";
 import { effectivePort, parseMsrpUri } from "./msrp/mod.ts";
+import { headerOf, type SipInviteResult, SipUserAgent } from "./pbx/sip_ua.ts";
 import {
   type AcceptedMedia,
   buildAnswer,
@@ -200,6 +201,7 @@ export function contentUrl(id: string): string {
   return `/v1/messages/${id}/content`;
 }
 
+/** The FreeSWITCH `msrp` profile of the test package (shared/freeswitch). */
 /** How long a negotiated session may wait for its connection. */
 const CONNECT_WAIT_MS = 60_000;
 /** Received bodies up to this size are offered to plugins. */
@@ -208,6 +210,13 @@ const encoder = new TextEncoder();
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** Host and port of a `sip:host:port` URI (port 5060 when absent). */
+function sipServer(uri: string): { hostname: string; port: number } {
+  const match = /^sips?:(?:[^@;]*@)?(\[[^\]]+\]|[^:;]+)(?::(\d+))?/.exec(uri);
+  if (!match) throw new BridgeError("pbx-unavailable", `not a SIP URI: ${uri}`);
+  return { hostname: match[1].replace(/^\[|\]$/g, ""), port: Number(match[2] ?? 5060) };
 }
 
 function sdpFailure(e: unknown, field: string): unknown {
@@ -452,14 +461,97 @@ export class Bridge {
     return this.store.getSession(id)!;
   }
 
-  /** Places a session through the PBX; needs the PBX integration. */
-  originate(to: string): Promise<OfferedSession> {
-    return Promise.reject(
-      new BridgeError(
+  /**
+   * Places a session through the PBX ("two-leg bypass", §4.4 of the ESL
+   * reference): sends an INVITE with our offer (`a=setup:actpass`) to
+   * extension `out` at `SIP_URI` with `X-Msrp-Target: <to>`, and
+   * starts the session from the callee's answer. Resolves once the call is
+   * answered (and, when we are the active side, connected). Closing the
+   * session sends BYE; a BYE from the PBX closes the session.
+   *
+   * @throws {BridgeError} `pbx-unavailable` when the PBX cannot be reached or
+   * the callee rejects the call (the message names the SIP status, which is
+   * also recorded on the ended session); `connect-failed` when the MSRP
+   * connection fails; `sdp-not-acceptable` for an answer we cannot use.
+   */
+  async originate(to: string): Promise<OfferedSession> {
+    this.#checkRunning();
+    if (this.#config.eslMode === "off") {
+      throw new BridgeError(
         "pbx-unavailable",
-        `cannot reach ${to}: calls through the PBX need the ESL integration, which is not available in this build`,
-      ),
-    );
+        `cannot reach ${to}: calls through the PBX need the ESL integration, which is off (ESL_MODE=off)`,
+      );
+    }
+    if (/[\r\n]/.test(to)) {
+      throw new BridgeError("validation", "to must not contain line breaks", "to");
+    }
+    const server = sipServer(this.#config.sipUri);
+    let ua: SipUserAgent;
+    try {
+      ua = await SipUserAgent.connect({ server });
+    } catch (e) {
+      throw new BridgeError(
+        "pbx-unavailable",
+        `cannot reach the PBX at ${this.#config.sipUri}: ${errorText(e)}`,
+      );
+    }
+    let session: MsrpSession;
+    try {
+      session = this.#createSession("tcp");
+    } catch (e) {
+      await ua.close();
+      throw e;
+    }
+    const local: LocalMsrpOffer = { ...this.#local(session), setup: "actpass" };
+    const offer = buildOffer(local);
+    const callId = `${session.id}@${server.hostname}`;
+    this.#record(session, "out", [], { toUri: to, callId });
+    const ended = Promise.withResolvers<void>();
+    session.addEventListener("close", () => ended.resolve(), { once: true });
+    let result: SipInviteResult;
+    try {
+      result = await ua.invite({
+        requestUri: `sip:out@${server.hostname}:${server.port}`,
+        headers: [["X-Msrp-Target", to]],
+        sdp: offer,
+        callId,
+        timeoutMs: CONNECT_WAIT_MS,
+      });
+    } catch (e) {
+      session.close(`sip: ${errorText(e)}`);
+      await ua.close();
+      throw new BridgeError("pbx-unavailable", `call to ${to} failed: ${errorText(e)}`);
+    }
+    const { status, reason, dialog } = result;
+    const cause = /text="([^"]*)"/.exec(headerOf(result.response, "reason") ?? "")?.[1] ?? null;
+    this.store.updateSession(session.id, { sipStatus: status, hangupCause: cause });
+    if (!dialog) {
+      session.close(`sip ${status} ${reason}`);
+      await ua.close();
+      this.#log.info("originate rejected", { sessionId: session.id, to, status });
+      throw new BridgeError("pbx-unavailable", `call to ${to} failed: SIP ${status} ${reason}`);
+    }
+    dialog.addEventListener("bye", () => session.close("hangup: BYE"), { once: true });
+    this.#track((async () => {
+      await ended.promise;
+      await dialog.bye().catch((e) => this.#log.warn("bye failed", { error: errorText(e) }));
+      await ua.close();
+    })());
+    if (session.closed) {
+      throw new BridgeError("session-closed", `session ${session.id} ended while ringing`);
+    }
+    let accepted: AcceptedMedia;
+    try {
+      accepted = parseAnswer(result.answerSdp ?? "", local);
+    } catch (e) {
+      session.close("answer not acceptable");
+      throw sdpFailure(e, "answer");
+    }
+    this.store.updateSession(session.id, { remotePath: accepted.remotePath });
+    this.#log.info("originate answered", { sessionId: session.id, to, role: accepted.setup });
+    if (accepted.setup === "active") await this.#connect(session, accepted);
+    else this.#awaitConnection(session);
+    return { id: session.id, offer };
   }
 
   /**

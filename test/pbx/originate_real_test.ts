@@ -1,0 +1,280 @@
+/**
+ * `Bridge.originate` through a real FreeSWITCH (shared/freeswitch, started
+ * with `.ci/freeswitch.sh start`): the bridge sends its INVITE to extension
+ * `out` on 127.0.0.1:5080, FreeSWITCH bridges it in bypass to a SIP callee on
+ * 127.0.0.1 that answers with the SDP of a peer MSRP endpoint, and text
+ * flows. Skipped when 127.0.0.1:5080 TCP is not reachable.
+ */
+
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { loadConfig } from "../../src/config.ts";
+import { Logger } from "../../src/log.ts";
+import {
+  headerOf,
+  serializeSip,
+  SipConnection,
+  type SipMessage,
+  sipRandom,
+  statusOf,
+} from "../../src/pbx/_sip_message.ts";
+import { buildOffer } from "../../src/sdp/mod.ts";
+import { Bridge, BridgeError } from "../../src/service.ts";
+import { MsrpEndpoint } from "../../src/session/mod.ts";
+import type { EventRecord } from "../../src/store/mod.ts";
+
+async function unreachable(): Promise<string | undefined> {
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port: 5080 })).close();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+const skip = await unreachable();
+if (skip !== undefined) {
+  console.log(
+    `originate_real_test: skipped, FreeSWITCH SIP is not reachable on 127.0.0.1:5080 TCP (${skip}); ` +
+      "start it with .ci/freeswitch.sh start",
+  );
+}
+
+/** What the fake UAS answers to an INVITE. */
+interface Answer {
+  readonly status: number;
+  readonly reason: string;
+  readonly sdp?: string;
+  readonly headers?: [string, string][];
+}
+
+/**
+ * A SIP UAS on 127.0.0.1 over TCP: answers every INVITE with `answer(invite)`
+ * (after a 180), records the requests it gets, answers BYE 200 and can send
+ * BYE itself in the dialog of the last INVITE.
+ */
+class FakeUas {
+  readonly requests: SipMessage[] = [];
+  readonly #listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  readonly #connections = new Set<SipConnection>();
+  readonly #accepting: Promise<void>;
+  readonly #answer: (invite: SipMessage) => Answer;
+  readonly #waiters = new Set<() => void>();
+  #dialog: { connection: SipConnection; invite: SipMessage; tag: string } | undefined;
+
+  constructor(answer: (invite: SipMessage) => Answer) {
+    this.#answer = answer;
+    this.#accepting = (async () => {
+      try {
+        for await (const conn of this.#listener) {
+          this.#connections.add(new SipConnection(conn, (m, c) => this.#receive(m, c)));
+        }
+      } catch {
+        // closed
+      }
+    })();
+  }
+
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  /** Resolves with the first request of `method` received (now or later). */
+  async request(method: string): Promise<SipMessage> {
+    const find = () => this.requests.find((r) => r.startLine.startsWith(`${method} `));
+    while (!find()) await new Promise<void>((r) => this.#waiters.add(r));
+    return find()!;
+  }
+
+  /** Sends BYE in the dialog of the last INVITE. */
+  async bye(): Promise<void> {
+    const { connection, invite, tag } = this.#dialog!;
+    const contact = /<([^>]+)>/.exec(headerOf(invite, "contact")!)![1];
+    await connection.write(serializeSip(`BYE ${contact} SIP/2.0`, [
+      ["Via", `SIP/2.0/TCP 127.0.0.1:${this.port};branch=z9hG4bK${sipRandom()}`],
+      ["From", `${headerOf(invite, "to")};tag=${tag}`],
+      ["To", headerOf(invite, "from")!],
+      ["Call-ID", headerOf(invite, "call-id")!],
+      ["CSeq", "1 BYE"],
+      ["Max-Forwards", "70"],
+    ]));
+  }
+
+  async close(): Promise<void> {
+    this.#listener.close();
+    await this.#accepting;
+    for (const connection of this.#connections) connection.close();
+    await Promise.all([...this.#connections].map((c) => c.reading));
+  }
+
+  #receive(message: SipMessage, connection: SipConnection): void {
+    if (statusOf(message) > 0) return;
+    this.requests.push(message);
+    for (const wake of this.#waiters) wake();
+    this.#waiters.clear();
+    const method = message.startLine.split(" ")[0];
+    const copied = message.headers
+      .filter(([n]) => ["via", "from", "to", "call-id", "cseq"].includes(n))
+      .map(([n, v]): [string, string] => [n, v]);
+    if (method === "BYE") {
+      connection.write(serializeSip("SIP/2.0 200 OK", copied)).catch(() => {});
+    } else if (method === "INVITE") {
+      const tag = sipRandom();
+      const tagged = copied.map((
+        [n, v],
+      ): [string, string] => [n, n === "to" ? `${v};tag=${tag}` : v]);
+      const answer = this.#answer(message);
+      if (answer.status < 300) this.#dialog = { connection, invite: message, tag };
+      const contact: [string, string] = [
+        "Contact",
+        `<sip:uas@127.0.0.1:${this.port};transport=tcp>`,
+      ];
+      const sdp: [string, string][] = answer.sdp ? [["Content-Type", "application/sdp"]] : [];
+      (async () => {
+        await connection.write(serializeSip("SIP/2.0 180 Ringing", [...tagged, contact]));
+        await connection.write(serializeSip(
+          `SIP/2.0 ${answer.status} ${answer.reason}`,
+          [...tagged, contact, ...(answer.headers ?? []), ...sdp],
+          answer.sdp,
+        ));
+      })().catch(() => {});
+    }
+  }
+}
+
+async function withBridge(
+  body: (t: { bridge: Bridge; next: (type: string) => Promise<EventRecord> }) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-originate-real-" });
+  const bridge = new Bridge(
+    loadConfig({
+      DATA_DIR: dir,
+      MSRP_PORT: "0",
+      HTTP_PORT: "0",
+      SIP_PROFILE: "msrp",
+      LOG_LEVEL: "error",
+    }),
+    new Logger("error"),
+  );
+  await bridge.start();
+  const events: EventRecord[] = [];
+  const waiters = new Set<() => void>();
+  bridge.subscribe({
+    event: (r) => {
+      events.push(r);
+      for (const wake of waiters) wake();
+      waiters.clear();
+    },
+    close() {},
+  });
+  const next = async (type: string) => {
+    while (!events.some((e) => e.type === type)) await new Promise<void>((r) => waiters.add(r));
+    return events.find((e) => e.type === type)!;
+  };
+  try {
+    await body({ bridge, next });
+  } finally {
+    await bridge.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name:
+    "originate through FreeSWITCH: the callee gets our offer, answers, text flows, BYE reaches it",
+  ignore: skip !== undefined,
+  async fn() {
+    const peer = new MsrpEndpoint({ hostname: "127.0.0.1", port: 0 }).listen();
+    const bob = peer.createSession({ acceptTypes: ["text/plain"] });
+    const answer = buildOffer({
+      path: bob.localPath,
+      address: "127.0.0.1",
+      port: peer.port,
+      acceptTypes: ["text/plain"],
+      setup: "passive",
+      originUsername: "bob",
+    });
+    const callee = new FakeUas(() => ({ status: 200, reason: "OK", sdp: answer }));
+    try {
+      await withBridge(async ({ bridge, next }) => {
+        const to = `sip:bob@127.0.0.1:${callee.port};transport=tcp`;
+        const { id, offer } = await bridge.originate(to);
+        const invite = await callee.request("INVITE");
+        // FreeSWITCH passes the offer through, though it drops a=sendrecv (the default).
+        const path = /^a=path:.*$/m.exec(offer)![0];
+        assert(invite.body.includes(path), invite.body);
+        assert(invite.body.includes("a=setup:actpass"), invite.body);
+        await bob.ready;
+        await next("session.started");
+        const row = bridge.store.getSession(id)!;
+        assertEquals([row.direction, row.toUri, row.sipStatus], ["out", to, 200]);
+
+        const received = bob.messages()[Symbol.asyncIterator]().next();
+        await bridge.sendMessage(id, "hello bob", { contentType: "text/plain" }).outgoing.done;
+        assertEquals((await received).value!.text(), "hello bob");
+        await bob.send("hi bridge").done;
+        const message = JSON.parse((await next("message.received")).payload).data;
+        assertEquals(message.text, "hi bridge");
+
+        bridge.closeSession(id, "closed by API");
+        const bye = await callee.request("BYE");
+        assertEquals(headerOf(bye, "call-id"), headerOf(invite, "call-id"));
+      });
+    } finally {
+      await callee.close();
+      await peer.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "originate through FreeSWITCH: a BYE from the callee ends the session",
+  ignore: skip !== undefined,
+  async fn() {
+    const peer = new MsrpEndpoint({ hostname: "127.0.0.1", port: 0 }).listen();
+    const bob = peer.createSession({ acceptTypes: ["text/plain"] });
+    const answer = buildOffer({
+      path: bob.localPath,
+      address: "127.0.0.1",
+      port: peer.port,
+      acceptTypes: ["text/plain"],
+      setup: "passive",
+    });
+    const callee = new FakeUas(() => ({ status: 200, reason: "OK", sdp: answer }));
+    try {
+      await withBridge(async ({ bridge, next }) => {
+        const { id } = await bridge.originate(`sip:bob@127.0.0.1:${callee.port};transport=tcp`);
+        await callee.request("ACK");
+        await callee.bye();
+        await next("session.ended");
+        assertEquals(bridge.store.getSession(id)!.endReason, "hangup: BYE");
+      });
+    } finally {
+      await callee.close();
+      await peer.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "originate through FreeSWITCH: a callee answering 486 rejects the call",
+  ignore: skip !== undefined,
+  async fn() {
+    const callee = new FakeUas(() => ({ status: 486, reason: "Busy Here" }));
+    try {
+      await withBridge(async ({ bridge, next }) => {
+        const error = await assertRejects(
+          () => bridge.originate(`sip:bob@127.0.0.1:${callee.port};transport=tcp`),
+          BridgeError,
+          "486",
+        );
+        assertEquals(error.code, "pbx-unavailable");
+        const ended = JSON.parse((await next("session.ended")).payload).data;
+        const row = bridge.store.getSession(ended.sessionId)!;
+        assertEquals([row.state, row.sipStatus, row.hangupCause], ["ended", 486, "USER_BUSY"]);
+        assert(row.endReason?.startsWith("sip 486"), row.endReason ?? "");
+      });
+    } finally {
+      await callee.close();
+    }
+  },
+});

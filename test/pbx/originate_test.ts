@@ -1,0 +1,288 @@
+/**
+ * `Bridge.originate` without FreeSWITCH: a fake SIP server on 127.0.0.1
+ * plays the PBX and answers the INVITE with the SDP of a peer MSRP endpoint,
+ * or rejects it.
+ */
+
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { loadConfig } from "../../src/config.ts";
+import { Logger } from "../../src/log.ts";
+import {
+  headerOf,
+  serializeSip,
+  SipConnection,
+  type SipMessage,
+  sipRandom,
+  statusOf,
+} from "../../src/pbx/_sip_message.ts";
+import { buildOffer } from "../../src/sdp/mod.ts";
+import { Bridge, BridgeError } from "../../src/service.ts";
+import { MsrpEndpoint, type MsrpSession } from "../../src/session/mod.ts";
+import type { EventRecord } from "../../src/store/mod.ts";
+import { FakeFreeSwitch } from "./_fake_freeswitch.ts";
+
+/** What the fake UAS answers to an INVITE. */
+interface Answer {
+  readonly status: number;
+  readonly reason: string;
+  readonly sdp?: string;
+  readonly headers?: [string, string][];
+}
+
+/**
+ * A SIP UAS on 127.0.0.1 over TCP: answers every INVITE with `answer(invite)`
+ * (after a 180), records the requests it gets, answers BYE 200 and can send
+ * BYE itself in the dialog of the last INVITE.
+ */
+class FakeUas {
+  readonly requests: SipMessage[] = [];
+  readonly #listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  readonly #connections = new Set<SipConnection>();
+  readonly #accepting: Promise<void>;
+  readonly #answer: (invite: SipMessage) => Answer;
+  readonly #waiters = new Set<() => void>();
+  #dialog: { connection: SipConnection; invite: SipMessage; tag: string } | undefined;
+
+  constructor(answer: (invite: SipMessage) => Answer) {
+    this.#answer = answer;
+    this.#accepting = (async () => {
+      try {
+        for await (const conn of this.#listener) {
+          this.#connections.add(new SipConnection(conn, (m, c) => this.#receive(m, c)));
+        }
+      } catch {
+        // closed
+      }
+    })();
+  }
+
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  /** Resolves with the first request of `method` received (now or later). */
+  async request(method: string): Promise<SipMessage> {
+    const find = () => this.requests.find((r) => r.startLine.startsWith(`${method} `));
+    while (!find()) await new Promise<void>((r) => this.#waiters.add(r));
+    return find()!;
+  }
+
+  /** Sends BYE in the dialog of the last INVITE. */
+  async bye(): Promise<void> {
+    const { connection, invite, tag } = this.#dialog!;
+    const contact = /<([^>]+)>/.exec(headerOf(invite, "contact")!)![1];
+    await connection.write(serializeSip(`BYE ${contact} SIP/2.0`, [
+      ["Via", `SIP/2.0/TCP 127.0.0.1:${this.port};branch=z9hG4bK${sipRandom()}`],
+      ["From", `${headerOf(invite, "to")};tag=${tag}`],
+      ["To", headerOf(invite, "from")!],
+      ["Call-ID", headerOf(invite, "call-id")!],
+      ["CSeq", "1 BYE"],
+      ["Max-Forwards", "70"],
+    ]));
+  }
+
+  async close(): Promise<void> {
+    this.#listener.close();
+    await this.#accepting;
+    for (const connection of this.#connections) connection.close();
+    await Promise.all([...this.#connections].map((c) => c.reading));
+  }
+
+  #receive(message: SipMessage, connection: SipConnection): void {
+    if (statusOf(message) > 0) return;
+    this.requests.push(message);
+    for (const wake of this.#waiters) wake();
+    this.#waiters.clear();
+    const method = message.startLine.split(" ")[0];
+    const copied = message.headers
+      .filter(([n]) => ["via", "from", "to", "call-id", "cseq"].includes(n))
+      .map(([n, v]): [string, string] => [n, v]);
+    if (method === "BYE") {
+      connection.write(serializeSip("SIP/2.0 200 OK", copied)).catch(() => {});
+    } else if (method === "INVITE") {
+      const tag = sipRandom();
+      const tagged = copied.map((
+        [n, v],
+      ): [string, string] => [n, n === "to" ? `${v};tag=${tag}` : v]);
+      const answer = this.#answer(message);
+      if (answer.status < 300) this.#dialog = { connection, invite: message, tag };
+      const contact: [string, string] = [
+        "Contact",
+        `<sip:uas@127.0.0.1:${this.port};transport=tcp>`,
+      ];
+      const sdp: [string, string][] = answer.sdp ? [["Content-Type", "application/sdp"]] : [];
+      (async () => {
+        await connection.write(serializeSip("SIP/2.0 180 Ringing", [...tagged, contact]));
+        await connection.write(serializeSip(
+          `SIP/2.0 ${answer.status} ${answer.reason}`,
+          [...tagged, contact, ...(answer.headers ?? []), ...sdp],
+          answer.sdp,
+        ));
+      })().catch(() => {});
+    }
+  }
+}
+
+/** A passive MSRP answer from `session` of `peer`. */
+function peerAnswer(peer: MsrpEndpoint, session: MsrpSession): string {
+  return buildOffer({
+    path: session.localPath,
+    address: "127.0.0.1",
+    port: peer.port,
+    acceptTypes: ["text/plain"],
+    setup: "passive",
+  });
+}
+
+async function withBridge(
+  answer: (invite: SipMessage) => Answer,
+  body: (
+    t: {
+      bridge: Bridge;
+      pbx: FakeUas;
+      events: EventRecord[];
+      next: (type: string) => Promise<EventRecord>;
+    },
+  ) => Promise<void>,
+  sipUri?: string,
+): Promise<void> {
+  const esl = new FakeFreeSwitch();
+  const pbx = new FakeUas(answer);
+  const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-originate-" });
+  const bridge = new Bridge(
+    loadConfig({
+      DATA_DIR: dir,
+      MSRP_PORT: "0",
+      HTTP_PORT: "0",
+      ESL_PORT: String(esl.port),
+      LOG_LEVEL: "error",
+      SIP_URI: sipUri ?? `sip:127.0.0.1:${pbx.port};transport=tcp`,
+    }),
+    new Logger("error"),
+  );
+  await bridge.start();
+  const events: EventRecord[] = [];
+  const waiters = new Set<() => void>();
+  bridge.subscribe({
+    event: (r) => {
+      events.push(r);
+      for (const wake of waiters) wake();
+      waiters.clear();
+    },
+    close() {},
+  });
+  const next = async (type: string) => {
+    while (!events.some((e) => e.type === type)) await new Promise<void>((r) => waiters.add(r));
+    return events.find((e) => e.type === type)!;
+  };
+  try {
+    await body({ bridge, pbx, events, next });
+  } finally {
+    await bridge.stop();
+    await pbx.close();
+    await esl.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("originate: the INVITE carries our offer and X-Msrp-Target; the answer starts the session; closing sends BYE", async () => {
+  const peer = new MsrpEndpoint({ port: 0 }).listen();
+  const callee = peer.createSession();
+  try {
+    await withBridge(
+      () => ({ status: 200, reason: "OK", sdp: peerAnswer(peer, callee) }),
+      async ({ bridge, pbx, next }) => {
+        const to = "sip:bob@127.0.0.1:5090";
+        const { id, offer } = await bridge.originate(to);
+        const invite = await pbx.request("INVITE");
+        assertEquals(invite.startLine, `INVITE sip:out@127.0.0.1:${pbx.port} SIP/2.0`);
+        assertEquals(headerOf(invite, "x-msrp-target"), to);
+        assertEquals(invite.body, offer);
+        assert(offer.includes("a=setup:actpass"), offer);
+        await pbx.request("ACK");
+        await callee.ready;
+        await next("session.started");
+        const row = bridge.store.getSession(id)!;
+        assertEquals(
+          [row.direction, row.toUri, row.callId, row.sipStatus, row.state],
+          ["out", to, headerOf(invite, "call-id"), 200, "active"],
+        );
+
+        const received = callee.messages()[Symbol.asyncIterator]().next();
+        await bridge.sendMessage(id, "hello bob", { contentType: "text/plain" }).outgoing.done;
+        const message = (await received).value!;
+        assertEquals(message.text(), "hello bob");
+        await callee.send("hi bridge").done;
+        await next("message.received");
+
+        bridge.closeSession(id, "closed by API");
+        const bye = await pbx.request("BYE");
+        assertEquals(headerOf(bye, "call-id"), headerOf(invite, "call-id"));
+        assertEquals(bridge.store.getSession(id)!.endReason, "closed by API");
+      },
+    );
+  } finally {
+    await peer.close();
+  }
+});
+
+Deno.test("originate: a BYE from the PBX ends the session", async () => {
+  const peer = new MsrpEndpoint({ port: 0 }).listen();
+  const callee = peer.createSession();
+  try {
+    await withBridge(
+      () => ({ status: 200, reason: "OK", sdp: peerAnswer(peer, callee) }),
+      async ({ bridge, pbx, next }) => {
+        const { id } = await bridge.originate("sip:bob@127.0.0.1:5090");
+        await pbx.request("ACK");
+        await pbx.bye();
+        await next("session.ended");
+        assertEquals(bridge.store.getSession(id)!.endReason, "hangup: BYE");
+        assertEquals(pbx.requests.filter((r) => r.startLine.startsWith("BYE")).length, 0);
+      },
+    );
+  } finally {
+    await peer.close();
+  }
+});
+
+Deno.test("originate: a 486 rejects with the SIP status, ACKs it and ends the session row", async () => {
+  await withBridge(
+    () => ({
+      status: 486,
+      reason: "Busy Here",
+      headers: [["Reason", 'Q.850;cause=17;text="USER_BUSY"']],
+    }),
+    async ({ bridge, pbx, next }) => {
+      const error = await assertRejects(
+        () => bridge.originate("sip:bob@127.0.0.1:5090"),
+        BridgeError,
+        "486 Busy Here",
+      );
+      assertEquals(error.code, "pbx-unavailable");
+      const ack = await pbx.request("ACK");
+      assertEquals(headerOf(ack, "cseq"), "1 ACK");
+      const ended = JSON.parse((await next("session.ended")).payload).data;
+      const row = bridge.store.getSession(ended.sessionId)!;
+      assertEquals(
+        [row.state, row.sipStatus, row.hangupCause, row.endReason],
+        ["ended", 486, "USER_BUSY", "sip 486 Busy Here"],
+      );
+    },
+  );
+});
+
+Deno.test("originate: an unreachable PBX rejects with pbx-unavailable and creates no session", async () => {
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const nobody = `sip:127.0.0.1:${closed.addr.port};transport=tcp`;
+  closed.close();
+  await withBridge(() => ({ status: 500, reason: "Unused" }), async ({ bridge }) => {
+    const error = await assertRejects(
+      () => bridge.originate("sip:bob@127.0.0.1:5090"),
+      BridgeError,
+      "cannot reach the PBX",
+    );
+    assertEquals(error.code, "pbx-unavailable");
+    assertEquals(bridge.store.listSessions().items, []);
+  }, nobody);
+});
