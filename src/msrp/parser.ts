@@ -146,6 +146,11 @@ export class MsrpParser {
     return this.#state === State.Start && this.#accLength === 0;
   }
 
+  /** True while a frame's start line or headers are partly read. */
+  get inHead(): boolean {
+    return this.#state === State.Headers || (this.#state === State.Start && this.#accLength > 0);
+  }
+
   /** Feeds the next bytes of the stream. Never throws for bad input. */
   push(buf: Uint8Array): void {
     let pos = 0;

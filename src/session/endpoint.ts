@@ -58,6 +58,11 @@ export interface EndpointOptions {
   /** Close a connection idle for this long; 0 = never. */
   readonly idleTimeoutMs?: number;
   /**
+   * Close a connection whose frame head (start line and headers) takes
+   * longer than this to arrive; 30 s by default, 0 = never (slow-loris guard).
+   */
+  readonly headTimeoutMs?: number;
+  /**
    * `host:port` of the HTTP server that serves MSRP over WebSocket (RFC 7977),
    * used in the URIs of sessions created with `transport: "ws"`.
    */
@@ -296,6 +301,7 @@ export class MsrpEndpoint {
       parserLimits: o.parserLimits,
       maxQueuedBytes: o.maxQueuedBytes,
       idleTimeoutMs: o.idleTimeoutMs,
+      headTimeoutMs: o.headTimeoutMs ?? 30_000,
       backpressure: () => link.backpressure(),
     });
     link.connection = connection;

@@ -28,6 +28,12 @@ export interface ConnectionOptions {
   highWaterMark?: number;
   /** Close after this long without reading or writing a byte; 0 (the default) never. */
   idleTimeoutMs?: number;
+  /**
+   * Close when a frame's start line and headers have not all arrived this
+   * long after their first byte; 0 (the default) never. Cuts a peer that
+   * trickles a head byte by byte (slow-loris), which the idle timeout cannot.
+   */
+  headTimeoutMs?: number;
   /** Bytes asked for in each read (default 64 KiB). */
   readBufferSize?: number;
   /**
@@ -103,6 +109,9 @@ export class MsrpConnection {
   readonly #maxQueuedBytes: number;
   readonly #highWaterMark: number;
   readonly #idleTimeoutMs: number;
+  readonly #headTimeoutMs: number;
+  #headSince = 0;
+  #headTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #readBufferSize: number;
   readonly #backpressure: (() => Promise<void> | undefined) | undefined;
   readonly #resolveClosed: (info: ConnectionCloseInfo) => void;
@@ -155,6 +164,11 @@ export class MsrpConnection {
       throw new RangeError(`idleTimeoutMs must be 0 or more, got ${idle}`);
     }
     this.#idleTimeoutMs = idle;
+    const head = options.headTimeoutMs ?? 0;
+    if (!(head >= 0) || !Number.isFinite(head)) {
+      throw new RangeError(`headTimeoutMs must be 0 or more, got ${head}`);
+    }
+    this.#headTimeoutMs = head;
     this.#backpressure = options.backpressure;
     this.#conn = conn;
     this.#handler = handler;
@@ -259,6 +273,7 @@ export class MsrpConnection {
       { cause: error },
     );
     clearTimeout(this.#idleTimer);
+    clearTimeout(this.#headTimer);
     this.#queue.clear();
     this.#queued = 0;
     try {
@@ -281,6 +296,33 @@ export class MsrpConnection {
       bytesWritten: this.#bytesWritten,
     });
   }
+
+  // After each read: start, keep or stop the clock of a head in progress.
+  #watchHead(): void {
+    if (this.#headTimeoutMs === 0) return;
+    if (!this.#parser.inHead) {
+      this.#headSince = 0;
+      return;
+    }
+    if (this.#headSince === 0) this.#headSince = performance.now();
+    this.#headTimer ??= setTimeout(this.#onHeadTimer, this.#headTimeoutMs);
+  }
+
+  readonly #onHeadTimer = (): void => {
+    this.#headTimer = undefined;
+    if (this.#headSince === 0) return;
+    const elapsed = performance.now() - this.#headSince;
+    if (elapsed >= this.#headTimeoutMs) {
+      this.#close(
+        new TransportError(
+          "head-timeout",
+          `a frame head took longer than ${this.#headTimeoutMs} ms`,
+        ),
+      );
+    } else {
+      this.#headTimer = setTimeout(this.#onHeadTimer, this.#headTimeoutMs - elapsed);
+    }
+  };
 
   readonly #onIdle = (): void => {
     const idle = performance.now() - this.#lastActivity;
@@ -329,6 +371,7 @@ export class MsrpConnection {
           buf = new Uint8Array(size);
         }
         this.#parser.push(input);
+        this.#watchHead();
         if (this.#framingError !== undefined) {
           this.#close(this.#framingError);
           break;

@@ -12,6 +12,8 @@ export type TransportErrorCode =
   | "write-queue-overflow"
   /** Nothing was read or written for `idleTimeoutMs`. */
   | "idle-timeout"
+  /** A frame's start line and headers took longer than `headTimeoutMs` (slow-loris). */
+  | "head-timeout"
   /** The peer closed the connection in the middle of a frame. */
   | "truncated"
   /** Connecting (TCP and, with TLS, the handshake) took longer than `timeoutMs`. */

@@ -101,3 +101,36 @@ Deno.test("fuzz: hostile frames never crash or hang the listener, and it keeps s
     await endpoint.close();
   }
 });
+
+Deno.test("slow-loris: a peer trickling a frame head one byte at a time is cut after the head deadline", async () => {
+  const endpoint = new MsrpEndpoint({ port: 0, headTimeoutMs: 300 }).listen();
+  const session = endpoint.createSession();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: endpoint.port });
+  try {
+    const head = enc.encode(
+      `MSRP slow1234 SEND\r\nTo-Path: ${session.localUri}\r\nFrom-Path: msrp://x:1/y;tcp\r\n`,
+    );
+    let cut = false;
+    // One byte every 50 ms: never idle, but the head never completes in time.
+    for (const byte of head) {
+      try {
+        await conn.write(Uint8Array.of(byte));
+      } catch {
+        cut = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      if (endpoint.connectionCount === 0) {
+        cut = true;
+        break;
+      }
+    }
+    assert(cut, "the listener closed the connection before the head completed");
+    const buf = new Uint8Array(16);
+    const read = await conn.read(buf).catch(() => null);
+    assertEquals(read, null);
+  } finally {
+    conn.close();
+    await endpoint.close();
+  }
+});
