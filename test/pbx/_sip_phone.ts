@@ -7,43 +7,18 @@
  * @module
  */
 
-const _encoder = new TextEncoder();
-const _decoder = new TextDecoder();
+import {
+  headerOf,
+  serializeSip,
+  SipConnection,
+  type SipMessage,
+  sipRandom,
+  statusOf,
+} from "../../src/pbx/_sip_message.ts";
 
-/** Compact header forms (RFC 3261 §7.3.3) that a SIP stack may send. */
-const _COMPACT: Record<string, string> = {
-  i: "call-id",
-  l: "content-length",
-  c: "content-type",
-  f: "from",
-  t: "to",
-  v: "via",
-  m: "contact",
-};
+export { headerOf, type SipMessage, statusOf };
 
-/** One SIP request or response. */
-export interface SipMessage {
-  /** The request line or the status line. */
-  readonly startLine: string;
-  /** Headers in order, names lower-cased, compact forms expanded. */
-  readonly headers: readonly (readonly [string, string])[];
-  /** The body. */
-  readonly body: string;
-}
-
-/** The status code of a response, or 0 for a request. */
-export function statusOf(message: SipMessage): number {
-  const match = /^SIP\/2\.0 (\d{3})/.exec(message.startLine);
-  return match ? Number(match[1]) : 0;
-}
-
-/** The first value of a header (name in any case). */
-export function headerOf(message: SipMessage, name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  return message.headers.find(([n]) => n === wanted)?.[1];
-}
-
-/** Thrown when an INVITE gets a final failure response. */
+/** A final failure response to an INVITE. */
 export class SipFailure extends Error {
   /** The SIP status code, for example 488. */
   readonly status: number;
@@ -52,72 +27,6 @@ export class SipFailure extends Error {
     super(`INVITE failed: ${response.startLine}`);
     this.name = "SipFailure";
     this.status = statusOf(response);
-  }
-}
-
-function _random(): string {
-  return crypto.randomUUID().replaceAll("-", "").slice(0, 16);
-}
-
-function _serialize(startLine: string, headers: [string, string][], body = ""): Uint8Array {
-  const bytes = _encoder.encode(body);
-  const lines = [startLine, ...headers.map(([n, v]) => `${n}: ${v}`)];
-  lines.push(`Content-Length: ${bytes.length}`, "", "");
-  return _encoder.encode(lines.join("\r\n") + body);
-}
-
-/** Frames SIP messages on a TCP byte stream by their Content-Length. */
-class _SipConnection {
-  readonly conn: Deno.TcpConn;
-  readonly reading: Promise<void>;
-  #buffer = "";
-
-  constructor(conn: Deno.TcpConn, onMessage: (message: SipMessage, from: _SipConnection) => void) {
-    this.conn = conn;
-    this.reading = (async () => {
-      try {
-        for await (const chunk of conn.readable) {
-          this.#buffer += _decoder.decode(chunk, { stream: true });
-          for (let message = this.#next(); message; message = this.#next()) {
-            onMessage(message, this);
-          }
-        }
-      } catch {
-        // closed
-      }
-    })();
-  }
-
-  #next(): SipMessage | undefined {
-    this.#buffer = this.#buffer.replace(/^(\r\n)+/, ""); // keep-alive CRLFs
-    const end = this.#buffer.indexOf("\r\n\r\n");
-    if (end < 0) return undefined;
-    const [startLine, ...lines] = this.#buffer.slice(0, end).split("\r\n");
-    const headers = lines.map((line): [string, string] => {
-      const colon = line.indexOf(":");
-      const name = line.slice(0, colon).trim().toLowerCase();
-      return [_COMPACT[name] ?? name, line.slice(colon + 1).trim()];
-    });
-    const length = Number(headers.find(([n]) => n === "content-length")?.[1] ?? "0");
-    // Content-Length counts bytes; the test bodies are ASCII.
-    if (this.#buffer.length < end + 4 + length) return undefined;
-    const body = this.#buffer.slice(end + 4, end + 4 + length);
-    this.#buffer = this.#buffer.slice(end + 4 + length);
-    return { startLine, headers, body };
-  }
-
-  async write(bytes: Uint8Array): Promise<void> {
-    for (let offset = 0; offset < bytes.length;) {
-      offset += await this.conn.write(bytes.subarray(offset));
-    }
-  }
-
-  close(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // already closed
-    }
   }
 }
 
@@ -180,9 +89,9 @@ interface _Transaction {
  * its own. `close()` it at the end of every test.
  */
 export class SipPhone {
-  readonly #server: _SipConnection;
+  readonly #server: SipConnection;
   readonly #listener: Deno.TcpListener;
-  readonly #accepted = new Set<_SipConnection>();
+  readonly #accepted = new Set<SipConnection>();
   readonly #accepting: Promise<void>;
   readonly #user: string;
   readonly #displayName: string;
@@ -198,11 +107,11 @@ export class SipPhone {
     this.#serverUri = `${options.server.hostname}:${options.server.port}`;
     const listener = Deno.listen({ hostname: this.#host, port: 0 });
     this.#listener = listener;
-    this.#server = new _SipConnection(conn, (m, c) => this.#receive(m, c));
+    this.#server = new SipConnection(conn, (m, c) => this.#receive(m, c));
     this.#accepting = (async () => {
       try {
         for await (const accepted of listener) {
-          this.#accepted.add(new _SipConnection(accepted, (m, c) => this.#receive(m, c)));
+          this.#accepted.add(new SipConnection(accepted, (m, c) => this.#receive(m, c)));
         }
       } catch {
         // the listener was closed
@@ -234,14 +143,14 @@ export class SipPhone {
   ): Promise<SipCall> {
     const requestUri = `sip:${destination}@${this.#serverUri}`;
     const dialog: _Dialog = {
-      callId: `${_random()}@${this.#host}`,
-      fromTag: _random(),
+      callId: `${sipRandom()}@${this.#host}`,
+      fromTag: sipRandom(),
       toHeader: `<${requestUri}>`,
       remoteTarget: requestUri,
       cseq: 1,
       remoteBye: Promise.withResolvers<void>(),
     };
-    const branch = `z9hG4bK${_random()}`;
+    const branch = `z9hG4bK${sipRandom()}`;
     const responses: SipMessage[] = [];
     const final = Promise.withResolvers<SipMessage>();
     this.#transactions.set(branch, {
@@ -251,7 +160,7 @@ export class SipPhone {
         if (statusOf(response) >= 200) final.resolve(response);
       },
     });
-    await this.#server.write(_serialize(`INVITE ${requestUri} SIP/2.0`, [
+    await this.#server.write(serializeSip(`INVITE ${requestUri} SIP/2.0`, [
       ...this.#commonHeaders(dialog, branch, "1 INVITE"),
       ["Contact", `<${this.contact}>`],
       ["Content-Type", "application/sdp"],
@@ -263,7 +172,7 @@ export class SipPhone {
     const status = statusOf(response);
     if (status >= 300) {
       // RFC 3261 §17.1.1.3: the ACK of a failure belongs to the INVITE transaction.
-      await this.#server.write(_serialize(`ACK ${requestUri} SIP/2.0`, [
+      await this.#server.write(serializeSip(`ACK ${requestUri} SIP/2.0`, [
         ...this.#commonHeaders(dialog, branch, "1 ACK"),
       ]));
       throw new SipFailure(response);
@@ -271,15 +180,15 @@ export class SipPhone {
     const contact = /<([^>]+)>/.exec(headerOf(response, "contact") ?? "")?.[1];
     dialog.remoteTarget = contact ?? requestUri;
     this.#dialogs.set(dialog.callId, dialog);
-    await this.#server.write(_serialize(`ACK ${dialog.remoteTarget} SIP/2.0`, [
-      ...this.#commonHeaders(dialog, `z9hG4bK${_random()}`, "1 ACK"),
+    await this.#server.write(serializeSip(`ACK ${dialog.remoteTarget} SIP/2.0`, [
+      ...this.#commonHeaders(dialog, `z9hG4bK${sipRandom()}`, "1 ACK"),
     ]));
     return new SipCall(this, dialog, responses);
   }
 
   /** @internal Sends BYE in a dialog; resolves with the final status. */
   async bye(dialog: _Dialog): Promise<number> {
-    const branch = `z9hG4bK${_random()}`;
+    const branch = `z9hG4bK${sipRandom()}`;
     const cseq = `${++dialog.cseq} BYE`;
     const final = Promise.withResolvers<number>();
     this.#transactions.set(branch, {
@@ -288,7 +197,7 @@ export class SipPhone {
         if (statusOf(response) >= 200) final.resolve(statusOf(response));
       },
     });
-    await this.#server.write(_serialize(`BYE ${dialog.remoteTarget} SIP/2.0`, [
+    await this.#server.write(serializeSip(`BYE ${dialog.remoteTarget} SIP/2.0`, [
       ...this.#commonHeaders(dialog, branch, cseq),
     ]));
     const status = await final.promise;
@@ -317,7 +226,7 @@ export class SipPhone {
     ];
   }
 
-  #receive(message: SipMessage, connection: _SipConnection): void {
+  #receive(message: SipMessage, connection: SipConnection): void {
     if (statusOf(message) > 0) {
       const branch = /branch=([^;,\s]+)/.exec(headerOf(message, "via") ?? "")?.[1] ?? "";
       const transaction = this.#transactions.get(branch);
@@ -333,7 +242,7 @@ export class SipPhone {
     const copied = message.headers
       .filter(([n]) => ["via", "from", "to", "call-id", "cseq"].includes(n))
       .map(([n, v]): [string, string] => [n, v]);
-    connection.write(_serialize(`SIP/2.0 ${status}`, copied)).catch(() => {});
+    connection.write(serializeSip(`SIP/2.0 ${status}`, copied)).catch(() => {});
     if (method === "BYE" && dialog) {
       this.#dialogs.delete(dialog.callId);
       dialog.remoteBye.resolve();

@@ -9,14 +9,8 @@
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { loadConfig } from "../../src/config.ts";
 import { Logger } from "../../src/log.ts";
-import {
-  headerOf,
-  serializeSip,
-  SipConnection,
-  type SipMessage,
-  sipRandom,
-  statusOf,
-} from "../../src/pbx/_sip_message.ts";
+import { headerOf } from "../../src/pbx/_sip_message.ts";
+import { FakeUas } from "./_fake_uas.ts";
 import { buildOffer } from "../../src/sdp/mod.ts";
 import { Bridge, BridgeError } from "../../src/service.ts";
 import { MsrpEndpoint } from "../../src/session/mod.ts";
@@ -37,108 +31,6 @@ if (skip !== undefined) {
     `originate_real_test: skipped, FreeSWITCH SIP is not reachable on 127.0.0.1:5080 TCP (${skip}); ` +
       "start it with .ci/freeswitch.sh start",
   );
-}
-
-/** What the fake UAS answers to an INVITE. */
-interface Answer {
-  readonly status: number;
-  readonly reason: string;
-  readonly sdp?: string;
-  readonly headers?: [string, string][];
-}
-
-/**
- * A SIP UAS on 127.0.0.1 over TCP: answers every INVITE with `answer(invite)`
- * (after a 180), records the requests it gets, answers BYE 200 and can send
- * BYE itself in the dialog of the last INVITE.
- */
-class FakeUas {
-  readonly requests: SipMessage[] = [];
-  readonly #listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  readonly #connections = new Set<SipConnection>();
-  readonly #accepting: Promise<void>;
-  readonly #answer: (invite: SipMessage) => Answer;
-  readonly #waiters = new Set<() => void>();
-  #dialog: { connection: SipConnection; invite: SipMessage; tag: string } | undefined;
-
-  constructor(answer: (invite: SipMessage) => Answer) {
-    this.#answer = answer;
-    this.#accepting = (async () => {
-      try {
-        for await (const conn of this.#listener) {
-          this.#connections.add(new SipConnection(conn, (m, c) => this.#receive(m, c)));
-        }
-      } catch {
-        // closed
-      }
-    })();
-  }
-
-  get port(): number {
-    return this.#listener.addr.port;
-  }
-
-  /** Resolves with the first request of `method` received (now or later). */
-  async request(method: string): Promise<SipMessage> {
-    const find = () => this.requests.find((r) => r.startLine.startsWith(`${method} `));
-    while (!find()) await new Promise<void>((r) => this.#waiters.add(r));
-    return find()!;
-  }
-
-  /** Sends BYE in the dialog of the last INVITE. */
-  async bye(): Promise<void> {
-    const { connection, invite, tag } = this.#dialog!;
-    const contact = /<([^>]+)>/.exec(headerOf(invite, "contact")!)![1];
-    await connection.write(serializeSip(`BYE ${contact} SIP/2.0`, [
-      ["Via", `SIP/2.0/TCP 127.0.0.1:${this.port};branch=z9hG4bK${sipRandom()}`],
-      ["From", `${headerOf(invite, "to")};tag=${tag}`],
-      ["To", headerOf(invite, "from")!],
-      ["Call-ID", headerOf(invite, "call-id")!],
-      ["CSeq", "1 BYE"],
-      ["Max-Forwards", "70"],
-    ]));
-  }
-
-  async close(): Promise<void> {
-    this.#listener.close();
-    await this.#accepting;
-    for (const connection of this.#connections) connection.close();
-    await Promise.all([...this.#connections].map((c) => c.reading));
-  }
-
-  #receive(message: SipMessage, connection: SipConnection): void {
-    if (statusOf(message) > 0) return;
-    this.requests.push(message);
-    for (const wake of this.#waiters) wake();
-    this.#waiters.clear();
-    const method = message.startLine.split(" ")[0];
-    const copied = message.headers
-      .filter(([n]) => ["via", "from", "to", "call-id", "cseq"].includes(n))
-      .map(([n, v]): [string, string] => [n, v]);
-    if (method === "BYE") {
-      connection.write(serializeSip("SIP/2.0 200 OK", copied)).catch(() => {});
-    } else if (method === "INVITE") {
-      const tag = sipRandom();
-      const tagged = copied.map((
-        [n, v],
-      ): [string, string] => [n, n === "to" ? `${v};tag=${tag}` : v]);
-      const answer = this.#answer(message);
-      if (answer.status < 300) this.#dialog = { connection, invite: message, tag };
-      const contact: [string, string] = [
-        "Contact",
-        `<sip:uas@127.0.0.1:${this.port};transport=tcp>`,
-      ];
-      const sdp: [string, string][] = answer.sdp ? [["Content-Type", "application/sdp"]] : [];
-      (async () => {
-        await connection.write(serializeSip("SIP/2.0 180 Ringing", [...tagged, contact]));
-        await connection.write(serializeSip(
-          `SIP/2.0 ${answer.status} ${answer.reason}`,
-          [...tagged, contact, ...(answer.headers ?? []), ...sdp],
-          answer.sdp,
-        ));
-      })().catch(() => {});
-    }
-  }
 }
 
 async function withBridge(
