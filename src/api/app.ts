@@ -14,6 +14,7 @@ import type { Logger } from "../log.ts";
 import { type Bridge, BridgeError } from "../service.ts";
 import { StoreError } from "../store/mod.ts";
 import { bearerAuth } from "./auth.ts";
+import { consoleRoutes } from "./console/mod.ts";
 import { ApiProblem, problemResponse } from "./problem.ts";
 import { BEARER_SCHEME } from "./responses.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -121,6 +122,7 @@ export function createApp(bridge: Bridge, config: Config): ApiApp {
   messageRoutes(app, bridge, config);
   eventRoutes(app, bridge);
   pagerRoutes(app, bridge);
+  consoleRoutes(app);
   app.notFound((c) =>
     problemResponse(
       new ApiProblem("not-found", `no route for ${c.req.method} ${c.req.path}`),

@@ -1,0 +1,326 @@
+/**
+ * The operator console's script module (`GET /console/console.js`). Plain
+ * browser JavaScript: the token lives only in a variable, events come from
+ * `GET /v1/events` read with fetch() streaming (EventSource cannot send the
+ * Authorization header), and everything from the network is put in the page
+ * with textContent, never as HTML.
+ *
+ * @module
+ */
+
+/** The script's source. */
+export const CONSOLE_JS = String.raw`
+const $ = (id) => document.getElementById(id);
+let token = "";
+let eventsAbort = null;
+let lastEventId = null;
+let selected = null;
+let sessions = [];
+let messages = new Map(); // message id -> { view, text }
+const sentTexts = new Map(); // message id -> text typed here
+let listTimer = null;
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = String(text);
+  return node;
+}
+function status(text) { $("status").textContent = text; }
+function when(iso) {
+  const d = new Date(iso);
+  return isNaN(d) ? "" : d.toLocaleString();
+}
+function size(n) {
+  if (n === null || n === undefined) return "?";
+  if (n < 1024) return n + " B";
+  if (n < 1048576) return (n / 1024).toFixed(1) + " KiB";
+  return (n / 1048576).toFixed(1) + " MiB";
+}
+function isText(type) { return /^text\/plain\b/i.test(type || ""); }
+
+async function api(path, init = {}) {
+  const headers = new Headers(init.headers);
+  headers.set("authorization", "Bearer " + token);
+  const res = await fetch(path, { ...init, headers, cache: "no-store" });
+  if (res.status === 401) { logout("The token was refused."); throw new Error("unauthorized"); }
+  return res;
+}
+async function problem(res) {
+  try { const p = await res.json(); return p.detail || p.title || res.statusText; }
+  catch { return res.status + " " + res.statusText; }
+}
+
+// ---- login ----
+$("login").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const input = $("token");
+  const given = input.value.trim();
+  $("login-error").textContent = "";
+  const res = await fetch("/v1/sessions?limit=1", {
+    headers: given ? { authorization: "Bearer " + given } : {}, cache: "no-store",
+  });
+  if (!res.ok) {
+    $("login-error").textContent = res.status === 401 ? "That token is not valid." : await problem(res);
+    return;
+  }
+  token = given;
+  input.value = "";
+  $("login").hidden = true;
+  $("app").hidden = false;
+  await loadSessions();
+  startEvents();
+  const first = $("sessions").querySelector("button");
+  (first || $("logout")).focus();
+});
+function logout(reason) {
+  token = "";
+  if (eventsAbort) eventsAbort.abort();
+  eventsAbort = null;
+  lastEventId = null;
+  selected = null;
+  sessions = [];
+  messages = new Map();
+  sentTexts.clear();
+  $("sessions").replaceChildren();
+  $("transcript").replaceChildren();
+  $("chat").hidden = true;
+  $("app").hidden = true;
+  $("login").hidden = false;
+  $("login-error").textContent = reason || "";
+  status(reason ? "" : "Logged out.");
+  $("token").focus();
+}
+$("logout").addEventListener("click", () => logout());
+
+// ---- sessions ----
+async function loadSessions() {
+  const res = await api("/v1/sessions?limit=100");
+  if (!res.ok) { status("Sessions: " + await problem(res)); return; }
+  sessions = (await res.json()).items;
+  renderSessions();
+  if (selected) {
+    const s = sessions.find((x) => x.id === selected);
+    if (s) renderChatMeta(s);
+  }
+}
+function scheduleSessions() {
+  clearTimeout(listTimer);
+  listTimer = setTimeout(() => { if (token) loadSessions().catch(() => {}); }, 150);
+}
+function renderSessions() {
+  const list = $("sessions");
+  const focusedId = document.activeElement && document.activeElement.dataset
+    ? document.activeElement.dataset.id : undefined;
+  list.replaceChildren();
+  for (const s of sessions) {
+    const li = el("li");
+    const b = el("button");
+    b.type = "button";
+    b.dataset.id = s.id;
+    b.setAttribute("aria-current", s.id === selected ? "true" : "false");
+    b.append(
+      el("span", "sid", s.id),
+      el("span", "state-" + s.state, s.state),
+      el("span", "muted", (s.direction === "in" ? "incoming" : "outgoing") +
+        (s.fromDisplay || s.from ? " · " + (s.fromDisplay || s.from) : "")),
+      el("span", "muted", when(s.createdAt)),
+    );
+    b.addEventListener("click", () => select(s.id));
+    li.append(b);
+    list.append(li);
+    if (s.id === focusedId) b.focus();
+  }
+  $("no-sessions").hidden = sessions.length > 0;
+}
+function renderChatMeta(s) {
+  $("chat-meta").textContent = s.id + " · " + (s.direction === "in" ? "incoming" : "outgoing") +
+    " · " + s.state + " · started " + when(s.createdAt) +
+    (s.endReason ? " · ended: " + s.endReason : "");
+  const open = s.state !== "ended";
+  $("hangup").disabled = !open;
+  $("text").disabled = !open;
+  $("send").querySelector("button").disabled = !open;
+}
+
+// ---- transcript ----
+async function select(id) {
+  selected = id;
+  messages = new Map();
+  renderSessions();
+  const s = sessions.find((x) => x.id === id);
+  if (s) renderChatMeta(s);
+  $("chat").hidden = false;
+  $("transcript").replaceChildren();
+  const res = await api("/v1/sessions/" + encodeURIComponent(id) + "/messages");
+  if (selected !== id) return;
+  if (!res.ok) { status("Messages: " + await problem(res)); return; }
+  const early = messages;
+  messages = new Map();
+  for (const view of (await res.json()).items) upsert(view);
+  for (const [k, v] of early) if (!messages.has(k)) messages.set(k, v);
+  renderTranscript();
+  for (const [mid, m] of messages) {
+    if (m.text === undefined && m.view.direction === "in" && isText(m.view.contentType) &&
+      m.view.contentUrl && m.view.bytes <= 65536) {
+      api(m.view.contentUrl).then(async (r) => {
+        if (!r.ok || selected !== id) return;
+        const entry = messages.get(mid);
+        if (entry) { entry.text = await r.text(); renderTranscript(); }
+      }).catch(() => {});
+    }
+  }
+}
+function upsert(view, text) {
+  const id = view.id || view.messageId;
+  const old = messages.get(id);
+  const merged = { ...(old ? old.view : {}), ...view, id };
+  if (merged.contentUrl === undefined) merged.contentUrl = null;
+  const t = text !== undefined ? text : old ? old.text : sentTexts.get(id);
+  messages.set(id, { view: merged, text: t });
+}
+function renderTranscript() {
+  const list = $("transcript");
+  const atEnd = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+  list.replaceChildren();
+  for (const { view, text } of messages.values()) {
+    const failed = view.status === "failed" || view.status === "partial";
+    const li = el("li", (view.direction === "out" ? "out" : "in") + (failed ? " failed" : ""));
+    li.dataset.id = view.id;
+    li.append(el("div", "meta", (view.direction === "out" ? "operator" : "peer") +
+      (view.createdAt ? " · " + when(view.createdAt) : "") + " · " + view.status));
+    if (text !== undefined) {
+      li.append(el("div", "body", text));
+    } else if (isText(view.contentType) && view.direction === "out") {
+      li.append(el("div", "body muted", "text, " + size(view.bytes)));
+    } else if (isText(view.contentType) && !view.contentUrl) {
+      li.append(el("div", "body muted", "text, " + size(view.bytes)));
+    } else {
+      const label = "file · " + (view.contentType || "?") + " · " + size(view.size ?? view.bytes);
+      if (view.contentUrl) {
+        const a = el("a", "file", "Download " + label);
+        a.href = view.contentUrl;
+        a.addEventListener("click", (e) => { e.preventDefault(); download(view); });
+        li.append(a);
+      } else {
+        li.append(el("div", "body muted", label));
+      }
+    }
+    if (failed) {
+      const why = view.error ? (view.error.code ? view.error.code + " " : "") + view.error.reason : "";
+      li.append(el("div", "fail", (view.status === "partial" ? "incomplete" : "failed") +
+        (why ? ": " + why : "")));
+    }
+    list.append(li);
+  }
+  if (atEnd) list.scrollTop = list.scrollHeight;
+}
+async function download(view) {
+  const res = await api(view.contentUrl);
+  if (!res.ok) { status("Download: " + await problem(res)); return; }
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = view.id;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+// ---- send / hang up ----
+$("send").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const box = $("text");
+  const text = box.value;
+  if (!selected || text.trim() === "") return;
+  const id = selected;
+  const res = await api("/v1/sessions/" + encodeURIComponent(id) + "/messages", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ text }),
+  });
+  if (!res.ok) { status("Send: " + await problem(res)); return; }
+  const { messageId, status: st } = await res.json();
+  box.value = "";
+  sentTexts.set(messageId, text);
+  if (selected === id) {
+    upsert({ id: messageId, direction: "out", status: st, contentType: "text/plain",
+      bytes: new TextEncoder().encode(text).length, createdAt: new Date().toISOString() }, text);
+    renderTranscript();
+  }
+  box.focus();
+});
+$("text").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    $("send").requestSubmit();
+  }
+});
+$("hangup").addEventListener("click", async () => {
+  if (!selected) return;
+  const res = await api("/v1/sessions/" + encodeURIComponent(selected), { method: "DELETE" });
+  if (!res.ok && res.status !== 404) { status("Hang up: " + await problem(res)); return; }
+  status("Hung up.");
+  scheduleSessions();
+});
+
+// ---- events (fetch streaming, so the Authorization header can be sent) ----
+function onEvent(type, data) {
+  if (type.startsWith("session.")) { scheduleSessions(); return; }
+  if (!type.startsWith("message.") || !data || data.sessionId !== selected) return;
+  const view = {
+    id: data.messageId, direction: data.direction, status: data.status,
+    contentType: data.contentType, size: data.size, bytes: data.bytes, error: data.error,
+  };
+  if (data.contentUrl) view.contentUrl = data.contentUrl;
+  if (!messages.has(data.messageId)) view.createdAt = new Date().toISOString();
+  upsert(view, data.text);
+  renderTranscript();
+}
+async function startEvents() {
+  const abort = new AbortController();
+  eventsAbort = abort;
+  while (!abort.signal.aborted && token) {
+    try {
+      const headers = { accept: "text/event-stream" };
+      if (lastEventId) headers["last-event-id"] = lastEventId;
+      const res = await api("/v1/events", { headers, signal: abort.signal });
+      if (!res.ok || !res.body) throw new Error("events: " + res.status);
+      status("Live.");
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        buffer += value.replace(/\r\n?/g, "\n");
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let type = "message", data = [], id = null;
+          for (const line of block.split("\n")) {
+            const colon = line.indexOf(":");
+            if (colon <= 0) continue;
+            const name = line.slice(0, colon);
+            const value = line.slice(colon + 1).replace(/^ /, "");
+            if (name === "event") type = value;
+            else if (name === "data") data.push(value);
+            else if (name === "id") id = value;
+          }
+          if (id) lastEventId = id;
+          if (data.length === 0) continue;
+          let payload;
+          try { payload = JSON.parse(data.join("\n")); } catch { continue; }
+          onEvent(type, payload.data);
+        }
+      }
+    } catch (err) {
+      if (abort.signal.aborted) return;
+    }
+    if (abort.signal.aborted || !token) return;
+    status("Reconnecting…");
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+}
+`;
