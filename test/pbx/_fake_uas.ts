@@ -23,7 +23,7 @@ export interface Answer {
 
 /**
  * A SIP UAS on 127.0.0.1 over TCP: answers every INVITE with `answer(invite)`
- * (after a 180), records the requests it gets, answers BYE 200 and can send
+ * (after a 180), records the requests it gets, answers BYE and MESSAGE 200 and can send
  * BYE itself in the dialog of the last INVITE.
  */
 export class FakeUas {
@@ -89,7 +89,7 @@ export class FakeUas {
     const copied = message.headers
       .filter(([n]) => ["via", "from", "to", "call-id", "cseq"].includes(n))
       .map(([n, v]): [string, string] => [n, v]);
-    if (method === "BYE") {
+    if (method === "BYE" || method === "MESSAGE") {
       connection.write(serializeSip("SIP/2.0 200 OK", copied)).catch(() => {});
     } else if (method === "INVITE") {
       const tag = sipRandom();

@@ -186,6 +186,37 @@ export class SipPhone {
     return new SipCall(this, dialog, responses);
   }
 
+  /**
+   * Sends a pager-mode MESSAGE with a `text/plain` body to
+   * `sip:<destination>@<server>`; resolves with the final status.
+   */
+  async message(destination: string, text: string): Promise<number> {
+    const requestUri = `sip:${destination}@${this.#serverUri}`;
+    const dialog: _Dialog = {
+      callId: `${sipRandom()}@${this.#host}`,
+      fromTag: sipRandom(),
+      toHeader: `<${requestUri}>`,
+      remoteTarget: requestUri,
+      cseq: 1,
+      remoteBye: Promise.withResolvers<void>(),
+    };
+    const branch = `z9hG4bK${sipRandom()}`;
+    const final = Promise.withResolvers<number>();
+    this.#transactions.set(branch, {
+      cseq: "1 MESSAGE",
+      onResponse: (response) => {
+        if (statusOf(response) >= 200) final.resolve(statusOf(response));
+      },
+    });
+    await this.#server.write(serializeSip(`MESSAGE ${requestUri} SIP/2.0`, [
+      ...this.#commonHeaders(dialog, branch, "1 MESSAGE"),
+      ["Content-Type", "text/plain"],
+    ], text));
+    const status = await final.promise;
+    this.#transactions.delete(branch);
+    return status;
+  }
+
   /** @internal Sends BYE in a dialog; resolves with the final status. */
   async bye(dialog: _Dialog): Promise<number> {
     const branch = `z9hG4bK${sipRandom()}`;
