@@ -45,15 +45,17 @@ async function setUp(callerSetup: "active" | "passive") {
   const calls = new InboundCalls({
     esl,
     endpoint: bridge,
-    session: { acceptTypes: ["text/plain"] },
+    session: { acceptTypes: ["text/plain", "application/octet-stream"] },
   });
   const aliceEndpoint = endpoint();
-  const alice = aliceEndpoint.createSession({ acceptTypes: ["text/plain"] });
+  const alice = aliceEndpoint.createSession({
+    acceptTypes: ["text/plain", "application/octet-stream"],
+  });
   const offer = buildOffer({
     path: alice.localPath,
     address: "127.0.0.1",
     port: aliceEndpoint.port,
-    acceptTypes: ["text/plain"],
+    acceptTypes: ["text/plain", "application/octet-stream"],
     setup: callerSetup,
     originUsername: "alice",
   });
@@ -95,7 +97,7 @@ function closed(session: MsrpSession): Promise<string> {
 for (const callerSetup of ["active", "passive"] as const) {
   Deno.test({
     name: `real FreeSWITCH: a call with an MSRP offer (${callerSetup}) is answered with the ` +
-      "bridge's SDP, text flows both ways, BYE ends the session",
+      "bridge's SDP, text and a 10 MiB file flow both ways, BYE ends the session",
     ignore: skip !== undefined,
     async fn() {
       const t = await setUp(callerSetup);
@@ -123,6 +125,21 @@ for (const callerSetup of ["active", "passive"] as const) {
         const atPhone = nextMessage(t.alice);
         call.session.send("Hello from the bridge");
         assertEquals((await atPhone).text(), "Hello from the bridge");
+
+        // A 10 MiB file each way.
+        const file = new Uint8Array(10 * 1024 * 1024);
+        for (let i = 0; i < file.length; i += 65536) {
+          crypto.getRandomValues(file.subarray(i, i + 65536));
+        }
+        const fileAtBridge = nextMessage(call.session);
+        const up = await t.alice.send(file, { contentType: "application/octet-stream" }).done;
+        assertEquals(up.status, "sent");
+        assertEquals((await fileAtBridge).body(), file);
+        const fileAtPhone = nextMessage(t.alice);
+        const down = await call.session.send(file, { contentType: "application/octet-stream" })
+          .done;
+        assertEquals(down.status, "sent");
+        assertEquals((await fileAtPhone).body(), file);
 
         const ended = closed(call.session);
         assertEquals(await sipCall.bye(), 200);
