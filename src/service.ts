@@ -11,7 +11,6 @@ import {
   EslClient,
   type EslEvent,
   type EslEventReceived,
-  type EslStateChange,
   type InboundCallEvent,
   InboundCalls,
 } from "./pbx/mod.ts";
@@ -590,10 +589,6 @@ export class Bridge {
       port: config.eslPort,
       password: config.eslPassword,
       logger: this.#log,
-    });
-    esl.addEventListener("state", (e) => {
-      const { state, error } = e as EslStateChange;
-      this.#log.info("esl state", { state, error: error?.message });
     });
     esl.addEventListener("event", (e) => this.#onEslEvent((e as EslEventReceived).event));
     const calls = new InboundCalls({
