@@ -169,6 +169,18 @@ Deno.test({
       await item.locator(".state-ended").waitFor({ timeout: 30_000 });
 
       assertEquals(problems, []);
+
+      // Calling a SIP URI and sending a pager message go to the API; without a PBX
+      // (ESL_MODE=off here) the page shows the API's problem instead.
+      await page.setViewportSize({ width: 1000, height: 800 });
+      await page.fill("#call-to", "sip:1000@127.0.0.1");
+      await page.getByRole("button", { name: "Call", exact: true }).click();
+      await page.locator("#status", { hasText: "Call: " }).waitFor({ timeout: 30_000 });
+      await page.fill("#pager-to", "sip:1000@127.0.0.1");
+      await page.fill("#pager-from", "sip:operator@127.0.0.1");
+      await page.fill("#pager-text", "hello by pager");
+      await page.getByRole("button", { name: "Page", exact: true }).click();
+      await page.locator("#status", { hasText: "Pager: " }).waitFor({ timeout: 30_000 });
     } finally {
       await browser.close();
       await Deno.remove(dir, { recursive: true });

@@ -32,6 +32,18 @@ export const CONSOLE_HTML = `<!doctype html>
       <button id="logout" type="button">Log out</button></div>
     <ul id="sessions" aria-label="sessions"></ul>
     <p id="no-sessions" class="muted">No sessions yet.</p>
+    <form id="call" autocomplete="off">
+      <label for="call-to">New chat to SIP URI</label>
+      <input id="call-to" name="to" type="text" placeholder="sip:1000@pbx.example.com" spellcheck="false">
+      <button type="submit">Call</button>
+    </form>
+    <form id="pager" autocomplete="off">
+      <label for="pager-to">Pager to SIP URI</label>
+      <input id="pager-to" name="to" type="text" placeholder="sip:1000@pbx.example.com" spellcheck="false">
+      <input id="pager-from" name="from" type="text" placeholder="sip:operator@pbx.example.com" spellcheck="false" aria-label="From">
+      <input id="pager-text" name="text" type="text" placeholder="Text" aria-label="Text">
+      <button type="submit">Page</button>
+    </form>
   </section>
   <section id="chat" aria-labelledby="chat-title" hidden>
     <div class="bar"><h2 id="chat-title">Transcript</h2>
@@ -94,6 +106,9 @@ button:disabled { opacity: .5; cursor: not-allowed; }
 .body { white-space: pre-wrap; overflow-wrap: anywhere; }
 .fail { color: #a31919; font-weight: 600; }
 #send { display: flex; gap: .5rem; }
+#call, #pager { display: flex; flex-wrap: wrap; gap: .4rem; margin-top: 1rem; }
+#call label, #pager label { width: 100%; font-weight: 600; }
+#call input, #pager input { flex: 1 1 12rem; min-width: 0; }
 #send textarea { flex: 1; resize: vertical; }
 .error { color: #a31919; width: 100%; margin: 0; min-height: 1.2em; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }

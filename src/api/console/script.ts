@@ -257,6 +257,36 @@ $("text").addEventListener("keydown", (e) => {
     $("send").requestSubmit();
   }
 });
+$("call").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const to = $("call-to").value.trim();
+  if (to === "") return;
+  status("Calling " + to + "…");
+  const res = await api("/v1/sessions", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ to }),
+  });
+  if (!res.ok) { status("Call: " + await problem(res)); return; }
+  const { id } = await res.json();
+  $("call-to").value = "";
+  status("Call answered.");
+  scheduleSessions();
+  select(id);
+});
+$("pager").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const body = { to: $("pager-to").value.trim(), from: $("pager-from").value.trim(), text: $("pager-text").value };
+  if (!body.to || !body.from || !body.text) { status("Pager: to, from and text are needed."); return; }
+  const res = await api("/v1/pager", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) { status("Pager: " + await problem(res)); return; }
+  $("pager-text").value = "";
+  status("Pager message sent to " + body.to + ".");
+});
 $("hangup").addEventListener("click", async () => {
   if (!selected) return;
   const res = await api("/v1/sessions/" + encodeURIComponent(selected), { method: "DELETE" });
