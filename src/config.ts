@@ -51,6 +51,20 @@ export interface Config {
   readonly sipProfile: string;
   /** Where outbound calls are sent: the PBX's SIP profile (`sip:host:port;transport=tcp`). */
   readonly sipUri: string;
+  /** Largest MSRP header block (start line and headers), bytes (400 beyond). */
+  readonly maxHeaderBytes: number;
+  /** Most header lines in one MSRP frame (400 beyond). */
+  readonly maxHeaderCount: number;
+  /** Largest body of one received chunk, bytes (413 beyond). */
+  readonly maxChunkBytes: number;
+  /** Write-queue cap per MSRP connection, bytes (a peer that never reads is disconnected). */
+  readonly maxQueuedBytes: number;
+  /** Close an MSRP connection idle this long, ms; 0 never. */
+  readonly idleTimeoutMs: number;
+  /** A frame head must arrive within this long, ms; 0 never (slow-loris guard). */
+  readonly headTimeoutMs: number;
+  /** MSRP transaction timeout, ms (RFC 4975: 30 s). */
+  readonly transactionTimeoutMs: number;
   /** Where webhooks are posted; unset: no webhooks. */
   readonly webhookUrl: string | undefined;
   /** HMAC-SHA256 key of webhook signatures; set whenever `webhookUrl` is. */
@@ -161,5 +175,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     eslPassword: env.ESL_PASSWORD || "ClueCon",
     sipProfile: env.SIP_PROFILE || "internal",
     sipUri: sipUri(env.SIP_URI),
+    maxHeaderBytes: int(env, "MAX_HEADER_BYTES", 16 * 1024, 256),
+    maxHeaderCount: int(env, "MAX_HEADER_COUNT", 64, 4),
+    maxChunkBytes: int(env, "MAX_CHUNK_BYTES", 4 * 1024 * 1024 * 1024, 1),
+    maxQueuedBytes: int(env, "MAX_QUEUED_BYTES", 16 * 1024 * 1024, 8 * 1024 * 1024),
+    idleTimeoutMs: int(env, "IDLE_TIMEOUT_MS", 0),
+    headTimeoutMs: int(env, "HEAD_TIMEOUT_MS", 30_000),
+    transactionTimeoutMs: int(env, "TRANSACTION_TIMEOUT_MS", 30_000, 1),
   };
 }

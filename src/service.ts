@@ -705,6 +705,15 @@ export class Bridge {
       maxSessions: config.maxSessions,
       maxConnections: config.maxConnections,
       maxConnectionsPerIp: config.maxConnectionsPerIp,
+      parserLimits: {
+        maxHeaderBytes: config.maxHeaderBytes,
+        maxHeaderCount: config.maxHeaderCount,
+        maxChunkBodyBytes: config.maxChunkBytes,
+      },
+      maxQueuedBytes: config.maxQueuedBytes,
+      idleTimeoutMs: config.idleTimeoutMs,
+      headTimeoutMs: config.headTimeoutMs,
+      transactionTimeoutMs: config.transactionTimeoutMs,
       session: {
         acceptTypes: config.acceptTypes,
         maxMessageBytes: config.maxMessageBytes,

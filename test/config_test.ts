@@ -1,0 +1,62 @@
+import { assertEquals, assertThrows } from "./_assert.ts";
+import { ConfigError, loadConfig } from "../src/config.ts";
+
+Deno.test("config: defaults run on one laptop", () => {
+  const c = loadConfig({});
+  assertEquals(
+    [c.httpHost, c.httpPort, c.msrpHost, c.msrpPort, c.eslMode, c.eslPort, c.headTimeoutMs],
+    ["127.0.0.1", 8080, "127.0.0.1", 2855, "inbound", 8021, 30_000],
+  );
+  assertEquals([c.maxHeaderBytes, c.maxHeaderCount, c.transactionTimeoutMs], [16384, 64, 30_000]);
+});
+
+Deno.test("config: every limit is read from its variable", () => {
+  const c = loadConfig({
+    MAX_HEADER_BYTES: "4096",
+    MAX_HEADER_COUNT: "16",
+    MAX_CHUNK_BYTES: "1048576",
+    MAX_QUEUED_BYTES: "33554432",
+    IDLE_TIMEOUT_MS: "60000",
+    HEAD_TIMEOUT_MS: "5000",
+    TRANSACTION_TIMEOUT_MS: "10000",
+    MAX_MESSAGE_BYTES: "1000",
+    MAX_SESSIONS: "5",
+    MAX_CONNECTIONS: "7",
+    MAX_CONNECTIONS_PER_IP: "3",
+    MAX_UPLOAD_BYTES: "2000",
+  });
+  assertEquals(
+    [
+      c.maxHeaderBytes,
+      c.maxHeaderCount,
+      c.maxChunkBytes,
+      c.maxQueuedBytes,
+      c.idleTimeoutMs,
+      c.headTimeoutMs,
+      c.transactionTimeoutMs,
+      c.maxMessageBytes,
+      c.maxSessions,
+      c.maxConnections,
+      c.maxConnectionsPerIp,
+      c.maxUploadBytes,
+    ],
+    [4096, 16, 1048576, 33554432, 60000, 5000, 10000, 1000, 5, 7, 3, 2000],
+  );
+});
+
+Deno.test("config: an invalid value is one clear error naming the variable", () => {
+  for (
+    const [name, value] of [
+      ["MSRP_PORT", "70000"],
+      ["MAX_HEADER_BYTES", "12"],
+      ["MAX_QUEUED_BYTES", "1024"],
+      ["HEAD_TIMEOUT_MS", "-1"],
+      ["ESL_MODE", "sideways"],
+      ["SIP_URI", "http://x"],
+      ["WS_PATH", "msrp"],
+      ["LOG_LEVEL", "loud"],
+    ]
+  ) {
+    assertThrows(() => loadConfig({ [name]: value }), ConfigError, name);
+  }
+});
