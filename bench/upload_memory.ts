@@ -17,19 +17,19 @@ const size = i >= 0 ? Number(Deno.args[i + 1]) : 256 * 1024 ** 2;
 const root = new URL("../", import.meta.url);
 const dataDir = await Deno.makeTempDir({ prefix: "msrp-bridge-upload-" });
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = l.addr.port;
   l.close();
   return port;
 }
 
-const httpPort = await freePort();
+const httpPort = freePort();
 const service = new Deno.Command(Deno.execPath(), {
   args: ["run", "-A", new URL("src/main.ts", root).pathname],
   env: {
     HTTP_PORT: String(httpPort),
-    MSRP_PORT: String(await freePort()),
+    MSRP_PORT: String(freePort()),
     ESL_MODE: "off",
     DATA_DIR: dataDir,
     LOG_LEVEL: "error",
