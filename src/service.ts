@@ -646,7 +646,7 @@ export class Bridge {
    */
   sendMessage(
     sessionId: string,
-    body: string | ReadableStream<Uint8Array>,
+    body: string | Uint8Array | ReadableStream<Uint8Array>,
     options: BridgeSendOptions,
   ): SentMessage {
     this.#checkRunning();
@@ -881,11 +881,7 @@ export class Bridge {
     );
     const sendContent = (sessionId: string, content: OutgoingContent) => {
       if (!this.#live.has(sessionId)) return;
-      const bytes = typeof content.body === "string" ? encoder.encode(content.body) : content.body;
-      this.sendMessage(sessionId, ReadableStream.from([bytes]), {
-        contentType: content.contentType,
-        size: bytes.length,
-      });
+      this.sendMessage(sessionId, content.body, { contentType: content.contentType });
     };
     for (const reply of outcome.replies) sendContent(row.sessionId, reply);
     for (const f of outcome.forwards) sendContent(f.sessionId, f.content);

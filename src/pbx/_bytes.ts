@@ -6,17 +6,6 @@
 
 import { EslError } from "./esl_error.ts";
 
-/** Joins byte arrays into one new array. */
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 /**
  * Reads a `Content-Length` value: decimal digits only.
  *

@@ -11,7 +11,8 @@
  * @module
  */
 
-import { concatBytes, parseContentLength } from "./_bytes.ts";
+import { concatBytes } from "../msrp/mod.ts";
+import { parseContentLength } from "./_bytes.ts";
 import { EslError } from "./esl_error.ts";
 import {
   EslEvent,
@@ -382,7 +383,7 @@ export function encodeCommand(
   const list = _headerList(headers);
   if (body !== undefined) list.push(["content-length", String(_toBytes(body).length)]);
   const head = _encoder.encode(`${_checkLine(line, "command")}\n${_headerBlock(list)}\n`);
-  return body === undefined ? head : concatBytes(head, _toBytes(body));
+  return body === undefined ? head : concatBytes([head, _toBytes(body)]);
 }
 
 /** Encodes `auth <password>`. */
@@ -504,7 +505,7 @@ export function encodeLinger(seconds?: number): Uint8Array {
 
 function _serverMessage(headers: Iterable<EslHeader>, body?: Uint8Array | string): Uint8Array {
   const head = _encoder.encode(`${_headerBlock(headers)}\n`);
-  return body === undefined ? head : concatBytes(head, _toBytes(body));
+  return body === undefined ? head : concatBytes([head, _toBytes(body)]);
 }
 
 /** Encodes the greeting `Content-Type: auth/request`. */

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { concatBytes, parseContentLength } from "./_bytes.ts";
+import { concatBytes } from "../msrp/mod.ts";
+import { parseContentLength } from "./_bytes.ts";
 import { EslError } from "./esl_error.ts";
 import {
   decodeHeaderValue,
@@ -138,10 +139,10 @@ export function serializePlainEvent(event: EslEvent): Uint8Array {
     head += `${name}: ${encodeHeaderValue(value) || "_undef_"}\n`;
   }
   if (event.body === undefined) return _encoder.encode(head + "\n");
-  return concatBytes(
+  return concatBytes([
     _encoder.encode(`${head}Content-Length: ${event.body.length}\n\n`),
     event.body,
-  );
+  ]);
 }
 
 /**
