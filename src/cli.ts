@@ -115,6 +115,7 @@ async function sendCommand(args: string[]): Promise<void> {
       fingerprint: { type: "string" },
       ca: { type: "string" },
       "from-port": { type: "string" },
+      "session-id": { type: "string" },
       host: { type: "string", default: "127.0.0.1" },
       ...RELAY_OPTIONS,
     },
@@ -133,7 +134,8 @@ async function sendCommand(args: string[]): Promise<void> {
   let bytes = 0;
   try {
     const relay = await relayFrom(endpoint, values);
-    const session = endpoint.createSession({ usePath: relay?.usePath });
+    // --session-id (with --from-port): the URI a peer's SDP names for us (RFC 4975 §14).
+    const session = endpoint.createSession({ usePath: relay?.usePath, id: values["session-id"] });
     await endpoint.connectSession(session, path, {
       relay,
       insecure: values.insecure,

@@ -58,11 +58,15 @@ async function main(): Promise<void> {
   }
 
   const app = createApp(bridge, config);
-  // RFC 7977: MSRP over WebSocket on the HTTP port, subprotocol "msrp".
+  // RFC 7977: MSRP over WebSocket on the HTTP port, subprotocol "msrp". The
+  // server is its clients' MSRP relay (§5): AUTH needs digest credentials for
+  // API_TOKEN when it is set; without it the HTTP server is loopback-only and
+  // AUTH is granted as is.
+  const relay = { password: config.apiToken };
   app.get(
     config.wsPath,
     (c) =>
-      upgradeMsrpWebSocket(c.req.raw, (conn) => bridge.endpoint.adopt(conn), {
+      upgradeMsrpWebSocket(c.req.raw, (conn) => bridge.endpoint.adoptWebSocket(conn, relay), {
         remoteAddr: c.env.info.remoteAddr as Deno.NetAddr,
       }),
   );

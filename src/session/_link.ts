@@ -32,6 +32,14 @@ export interface LinkOwner {
   readonly ownUri: string;
   /** The link ended. */
   linkClosed(link: Link): void;
+  /**
+   * Takes a request that is relay business (RFC 4976: AUTH on a WebSocket we
+   * serve, a To-Path through one of our Use-Path URIs): returns where its
+   * body goes, or `false` when it is not relay business.
+   */
+  relayRoute(link: Link, head: RequestHead): ChunkReceiver | undefined | false;
+  /** A response that matched no transaction of ours: maybe one we forwarded. */
+  relayResponse(link: Link, head: ResponseHead): void;
 }
 
 /** The writing side a link needs (a framed connection). */
@@ -226,7 +234,11 @@ export class Link implements FrameHandler {
         return;
       }
       const p = this.#pending.get(head.transactionId);
-      if (!p) return; // late or unknown response: nothing waits for it
+      if (!p) {
+        // Not ours: a response to a request we relayed, or late and unknown.
+        this.#owner.relayResponse(this, head);
+        return;
+      }
       this.#pending.delete(head.transactionId);
       p.session.transactionEnded(p.bytes);
       p.session.receiveResponse(head, p.message, p.bytes);
@@ -271,6 +283,8 @@ export class Link implements FrameHandler {
   }
 
   #route(head: RequestHead): ChunkReceiver | undefined {
+    const relayed = this.#owner.relayRoute(this, head);
+    if (relayed !== false) return relayed;
     const sessionId = sessionIdOf(head.toPath[0]);
     let session = sessionId === undefined ? undefined : this.#owner.session(sessionId);
     if (session?.multiConnection && session.link !== this) {
@@ -282,6 +296,10 @@ export class Link implements FrameHandler {
       return this.#refuse(head, Status.SessionDoesNotExist);
     }
     if (session.link === undefined) {
+      // RFC 4975 §14: a connection from anyone but the expected peer does not bind the session.
+      if (!session.acceptsFirstRequestFrom(head.fromPath)) {
+        return this.#refuse(head, Status.SessionDoesNotExist);
+      }
       // RFC 4975 §7.1: the first request on a connection binds it to the session.
       this.sessions.add(session);
       session.bind(this, head.fromPath);

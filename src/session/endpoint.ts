@@ -9,8 +9,12 @@ import {
   authorityKey,
   effectivePort,
   type MsrpUri,
+  msrpUriEquals,
   parseMsrpUri,
   type ParserLimits,
+  type RequestHead,
+  type ResponseHead,
+  sessionIdOf,
 } from "../msrp/mod.ts";
 import {
   connect,
@@ -20,8 +24,11 @@ import {
   type MsrpListener,
 } from "../transport/mod.ts";
 import { Link } from "./_link.ts";
-import { MsrpSession, type SessionOptions } from "./session.ts";
+import { type ChunkReceiver, MsrpSession, type SessionOptions } from "./session.ts";
 import { authenticate, type RelayOptions, RelayRegistration } from "./relay.ts";
+import { WebSocketRelay, type WebSocketRelayOptions } from "./_ws_relay.ts";
+
+export type { WebSocketRelayOptions };
 
 /** TLS material for `msrps`. */
 export interface EndpointTlsOptions {
@@ -113,6 +120,7 @@ export class MsrpEndpoint {
   readonly #links = new Set<Link>();
   readonly #byAuthority = new Map<string, Promise<Link>>();
   readonly #authorityOf = new Map<Link, [string, Promise<Link>]>();
+  readonly #relay: WebSocketRelay = new WebSocketRelay(this);
   #listener: MsrpListener | undefined;
   #port = 0;
 
@@ -173,15 +181,24 @@ export class MsrpEndpoint {
   }
 
   /**
-   * Creates a session with a fresh, unguessable id and our URI; with
-   * `transport: "ws"` the URI names our WebSocket server (RFC 7977).
+   * Creates a session with a fresh, unguessable id (or `id`, for a tool whose
+   * URI a peer's SDP already names) and our URI; with `transport: "ws"` the
+   * URI names our WebSocket server (RFC 7977).
+   *
+   * @throws {RangeError} at the session limit, or for an `id` in use or not
+   * an RFC 4975 §9 session-id.
    */
-  createSession(options: SessionOptions & { transport?: "tcp" | "ws" } = {}): MsrpSession {
+  createSession(
+    options: SessionOptions & { transport?: "tcp" | "ws"; id?: string } = {},
+  ): MsrpSession {
     const max = this.#options.maxSessions;
     if (max !== undefined && this.#sessions.size >= max) {
       throw new RangeError(`session limit reached (${max})`);
     }
-    const id = newSessionId();
+    const id = options.id ?? newSessionId();
+    if (!/^[A-Za-z0-9\-._~+=]+$/.test(id) || this.#sessions.has(id)) {
+      throw new RangeError(`session id ${JSON.stringify(id)} is invalid or in use`);
+    }
     let uri = `${this.scheme}://${this.authority}/${id};tcp`;
     if (options.transport === "ws") {
       const authority = this.#options.webSocketAuthority;
@@ -217,11 +234,19 @@ export class MsrpEndpoint {
       await session.bindingSend();
       return;
     }
-    const hop: MsrpUri = parseMsrpUri(remotePath[0]);
+    // A peer behind our own WebSocket relay (RFC 7977): no connection to open.
+    const link = this.#relay.loopFor(remotePath[0]) ??
+      await this.#linkTo(parseMsrpUri(remotePath[0]), options, options.reuse ?? false);
+    link.sessions.add(session);
+    session.bind(link, remotePath);
+    await session.bindingSend();
+  }
+
+  async #linkTo(hop: MsrpUri, options: ConnectSessionOptions, reuse: boolean): Promise<Link> {
     const key = authorityKey(hop);
     // RFC 6135 a=connection:existing: share one connection per authority, also
     // between connects that start at the same time.
-    let pending = options.reuse ? this.#byAuthority.get(key) : undefined;
+    let pending = reuse ? this.#byAuthority.get(key) : undefined;
     let link = pending && await pending.catch(() => undefined);
     if (!link || link.closed) {
       pending = this.#dial(hop, options);
@@ -230,9 +255,43 @@ export class MsrpEndpoint {
       link = await pending;
       this.#authorityOf.set(link, [key, pending]);
     }
-    link.sessions.add(session);
-    session.bind(link, remotePath);
-    await session.bindingSend();
+    return link;
+  }
+
+  /** @internal For the relay: a connection to the first hop of `uri`, shared by authority. */
+  linkTo(uri: string): Promise<Link> {
+    try {
+      return this.#linkTo(parseMsrpUri(uri), {}, true);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** @internal For the relay: true when `uri` names an open session of ours (RFC 4975 §6.1). */
+  isLocalSession(uri: string): boolean {
+    const id = sessionIdOf(uri);
+    const session = id === undefined ? undefined : this.#sessions.get(id);
+    if (!session || session.closed) return false;
+    try {
+      return msrpUriEquals(uri, session.localUri);
+    } catch {
+      return false;
+    }
+  }
+
+  /** @internal For the relay: a fresh Use-Path id. */
+  newId(): string {
+    return newSessionId();
+  }
+
+  /** @internal Relay business on a link (see `LinkOwner.relayRoute`). */
+  relayRoute(link: Link, head: RequestHead): ChunkReceiver | undefined | false {
+    return this.#relay.route(link, head);
+  }
+
+  /** @internal A response to a request the relay forwarded. */
+  relayResponse(link: Link, head: ResponseHead): void {
+    this.#relay.response(link, head);
   }
 
   /**
@@ -241,6 +300,32 @@ export class MsrpEndpoint {
    */
   adopt(conn: Deno.Conn): void {
     this.#adopt(conn);
+  }
+
+  /**
+   * Serves a WebSocket accepted by our HTTP server (RFC 7977) and acts as
+   * its client's MSRP relay (RFC 7977 §5, RFC 4976): AUTH is answered with a
+   * Use-Path naming this server (`;ws`, `msrps:` over TLS) and an Expires
+   * within `options`' bounds (423 outside them); requests through that
+   * Use-Path are forwarded by To-Path — to our own sessions, to other MSRP
+   * URIs, and from anyone to the client down this WebSocket.
+   *
+   * @throws {RangeError} when the Expires bounds are not 0 < min <= max.
+   */
+  adoptWebSocket(conn: Deno.Conn, options: WebSocketRelayOptions = {}): void {
+    const link = this.#adopt(conn);
+    const connection = link.connection as MsrpConnection;
+    const secure = connection.secure || (this.#options.webSocketSecure ?? false);
+    const local = connection.localAddr;
+    const authority = this.#options.webSocketAuthority ??
+      `${hostForUri(local.hostname)}:${local.port}`;
+    try {
+      this.#relay.serve(link, `${secure ? "msrps" : "msrp"}://${authority}`, options);
+    } catch (e) {
+      connection.close();
+      throw e;
+    }
+    link.onClosed = () => this.#relay.linkClosed(link);
   }
 
   async #dial(hop: MsrpUri, options: ConnectSessionOptions): Promise<Link> {

@@ -49,9 +49,11 @@ const DEFAULT_EXPIRES = 3600;
 
 /**
  * Runs the AUTH exchange on a relay connection (RFC 4976 §5.1): answers
- * digest challenges (also repeated ones), adjusts Expires on 423 and returns
- * the grant. Throws {@linkcode MsrpError} with the relay's status otherwise
- * (403 for wrong credentials).
+ * digest challenges (also repeated ones), adjusts Expires on 423 within the
+ * relay's Min-Expires/Max-Expires and returns the grant. Throws
+ * {@linkcode MsrpError} with the relay's status otherwise (403 for wrong
+ * credentials, 423 when the relay names no bound to move to; any other
+ * code, e.g. a non-MSRP 420, fails at once).
  */
 export async function authenticate(
   link: Link,
@@ -98,16 +100,31 @@ export async function authenticate(
         continue;
       }
       case Status.IntervalOutOfBounds: {
-        // RFC 4976 §5.2: retry within the relay's bounds.
+        // RFC 4976 §5.2: retry within the relay's bounds; a 423 that names
+        // no bound our request is outside of cannot be satisfied.
         const min = Number(h.get("min-expires"));
         const max = Number(h.get("max-expires"));
-        if (Number.isFinite(min) && min > 0) expires = Math.max(expires ?? min, min);
-        if (Number.isFinite(max) && max > 0) expires = Math.min(expires ?? max, max);
+        let next = expires;
+        if (Number.isFinite(min) && min > 0) next = Math.max(next ?? min, min);
+        if (Number.isFinite(max) && max > 0) next = Math.min(next ?? max, max);
+        if (next === expires) {
+          throw new MsrpError(
+            Status.IntervalOutOfBounds,
+            `relay refused Expires ${expires ?? "(none)"} without a usable Min-Expires/Max-Expires`,
+          );
+        }
+        expires = next;
         continue;
       }
       case Status.Forbidden:
         throw new MsrpError(Status.Forbidden, "the relay refused the credentials");
       default:
+        // Any other code is final, 420 included: MSRP has no 420 (the IANA
+        // MSRP status registry of RFC 4975 §15 / RFC 4976 §10 holds 200, 400,
+        // 401, 403, 408, 413, 415, 423, 481, 501, 506 and RFC 7701's codes).
+        // RFC 4976 signals an unacceptable Expires with 423 only; "420 Bad
+        // Extension" is SIP's and has no MSRP meaning, so nothing can be
+        // changed and retried: the AUTH fails with the relay's status.
         throw new MsrpError(
           response.status,
           `relay answered AUTH with ${response.status} ${response.comment}`.trim(),

@@ -16,12 +16,14 @@ import {
   failureReportDue,
   isAcceptedType,
   MsrpError,
+  msrpUriEquals,
   parseReport,
   type ReportPolicy,
   reportPolicy,
   type RequestHead,
   responseDue,
   type ResponseHead,
+  sessionIdOf,
   Status,
   transactionIdFor,
 } from "../msrp/mod.ts";
@@ -40,7 +42,11 @@ export interface SessionOptions {
   readonly chunkSize?: number;
   /** Where received messages go; in memory when omitted. */
   readonly sink?: SinkFactory;
-  /** Path of the peer (`a=path`), when known from SDP. */
+  /**
+   * Path of the peer (`a=path`), when known from SDP. A passive session then
+   * binds only a connection whose first request's From-Path ends with the
+   * peer's URI; others get 481 (RFC 4975 §14).
+   */
   readonly remotePath?: readonly string[];
   /**
    * Use-Path of the relay we authenticated with (RFC 4976 §5.3); it goes in
@@ -125,6 +131,7 @@ export class MsrpSession extends EventTarget {
   /** Resolves when a connection is bound to the session. */
   readonly ready: Promise<void>;
   #remotePath: readonly string[] | undefined;
+  #expectedPeer: readonly string[] | undefined;
   #toPath: readonly string[] | undefined;
   #link: Link | undefined;
   #closed = false;
@@ -158,6 +165,7 @@ export class MsrpSession extends EventTarget {
     this.chunkSize = options.chunkSize ?? 64 * 1024;
     this.#sink = options.sink;
     this.#remotePath = options.remotePath;
+    this.#expectedPeer = options.remotePath;
     this.#onClose = onClose;
     this.#options = options;
     this.ready = new Promise((resolve, reject) => {
@@ -222,6 +230,44 @@ export class MsrpSession extends EventTarget {
       this.dispatchEvent(new MessageEvent((e as MessageEvent).message));
     });
     return child;
+  }
+
+  /**
+   * Sets the peer's path learned from SDP after the session was created
+   * (e.g. from an answer): a passive session then binds only a connection
+   * whose first request comes from that peer (see `remotePath` in
+   * {@linkcode SessionOptions}). No effect once a connection is bound.
+   */
+  expectPeer(remotePath: readonly string[]): void {
+    if (this.#link !== undefined || remotePath.length === 0) return;
+    this.#expectedPeer = [...remotePath];
+    this.#remotePath = this.#expectedPeer;
+  }
+
+  /**
+   * @internal Whether the first request on a connection may bind this
+   * session: with a peer path known from SDP, its From-Path must end with the
+   * peer's URI (RFC 4975 §6.1 comparison; §14: a passive endpoint binds only
+   * the peer it expects). A relayed peer's From-Path starts with the relay
+   * hops we see, which need not be the Use-Path the peer announced, so only
+   * the peer's own URI is compared then; a direct peer (neither side behind
+   * a relay) must send exactly that one URI. With CEMA (RFC 7701) a
+   * middlebox may rewrite authorities, so only the session-id is compared.
+   */
+  acceptsFirstRequestFrom(fromPath: readonly string[]): boolean {
+    const expected = this.#expectedPeer;
+    if (expected === undefined || expected.length === 0) return true;
+    const peer = expected[expected.length - 1];
+    const last = fromPath[fromPath.length - 1];
+    if (last === undefined) return false;
+    if (this.cema) return sessionIdOf(last) === sessionIdOf(peer);
+    try {
+      if (!msrpUriEquals(last, peer)) return false;
+    } catch {
+      return false;
+    }
+    const direct = expected.length === 1 && (this.#options.usePath?.length ?? 0) === 0;
+    return !direct || fromPath.length === 1;
   }
 
   /** @internal Binds a connection (RFC 4975 §7.1: the first request binds it). */

@@ -29,6 +29,14 @@ function lines(stream: ReadableStream<Uint8Array>): () => Promise<string> {
   };
 }
 
+/** A port on 127.0.0.1 that was free a moment ago. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
+
 Deno.test("api+cli: a CLI listen endpoint answers the bridge's offer and receives text and 100 MiB", async () => {
   await using receiver = new WebhookReceiver();
   await using h = await startHarness({ WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: SECRET });
@@ -87,11 +95,12 @@ Deno.test("api+cli: a CLI send into a session created from an offer gives messag
   await using h = await startHarness({ WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: SECRET });
   const dir = await Deno.makeTempDir();
   try {
-    // The CLI picks its own URI when it connects; the offer names the active side's host.
+    // The offer names the CLI's URI: the bridge binds only that peer (RFC 4975 §14).
+    const cliPort = freePort();
     const offer = buildOffer({
-      path: ["msrp://127.0.0.1:9/cli-sender;tcp"],
+      path: [`msrp://127.0.0.1:${cliPort}/cli-sender;tcp`],
       address: "127.0.0.1",
-      port: 9,
+      port: cliPort,
       acceptTypes: ["*"],
       setup: "active",
     });
@@ -102,7 +111,10 @@ Deno.test("api+cli: a CLI send into a session created from an offer gives messag
     for (let at = 0; at < body.length; at += content.length) body.set(content, at);
     await Deno.writeFile(`${dir}/f.bin`, body);
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CLI, "send", "--to", bridgePath, "--file", `${dir}/f.bin`, "--report"],
+      args: [
+        ...["run", "-A", CLI, "send", "--to", bridgePath, "--file", `${dir}/f.bin`, "--report"],
+        ...["--from-port", String(cliPort), "--session-id", "cli-sender"],
+      ],
       stdout: "piped",
       stderr: "null",
     }).output();

@@ -43,6 +43,11 @@ export class RawPeer {
     })();
   }
 
+  /** Accepts one connection on `listener` (a fake server such as a relay). */
+  static async accept(listener: Deno.TcpListener): Promise<RawPeer> {
+    return new RawPeer(await listener.accept());
+  }
+
   /** Connects to a port on 127.0.0.1. */
   static async connect(port: number): Promise<RawPeer> {
     return new RawPeer(await Deno.connect({ hostname: "127.0.0.1", port }));

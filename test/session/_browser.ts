@@ -1,0 +1,116 @@
+/**
+ * A browser-style MSRP client for WebSocket relay tests: the platform
+ * `WebSocket` with the `msrp` subprotocol, hand-written frames out, parsed
+ * frames in (RFC 7977).
+ *
+ * @module
+ */
+
+import { type Frame, MsrpParser } from "../../src/msrp/mod.ts";
+
+/** A WebSocket MSRP client that writes raw frames and collects the frames it gets. */
+export class BrowserPeer {
+  /** Frames received so far. */
+  readonly frames: Frame[] = [];
+  /** The client's own URI: a random `*.invalid` host and the `ws` transport. */
+  readonly uri: string;
+  readonly #ws: WebSocket;
+  readonly #closed: Promise<void>;
+  #waiters: (() => void)[] = [];
+
+  private constructor(ws: WebSocket, uri: string) {
+    this.#ws = ws;
+    this.uri = uri;
+    let head: Frame["head"] | undefined;
+    let body: Uint8Array[] = [];
+    const parser = new MsrpParser({
+      head: (h) => {
+        head = h;
+        body = [];
+      },
+      body: (b) => body.push(b.slice()),
+      end: (flag) => {
+        const size = body.reduce((n, b) => n + b.length, 0);
+        const all = new Uint8Array(size);
+        let at = 0;
+        for (const b of body) all.set(b, (at += b.length) - b.length);
+        this.frames.push({ head: head!, body: all, flag });
+        this.#wake();
+      },
+      error: () => {},
+    });
+    ws.binaryType = "arraybuffer";
+    ws.onmessage = (e) => {
+      parser.push(
+        typeof e.data === "string" ? new TextEncoder().encode(e.data) : new Uint8Array(e.data),
+      );
+    };
+    this.#closed = new Promise((resolve) => {
+      ws.onclose = () => {
+        resolve();
+        this.#wake();
+      };
+    });
+  }
+
+  /** Opens a WebSocket to `url` offering `msrp`; resolves once it is open. */
+  static async open(url: string): Promise<BrowserPeer> {
+    const ws = new WebSocket(url, "msrp");
+    const id = crypto.randomUUID().slice(0, 8);
+    const peer = new BrowserPeer(ws, `msrp://${id}.invalid:2855/${id}b;ws`);
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error("the WebSocket did not open"));
+    });
+    return peer;
+  }
+
+  /** Sends one WebSocket message (text or binary). */
+  send(data: string | Uint8Array): void {
+    this.#ws.send(typeof data === "string" ? data : data.slice().buffer);
+  }
+
+  /**
+   * Waits for a received frame matching `predicate` and returns it; throws
+   * when the socket closes first or after a 10 s hang guard.
+   */
+  async waitFor(predicate: (frame: Frame) => boolean): Promise<Frame> {
+    const deadline = Date.now() + 10_000;
+    while (true) {
+      const found = this.frames.find(predicate);
+      if (found) return found;
+      if (this.#ws.readyState === WebSocket.CLOSED) throw new Error("closed before the frame");
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no such frame among ${this.frames.length}`);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+  }
+
+  /** A response with transaction id `tid`. */
+  response(tid: string): Promise<Frame> {
+    return this.waitFor((f) => f.head.kind === "response" && f.head.transactionId === tid);
+  }
+
+  /** Closes the WebSocket and waits for the close. */
+  async close(): Promise<void> {
+    this.#ws.close();
+    await this.#closed;
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+/** An AUTH request as text (RFC 4976 §5.1). */
+export function authFrame(p: { tid: string; to: string; from: string; extra?: string }): string {
+  return `MSRP ${p.tid} AUTH\r\nTo-Path: ${p.to}\r\nFrom-Path: ${p.from}\r\n${p.extra ?? ""}` +
+    `-------${p.tid}$\r\n`;
+}

@@ -1,0 +1,301 @@
+/**
+ * Our WebSocket server as its clients' MSRP relay (RFC 7977 §5, RFC 4976):
+ * a browser-style client AUTHs over the WebSocket and reaches a session of
+ * ours or a TCP peer through the Use-Path it got.
+ */
+import { nextMessage } from "../_messages.ts";
+import { assert, assertEquals } from "../_assert.ts";
+import { MsrpEndpoint, type WebSocketRelayOptions } from "../../src/session/mod.ts";
+import {
+  answerChallenge,
+  formatAuthorization,
+  type Frame,
+  parseChallenge,
+  type RequestHead,
+  type ResponseHead,
+} from "../../src/msrp/mod.ts";
+import { upgradeMsrpWebSocket } from "../../src/transport/mod.ts";
+import { authFrame, BrowserPeer } from "./_browser.ts";
+import { RawPeer, sendFrame } from "./_peer.ts";
+
+/** Endpoint E serves MSRP over WebSocket as a relay on an HTTP server on 127.0.0.1. */
+function wsRelay(options: WebSocketRelayOptions = {}) {
+  const ac = new AbortController();
+  const holder: { e?: MsrpEndpoint } = {};
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
+    (req, info) =>
+      upgradeMsrpWebSocket(req, (conn) => holder.e!.adoptWebSocket(conn, options), {
+        remoteAddr: info.remoteAddr,
+      }),
+  );
+  const authority = `127.0.0.1:${server.addr.port}`;
+  const e = holder.e = new MsrpEndpoint({ port: 0, webSocketAuthority: authority }).listen();
+  return {
+    e,
+    url: `ws://${authority}/msrp`,
+    relayUri: `msrp://${authority};ws`,
+    async [Symbol.asyncDispose]() {
+      await e.close();
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
+function response(f: Frame): ResponseHead {
+  assert(f.head.kind === "response", "expected a response");
+  return f.head;
+}
+
+function request(f: Frame): RequestHead {
+  assert(f.head.kind === "request", "expected a request");
+  return f.head;
+}
+
+/** AUTHs `b` at the relay and returns its Use-Path URI. */
+async function auth(b: BrowserPeer, relayUri: string): Promise<string> {
+  b.send(authFrame({ tid: "auth1", to: relayUri, from: b.uri }));
+  const ok = response(await b.response("auth1"));
+  assertEquals(ok.status, 200);
+  return ok.headers.get("use-path")!;
+}
+
+Deno.test("ws relay: AUTH over the WebSocket gets 200 with a ;ws Use-Path naming the server and the asked Expires", async () => {
+  await using r = wsRelay();
+  const b = await BrowserPeer.open(r.url);
+  b.send(authFrame({ tid: "a1xyz", to: r.relayUri, from: b.uri, extra: "Expires: 300\r\n" }));
+  const ok = response(await b.response("a1xyz"));
+  assertEquals([ok.status, ok.toPath, ok.fromPath], [200, [b.uri], [r.relayUri]]);
+  const usePath = ok.headers.get("use-path")!;
+  assert(
+    new RegExp(`^msrp://${r.relayUri.slice(7, -3)}/[a-z0-9]{20};ws$`).test(usePath),
+    usePath,
+  );
+  assertEquals(ok.headers.get("expires"), "300");
+  // A refresh keeps the Use-Path.
+  b.send(authFrame({ tid: "a2xyz", to: r.relayUri, from: b.uri }));
+  const again = response(await b.response("a2xyz"));
+  assertEquals([again.headers.get("use-path"), again.headers.get("expires")], [usePath, "600"]);
+  await b.close();
+});
+
+Deno.test("ws relay: an Expires out of bounds gets 423 with Min-Expires or Max-Expires", async () => {
+  await using r = wsRelay({ minExpires: 120, maxExpires: 900 });
+  const b = await BrowserPeer.open(r.url);
+  b.send(authFrame({ tid: "lowxyz", to: r.relayUri, from: b.uri, extra: "Expires: 30\r\n" }));
+  const low = response(await b.response("lowxyz"));
+  assertEquals([low.status, low.headers.get("min-expires")], [423, "120"]);
+  b.send(authFrame({ tid: "highxyz", to: r.relayUri, from: b.uri, extra: "Expires: 86400\r\n" }));
+  const high = response(await b.response("highxyz"));
+  assertEquals([high.status, high.headers.get("max-expires")], [423, "900"]);
+  b.send(authFrame({ tid: "badxyz", to: r.relayUri, from: b.uri, extra: "Expires: soon\r\n" }));
+  assertEquals(response(await b.response("badxyz")).status, 400);
+  await b.close();
+});
+
+Deno.test("ws relay: with a password AUTH is challenged, the right digest is granted and a wrong one gets 403", async () => {
+  await using r = wsRelay({ password: "s3cret" });
+  const b = await BrowserPeer.open(r.url);
+  const challenge = async (tid: string) => {
+    b.send(authFrame({ tid, to: r.relayUri, from: b.uri }));
+    const c = response(await b.response(tid));
+    assertEquals(c.status, 401);
+    return parseChallenge(c.headers.get("www-authenticate")!);
+  };
+  const withPassword = (password: string, c: ReturnType<typeof parseChallenge>) =>
+    `Authorization: ${
+      formatAuthorization(answerChallenge(c, { username: "web", password, uri: r.relayUri }))
+    }\r\n`;
+  let c = await challenge("c1xyz");
+  b.send(authFrame({ tid: "w1xyz", to: r.relayUri, from: b.uri, extra: withPassword("nope", c) }));
+  assertEquals(response(await b.response("w1xyz")).status, 403);
+  c = await challenge("c2xyz");
+  b.send(
+    authFrame({ tid: "r1xyz", to: r.relayUri, from: b.uri, extra: withPassword("s3cret", c) }),
+  );
+  const ok = response(await b.response("r1xyz"));
+  assertEquals(ok.status, 200);
+  assert(ok.headers.get("use-path")!.endsWith(";ws"));
+  await b.close();
+});
+
+Deno.test("ws relay: text and a file from the browser reach our session with success REPORTs, and replies go back down the WebSocket", async () => {
+  await using r = wsRelay();
+  const b = await BrowserPeer.open(r.url);
+  const use = await auth(b, r.relayUri);
+  const s = r.e.createSession({ remotePath: [use, b.uri] });
+
+  const got = nextMessage(s);
+  b.send(sendFrame({
+    tid: "t1xyz",
+    to: `${use} ${s.localUri}`,
+    from: b.uri,
+    messageId: "m1",
+    range: "1-5/5",
+    body: "hello",
+    extra: "Success-Report: yes\r\n",
+  }));
+  const ok = response(await b.response("t1xyz"));
+  assertEquals([ok.status, ok.toPath, ok.fromPath], [200, [b.uri], [use]]);
+  assertEquals((await got).text(), "hello");
+  assertEquals(s.remotePath, [use, b.uri]);
+  const report = request(
+    await b.waitFor((f) => f.head.kind === "request" && f.head.method === "REPORT"),
+  );
+  assertEquals([report.toPath, report.fromPath], [[b.uri], [use, s.localUri]]);
+  assertEquals(report.headers.get("status"), "000 200 OK");
+
+  // A file in binary WebSocket messages, one chunk each.
+  const file = new Uint8Array(192 * 1024);
+  for (let i = 0; i < file.length; i += 65536) crypto.getRandomValues(file.subarray(i, i + 65536));
+  const fileGot = nextMessage(s);
+  const enc = new TextEncoder();
+  for (let i = 0; i < 3; i++) {
+    const part = file.subarray(i * 65536, (i + 1) * 65536);
+    const head = `MSRP file${i} SEND\r\nTo-Path: ${use} ${s.localUri}\r\nFrom-Path: ${b.uri}\r\n` +
+      `Message-ID: file\r\nSuccess-Report: yes\r\n` +
+      `Byte-Range: ${i * 65536 + 1}-${(i + 1) * 65536}/${file.length}\r\n` +
+      `Content-Type: application/octet-stream\r\n\r\n`;
+    const end = `\r\n-------file${i}${i === 2 ? "$" : "+"}\r\n`;
+    const frame = new Uint8Array([...enc.encode(head), ...part, ...enc.encode(end)]);
+    b.send(frame);
+  }
+  for (let i = 0; i < 3; i++) assertEquals(response(await b.response(`file${i}`)).status, 200);
+  assertEquals((await fileGot).body(), file);
+  // Progress REPORTs may come first; the last one covers the whole file.
+  const fileReport = request(
+    await b.waitFor((f) =>
+      f.head.kind === "request" && f.head.messageId === "file" &&
+      f.head.byteRange?.end === file.length
+    ),
+  );
+  assertEquals([fileReport.toPath, fileReport.headers.get("status")], [[b.uri], "000 200 OK"]);
+
+  // Our reply goes down the WebSocket through the relay; the browser's REPORT delivers it.
+  const reply = s.send("and back", { successReport: true });
+  const send = request(
+    await b.waitFor((f) => f.head.kind === "request" && f.head.method === "SEND"),
+  );
+  assertEquals([send.toPath, send.fromPath], [[b.uri], [use, s.localUri]]);
+  b.send(
+    `MSRP ${send.transactionId} 200 OK\r\nTo-Path: ${use}\r\nFrom-Path: ${b.uri}\r\n` +
+      `-------${send.transactionId}$\r\n`,
+  );
+  b.send(
+    `MSRP rep1 REPORT\r\nTo-Path: ${use} ${s.localUri}\r\nFrom-Path: ${b.uri}\r\n` +
+      `Message-ID: ${send.messageId}\r\nByte-Range: 1-8/8\r\nStatus: 000 200 OK\r\n-------rep1$\r\n`,
+  );
+  assertEquals((await reply.done).status, "delivered");
+  await b.close();
+});
+
+Deno.test("ws relay: a session of ours connects actively to a browser path through our own relay", async () => {
+  await using r = wsRelay();
+  const b = await BrowserPeer.open(r.url);
+  const use = await auth(b, r.relayUri);
+  const s = r.e.createSession();
+  const connected = r.e.connectSession(s, [use, b.uri]);
+  const bind = request(
+    await b.waitFor((f) => f.head.kind === "request" && f.head.method === "SEND"),
+  );
+  assertEquals([bind.toPath, bind.fromPath], [[b.uri], [use, s.localUri]]);
+  b.send(
+    `MSRP ${bind.transactionId} 200 OK\r\nTo-Path: ${use}\r\nFrom-Path: ${b.uri}\r\n` +
+      `-------${bind.transactionId}$\r\n`,
+  );
+  await connected;
+  assertEquals(r.e.connectionCount, 1, "no connection was opened for the loop");
+  // The browser going away ends the session.
+  const closed = new Promise((resolve) => s.addEventListener("close", resolve));
+  await b.close();
+  await closed;
+});
+
+Deno.test("ws relay: the browser and a TCP peer exchange messages through the relay both ways", async () => {
+  await using r = wsRelay();
+  const peer = new MsrpEndpoint({ port: 0 }).listen();
+  try {
+    const b = await BrowserPeer.open(r.url);
+    const use = await auth(b, r.relayUri);
+    const q = peer.createSession({ remotePath: [use, b.uri] });
+    const got = nextMessage(q);
+    b.send(sendFrame({
+      tid: "x1xyz",
+      to: `${use} ${q.localUri}`,
+      from: b.uri,
+      messageId: "mx",
+      range: "1-9/9",
+      body: "over tcp!",
+    }));
+    // The relay answers hop by hop with the next hop's response.
+    const ok = response(await b.response("x1xyz"));
+    assertEquals([ok.status, ok.toPath, ok.fromPath], [200, [b.uri], [use]]);
+    assertEquals((await got).text(), "over tcp!");
+    assertEquals(q.remotePath, [use, b.uri]);
+
+    const reply = q.send("from tcp", { successReport: true });
+    const send = request(
+      await b.waitFor((f) => f.head.kind === "request" && f.head.method === "SEND"),
+    );
+    assertEquals([send.toPath, send.fromPath], [[b.uri], [use, q.localUri]]);
+    b.send(
+      `MSRP ${send.transactionId} 200 OK\r\nTo-Path: ${use}\r\nFrom-Path: ${b.uri}\r\n` +
+        `-------${send.transactionId}$\r\n`,
+    );
+    b.send(
+      `MSRP rep2 REPORT\r\nTo-Path: ${use} ${q.localUri}\r\nFrom-Path: ${b.uri}\r\n` +
+        `Message-ID: ${send.messageId}\r\nByte-Range: 1-8/8\r\nStatus: 000 200 OK\r\n` +
+        `-------rep2$\r\n`,
+    );
+    assertEquals((await reply.done).status, "delivered");
+    await b.close();
+  } finally {
+    await peer.close();
+  }
+});
+
+Deno.test("ws relay: unknown or unreachable hops get 481 and a spoofed From-Path gets 403", async () => {
+  await using r = wsRelay();
+  const b = await BrowserPeer.open(r.url);
+  const use = await auth(b, r.relayUri);
+  // Unreachable next hop (nothing listens on port 9 of loopback).
+  b.send(sendFrame({ tid: "u1xyz", to: `${use} msrp://127.0.0.1:9/x;tcp`, from: b.uri }));
+  assertEquals(response(await b.response("u1xyz")).status, 481);
+  // Nothing after our URI.
+  b.send(sendFrame({ tid: "u2xyz", to: use, from: b.uri }));
+  assertEquals(response(await b.response("u2xyz")).status, 481);
+  // Only the URI that authenticated sends through its Use-Path.
+  b.send(
+    sendFrame({
+      tid: "u3xyz",
+      to: `${use} msrp://127.0.0.1:9/x;tcp`,
+      from: "msrp://x.invalid/y;ws",
+    }),
+  );
+  assertEquals(response(await b.response("u3xyz")).status, 403);
+
+  // From a TCP peer: a Use-Path nobody holds, and a hop behind ours that is not our client.
+  const raw = await RawPeer.connect(r.e.port);
+  try {
+    const ghost = use.replace(/\/[a-z0-9]+;ws$/, "/nobodyhasthisid0000;ws");
+    await raw.write(
+      sendFrame({ tid: "v1xyz", to: `${ghost} ${b.uri}`, from: "msrp://127.0.0.1:1/p;tcp" }),
+    );
+    await raw.write(
+      sendFrame({
+        tid: "v2xyz",
+        to: `${use} msrp://z.invalid/z;ws`,
+        from: "msrp://127.0.0.1:1/p;tcp",
+      }),
+    );
+    const frames = await raw.waitFor((fs) => fs.length >= 2);
+    assertEquals(frames.map((f) => [f.head.transactionId, response(f).status]), [
+      ["v1xyz", 481],
+      ["v2xyz", 481],
+    ]);
+  } finally {
+    await raw.close();
+  }
+  await b.close();
+});
