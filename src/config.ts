@@ -39,14 +39,21 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** HTTP path serving MSRP over WebSocket. */
   readonly wsPath: string;
-  /** PBX control: `inbound` (we connect to FreeSWITCH's event socket) or `off`. */
-  readonly eslMode: "inbound" | "off";
+  /**
+   * PBX control: `inbound` (we connect to FreeSWITCH's event socket),
+   * `outbound` (FreeSWITCH's dialplan `socket` application connects to us) or `off`.
+   */
+  readonly eslMode: "inbound" | "outbound" | "off";
   /** Event socket address and password. */
   readonly eslHost: string;
   /** Event socket port. */
   readonly eslPort: number;
   /** Event socket password; never logged. */
   readonly eslPassword: string;
+  /** Outbound-socket mode: address the server for the `socket` application listens on. */
+  readonly eslOutboundHost: string;
+  /** Outbound-socket mode: its port. */
+  readonly eslOutboundPort: number;
   /** Sofia profile used to send pager-mode SIP MESSAGEs. */
   readonly sipProfile: string;
   /** Where outbound calls are sent: the PBX's SIP profile (`sip:host:port;transport=tcp`). */
@@ -126,13 +133,10 @@ function webhookSecret(url: string | undefined, v: string | undefined): string |
   return v || undefined;
 }
 
-function eslMode(v: string | undefined): "inbound" | "off" {
-  if (v === undefined || v === "" || v === "inbound") return "inbound";
-  if (v === "off") return "off";
-  if (v === "outbound") {
-    throw new ConfigError("ESL_MODE=outbound is not supported yet; use inbound or off");
-  }
-  throw new ConfigError(`ESL_MODE must be inbound or off, got "${v}"`);
+function eslMode(v: string | undefined): "inbound" | "outbound" | "off" {
+  if (v === undefined || v === "") return "inbound";
+  if (v === "inbound" || v === "outbound" || v === "off") return v;
+  throw new ConfigError(`ESL_MODE must be inbound, outbound or off, got "${v}"`);
 }
 
 function sipUri(v: string | undefined): string {
@@ -173,6 +177,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     eslHost: env.ESL_HOST || "127.0.0.1",
     eslPort: port(env, "ESL_PORT", 8021),
     eslPassword: env.ESL_PASSWORD || "ClueCon",
+    eslOutboundHost: env.ESL_OUTBOUND_HOST || "127.0.0.1",
+    eslOutboundPort: port(env, "ESL_OUTBOUND_PORT", 8084),
     sipProfile: env.SIP_PROFILE || "internal",
     sipUri: sipUri(env.SIP_URI),
     maxHeaderBytes: int(env, "MAX_HEADER_BYTES", 16 * 1024, 256),

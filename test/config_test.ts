@@ -52,6 +52,7 @@ Deno.test("config: an invalid value is one clear error naming the variable", () 
       ["MAX_QUEUED_BYTES", "1024"],
       ["HEAD_TIMEOUT_MS", "-1"],
       ["ESL_MODE", "sideways"],
+      ["ESL_OUTBOUND_PORT", "99999"],
       ["SIP_URI", "http://x"],
       ["WS_PATH", "msrp"],
       ["LOG_LEVEL", "loud"],
@@ -59,4 +60,16 @@ Deno.test("config: an invalid value is one clear error naming the variable", () 
   ) {
     assertThrows(() => loadConfig({ [name]: value }), ConfigError, name);
   }
+});
+
+Deno.test("config: ESL_MODE=outbound listens for the socket application on loopback:8084 unless told otherwise", () => {
+  const c = loadConfig({ ESL_MODE: "outbound" });
+  assertEquals([c.eslMode, c.eslOutboundHost, c.eslOutboundPort], ["outbound", "127.0.0.1", 8084]);
+  const moved = loadConfig({
+    ESL_MODE: "outbound",
+    ESL_OUTBOUND_HOST: "10.0.0.5",
+    ESL_OUTBOUND_PORT: "9090",
+  });
+  assertEquals([moved.eslOutboundHost, moved.eslOutboundPort], ["10.0.0.5", 9090]);
+  assertEquals(loadConfig({ ESL_MODE: "off" }).eslMode, "off");
 });

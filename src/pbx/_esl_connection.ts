@@ -1,7 +1,8 @@
 /**
- * One inbound Event Socket connection (internal): TCP to FreeSWITCH, the
- * greeting and `auth`, replies matched to commands in FIFO order, events
- * handed to a callback (freeswitch-esl.md §1.2–§1.5, §7).
+ * One Event Socket connection (internal): TCP to FreeSWITCH with the
+ * greeting and `auth` (inbound mode), or one FreeSWITCH opened to us
+ * (outbound mode, no login, §2.1); replies matched to commands in FIFO
+ * order, events handed to a callback (freeswitch-esl.md §1.2–§1.5, §7).
  *
  * @module
  */
@@ -94,6 +95,19 @@ export class EslConnection {
   }
 
   /**
+   * Wraps a connection FreeSWITCH opened to our outbound-socket server
+   * (§2.1): no greeting and no login; the first command is `connect`.
+   */
+  static accept(
+    conn: Deno.TcpConn,
+    replyTimeoutMs: number,
+    onEvent: (event: EslEvent) => void,
+  ): EslConnection {
+    conn.setNoDelay(true);
+    return new EslConnection(conn, replyTimeoutMs, onEvent);
+  }
+
+  /**
    * Sends a command and resolves with its reply.
    *
    * @throws {EslConnectionError} when the connection ends or the reply is late.
@@ -168,7 +182,8 @@ export class EslConnection {
     } else if (type === "text/rude-rejection") {
       throw new EslConnectionError("FreeSWITCH refused the client (event_socket ACL)");
     }
-    // text/disconnect-notice: the socket closes next; log/data is not asked for.
+    // text/disconnect-notice: the socket closes next (or, with `Content-Disposition: linger`,
+    // the channel hung up and its last events follow, §2.4); log/data is not asked for.
   }
 }
 

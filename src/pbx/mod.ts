@@ -1,6 +1,7 @@
 /**
- * FreeSWITCH integration: the Event Socket codec and inbound client, and
- * inbound MSRP calls answered with the bridge's own SDP.
+ * FreeSWITCH integration: the Event Socket codec, the inbound client and the
+ * outbound-socket server, and inbound MSRP calls answered with the bridge's
+ * own SDP.
  *
  * @module
  */
@@ -8,3 +9,4 @@
 export * from "./esl_codec.ts";
 export * from "./esl_client.ts";
 export * from "./calls.ts";
+export * from "./esl_outbound.ts";

@@ -1,8 +1,8 @@
 /**
  * A minimal SIP user agent client over TCP (RFC 3261, only what an outbound
  * call needs): INVITE with an SDP body, provisional responses, the 2xx and
- * its ACK, the ACK of a final failure (§17.1.1.3), CANCEL on timeout, BYE in
- * both directions. No authentication, no retransmissions (TCP), no forking.
+ * its ACK, the ACK of a final failure (§17.1.1.3), CANCEL (§9.1) on timeout
+ * or when the caller gives up, BYE in both directions. No authentication, no retransmissions (TCP), no forking.
  * The bridge uses it to place MSRP calls through FreeSWITCH ("two-leg
  * bypass", §4.4 of the ESL reference).
  *
@@ -29,6 +29,8 @@ export interface SipUserAgentOptions {
   readonly server: { readonly hostname: string; readonly port: number };
   /** Our user part in From and Contact; `bridge` by default. */
   readonly user?: string;
+  /** Our display name in From; none by default. */
+  readonly displayName?: string;
 }
 
 /** What {@linkcode SipUserAgent.invite} sends. */
@@ -43,6 +45,12 @@ export interface SipInviteOptions {
   readonly callId?: string;
   /** After this long without a final response, the INVITE is cancelled. */
   readonly timeoutMs?: number;
+  /**
+   * Aborted before the final response, the INVITE is cancelled: CANCEL goes
+   * out once a provisional response has arrived (RFC 3261 §9.1), and the
+   * INVITE then normally ends with 487.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The outcome of an INVITE. */
@@ -53,6 +61,8 @@ export interface SipInviteResult {
   readonly reason: string;
   /** The final response. */
   readonly response: SipMessage;
+  /** Every response to the INVITE in order, provisional ones included. */
+  readonly responses: readonly SipMessage[];
   /** The SDP of a 2xx. */
   readonly answerSdp?: string;
   /** The dialog a 2xx established. */
@@ -133,6 +143,7 @@ export class SipUserAgent {
   readonly #accepted = new Set<SipConnection>();
   readonly #accepting: Promise<void>;
   readonly #user: string;
+  readonly #from: string;
   readonly #host: string;
   readonly #transactions = new Map<string, _Transaction>();
   readonly #dialogs = new Map<string, SipDialog>();
@@ -142,6 +153,8 @@ export class SipUserAgent {
     this.#host = (conn.localAddr as Deno.NetAddr).hostname;
     const listener = Deno.listen({ hostname: this.#host, port: 0 });
     this.#listener = listener;
+    const name = options.displayName?.replace(/["\\\r\n]/g, "");
+    this.#from = `${name ? `"${name}" ` : ""}<sip:${this.#user}@${this.#local}>`;
     this.#server = new SipConnection(conn, (m, c) => this.#receive(m, c));
     this.#server.reading.then(() => this.#lost());
     this.#accepting = (async () => {
@@ -184,13 +197,32 @@ export class SipUserAgent {
     const branch = `z9hG4bK${sipRandom()}`;
     const base = this.commonHeaders(callId, fromTag, `<${requestUri}>`, "1 INVITE");
     const final = Promise.withResolvers<SipMessage>();
+    const provisional = Promise.withResolvers<void>();
+    const responses: SipMessage[] = [];
     this.#transactions.set(branch, {
       cseq: "1 INVITE",
       onResponse: (response) => {
+        responses.push(response);
         if (statusOf(response) >= 200) final.resolve(response);
+        else provisional.resolve();
       },
       onError: final.reject,
     });
+    // RFC 3261 §9.1: CANCEL copies the INVITE's Via, From, To, Call-ID and CSeq number, and
+    // is not sent before a provisional response.
+    const cancelBytes = requestBytes(
+      "CANCEL",
+      requestUri,
+      withCseq(withBranch(base, branch), "1 CANCEL"),
+    );
+    let cancelled = false;
+    const cancel = () => {
+      if (cancelled) return;
+      cancelled = true;
+      provisional.promise.then(() => this.#server.write(cancelBytes)).catch(() => {});
+    };
+    options.signal?.addEventListener("abort", cancel, { once: true });
+    if (options.signal?.aborted) cancel();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await this.#server.write(requestBytes("INVITE", requestUri, [
@@ -199,15 +231,7 @@ export class SipUserAgent {
         ["Content-Type", "application/sdp"],
         ...(options.headers ?? []),
       ], options.sdp));
-      if (options.timeoutMs !== undefined) {
-        // RFC 3261 §9.1: CANCEL copies the INVITE's Via, From, To, Call-ID and CSeq number.
-        const cancel = requestBytes(
-          "CANCEL",
-          requestUri,
-          withCseq(withBranch(base, branch), "1 CANCEL"),
-        );
-        timer = setTimeout(() => this.#server.write(cancel).catch(() => {}), options.timeoutMs);
-      }
+      if (options.timeoutMs !== undefined) timer = setTimeout(cancel, options.timeoutMs);
       const response = await final.promise;
       const status = statusOf(response);
       const reason = response.startLine.split(" ").slice(2).join(" ");
@@ -216,7 +240,7 @@ export class SipUserAgent {
         // RFC 3261 §17.1.1.3: the ACK of a failure belongs to the INVITE transaction.
         const ack = withCseq(withTo(withBranch(base, branch), toHeader), "1 ACK");
         await this.#server.write(requestBytes("ACK", requestUri, ack));
-        return { status, reason, response };
+        return { status, reason, response, responses };
       }
       const contact = /<([^>]+)>/.exec(headerOf(response, "contact") ?? "")?.[1];
       const dialog = new SipDialog(this, {
@@ -231,22 +255,25 @@ export class SipUserAgent {
       await this.#server.write(
         requestBytes("ACK", contact ?? requestUri, withBranch(ack, `z9hG4bK${sipRandom()}`)),
       );
-      return { status, reason, response, answerSdp: response.body, dialog };
+      return { status, reason, response, responses, answerSdp: response.body, dialog };
     } finally {
       clearTimeout(timer);
+      options.signal?.removeEventListener("abort", cancel);
       this.#transactions.delete(branch);
     }
   }
 
   /**
-   * @internal Sends a non-INVITE request and resolves with its final
-   * response; rejects after `timeoutMs` or when the connection is lost.
+   * @internal Sends a non-INVITE request (with `body`, when given) and
+   * resolves with its final response; rejects after `timeoutMs` or when the
+   * connection is lost.
    */
   async request(
     method: string,
     uri: string,
     headers: [string, string][],
     timeoutMs: number,
+    body?: string,
   ): Promise<SipMessage> {
     const branch = `z9hG4bK${sipRandom()}`;
     const cseq = headers.find(([n]) => n === "CSeq")?.[1] ?? "";
@@ -263,7 +290,7 @@ export class SipUserAgent {
       timeoutMs,
     );
     try {
-      await this.#server.write(requestBytes(method, uri, withBranch(headers, branch)));
+      await this.#server.write(requestBytes(method, uri, withBranch(headers, branch), body));
       return await final.promise;
     } finally {
       clearTimeout(timer);
@@ -281,7 +308,7 @@ export class SipUserAgent {
     return [
       ["Via", `SIP/2.0/TCP ${this.#local};rport`],
       ["Max-Forwards", "70"],
-      ["From", `<sip:${this.#user}@${this.#local}>;tag=${fromTag}`],
+      ["From", `${this.#from};tag=${fromTag}`],
       ["To", toHeader],
       ["Call-ID", callId],
       ["CSeq", cseq],

@@ -1,5 +1,6 @@
 /**
- * A minimal inbound ESL client for tests: a Deno TCP connection read through
+ * A minimal ESL client for tests (inbound, or the server side of an outbound
+ * socket): a Deno TCP connection read through
  * the codec's {@linkcode EslParser}. It reads only when asked, so a test
  * decides the order of everything and leaves no reads pending.
  *
@@ -27,6 +28,13 @@ export class EslTestClient {
   /** Connects to 127.0.0.1:`port`. */
   static async connect(port: number): Promise<EslTestClient> {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.setNoDelay(true);
+    return new EslTestClient(conn);
+  }
+
+  /** Accepts the next connection on `listener`, as an outbound-socket server does. */
+  static async accept(listener: Deno.TcpListener): Promise<EslTestClient> {
+    const conn = await listener.accept();
     conn.setNoDelay(true);
     return new EslTestClient(conn);
   }

@@ -8,6 +8,12 @@
  * `sendevent` and `exit`. Events are delivered `plain` or `json`, only to
  * connections that subscribed to them and whose filters let them through.
  *
+ * It also plays the dialplan `socket` application (§2): {@linkcode
+ * FakeFreeSwitch.socket} connects to an outbound-socket server, answers
+ * `connect` with the channel's `CHANNEL_DATA`, and serves `myevents`,
+ * `linger` (with `full` only, §2.3), `resume`, `sendmsg` and `exit`, with
+ * the linger and disconnect notices of §2.4 and §6.8.
+ *
  * @module
  */
 
@@ -15,6 +21,7 @@ import {
   encodeApiResponse,
   encodeAuthRequest,
   encodeCommandReply,
+  encodeConnectReply,
   encodeDisconnectNotice,
   encodeEventMessage,
   encodeRudeRejection,
@@ -26,6 +33,7 @@ import {
   EslHeaders,
   type EslHeadersInit,
 } from "../../src/pbx/esl_codec.ts";
+import { serializeJsonEvent } from "../../src/pbx/esl_event.ts";
 
 /** Options of {@linkcode FakeFreeSwitch}. */
 export interface FakeFreeSwitchOptions {
@@ -62,6 +70,14 @@ export interface ChannelOptions {
   readonly deferExecution?: boolean;
 }
 
+/** How the `socket` application runs ({@linkcode FakeFreeSwitch.socket}). */
+export interface SocketOptions {
+  /** The `async` flag: the channel parks while the socket drives it; true by default. */
+  readonly async?: boolean;
+  /** The `full` flag: the whole command set (`linger`, `api` …); true by default. */
+  readonly full?: boolean;
+}
+
 /** What a test can read about a channel. */
 export interface ChannelSnapshot {
   /** The channel UUID. */
@@ -74,6 +90,8 @@ export interface ChannelSnapshot {
   readonly hangupCause: string | undefined;
   /** `sendmsg` messages still waiting to run. */
   readonly queued: number;
+  /** The application the channel runs (`variable_current_application`). */
+  readonly application: string | undefined;
 }
 
 /** Core event names (`src/switch_event.c` `EVENT_NAMES`), `ALL` included. */
@@ -126,6 +144,41 @@ const _RESPOND_CAUSES: Record<string, string> = {
 
 type _Origin = readonly [file: string, func: string, line: string];
 
+/** The events `myevents` subscribes an outbound socket to (§2.4). */
+const _MYEVENTS = new Set(
+  ("CHANNEL_ANSWER CHANNEL_APPLICATION CHANNEL_BRIDGE CHANNEL_CREATE CHANNEL_DATA " +
+    "CHANNEL_DESTROY CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP " +
+    "CHANNEL_HANGUP_COMPLETE CHANNEL_ORIGINATE CHANNEL_UUID CHANNEL_OUTGOING CHANNEL_PARK " +
+    "CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA CHANNEL_STATE CHANNEL_UNBRIDGE CHANNEL_UNPARK " +
+    "DETECTED_SPEECH DTMF NOTALK TALK").split(" "),
+);
+
+/** Commands an outbound socket without `full` may send (§2.3). */
+const _SINGLE_CHANNEL_COMMANDS = new Set([
+  "connect",
+  "getvar",
+  "myevents",
+  "resume",
+  "filter",
+  "divert_events",
+  "sendmsg",
+  "exit",
+]);
+
+/** The state of a connection the double opened as the `socket` application. */
+interface _Outbound {
+  readonly uuid: string;
+  readonly async: boolean;
+  readonly full: boolean;
+  connected: boolean;
+  myevents: boolean;
+  /** `linger` seconds; `null` without a limit, `undefined` when not lingering. */
+  linger: number | null | undefined;
+  resume: boolean;
+  /** The socket's end was applied to the channel (at `exit`, or when the connection closed). */
+  released: boolean;
+}
+
 interface _Filter {
   readonly header: string;
   readonly value: string;
@@ -145,11 +198,14 @@ class _Session {
   /** Set by `exit` or a failed `auth`: the connection closes once its replies are sent. */
   ending = false;
   closed = false;
+  /** Set when the double opened this connection as the `socket` application. */
+  readonly outbound: _Outbound | undefined;
   #writes: Promise<void> = Promise.resolve();
 
-  constructor(id: number, conn: Deno.TcpConn) {
+  constructor(id: number, conn: Deno.TcpConn, outbound?: _Outbound) {
     this.id = id;
     this.conn = conn;
+    this.outbound = outbound;
   }
 
   send(bytes: Uint8Array): void {
@@ -181,6 +237,8 @@ class _Session {
 
   wants(event: EslEvent): boolean {
     if (!this.authed || this.ending) return false;
+    const own = this.outbound;
+    if (own?.myevents && event.uniqueId === own.uuid && _MYEVENTS.has(event.name)) return true;
     const subscribed = this.all ||
       (this.events.has(event.name) &&
         (event.name !== "CUSTOM" || event.subclass === undefined ||
@@ -292,6 +350,9 @@ export class FakeFreeSwitch {
     this.#apis.set("uuid_kill", (args) => this.#uuidKill(args));
     this.#apis.set("uuid_setvar", (args) => this.#uuidSetvar(args));
     this.#apis.set("uuid_getvar", (args) => this.#uuidGetvar(args));
+    this.#apis.set("uuid_exists", (args) => this.#channels.has(args.trim()) ? "true" : "false");
+    this.#apis.set("uuid_dump", (args) => this.#uuidDump(args));
+    this.#apis.set("show", (args) => this.#show(args));
     this.#accepting = this.#accept();
   }
 
@@ -307,7 +368,8 @@ export class FakeFreeSwitch {
 
   /**
    * Scripts the output of `api <command>` (and `bgapi <command>`). Built in:
-   * `uuid_answer`, `uuid_kill`, `uuid_setvar`, `uuid_getvar`; any other command
+   * `uuid_answer`, `uuid_kill`, `uuid_setvar`, `uuid_getvar`, `uuid_exists`,
+   * `uuid_dump <uuid> json` and `show channels as json`; any other command
    * answers `-ERR <command> Command not found!\n`.
    */
   setApi(command: string, handler: ApiHandler): void {
@@ -356,7 +418,49 @@ export class FakeFreeSwitch {
       answered: channel.answered,
       hangupCause: channel.hangupCause,
       queued: channel.queue.length,
+      application: channel.variables.get("current_application"),
     };
+  }
+
+  /**
+   * Runs the dialplan `socket` application on a channel (§2.1): connects to
+   * `target` and serves the outbound-socket protocol there. Resolves once
+   * the connection is open; the socket's commands are recorded like any
+   * other. When the socket closes without `resume`, the channel hangs up;
+   * with it, the channel goes back to `park` (the next dialplan action).
+   */
+  async socket(
+    uuid: string,
+    target: { readonly hostname: string; readonly port: number },
+    options: SocketOptions = {},
+  ): Promise<void> {
+    const channel = this.#channels.get(uuid);
+    if (!channel) throw new TypeError(`no channel ${uuid}`);
+    const flags = [options.async ?? true ? "async" : "", options.full ?? true ? "full" : ""];
+    channel.variables.set("current_application", "socket");
+    channel.variables.set(
+      "current_application_data",
+      `${target.hostname}:${target.port} ${flags.filter(Boolean).join(" ")}`.trim(),
+    );
+    const conn = await Deno.connect({ hostname: target.hostname, port: target.port });
+    conn.setNoDelay(true);
+    const session = new _Session(this.#nextConnection++, conn, {
+      uuid,
+      async: options.async ?? true,
+      full: options.full ?? true,
+      connected: false,
+      myevents: false,
+      linger: undefined,
+      resume: false,
+      released: false,
+    });
+    this.#sessions.add(session);
+    const serving = this.#serve(session).finally(() => {
+      this.#sessions.delete(session);
+      this.#serving.delete(serving);
+      this.#socketClosed(session);
+    });
+    this.#serving.add(serving);
   }
 
   /** Runs the `sendmsg` messages queued on a channel, in order. */
@@ -420,7 +524,7 @@ export class FakeFreeSwitch {
       await session.finish();
       return;
     }
-    session.send(encodeAuthRequest());
+    if (session.outbound === undefined) session.send(encodeAuthRequest());
     const buffer = new Uint8Array(64 * 1024);
     try {
       while (!session.closed) {
@@ -440,7 +544,8 @@ export class FakeFreeSwitch {
 
   #handle(session: _Session, command: EslCommand): void {
     this.#received.push({ connection: session.id, command });
-    if (session.authed) this.#authedCommand(session, command);
+    if (session.outbound) this.#outboundCommand(session, session.outbound, command);
+    else if (session.authed) this.#authedCommand(session, command);
     else this.#loginCommand(session, command);
     for (const waiter of [...this.#waiters]) {
       if (!waiter.match(command)) continue;
@@ -466,8 +571,94 @@ export class FakeFreeSwitch {
 
   #goodbye(session: _Session, replyText: string): void {
     session.send(encodeCommandReply(replyText));
-    session.send(encodeDisconnectNotice());
+    session.send(encodeDisconnectNotice({ headers: _disconnectHeaders(session, "disconnect") }));
     session.ending = true;
+    this.#socketClosed(session);
+  }
+
+  /** `parse_command` on an outbound socket: `connect` first, then the allowed set (§2.2–§2.4). */
+  #outboundCommand(session: _Session, own: _Outbound, command: EslCommand): void {
+    const channel = this.#channels.get(own.uuid);
+    if (!own.connected) {
+      if (command.name !== "connect" || !channel) return this.#goodbye(session, "-ERR invalid");
+      own.connected = true;
+      session.authed = true;
+      const data = this.#event("CHANNEL_DATA", [
+        ["Event-Calling-File", "mod_event_socket.c"],
+        ["Event-Calling-Function", "parse_command"],
+        ["Event-Calling-Line-Number", "2029"],
+        ...channel.headers(),
+      ]);
+      return session.send(encodeConnectReply(data, {
+        socketMode: own.async ? "async" : "static",
+        control: own.full ? "full" : "single-channel",
+      }));
+    }
+    if (!own.full && !_SINGLE_CHANNEL_COMMANDS.has(command.name)) {
+      return session.send(encodeCommandReply("-ERR command not found"));
+    }
+    switch (command.name) {
+      case "myevents": {
+        if (own.myevents) return session.send(encodeCommandReply("-ERR aready enabled."));
+        own.myevents = true;
+        session.format = command.args.includes("json") ? "json" : "plain";
+        return session.send(encodeCommandReply("+OK Events Enabled"));
+      }
+      case "linger": {
+        const seconds = command.args.trim() === "" ? null : Number(command.args.trim());
+        own.linger = seconds;
+        const text = seconds === null ? "+OK will linger" : `+OK will linger ${seconds} seconds`;
+        return session.send(encodeCommandReply(text));
+      }
+      case "resume":
+        own.resume = true;
+        return session.send(encodeCommandReply("+OK"));
+      case "sendmsg":
+        return this.#sendmsg(session, command, own.uuid);
+      default:
+        return this.#authedCommand(session, command);
+    }
+  }
+
+  /**
+   * The socket is closed (`listener_run` ends): the channel hangs up, or
+   * with `resume` goes on with its dialplan — here, back to `park`.
+   */
+  #socketClosed(session: _Session): void {
+    const own = session.outbound;
+    if (!own || own.released) return;
+    own.released = true;
+    const channel = this.#channels.get(own.uuid);
+    if (!channel || channel.hangupCause !== undefined) return;
+    if (own.resume) {
+      channel.variables.set("current_application", "park");
+      channel.variables.delete("current_application_data");
+    } else {
+      this.#hangup(channel, "NORMAL_CLEARING");
+    }
+  }
+
+  /** A hanging-up channel's sockets: a linger notice, or without linger the goodbye and close. */
+  #notifySockets(channel: _Channel): void {
+    for (const session of this.#sessions) {
+      const own = session.outbound;
+      if (own?.uuid !== channel.uuid || !own.connected || session.ending) continue;
+      if (own.linger === undefined) {
+        session.send(
+          encodeDisconnectNotice({ headers: _disconnectHeaders(session, "disconnect") }),
+        );
+        session.ending = true;
+        session.finish();
+        continue;
+      }
+      const headers: EslHeader[] = [
+        ["Controlled-Session-UUID", own.uuid],
+        ["Content-Disposition", "linger"],
+        ["Channel-Name", channel.base.get("Channel-Name") ?? ""],
+      ];
+      if (own.linger !== null) headers.push(["Linger-Time", String(own.linger)]);
+      session.send(encodeDisconnectNotice({ headers, body: "" }));
+    }
   }
 
   #authedCommand(session: _Session, command: EslCommand): void {
@@ -589,8 +780,8 @@ export class FakeFreeSwitch {
     this.#fire(this.#event("BACKGROUND_JOB", headers, this.#api(command.args)));
   }
 
-  #sendmsg(session: _Session, command: EslCommand): void {
-    const uuid = command.args.trim() || command.headers.get("session-id") || "";
+  #sendmsg(session: _Session, command: EslCommand, controlled = ""): void {
+    const uuid = command.args.trim() || command.headers.get("session-id") || controlled;
     const channel = this.#channels.get(uuid);
     if (!channel) {
       return session.send(encodeCommandReply(`-ERR invalid session id [${uuid}]`));
@@ -717,6 +908,7 @@ export class FakeFreeSwitch {
       "switch_channel_perform_hangup",
       "3440",
     ]);
+    this.#notifySockets(channel);
     if (destroy) this.#destroy(channel);
   }
 
@@ -773,6 +965,39 @@ export class FakeFreeSwitch {
     return "+OK\n";
   }
 
+  /** `uuid_dump <uuid> json`: the channel's `CHANNEL_DATA` event as JSON. */
+  #uuidDump(args: string): string {
+    const [uuid, format] = args.trim().split(" ");
+    const channel = this.#channels.get(uuid);
+    if (!channel) return "-ERR No such channel!\n";
+    if (format !== "json") return "-ERR the fake FreeSWITCH dumps json only\n";
+    const event = this.#event("CHANNEL_DATA", [
+      ["Event-Calling-File", "mod_commands.c"],
+      ["Event-Calling-Function", "uuid_dump_function"],
+      ["Event-Calling-Line-Number", "6468"],
+      ...channel.headers(),
+    ]);
+    return _decoder.decode(serializeJsonEvent(event));
+  }
+
+  /** `show channels as json`, with the columns the bridge reads. */
+  #show(args: string): string {
+    if (args.trim() !== "channels as json") {
+      return "-USAGE: the fake FreeSWITCH shows channels only\n";
+    }
+    const rows = Array.from(this.#channels.values(), (channel) => ({
+      uuid: channel.uuid,
+      direction: channel.base.get("Call-Direction") ?? "",
+      name: channel.base.get("Channel-Name") ?? "",
+      state: channel.base.get("Channel-State") ?? "",
+      dest: channel.base.get("Caller-Destination-Number") ?? "",
+      application: channel.variables.get("current_application") ?? "",
+      callstate: channel.base.get("Channel-Call-State") ?? "",
+    }));
+    if (rows.length === 0) return '{"row_count": 0}\n';
+    return `${JSON.stringify({ row_count: rows.length, rows })}\n`;
+  }
+
   #uuidGetvar(args: string): string {
     const [uuid, name] = args.split(" ");
     const channel = this.#channels.get(uuid);
@@ -816,4 +1041,13 @@ export class FakeFreeSwitch {
     }
     return sent;
   }
+}
+
+/** The headers of an outbound socket's final notice (§1.13); none on an inbound connection. */
+function _disconnectHeaders(session: _Session, disposition: string): EslHeader[] {
+  if (session.outbound === undefined) return [];
+  return [
+    ["Controlled-Session-UUID", session.outbound.uuid],
+    ["Content-Disposition", disposition],
+  ];
 }

@@ -23,19 +23,22 @@ export interface Answer {
 
 /**
  * A SIP UAS on 127.0.0.1 over TCP: answers every INVITE with `answer(invite)`
- * (after a 180), records the requests it gets, answers BYE and MESSAGE 200 and can send
- * BYE itself in the dialog of the last INVITE.
+ * (after a 180) — or, when that is `undefined`, only rings until a CANCEL,
+ * which it answers 200 and ends the INVITE with 487 (RFC 3261 §9.2) —
+ * records the requests it gets, answers BYE and MESSAGE 200 and can send BYE
+ * itself in the dialog of the last INVITE.
  */
 export class FakeUas {
   readonly requests: SipMessage[] = [];
   readonly #listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   readonly #connections = new Set<SipConnection>();
   readonly #accepting: Promise<void>;
-  readonly #answer: (invite: SipMessage) => Answer;
+  readonly #answer: (invite: SipMessage) => Answer | undefined;
+  readonly #ringing = new Map<string, (status: string) => void>();
   readonly #waiters = new Set<() => void>();
   #dialog: { connection: SipConnection; invite: SipMessage; tag: string } | undefined;
 
-  constructor(answer: (invite: SipMessage) => Answer) {
+  constructor(answer: (invite: SipMessage) => Answer | undefined) {
     this.#answer = answer;
     this.#accepting = (async () => {
       try {
@@ -91,17 +94,30 @@ export class FakeUas {
       .map(([n, v]): [string, string] => [n, v]);
     if (method === "BYE" || method === "MESSAGE") {
       connection.write(serializeSip("SIP/2.0 200 OK", copied)).catch(() => {});
+    } else if (method === "CANCEL") {
+      connection.write(serializeSip("SIP/2.0 200 OK", copied)).catch(() => {});
+      this.#ringing.get(headerOf(message, "call-id") ?? "")?.("487 Request Terminated");
     } else if (method === "INVITE") {
       const tag = sipRandom();
       const tagged = copied.map((
         [n, v],
       ): [string, string] => [n, n === "to" ? `${v};tag=${tag}` : v]);
       const answer = this.#answer(message);
-      if (answer.status < 300) this.#dialog = { connection, invite: message, tag };
+      if (answer && answer.status < 300) this.#dialog = { connection, invite: message, tag };
       const contact: [string, string] = [
         "Contact",
         `<sip:uas@127.0.0.1:${this.port};transport=tcp>`,
       ];
+      if (answer === undefined) {
+        const callId = headerOf(message, "call-id") ?? "";
+        const final = (status: string) => {
+          this.#ringing.delete(callId);
+          connection.write(serializeSip(`SIP/2.0 ${status}`, [...tagged, contact])).catch(() => {});
+        };
+        this.#ringing.set(callId, final);
+        connection.write(serializeSip("SIP/2.0 180 Ringing", [...tagged, contact])).catch(() => {});
+        return;
+      }
       const sdp: [string, string][] = answer.sdp ? [["Content-Type", "application/sdp"]] : [];
       (async () => {
         await connection.write(serializeSip("SIP/2.0 180 Ringing", [...tagged, contact]));

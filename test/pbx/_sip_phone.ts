@@ -1,22 +1,19 @@
 /**
- * A minimal SIP user agent over TCP for tests against a real FreeSWITCH
- * (RFC 3261, only what a call needs): INVITE with an SDP body, provisional
- * responses, the 200 OK and its ACK, the ACK of a final failure, BYE in both
- * directions. No authentication, no retransmissions (TCP), no forking.
+ * The SIP phone of the tests against a real FreeSWITCH: the product's own
+ * user agent (`src/pbx/sip_ua.ts`, SIP over TCP) as a caller with a name —
+ * INVITE with an SDP body answered by a dialog, BYE both ways — plus a
+ * pager-mode MESSAGE.
  *
  * @module
  */
 
-import {
-  headerOf,
-  serializeSip,
-  SipConnection,
-  type SipMessage,
-  sipRandom,
-  statusOf,
-} from "../../src/pbx/_sip_message.ts";
+import { headerOf, type SipMessage, sipRandom, statusOf } from "../../src/pbx/_sip_message.ts";
+import { type SipDialog, type SipInviteResult, SipUserAgent } from "../../src/pbx/sip_ua.ts";
 
 export { headerOf, type SipMessage, statusOf };
+
+/** How long a non-INVITE transaction may take (timer F, RFC 3261 §17.1.2.2). */
+const NON_INVITE_TIMEOUT_MS = 32_000;
 
 /** A final failure response to an INVITE. */
 export class SipFailure extends Error {
@@ -50,84 +47,48 @@ export class SipCall {
   readonly responses: readonly SipMessage[];
   /** Resolves when the server sends BYE (we answer it 200). */
   readonly remoteBye: Promise<void>;
-  readonly #phone: SipPhone;
-  readonly #dialog: _Dialog;
+  readonly #dialog: SipDialog;
 
-  /** @internal */
-  constructor(phone: SipPhone, dialog: _Dialog, responses: SipMessage[]) {
-    this.#phone = phone;
-    this.#dialog = dialog;
-    this.callId = dialog.callId;
-    this.answerSdp = responses.at(-1)?.body ?? "";
-    this.responses = responses;
-    this.remoteBye = dialog.remoteBye.promise;
+  /** Wraps the dialog of a 2xx. */
+  constructor(result: SipInviteResult & { dialog: SipDialog }) {
+    this.#dialog = result.dialog;
+    this.callId = result.dialog.callId;
+    this.answerSdp = result.answerSdp ?? "";
+    this.responses = result.responses;
+    this.remoteBye = new Promise((resolve) =>
+      result.dialog.addEventListener("bye", () => resolve(), { once: true })
+    );
   }
 
   /** Sends BYE and resolves with the status of its final response. */
   bye(): Promise<number> {
-    return this.#phone.bye(this.#dialog);
+    return this.#dialog.bye();
   }
 }
 
-interface _Dialog {
-  readonly callId: string;
-  readonly fromTag: string;
-  toHeader: string;
-  remoteTarget: string;
-  cseq: number;
-  readonly remoteBye: PromiseWithResolvers<void>;
-}
-
-interface _Transaction {
-  readonly cseq: string;
-  readonly onResponse: (response: SipMessage) => void;
-}
-
-/**
- * The user agent: one TCP connection to the server for what we send, and a
- * TCP listener (our Contact) for requests the server sends on a connection of
- * its own. `close()` it at the end of every test.
- */
+/** A phone registered nowhere: it calls and messages `sip:<destination>@<server>`. */
 export class SipPhone {
-  readonly #server: SipConnection;
-  readonly #listener: Deno.TcpListener;
-  readonly #accepted = new Set<SipConnection>();
-  readonly #accepting: Promise<void>;
-  readonly #user: string;
-  readonly #displayName: string;
-  readonly #host: string;
-  readonly #serverUri: string;
-  readonly #transactions = new Map<string, _Transaction>();
-  readonly #dialogs = new Map<string, _Dialog>();
+  readonly #ua: SipUserAgent;
+  readonly #server: string;
 
-  private constructor(conn: Deno.TcpConn, options: SipPhoneOptions) {
-    this.#user = options.user ?? "alice";
-    this.#displayName = options.displayName ?? "Alice Example";
-    this.#host = options.server.hostname;
-    this.#serverUri = `${options.server.hostname}:${options.server.port}`;
-    const listener = Deno.listen({ hostname: this.#host, port: 0 });
-    this.#listener = listener;
-    this.#server = new SipConnection(conn, (m, c) => this.#receive(m, c));
-    this.#accepting = (async () => {
-      try {
-        for await (const accepted of listener) {
-          this.#accepted.add(new SipConnection(accepted, (m, c) => this.#receive(m, c)));
-        }
-      } catch {
-        // the listener was closed
-      }
-    })();
+  private constructor(ua: SipUserAgent, server: string) {
+    this.#ua = ua;
+    this.#server = server;
   }
 
   /** Connects to the server. */
   static async open(options: SipPhoneOptions): Promise<SipPhone> {
-    const conn = await Deno.connect({ ...options.server, transport: "tcp" });
-    return new SipPhone(conn, options);
+    const ua = await SipUserAgent.connect({
+      server: options.server,
+      user: options.user ?? "alice",
+      displayName: options.displayName ?? "Alice Example",
+    });
+    return new SipPhone(ua, `${options.server.hostname}:${options.server.port}`);
   }
 
   /** Our Contact URI. */
   get contact(): string {
-    return `sip:${this.#user}@${this.#host}:${this.#listener.addr.port};transport=tcp`;
+    return this.#ua.contact;
   }
 
   /**
@@ -140,50 +101,17 @@ export class SipPhone {
     destination: string,
     sdp: string,
     extraHeaders: [string, string][] = [],
+    callId?: string,
   ): Promise<SipCall> {
-    const requestUri = `sip:${destination}@${this.#serverUri}`;
-    const dialog: _Dialog = {
-      callId: `${sipRandom()}@${this.#host}`,
-      fromTag: sipRandom(),
-      toHeader: `<${requestUri}>`,
-      remoteTarget: requestUri,
-      cseq: 1,
-      remoteBye: Promise.withResolvers<void>(),
-    };
-    const branch = `z9hG4bK${sipRandom()}`;
-    const responses: SipMessage[] = [];
-    const final = Promise.withResolvers<SipMessage>();
-    this.#transactions.set(branch, {
-      cseq: "1 INVITE",
-      onResponse: (response) => {
-        responses.push(response);
-        if (statusOf(response) >= 200) final.resolve(response);
-      },
+    const result = await this.#ua.invite({
+      requestUri: `sip:${destination}@${this.#server}`,
+      headers: extraHeaders,
+      sdp,
+      callId,
     });
-    await this.#server.write(serializeSip(`INVITE ${requestUri} SIP/2.0`, [
-      ...this.#commonHeaders(dialog, branch, "1 INVITE"),
-      ["Contact", `<${this.contact}>`],
-      ["Content-Type", "application/sdp"],
-      ...extraHeaders,
-    ], sdp));
-    const response = await final.promise;
-    this.#transactions.delete(branch);
-    dialog.toHeader = headerOf(response, "to") ?? dialog.toHeader;
-    const status = statusOf(response);
-    if (status >= 300) {
-      // RFC 3261 §17.1.1.3: the ACK of a failure belongs to the INVITE transaction.
-      await this.#server.write(serializeSip(`ACK ${requestUri} SIP/2.0`, [
-        ...this.#commonHeaders(dialog, branch, "1 ACK"),
-      ]));
-      throw new SipFailure(response);
-    }
-    const contact = /<([^>]+)>/.exec(headerOf(response, "contact") ?? "")?.[1];
-    dialog.remoteTarget = contact ?? requestUri;
-    this.#dialogs.set(dialog.callId, dialog);
-    await this.#server.write(serializeSip(`ACK ${dialog.remoteTarget} SIP/2.0`, [
-      ...this.#commonHeaders(dialog, `z9hG4bK${sipRandom()}`, "1 ACK"),
-    ]));
-    return new SipCall(this, dialog, responses);
+    const dialog = result.dialog;
+    if (dialog === undefined) throw new SipFailure(result.response);
+    return new SipCall({ ...result, dialog });
   }
 
   /**
@@ -191,92 +119,19 @@ export class SipPhone {
    * `sip:<destination>@<server>`; resolves with the final status.
    */
   async message(destination: string, text: string): Promise<number> {
-    const requestUri = `sip:${destination}@${this.#serverUri}`;
-    const dialog: _Dialog = {
-      callId: `${sipRandom()}@${this.#host}`,
-      fromTag: sipRandom(),
-      toHeader: `<${requestUri}>`,
-      remoteTarget: requestUri,
-      cseq: 1,
-      remoteBye: Promise.withResolvers<void>(),
-    };
-    const branch = `z9hG4bK${sipRandom()}`;
-    const final = Promise.withResolvers<number>();
-    this.#transactions.set(branch, {
-      cseq: "1 MESSAGE",
-      onResponse: (response) => {
-        if (statusOf(response) >= 200) final.resolve(statusOf(response));
-      },
-    });
-    await this.#server.write(serializeSip(`MESSAGE ${requestUri} SIP/2.0`, [
-      ...this.#commonHeaders(dialog, branch, "1 MESSAGE"),
-      ["Content-Type", "text/plain"],
-    ], text));
-    const status = await final.promise;
-    this.#transactions.delete(branch);
-    return status;
-  }
-
-  /** @internal Sends BYE in a dialog; resolves with the final status. */
-  async bye(dialog: _Dialog): Promise<number> {
-    const branch = `z9hG4bK${sipRandom()}`;
-    const cseq = `${++dialog.cseq} BYE`;
-    const final = Promise.withResolvers<number>();
-    this.#transactions.set(branch, {
-      cseq,
-      onResponse: (response) => {
-        if (statusOf(response) >= 200) final.resolve(statusOf(response));
-      },
-    });
-    await this.#server.write(serializeSip(`BYE ${dialog.remoteTarget} SIP/2.0`, [
-      ...this.#commonHeaders(dialog, branch, cseq),
-    ]));
-    const status = await final.promise;
-    this.#transactions.delete(branch);
-    this.#dialogs.delete(dialog.callId);
-    return status;
+    const uri = `sip:${destination}@${this.#server}`;
+    const headers = this.#ua.commonHeaders(
+      `${sipRandom()}@phone`,
+      sipRandom(),
+      `<${uri}>`,
+      "1 MESSAGE",
+    );
+    headers.push(["Content-Type", "text/plain"]);
+    return statusOf(await this.#ua.request("MESSAGE", uri, headers, NON_INVITE_TIMEOUT_MS, text));
   }
 
   /** Closes every connection and the listener. */
-  async close(): Promise<void> {
-    this.#listener.close();
-    await this.#accepting;
-    for (const connection of [this.#server, ...this.#accepted]) connection.close();
-    await Promise.all([this.#server, ...this.#accepted].map((c) => c.reading));
-  }
-
-  #commonHeaders(dialog: _Dialog, branch: string, cseq: string): [string, string][] {
-    const local = `${this.#host}:${this.#listener.addr.port}`;
-    return [
-      ["Via", `SIP/2.0/TCP ${local};branch=${branch};rport`],
-      ["Max-Forwards", "70"],
-      ["From", `"${this.#displayName}" <sip:${this.#user}@${local}>;tag=${dialog.fromTag}`],
-      ["To", dialog.toHeader],
-      ["Call-ID", dialog.callId],
-      ["CSeq", cseq],
-    ];
-  }
-
-  #receive(message: SipMessage, connection: SipConnection): void {
-    if (statusOf(message) > 0) {
-      const branch = /branch=([^;,\s]+)/.exec(headerOf(message, "via") ?? "")?.[1] ?? "";
-      const transaction = this.#transactions.get(branch);
-      if (transaction && headerOf(message, "cseq") === transaction.cseq) {
-        transaction.onResponse(message);
-      }
-      return;
-    }
-    const method = message.startLine.split(" ")[0];
-    if (method === "ACK") return;
-    const dialog = this.#dialogs.get(headerOf(message, "call-id") ?? "");
-    const status = method === "BYE" && dialog ? "200 OK" : "481 Call/Transaction Does Not Exist";
-    const copied = message.headers
-      .filter(([n]) => ["via", "from", "to", "call-id", "cseq"].includes(n))
-      .map(([n, v]): [string, string] => [n, v]);
-    connection.write(serializeSip(`SIP/2.0 ${status}`, copied)).catch(() => {});
-    if (method === "BYE" && dialog) {
-      this.#dialogs.delete(dialog.callId);
-      dialog.remoteBye.resolve();
-    }
+  close(): Promise<void> {
+    return this.#ua.close();
   }
 }

@@ -1,62 +1,28 @@
 /**
  * Inbound MSRP calls against the FreeSWITCH double: the answer sequence of
  * freeswitch-esl.md §4.2, the MSRP session with a peer that plays the caller,
- * calls left alone or rejected, hangups in both directions, and a reconnect.
+ * calls left alone or rejected, hangups in both directions, a reconnect, and
+ * calls parked while the event socket was down.
  */
 
-import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals } from "../_assert.ts";
-import { type InboundCall, type InboundCallEvent, InboundCalls } from "../../src/pbx/calls.ts";
+import { InboundCalls } from "../../src/pbx/calls.ts";
 import { EslClient, type EslEventReceived, type EslStateChange } from "../../src/pbx/esl_client.ts";
-import { encodeApi, type EslEvent, type EslHeader } from "../../src/pbx/esl_codec.ts";
-import { buildOffer, parseSessionDescription } from "../../src/sdp/mod.ts";
-import { MsrpEndpoint, type MsrpSession, type SessionCloseEvent } from "../../src/session/mod.ts";
+import { encodeApi, type EslEvent } from "../../src/pbx/esl_codec.ts";
+import { parseSessionDescription } from "../../src/sdp/mod.ts";
+import type { MsrpEndpoint } from "../../src/session/mod.ts";
+import {
+  AUDIO_OFFER,
+  CALL,
+  caller,
+  closed,
+  endpoint,
+  exchange,
+  nextCall,
+  parkHeaders,
+} from "./_calls.ts";
 import { EslTestClient } from "./_esl_test_client.ts";
 import { FakeFreeSwitch } from "./_fake_freeswitch.ts";
-
-const CALL = "5b0f3d2e-8a47-4c1e-b9d6-1e2f3a4b5c6d";
-
-function endpoint(options: ConstructorParameters<typeof MsrpEndpoint>[0] = {}): MsrpEndpoint {
-  return new MsrpEndpoint({ hostname: "127.0.0.1", port: 0, ...options }).listen();
-}
-
-/** The caller: its own endpoint and the session its offer describes. */
-function caller(setup: "active" | "passive") {
-  const ep = endpoint();
-  const session = ep.createSession({ acceptTypes: ["text/plain"] });
-  const offer = buildOffer({
-    path: session.localPath,
-    address: "127.0.0.1",
-    port: ep.port,
-    acceptTypes: ["text/plain"],
-    setup,
-    originUsername: "alice",
-  });
-  return { ep, session, offer };
-}
-
-/** The headers of a parked inbound call on the bypass profile (cf. channel-park-msrp-offer.txt). */
-function parkHeaders(uuid: string, offer: string, disposition = "RECEIVED_NOMEDIA"): EslHeader[] {
-  return [
-    ["Channel-State", "CS_EXECUTE"],
-    ["Channel-Call-State", "RINGING"],
-    ["Channel-Name", "sofia/msrp/alice@127.0.0.1:5090"],
-    ["Unique-ID", uuid],
-    ["Call-Direction", "inbound"],
-    ["Answer-State", "ringing"],
-    ["Caller-Caller-ID-Name", "Alice Example"],
-    ["Caller-Caller-ID-Number", "alice"],
-    ["Caller-Destination-Number", "msrp"],
-    ["Caller-Context", "public"],
-    ["variable_sip_from_uri", "alice@127.0.0.1:5090"],
-    ["variable_sip_to_uri", "msrp@127.0.0.1:5080"],
-    ["variable_sip_call_id", `${uuid}@127.0.0.1`],
-    ["variable_sofia_profile_name", "msrp"],
-    ["variable_switch_r_sdp", offer],
-    ["variable_endpoint_disposition", disposition],
-    ["variable_current_application", "park"],
-  ];
-}
 
 /** A double, an ESL client, the bridge's endpoint and its inbound calls; all closed afterwards. */
 async function withBridge(
@@ -66,7 +32,6 @@ async function withBridge(
   bridgeOptions: ConstructorParameters<typeof MsrpEndpoint>[0] = {},
 ): Promise<void> {
   const fs = new FakeFreeSwitch();
-  fs.setApi("uuid_exists", (args) => fs.channel(args.trim()) ? "true" : "false");
   const esl = new EslClient({ port: fs.port, reconnectBaseMs: 20 }).start();
   const bridge = endpoint(bridgeOptions);
   const calls = new InboundCalls({
@@ -92,12 +57,6 @@ function park(fs: FakeFreeSwitch, uuid: string, offer: string, disposition?: str
   fs.emit("CHANNEL_PARK", headers);
 }
 
-function nextCall(calls: InboundCalls): Promise<InboundCall> {
-  return new Promise((resolve) =>
-    calls.addEventListener("call", (e) => resolve((e as InboundCallEvent).call), { once: true })
-  );
-}
-
 /** Resolves with the next ESL event called `name` (after the bridge's own listener saw it). */
 function nextEvent(esl: EslClient, name: string): Promise<EslEvent> {
   return new Promise((resolve) => {
@@ -109,25 +68,6 @@ function nextEvent(esl: EslClient, name: string): Promise<EslEvent> {
     };
     esl.addEventListener("event", listener);
   });
-}
-
-function closed(session: MsrpSession): Promise<string> {
-  if (session.closed) return Promise.resolve(session.closeReason);
-  return new Promise((resolve) =>
-    session.addEventListener("close", (e) => resolve((e as SessionCloseEvent).reason), {
-      once: true,
-    })
-  );
-}
-
-/** Text goes both ways between the bridge's session and the caller's. */
-async function exchange(ours: MsrpSession, theirs: MsrpSession): Promise<void> {
-  const atBridge = nextMessage(ours);
-  theirs.send("Hello bridge");
-  assertEquals((await atBridge).text(), "Hello bridge");
-  const atCaller = nextMessage(theirs);
-  ours.send("Hello Alice");
-  assertEquals((await atCaller).text(), "Hello Alice");
 }
 
 for (const callerSetup of ["active", "passive"] as const) {
@@ -184,11 +124,9 @@ for (const callerSetup of ["active", "passive"] as const) {
 
 Deno.test("calls: an audio call and a channel not in bypass mode are left alone", async () => {
   await withBridge(async ({ fs, calls }) => {
-    const audio = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
-      "m=audio 4000 RTP/AVP 0\r\n";
     const alice = caller("active");
     try {
-      park(fs, "audio-call", audio);
+      park(fs, "audio-call", AUDIO_OFFER);
       park(fs, "negotiated-call", alice.offer, "RECEIVED");
       const answered = nextCall(calls);
       park(fs, CALL, alice.offer);
@@ -314,6 +252,42 @@ Deno.test("calls: after a reconnect, calls are served again and a session closed
     } finally {
       await alice.ep.close();
       await bob.ep.close();
+    }
+  });
+});
+
+Deno.test("calls: channels parked while ESL was down are answered after the reconnect; others are left alone", async () => {
+  await withBridge(async ({ fs, esl, calls }) => {
+    const alice = caller("passive");
+    try {
+      const lost = new Promise<void>((resolve) =>
+        esl.addEventListener("state", (e) => {
+          if ((e as EslStateChange).state === "disconnected") resolve();
+        })
+      );
+      await fs.dropConnections();
+      await lost;
+      // Parked meanwhile: their CHANNEL_PARK went nowhere.
+      fs.addChannel(parkHeaders(CALL, alice.offer));
+      fs.addChannel(parkHeaders("audio-call", AUDIO_OFFER));
+      fs.addChannel(
+        parkHeaders("answered-call", alice.offer).map(([n, v]) =>
+          n === "Channel-Call-State" ? [n, "ACTIVE"] as const : [n, v] as const
+        ),
+      );
+      const call = await nextCall(calls);
+      assertEquals(call.info.channelUuid, CALL);
+      assertEquals(call.info.callId, `${CALL}@127.0.0.1`, "identity read from uuid_dump");
+      assertEquals(fs.channel(CALL)?.variables.get("rtp_local_sdp_str"), call.answerSdp);
+      await alice.session.ready;
+      await exchange(call.session, alice.session);
+      const dumped = fs.commands.map((c) => c.command.line).filter((l) => l.includes("uuid_dump"));
+      assertEquals(dumped.sort(), [`api uuid_dump ${CALL} json`, "api uuid_dump audio-call json"]);
+      assertEquals(fs.channel("audio-call")?.answered, false);
+      assertEquals(fs.channel("answered-call")?.queued, 0);
+      assertEquals([...calls.calls.keys()], [CALL]);
+    } finally {
+      await alice.ep.close();
     }
   });
 });

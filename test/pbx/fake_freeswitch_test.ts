@@ -8,11 +8,15 @@ import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import {
   encodeApi,
   encodeBgapi,
+  encodeConnect,
   encodeExit,
   encodeFilter,
   encodeFilterDelete,
+  encodeLinger,
+  encodeMyevents,
   encodeSendmsg,
   encodeSubscribe,
+  ESL_GOODBYE,
   type EslEvent,
   type EslMessage,
   parseMessages,
@@ -561,4 +565,63 @@ Deno.test("modesl: connects to the double, runs api status, receives injected js
       await socketClosed;
     }
   });
+});
+
+Deno.test("double: the socket application — connect reply, myevents, linger only with full, the linger notice of the fixture, exit", async () => {
+  for (const full of [true, false]) {
+    await withDouble(async (fs) => {
+      const park = await fixtureEvent("channel-park-msrp-offer.txt");
+      fs.addChannel(park.headers);
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      await fs.socket(CALL, { hostname: "127.0.0.1", port: listener.addr.port }, { full });
+      const socket = await EslTestClient.accept(listener);
+      listener.close();
+      try {
+        const reply = await socket.command(encodeConnect());
+        assertEquals(reply.event?.name, "CHANNEL_DATA");
+        assertEquals(reply.event?.remoteSdp, park.remoteSdp);
+        assertEquals(Array.from(reply.headers).slice(-4), [
+          ["Content-Type", "command/reply"],
+          ["Reply-Text", "+OK\n"],
+          ["Socket-Mode", "async"],
+          ["Control", full ? "full" : "single-channel"],
+        ]);
+        assertEquals(reply.headers.has("Content-Length"), false);
+        assertEquals(
+          replyText(await socket.command(encodeMyevents({ format: "json" }))),
+          "+OK Events Enabled",
+        );
+        assertEquals(replyText(await socket.command(encodeMyevents())), "-ERR aready enabled.");
+        const linger = replyText(await socket.command(encodeLinger(30)));
+        assertEquals(linger, full ? "+OK will linger 30 seconds" : "-ERR command not found");
+
+        await socket.command(encodeSendmsg(undefined, { command: "hangup" }));
+        assertEquals((await socket.event()).name, "CHANNEL_HANGUP");
+        if (!full) {
+          const notice = await socket.next();
+          assertEquals(notice?.headers.get("Content-Disposition"), "disconnect");
+          assertEquals(await socket.next(), undefined, "closed at hangup without linger");
+          return;
+        }
+        const notice = await socket.next();
+        const expected = (await fixtureMessages("outbound-3-server-linger-notice.txt"))[0];
+        assertEquals(Array.from(notice!.headers), Array.from(expected.headers));
+        assertEquals((await socket.events(2)).map((e) => e.name), [
+          "CHANNEL_HANGUP_COMPLETE",
+          "CHANNEL_DESTROY",
+        ]);
+        assertEquals(replyText(await socket.command(encodeExit())), "+OK bye");
+        const goodbye = await socket.next();
+        assertEquals(Array.from(goodbye!.headers), [
+          ["Content-Type", "text/disconnect-notice"],
+          ["Controlled-Session-UUID", CALL],
+          ["Content-Disposition", "disconnect"],
+          ["Content-Length", "67"],
+        ]);
+        assertEquals(new TextDecoder().decode(goodbye!.body), ESL_GOODBYE);
+      } finally {
+        socket.close();
+      }
+    });
+  }
 });

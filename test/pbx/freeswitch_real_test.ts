@@ -3,36 +3,25 @@
  * with `.ci/freeswitch.sh start`): a SIP phone calls the `msrp` extension on
  * 127.0.0.1:5080, the bridge answers over ESL (127.0.0.1:8021) with its own
  * SDP, and text flows over MSRP between the bridge and a second endpoint
- * that plays the phone's MSRP side. Skipped when FreeSWITCH is not reachable.
+ * that plays the phone's MSRP side; audio calls are left alone, and calls
+ * parked before the bridge's ESL connection came up are answered once it
+ * does. Skipped when FreeSWITCH is not reachable.
  */
 
 import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { type InboundCall, type InboundCallEvent, InboundCalls } from "../../src/pbx/calls.ts";
-import { EslClient } from "../../src/pbx/esl_client.ts";
+import { EslClient, type EslEventReceived } from "../../src/pbx/esl_client.ts";
 import { buildOffer, parseSessionDescription } from "../../src/sdp/mod.ts";
 import { MsrpEndpoint, type MsrpSession, type SessionCloseEvent } from "../../src/session/mod.ts";
+import { AUDIO_OFFER, exchange } from "./_calls.ts";
 import { SipFailure, SipPhone } from "./_sip_phone.ts";
+import { skipUnlessReachable } from "./_real.ts";
 
 const ESL = { hostname: "127.0.0.1", port: 8021 };
 const SIP = { hostname: "127.0.0.1", port: 5080 };
 
-async function unreachable(): Promise<string | undefined> {
-  try {
-    (await Deno.connect(ESL)).close();
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
-
-const skip = await unreachable();
-if (skip !== undefined) {
-  console.log(
-    `freeswitch_real_test: skipped, FreeSWITCH ESL is not reachable on 127.0.0.1:8021 (${skip}); ` +
-      "start it with .ci/freeswitch.sh start",
-  );
-}
+const skip = await skipUnlessReachable("freeswitch_real_test");
 
 function endpoint(): MsrpEndpoint {
   return new MsrpEndpoint({ hostname: "127.0.0.1", port: 0 }).listen();
@@ -187,6 +176,105 @@ Deno.test({
       assertEquals(t.bridge.sessions.size, 0);
     } finally {
       await t.close();
+    }
+  },
+});
+
+/** Resolves with the UUID of the channel whose INVITE had `callId`, once it parks. */
+function parkedChannel(esl: EslClient, callId: string): Promise<string> {
+  return new Promise((resolve) => {
+    const listener = (e: Event) => {
+      const { event } = e as EslEventReceived;
+      if (event.name !== "CHANNEL_PARK" || event.get("variable_sip_call_id") !== callId) return;
+      esl.removeEventListener("event", listener);
+      resolve(event.uniqueId!);
+    };
+    esl.addEventListener("event", listener);
+  });
+}
+
+Deno.test({
+  name: "real FreeSWITCH: an audio-only INVITE is left alone (parked, unanswered, no session)",
+  ignore: skip !== undefined,
+  async fn() {
+    const t = await setUp("passive");
+    try {
+      const audioCallId = `${crypto.randomUUID()}@127.0.0.1`;
+      const audioParked = parkedChannel(t.esl, audioCallId);
+      const audioCall = t.phone.invite("msrp", AUDIO_OFFER, [], audioCallId).catch((e) => e);
+      const audioUuid = await audioParked;
+      // Events are handled in order: once the MSRP call placed after it is answered, the
+      // bridge has seen the audio call's CHANNEL_PARK.
+      const answered = nextCall(t.calls);
+      const sipCall = await t.phone.invite("msrp", t.offer);
+      await answered;
+      const dump = JSON.parse(await t.esl.api(`uuid_dump ${audioUuid} json`));
+      assertEquals([dump["Answer-State"], dump["variable_current_application"]], [
+        "ringing",
+        "park",
+      ]);
+      assertEquals([...t.calls.calls.keys()].includes(audioUuid), false);
+      assertEquals(t.bridge.sessions.size, 1, "only the MSRP call has a session");
+      assertEquals((await t.esl.api(`uuid_kill ${audioUuid}`)).trim(), "+OK");
+      assert(await audioCall instanceof SipFailure, "the audio call was never answered");
+      assertEquals(await sipCall.bye(), 200);
+    } finally {
+      await t.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "real FreeSWITCH: a call parked before the bridge's ESL connection is answered once it connects",
+  ignore: skip !== undefined,
+  async fn() {
+    const watcher = new EslClient(ESL).start();
+    const phone = await SipPhone.open({ server: SIP });
+    const bridge = endpoint();
+    const aliceEndpoint = endpoint();
+    const alice = aliceEndpoint.createSession({ acceptTypes: ["text/plain"] });
+    const offer = buildOffer({
+      path: alice.localPath,
+      address: "127.0.0.1",
+      port: aliceEndpoint.port,
+      acceptTypes: ["text/plain"],
+      setup: "passive",
+    });
+    let esl: EslClient | undefined;
+    let calls: InboundCalls | undefined;
+    try {
+      await watcher.whenConnected();
+      const callId = `${crypto.randomUUID()}@127.0.0.1`;
+      const parked = parkedChannel(watcher, callId);
+      const ringing = phone.invite("msrp", offer, [], callId);
+      const uuid = await parked;
+      // `show channels` reads FreeSWITCH's channel table, written just after the event.
+      while (!(await watcher.api("show channels as json")).includes(uuid)) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+
+      esl = new EslClient(ESL);
+      calls = new InboundCalls({ esl, endpoint: bridge, session: { acceptTypes: ["text/plain"] } });
+      const answered = nextCall(calls);
+      esl.start();
+      const call = await answered;
+      assertEquals(call.info.channelUuid, uuid);
+      assertEquals(call.info.callId, callId);
+      const sipCall = await ringing;
+      assertEquals(sipCall.answerSdp, call.answerSdp, "the 200 OK carries our SDP");
+      await alice.ready;
+      await exchange(call.session, alice);
+      const ended = closed(call.session);
+      assertEquals(await sipCall.bye(), 200);
+      assertEquals(await ended, "hangup: NORMAL_CLEARING");
+    } finally {
+      await calls?.close();
+      await esl?.close();
+      await phone.close();
+      await watcher.close();
+      await aliceEndpoint.close();
+      await bridge.close();
     }
   },
 });

@@ -15,23 +15,9 @@ import { buildOffer } from "../../src/sdp/mod.ts";
 import { Bridge, BridgeError } from "../../src/service.ts";
 import { MsrpEndpoint } from "../../src/session/mod.ts";
 import type { EventRecord } from "../../src/store/mod.ts";
+import { skipUnlessReachable } from "./_real.ts";
 
-async function unreachable(): Promise<string | undefined> {
-  try {
-    (await Deno.connect({ hostname: "127.0.0.1", port: 5080 })).close();
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
-
-const skip = await unreachable();
-if (skip !== undefined) {
-  console.log(
-    `originate_real_test: skipped, FreeSWITCH SIP is not reachable on 127.0.0.1:5080 TCP (${skip}); ` +
-      "start it with .ci/freeswitch.sh start",
-  );
-}
+const skip = await skipUnlessReachable("originate_real_test", 5080);
 
 async function withBridge(
   body: (t: { bridge: Bridge; next: (type: string) => Promise<EventRecord> }) => Promise<void>,
@@ -164,6 +150,31 @@ Deno.test({
         const row = bridge.store.getSession(ended.sessionId)!;
         assertEquals([row.state, row.sipStatus, row.hangupCause], ["ended", 486, "USER_BUSY"]);
         assert(row.endReason?.startsWith("sip 486"), row.endReason ?? "");
+      });
+    } finally {
+      await callee.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "originate through FreeSWITCH: closing the session while the callee rings sends CANCEL; " +
+    "487 is recorded and the callee's INVITE is cancelled too",
+  ignore: skip !== undefined,
+  async fn() {
+    const callee = new FakeUas(() => undefined);
+    try {
+      await withBridge(async ({ bridge, next }) => {
+        const placing = bridge.originate(`sip:bob@127.0.0.1:${callee.port};transport=tcp`);
+        await callee.request("INVITE");
+        const [ringing] = bridge.store.listSessions({ state: "pending" }).items;
+        bridge.closeSession(ringing.id, "closed by API");
+        const error = await assertRejects(() => placing, BridgeError, "487");
+        assertEquals(error.code, "session-closed");
+        await callee.request("CANCEL");
+        await next("session.ended");
+        const row = bridge.store.getSession(ringing.id)!;
+        assertEquals([row.state, row.sipStatus, row.endReason], ["ended", 487, "closed by API"]);
       });
     } finally {
       await callee.close();

@@ -27,7 +27,7 @@ function peerAnswer(peer: MsrpEndpoint, session: MsrpSession): string {
 }
 
 async function withBridge(
-  answer: (invite: SipMessage) => Answer,
+  answer: (invite: SipMessage) => Answer | undefined,
   body: (
     t: {
       bridge: Bridge;
@@ -160,6 +160,29 @@ Deno.test("originate: a 486 rejects with the SIP status, ACKs it and ends the se
         [row.state, row.sipStatus, row.hangupCause, row.endReason],
         ["ended", 486, "USER_BUSY", "sip 486 Busy Here"],
       );
+    },
+  );
+});
+
+Deno.test("originate: closing the session while it rings sends CANCEL (after the 180) and records 487", async () => {
+  await withBridge(
+    () => undefined,
+    async ({ bridge, pbx, next }) => {
+      const placing = bridge.originate("sip:bob@127.0.0.1:5090");
+      const invite = await pbx.request("INVITE");
+      const [ringing] = bridge.store.listSessions({ state: "pending" }).items;
+      bridge.closeSession(ringing.id, "closed by API");
+      const error = await assertRejects(() => placing, BridgeError, "487");
+      assertEquals(error.code, "session-closed");
+      const cancel = await pbx.request("CANCEL");
+      for (const header of ["via", "from", "to", "call-id"]) {
+        assertEquals(headerOf(cancel, header), headerOf(invite, header), header);
+      }
+      assertEquals(headerOf(cancel, "cseq"), "1 CANCEL");
+      assertEquals(headerOf(await pbx.request("ACK"), "cseq"), "1 ACK", "the 487 is ACKed");
+      await next("session.ended");
+      const row = bridge.store.getSession(ringing.id)!;
+      assertEquals([row.state, row.sipStatus, row.endReason], ["ended", 487, "closed by API"]);
     },
   );
 });

@@ -1,0 +1,125 @@
+/**
+ * An inbound MSRP call answered through FreeSWITCH with the bridge's own SDP
+ * (freeswitch-esl.md §4.2), whether its channel is driven over the inbound
+ * event socket (`calls.ts`) or over an outbound socket (`esl_outbound.ts`).
+ *
+ * @module
+ */
+
+import type { Logger } from "../log.ts";
+import type { AcceptedMedia, SdpAnswer } from "../sdp/mod.ts";
+import type { MsrpEndpoint, MsrpSession, SessionOptions } from "../session/mod.ts";
+
+/**
+ * Who called whom, from the channel's `CHANNEL_PARK` (or `CHANNEL_DATA`)
+ * event. Absent values are `null`; the first six fields match the store's
+ * `CallIdentity`.
+ */
+export interface CallInfo {
+  /** The FreeSWITCH channel UUID (`Unique-ID`). */
+  readonly channelUuid: string;
+  /** The other leg's channel UUID, when the channel is bridged. */
+  readonly otherLegUuid: string | null;
+  /** The SIP Call-ID of the INVITE. */
+  readonly callId: string | null;
+  /** The caller's SIP URI (`sip:` + `variable_sip_from_uri`). */
+  readonly fromUri: string | null;
+  /** The called SIP URI (`sip:` + `variable_sip_to_uri`). */
+  readonly toUri: string | null;
+  /** The caller's display name (`Caller-Caller-ID-Name`). */
+  readonly fromDisplay: string | null;
+  /** The caller's number (`Caller-Caller-ID-Number`). */
+  readonly callerNumber: string | null;
+  /** The dialled destination (`Caller-Destination-Number`). */
+  readonly destination: string | null;
+}
+
+/**
+ * Where a call stands: FreeSWITCH is `answering` with our SDP, has
+ * `answered`, the MSRP session is `connected`, or the channel has `ended`.
+ */
+export type InboundCallState = "answering" | "answered" | "connected" | "ended";
+
+/** An inbound MSRP call and its session. */
+export class InboundCall {
+  /** Caller and callee. */
+  readonly info: CallInfo;
+  /** The MSRP session that carries the call's messages. */
+  readonly session: MsrpSession;
+  /** What the offer and our answer negotiated. */
+  readonly media: AcceptedMedia;
+  /** Our answer SDP, as FreeSWITCH sends it in the 200 OK. */
+  readonly answerSdp: string;
+  /** @internal Settles with the SDP that `CHANNEL_ANSWER` reports, or fails on hangup. */
+  readonly answered: PromiseWithResolvers<string> = Promise.withResolvers();
+  #state: InboundCallState = "answering";
+  #hangupCause: string | undefined;
+
+  /** Creates the record; {@linkcode InboundCalls} does this. */
+  constructor(info: CallInfo, session: MsrpSession, answer: SdpAnswer) {
+    this.info = info;
+    this.session = session;
+    this.media = answer.accepted;
+    this.answerSdp = answer.sdp;
+    this.answered.promise.catch(() => {});
+  }
+
+  /** Where the call stands. */
+  get state(): InboundCallState {
+    return this.#state;
+  }
+
+  /** FreeSWITCH's hangup cause once the channel ended, for example `NORMAL_CLEARING`. */
+  get hangupCause(): string | undefined {
+    return this.#hangupCause;
+  }
+
+  /** @internal */
+  advance(state: "answered" | "connected"): void {
+    if (this.#state !== "ended") this.#state = state;
+  }
+
+  /** @internal The channel is gone; closes the session. */
+  end(cause: string | undefined): void {
+    if (this.#state === "ended") return;
+    this.#state = "ended";
+    this.#hangupCause = cause;
+    const reason = `hangup: ${cause ?? "channel gone"}`;
+    this.answered.reject(new Error(reason));
+    this.session.close(reason);
+  }
+}
+
+/** Dispatched as `"call"` when FreeSWITCH has answered a call with our SDP. */
+export class InboundCallEvent extends Event {
+  /** The call; its session is connecting or waiting for the caller. */
+  readonly call: InboundCall;
+
+  /** Creates the notice. */
+  constructor(call: InboundCall) {
+    super("call");
+    this.call = call;
+  }
+}
+
+/** How inbound MSRP calls are served, whichever way FreeSWITCH hands them over. */
+export interface CallServingOptions {
+  /** The endpoint that creates and serves the sessions. */
+  readonly endpoint: MsrpEndpoint;
+  /** Options of each session (accept types, sink …); the endpoint's defaults otherwise. */
+  readonly session?: SessionOptions;
+  /**
+   * Makes the session for a call, e.g. one whose received messages go to a
+   * store; `endpoint.createSession(session)` when omitted. A RangeError
+   * (session limit) makes the call be refused with 488.
+   */
+  readonly createSession?: () => MsrpSession;
+  /** Answer an `actpass` offer as `active` (connect to the caller) instead of `passive`. */
+  readonly preferActive?: boolean;
+  /** Longest wait for `CHANNEL_ANSWER` after the answer is queued; 10 s by default. */
+  readonly answerTimeoutMs?: number;
+  /** Longest wait for the MSRP connection after the answer; 30 s by default. */
+  readonly connectTimeoutMs?: number;
+  /** Where to log calls (ids and causes only). */
+  readonly logger?: Logger;
+}
