@@ -11,6 +11,7 @@ import {
   EslClient,
   type EslEvent,
   type EslEventReceived,
+  EslOutboundServer,
   type InboundCallEvent,
   InboundCalls,
 } from "./pbx/mod.ts";
@@ -55,6 +56,8 @@ import {
   type WebhookBacklog,
 } from "./store/mod.ts";
 import {
+  composingEventData,
+  type ComposingIndicationData,
   createEvent,
   inlineText,
   MAX_INLINE_TEXT_BYTES,
@@ -195,6 +198,21 @@ export interface EventSubscriber {
   close(): void;
 }
 
+/**
+ * A plugin that announces the peer's composing indications (the
+ * `is-composing` plugin, RFC 3994); the bridge publishes them as
+ * `session.composing`.
+ */
+interface ComposingSource {
+  onComposing(
+    listener: (event: { session: PluginSession; indication: ComposingIndicationData }) => void,
+  ): () => void;
+}
+
+function isComposingSource(plugin: unknown): plugin is ComposingSource {
+  return typeof (plugin as Partial<ComposingSource> | undefined)?.onComposing === "function";
+}
+
 /** Where the API serves the content of received message `id`. */
 export function contentUrl(id: string): string {
   return `/v1/messages/${id}/content`;
@@ -238,7 +256,7 @@ export class Bridge {
   readonly #pluginSessions = new Map<string, PluginSession>();
   readonly #plugins: PluginRunner | undefined;
   #esl: EslClient | undefined;
-  #calls: InboundCalls | undefined;
+  #calls: InboundCalls | EslOutboundServer | undefined;
   readonly #offers = new Map<string, LocalMsrpOffer>();
   readonly #subscribers = new Set<EventSubscriber>();
   readonly #work = new Set<Promise<unknown>>();
@@ -262,6 +280,16 @@ export class Bridge {
     this.#config = config;
     this.#log = log;
     this.#plugins = plugins;
+    const composing = plugins?.plugin("is-composing");
+    if (isComposingSource(composing)) {
+      composing.onComposing(({ session, indication }) => {
+        if (this.#state !== "running") return;
+        const row = this.store.getSession(session.id);
+        this.#publish(
+          createEvent("session.composing", composingEventData(session.id, row, indication)),
+        );
+      });
+    }
   }
 
   /** The service logger. */
@@ -283,6 +311,9 @@ export class Bridge {
 
   /** The PBX event-socket connection (`off` with `ESL_MODE=off`). */
   get eslState(): EslState {
+    if (this.#calls instanceof EslOutboundServer) {
+      return this.#calls.listening ? "connected" : "disconnected";
+    }
     return this.#esl?.state ?? "off";
   }
 
@@ -324,6 +355,13 @@ export class Bridge {
     this.#log.info("webhooks", { enabled: this.#dispatcher !== undefined });
     this.#state = "running";
     if (config.eslMode === "inbound") this.#startEsl();
+    if (config.eslMode === "outbound") {
+      try {
+        this.#startOutboundSocket();
+      } catch (e) {
+        return this.stop().then(() => Promise.reject(e));
+      }
+    }
     return Promise.resolve();
   }
 
@@ -417,7 +455,7 @@ export class Bridge {
     if (accepted.setup === "active") {
       this.#track(this.#connect(session, accepted).catch(() => {}));
     } else {
-      this.#awaitConnection(session);
+      this.#awaitConnection(session, accepted.remotePath);
     }
     this.#log.info("session answered", { sessionId: session.id, role: accepted.setup });
     return { id: session.id, answer };
@@ -456,7 +494,7 @@ export class Bridge {
     this.#offers.delete(id);
     this.store.updateSession(id, { remotePath: accepted.remotePath });
     if (accepted.setup === "active") await this.#connect(session, accepted);
-    else this.#awaitConnection(session);
+    else this.#awaitConnection(session, accepted.remotePath);
     return this.store.getSession(id)!;
   }
 
@@ -506,7 +544,12 @@ export class Bridge {
     const callId = `${session.id}@${server.hostname}`;
     this.#record(session, "out", [], { toUri: to, callId });
     const ended = Promise.withResolvers<void>();
-    session.addEventListener("close", () => ended.resolve(), { once: true });
+    // Closed while ringing (e.g. DELETE): the INVITE is cancelled (RFC 3261 §9.1).
+    const ringing = new AbortController();
+    session.addEventListener("close", () => {
+      ended.resolve();
+      ringing.abort();
+    }, { once: true });
     let result: SipInviteResult;
     try {
       result = await ua.invite({
@@ -515,6 +558,7 @@ export class Bridge {
         sdp: offer,
         callId,
         timeoutMs: CONNECT_WAIT_MS,
+        signal: ringing.signal,
       });
     } catch (e) {
       session.close(`sip: ${errorText(e)}`);
@@ -525,8 +569,16 @@ export class Bridge {
     const cause = /text="([^"]*)"/.exec(headerOf(result.response, "reason") ?? "")?.[1] ?? null;
     this.store.updateSession(session.id, { sipStatus: status, hangupCause: cause });
     if (!dialog) {
+      const cancelled = session.closed;
       session.close(`sip ${status} ${reason}`);
       await ua.close();
+      if (cancelled) {
+        this.#log.info("originate cancelled", { sessionId: session.id, to, status });
+        throw new BridgeError(
+          "session-closed",
+          `session ${session.id} was closed while ringing: SIP ${status} ${reason}`,
+        );
+      }
       this.#log.info("originate rejected", { sessionId: session.id, to, status });
       throw new BridgeError("pbx-unavailable", `call to ${to} failed: SIP ${status} ${reason}`);
     }
@@ -549,7 +601,7 @@ export class Bridge {
     this.store.updateSession(session.id, { remotePath: accepted.remotePath });
     this.#log.info("originate answered", { sessionId: session.id, to, role: accepted.setup });
     if (accepted.setup === "active") await this.#connect(session, accepted);
-    else this.#awaitConnection(session);
+    else this.#awaitConnection(session, accepted.remotePath);
     return { id: session.id, offer };
   }
 
@@ -597,21 +649,39 @@ export class Bridge {
       createSession: () => this.#createSession("tcp"),
       logger: this.#log,
     });
-    calls.addEventListener("call", (e) => {
-      const { call } = e as InboundCallEvent;
-      const info = call.info;
-      this.#record(call.session, "in", call.media.remotePath, {
-        fromUri: info.fromUri,
-        toUri: info.toUri,
-        fromDisplay: info.fromDisplay,
-        callId: info.callId,
-        channelUuid: info.channelUuid,
-        otherLegUuid: info.otherLegUuid,
-      });
-    });
+    calls.addEventListener("call", (e) => this.#recordCall(e as InboundCallEvent));
     this.#esl = esl;
     this.#calls = calls;
     esl.start();
+  }
+
+  /**
+   * `ESL_MODE=outbound`: FreeSWITCH's `socket` application connects to us per
+   * call. There is no inbound event socket then, so pager mode is unavailable.
+   */
+  #startOutboundSocket(): void {
+    const server = new EslOutboundServer({
+      hostname: this.#config.eslOutboundHost,
+      port: this.#config.eslOutboundPort,
+      endpoint: this.endpoint,
+      createSession: () => this.#createSession("tcp"),
+      logger: this.#log,
+    });
+    server.addEventListener("call", (e) => this.#recordCall(e as InboundCallEvent));
+    this.#calls = server.listen();
+  }
+
+  /** Records the session of an inbound call with the caller's identity. */
+  #recordCall({ call }: InboundCallEvent): void {
+    const info = call.info;
+    this.#record(call.session, "in", call.media.remotePath, {
+      fromUri: info.fromUri,
+      toUri: info.toUri,
+      fromDisplay: info.fromDisplay,
+      callId: info.callId,
+      channelUuid: info.channelUuid,
+      otherLegUuid: info.otherLegUuid,
+    });
   }
 
   // Pager mode in (§5.1): an inbound SIP MESSAGE; our own sends come back with Delivery-Failure.
@@ -671,6 +741,7 @@ export class Bridge {
       status: outgoing.status,
       contentType: outgoing.contentType,
       size: size ?? null,
+      ...this.#keepSentText(outgoing.contentType, bytes),
     });
     const onStatus = () => {
       if (!outgoing.settled) {
@@ -683,6 +754,27 @@ export class Bridge {
       this.#settled(record.id, result);
     }));
     return { record, outgoing };
+  }
+
+  /**
+   * Keeps a short sent text (one that events would inline) as the content of
+   * the message row about to be inserted, so transcripts can show it: the
+   * row's id and content path, or nothing.
+   */
+  #keepSentText(
+    contentType: string,
+    body: Uint8Array | ReadableStream<Uint8Array>,
+  ): { id: string; contentPath: string } | Record<never, never> {
+    if (!(body instanceof Uint8Array) || inlineText(contentType, body) === undefined) return {};
+    const id = crypto.randomUUID();
+    const contentPath = this.store.contentPath(id);
+    try {
+      Deno.writeFileSync(contentPath, body); // at most 64 KiB
+    } catch (e) {
+      this.#log.warn("sent text not kept", { error: errorText(e) });
+      return {};
+    }
+    return { id, contentPath };
   }
 
   /** Ends a session (messages in flight fail with `reason`); a no-op when it has ended. */
@@ -809,7 +901,8 @@ export class Bridge {
   }
 
   /** Ends a passive session that no peer connects to in time. */
-  #awaitConnection(session: MsrpSession): void {
+  #awaitConnection(session: MsrpSession, remotePath: readonly string[]): void {
+    session.expectPeer(remotePath); // RFC 4975 §14: bind only the peer of the SDP
     const timer = setTimeout(
       () => session.close("no connection from the peer"),
       CONNECT_WAIT_MS,

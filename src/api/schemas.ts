@@ -68,8 +68,13 @@ export const Message = z.object({
     description: "Why it failed or is incomplete; `code` is the MSRP status code.",
   }),
   contentUrl: z.string().nullable().openapi({
-    description: "Where received content can be fetched.",
+    description: "Where the content can be fetched: received content, and sent text " +
+      "(kept when it could be inlined as `text`).",
     example: "/v1/messages/0b9a3c52-6f1e-4c1a-9d43-2f0c5e8b7a61/content",
+  }),
+  text: z.string().optional().openapi({
+    description: "The body, sent or received, for UTF-8 `text/*` content of at most 64 KiB " +
+      "kept on disk (as `text` in message events).",
   }),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),

@@ -7,6 +7,7 @@
 
 import type { z } from "@hono/zod-openapi";
 import { contentUrl } from "../service.ts";
+import { inlineText, MAX_INLINE_TEXT_BYTES } from "../webhooks/mod.ts";
 import type { MessageRecord, SessionRecord } from "../store/mod.ts";
 import type { Message, Session } from "./schemas.ts";
 
@@ -55,8 +56,25 @@ export function messageView(m: MessageRecord): MessageView {
     error: m.errorCode === null && m.errorReason === null
       ? null
       : { code: m.errorCode, reason: m.errorReason ?? "" },
-    contentUrl: m.direction === "in" && m.contentPath !== null ? contentUrl(m.id) : null,
+    contentUrl: m.contentPath !== null ? contentUrl(m.id) : null,
     createdAt: iso(m.createdAt),
     updatedAt: iso(m.updatedAt),
   };
+}
+
+/**
+ * The API view of a message row with `text` when its content is short UTF-8
+ * text on disk (read from the content file; absent when the file is gone).
+ */
+export async function messageViewWithText(m: MessageRecord): Promise<MessageView> {
+  const view = messageView(m);
+  if (
+    m.contentPath === null || m.bytes > MAX_INLINE_TEXT_BYTES || !/^text\//i.test(m.contentType)
+  ) {
+    return view;
+  }
+  if (m.status === "receiving") return view;
+  const body = await Deno.readFile(m.contentPath).catch(() => undefined);
+  const text = body && inlineText(m.contentType, body);
+  return text === undefined ? view : { ...view, text };
 }

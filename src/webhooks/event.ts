@@ -102,6 +102,27 @@ export interface PagerEventData {
   readonly text: string;
 }
 
+/**
+ * Data of `session.composing`: the peer started (`active`) or stopped
+ * (`idle`) composing a message (RFC 3994), as the `is-composing` plugin
+ * received it.
+ */
+export interface ComposingEventData extends EventIdentity {
+  /** The session id. */
+  readonly sessionId: string;
+  /** `active`: the peer is composing; `idle`: it stopped. */
+  readonly state: "active" | "idle";
+  /**
+   * Seconds after which `active` lapses to `idle` unless refreshed; `null`
+   * when the peer gave none (receivers then use 120, RFC 3994 §3.3).
+   */
+  readonly refresh: number | null;
+  /** The type of the message being composed, when given. */
+  readonly contentType: string | null;
+  /** When the peer was last active (ISO 8601), when given. */
+  readonly lastActive: string | null;
+}
+
 /** The envelope of one event of type `T` with data `D`. */
 export interface WebhookEventOf<T extends string, D> {
   /** Unique event id; receivers use it to drop duplicate deliveries. */
@@ -118,6 +139,7 @@ export interface WebhookEventOf<T extends string, D> {
 export type WebhookEvent =
   | WebhookEventOf<"session.started", SessionEventData>
   | WebhookEventOf<"session.ended", SessionEventData>
+  | WebhookEventOf<"session.composing", ComposingEventData>
   | WebhookEventOf<"message.received", MessageEventData>
   | WebhookEventOf<"message.delivered", MessageEventData>
   | WebhookEventOf<"message.failed", MessageEventData>
@@ -164,6 +186,34 @@ export function sessionEventData(session: SessionRecord): SessionEventData {
     endReason: session.endReason,
     sipStatus: session.sipStatus,
     hangupCause: session.hangupCause,
+  };
+}
+
+/** A composing indication as the `is-composing` plugin parsed it (RFC 3994 §4). */
+export interface ComposingIndicationData {
+  /** `active` or `idle`. */
+  readonly state: "active" | "idle";
+  /** Seconds until `active` lapses unless refreshed. */
+  readonly refresh?: number;
+  /** The type of the message being composed. */
+  readonly contentType?: string;
+  /** When the sender was last active. */
+  readonly lastActive?: Date;
+}
+
+/** The data of `session.composing` from the session's row and the indication. */
+export function composingEventData(
+  sessionId: string,
+  session: SessionRecord | undefined,
+  indication: ComposingIndicationData,
+): ComposingEventData {
+  return {
+    sessionId,
+    ...identity(session),
+    state: indication.state,
+    refresh: indication.refresh ?? null,
+    contentType: indication.contentType ?? null,
+    lastActive: indication.lastActive?.toISOString() ?? null,
   };
 }
 

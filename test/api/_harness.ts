@@ -10,11 +10,16 @@ import { createHash } from "node:crypto";
 import { createApp } from "../../src/api/mod.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { Logger } from "../../src/log.ts";
+import { PluginRunner } from "../../src/plugins.ts";
 import { Bridge } from "../../src/service.ts";
+import { buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
 import {
+  type IncomingMessage,
   type IncomingMessageInfo,
   type IncomingMessageSink,
+  type MessageEvent,
   MsrpEndpoint,
+  type MsrpSession,
 } from "../../src/session/mod.ts";
 import { verifyWebhook, type WebhookEvent } from "../../src/webhooks/mod.ts";
 
@@ -52,7 +57,8 @@ export interface Harness extends AsyncDisposable {
 /**
  * Starts a bridge with a fresh data directory (removed on dispose) and the
  * environment `env` (API_TOKEN is {@linkcode TOKEN} unless `env` says
- * otherwise), and serves its app.
+ * otherwise; the plugins named in `PLUGINS` are loaded as the service does),
+ * and serves its app.
  */
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
   const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-api-" });
@@ -65,7 +71,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     ESL_MODE: "off",
     ...env,
   });
-  const bridge = new Bridge(config, new Logger("error"));
+  const logger = new Logger("error");
+  const plugins = env.PLUGINS ? await PluginRunner.fromEnv(env, { logger }) : undefined;
+  const bridge = new Bridge(config, logger, plugins);
   await bridge.start();
   const app = createApp(bridge, config);
   const server = Deno.serve(
@@ -190,6 +198,38 @@ export class HashSink implements IncomingMessageSink {
 export function peerEndpoint(): MsrpEndpoint & AsyncDisposable {
   const endpoint = new MsrpEndpoint({ port: 0 }).listen();
   return Object.assign(endpoint, { [Symbol.asyncDispose]: () => endpoint.close() });
+}
+
+/** A session between the bridge and `peer`, created through the API and connected. */
+export interface PeerSession {
+  /** The bridge's session id. */
+  readonly id: string;
+  /** The peer's side of the session. */
+  readonly session: MsrpSession;
+  /** What the peer received, in order. */
+  readonly received: IncomingMessage[];
+}
+
+/**
+ * Offers a session from `peer` with `POST /v1/sessions {offer}` (the peer
+ * is active) and connects it to the bridge's answer.
+ */
+export async function openPeerSession(h: Harness, peer: MsrpEndpoint): Promise<PeerSession> {
+  const session = peer.createSession();
+  const received: IncomingMessage[] = [];
+  session.addEventListener("message", (e) => received.push((e as MessageEvent).message));
+  const local: LocalMsrpOffer = {
+    path: session.localPath,
+    address: "127.0.0.1",
+    port: peer.port,
+    acceptTypes: ["*"],
+    setup: "active",
+  };
+  const created = await h.json("POST", "/v1/sessions", { offer: buildOffer(local) });
+  if (created.status !== 201) throw new Error(`POST /v1/sessions: ${created.status}`);
+  const { id, answer } = await created.json();
+  await peer.connectSession(session, parseAnswer(answer, local).remotePath);
+  return { id, session, received };
 }
 
 /** Pseudo-random bytes streamed in 64 KiB pieces, with their SHA-256 once read. */

@@ -4,43 +4,34 @@
  * 127.0.0.1, with an MSRP peer on the other end of a live session.
  */
 
-import fs from "node:fs";
 import { assert, assertEquals } from "../_assert.ts";
-import { buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
-import type { IncomingMessage, MessageEvent } from "../../src/session/mod.ts";
+import { buildIsComposing, IS_COMPOSING_TYPE } from "../../plugins/is-composing.ts";
 import { CONSOLE_CSP } from "../../src/api/console/mod.ts";
-import { peerEndpoint, startHarness, TOKEN, waitUntil } from "./_harness.ts";
+import { CHROMIUM, hasChromium, launchChromium, openConsole } from "./_browser.ts";
+import {
+  type Harness,
+  openPeerSession,
+  peerEndpoint,
+  startHarness,
+  TOKEN,
+  waitUntil,
+} from "./_harness.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
 if (!hasChromium) {
   console.log(`console_test: ${CHROMIUM} is missing (bash .ci/chromium.sh installs it): skipped`);
 }
 
-/**
- * playwright-core probes `/proc/sys/fs/binfmt_misc/WSLInterop` when it loads, which Deno
- * allows only under --allow-all ("NotCapable"); the test task grants less, so such probes
- * answer "missing" (they are, off WSL) before the module is imported.
- */
-async function loadChromium(): Promise<typeof import("npm:playwright-core@1.65").chromium> {
-  const existsSync = fs.existsSync;
-  fs.existsSync = (path: fs.PathLike) => {
-    try {
-      return existsSync(path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotCapable) return false;
-      throw error;
-    }
-  };
-  // Pinned here rather than in deno.json: only this test uses it.
-  // deno-lint-ignore no-import-prefix
-  return (await import("npm:playwright-core@1.65")).chromium;
+/** Sends `text` through the API asking for a REPORT and waits until its row says `delivered`. */
+async function sendDelivered(h: Harness, sessionId: string, text: string): Promise<string> {
+  const res = await h.json("POST", `/v1/sessions/${sessionId}/messages`, { text, report: true });
+  assertEquals(res.status, 202);
+  const { messageId } = await res.json();
+  for (let tries = 0;; tries++) {
+    const row = await (await h.request(`/v1/messages/${messageId}`)).json();
+    if (row.status === "delivered") return messageId;
+    if (tries > 10_000) throw new Error(`message ${messageId} stayed ${row.status}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 const XSS = "<script>alert(1)</script><b>x</b>";
@@ -63,42 +54,18 @@ Deno.test("api: /console is served with a strict Content-Security-Policy", async
 });
 
 Deno.test({
-  name: "api: operator console in Chromium: log in, live session and transcript, reply, no HTML",
+  name: "api: operator console in Chromium: log in, live session and transcript with delivery " +
+    "ticks, typing indication, reply, no HTML",
   ignore: !hasChromium,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-console-" });
-    await using h = await startHarness();
+    await using h = await startHarness({ PLUGINS: "is-composing" });
     await using peer = peerEndpoint();
-    const chromium = await loadChromium();
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
+    const browser = await launchChromium();
     try {
-      const page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
-      const problems: string[] = [];
-      page.on("console", (m) => {
-        if (m.type() === "error") problems.push(`console: ${m.text()}`);
-      });
-      page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-
-      const res = await page.goto(`${h.url}/console`);
-      assertEquals(res?.status(), 200);
-      await page.getByLabel("API token").fill(TOKEN);
-      await page.getByLabel("API token").press("Enter");
-      await page.locator("#app").waitFor({ state: "visible" });
-      assert(!await page.locator("#login").isVisible(), "the login form is hidden");
+      const { page, problems } = await openConsole(browser, h.url, TOKEN);
       assertEquals(await page.getByLabel("API token").inputValue(), "");
       assert(!page.url().includes(TOKEN), "the token is not in the URL");
       const stored = await page.evaluate(() => localStorage.length + sessionStorage.length);
@@ -106,48 +73,83 @@ Deno.test({
 
       // A session is created through the API (peer offer, peer connects) after log-in:
       // the list learns of it from the event stream.
-      const peerSession = peer.createSession();
-      const received: IncomingMessage[] = [];
-      peerSession.addEventListener(
-        "message",
-        (e) => received.push((e as MessageEvent).message),
-      );
-      const local: LocalMsrpOffer = {
-        path: peerSession.localPath,
-        address: "127.0.0.1",
-        port: peer.port,
-        acceptTypes: ["*"],
-        setup: "active",
-      };
-      const created = await h.json("POST", "/v1/sessions", { offer: buildOffer(local) });
-      assertEquals(created.status, 201);
-      const { id, answer } = await created.json();
-      await peer.connectSession(peerSession, parseAnswer(answer, local).remotePath);
-
-      const item = page.locator(`#sessions button[data-id="${id}"]`);
+      const p = await openPeerSession(h, peer);
+      const item = page.locator(`#sessions button[data-id="${p.id}"]`);
       await item.locator(".state-active").waitFor({ timeout: 30_000 });
+
+      // A message sent through the API before the transcript is opened shows with its text
+      // and its delivery tick (the peer's success REPORT).
+      const early = await sendDelivered(h, p.id, "sent by the API earlier");
       await item.click();
       await page.locator("#chat").waitFor({ state: "visible" });
+      const earlyItem = page.locator(`#transcript li.out[data-id="${early}"]`);
+      await earlyItem.locator(".body", { hasText: "sent by the API earlier" }).waitFor();
+      assertEquals(await earlyItem.getAttribute("data-status"), "delivered");
+      assertEquals(await earlyItem.locator(".tick").textContent(), "✓✓");
 
-      // A message from the peer shows up live.
-      await peerSession.send("hello operator").done;
+      // The peer types (RFC 3994): "typing…" shows until its message arrives.
+      const typing = page.locator("#typing");
+      assert(!await typing.isVisible(), "nobody is typing yet");
+      await p.session.send(buildIsComposing({ state: "active", refresh: 60 }), {
+        contentType: IS_COMPOSING_TYPE,
+      }).done;
+      await typing.waitFor({ state: "visible", timeout: 30_000 });
+      await p.session.send("hello operator").done;
       await page.locator("#transcript li.in .body", { hasText: "hello operator" })
         .waitFor({ timeout: 30_000 });
+      await typing.waitFor({ state: "hidden" });
+      await p.session.send(buildIsComposing({ state: "active" }), {
+        contentType: IS_COMPOSING_TYPE,
+      }).done;
+      await typing.waitFor({ state: "visible", timeout: 30_000 });
+      await p.session.send(buildIsComposing({ state: "idle" }), { contentType: IS_COMPOSING_TYPE })
+        .done;
+      await typing.waitFor({ state: "hidden", timeout: 30_000 });
 
-      // A reply typed in the page reaches the peer.
+      // A message another application sends while the transcript is open shows live, and
+      // its tick follows the REPORT.
+      const live = await sendDelivered(h, p.id, "sent by the API now");
+      const liveItem = page.locator(`#transcript li.out[data-id="${live}"]`);
+      await liveItem.locator(".body", { hasText: "sent by the API now" })
+        .waitFor({ timeout: 30_000 });
+      await page.locator(`#transcript li.out[data-id="${live}"][data-status="delivered"]`)
+        .waitFor({ timeout: 30_000 });
+
+      // A reply typed in the page reaches the peer and gets its delivery tick.
       await page.getByLabel("Message").fill("hello peer");
       await page.getByLabel("Message").press("Enter");
-      await waitUntil(() => received.length === 1, "the reply at the peer");
-      assertEquals(received[0].text(), "hello peer");
-      await page.locator("#transcript li.out .body", { hasText: "hello peer" }).waitFor();
+      await waitUntil(() => p.received.length === 3, "the reply at the peer");
+      assertEquals(p.received[2].text(), "hello peer");
+      const reply = page.locator("#transcript li.out", { hasText: "hello peer" });
+      await reply.locator(".body").waitFor();
+      await page.locator('#transcript li.out[data-status="delivered"]', { hasText: "hello peer" })
+        .waitFor({ timeout: 30_000 });
+      assertEquals(await reply.locator(".tick").textContent(), "✓✓");
 
       // Markup from the network is text, not HTML.
-      await peerSession.send(XSS).done;
+      await p.session.send(XSS).done;
       const xss = page.locator("#transcript li.in .body", { hasText: "alert(1)" });
       await xss.waitFor({ timeout: 30_000 });
       assertEquals(await xss.textContent(), XSS);
       assert(await xss.isVisible());
       assertEquals(await page.locator("#transcript b, #transcript script").count(), 0);
+
+      // Reopening the transcript rebuilds it from the API: the same messages, ticks, no
+      // is-composing documents.
+      await page.reload();
+      await page.getByLabel("API token").fill(TOKEN);
+      await page.getByLabel("API token").press("Enter");
+      await item.click();
+      await page.locator("#transcript li.in .body", { hasText: "alert(1)" }).waitFor();
+      const texts = await page.locator("#transcript li .body").allTextContents();
+      assertEquals(texts, [
+        "sent by the API earlier",
+        "hello operator",
+        "sent by the API now",
+        "hello peer",
+        XSS,
+      ]);
+      assertEquals(await page.locator('#transcript li.out[data-status="delivered"]').count(), 3);
 
       const shot = `${dir}/console.png`;
       await page.screenshot({ path: shot, fullPage: true });

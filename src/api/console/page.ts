@@ -50,6 +50,7 @@ export const CONSOLE_HTML = `<!doctype html>
       <button id="hangup" type="button" class="danger">Hang up</button></div>
     <p id="chat-meta" class="muted"></p>
     <ol id="transcript" aria-live="polite" aria-label="transcript"></ol>
+    <p id="typing" class="muted" role="status" hidden>The peer is typing…</p>
     <form id="send" autocomplete="off">
       <label for="text" class="sr-only">Message</label>
       <textarea id="text" name="text" rows="2" placeholder="Type a reply; Enter sends, Shift+Enter for a new line"></textarea>
@@ -95,6 +96,7 @@ button:disabled { opacity: .5; cursor: not-allowed; }
   grid-template-columns: 1fr auto; }
 #sessions button[aria-current="true"] { border-color: #0b4fa8; background: #e6eefb; }
 .sid { font-family: ui-monospace, monospace; font-size: .85rem; overflow-wrap: anywhere; }
+.who, #chat-meta { overflow-wrap: anywhere; }
 .state-active { color: #0a6b2d; font-weight: 600; } .state-ended { color: #5b6474; }
 .muted { color: #5b6474; font-size: .9rem; }
 #transcript { list-style: none; padding: 0; margin: 0 0 .75rem; max-height: 60vh; overflow: auto;
@@ -105,6 +107,9 @@ button:disabled { opacity: .5; cursor: not-allowed; }
 .meta { font-size: .8rem; color: #5b6474; }
 .body { white-space: pre-wrap; overflow-wrap: anywhere; }
 .fail { color: #a31919; font-weight: 600; }
+.tick { font-weight: 600; letter-spacing: -.15em; }
+.tick-delivered { color: #0a6b2d; } .tick-failed { color: #a31919; }
+#typing { margin: -.5rem 0 .5rem; font-style: italic; }
 #send { display: flex; gap: .5rem; }
 #call, #pager { display: flex; flex-wrap: wrap; gap: .4rem; margin-top: 1rem; }
 #call label, #pager label { width: 100%; font-weight: 600; }

@@ -18,7 +18,13 @@ let selected = null;
 let sessions = [];
 let messages = new Map(); // message id -> { view, text }
 const sentTexts = new Map(); // message id -> text typed here
+const composing = new Map(); // session id -> timer ending the peer's "active" state
 let listTimer = null;
+// Delivery ticks of outgoing messages: pending, accepted by the next hop, confirmed by a REPORT.
+const TICKS = { queued: "◷", sending: "◷", sent: "✓", delivered: "✓✓", failed: "✗" };
+// RFC 3994 §3.3: an "active" indication without refresh lapses after 120 s.
+const COMPOSING_DEFAULT_S = 120;
+const COMPOSING_TYPE = /^application\/im-iscomposing\+xml\b/i;
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -82,6 +88,9 @@ function logout(reason) {
   sessions = [];
   messages = new Map();
   sentTexts.clear();
+  for (const timer of composing.values()) clearTimeout(timer);
+  composing.clear();
+  renderTyping();
   $("sessions").replaceChildren();
   $("transcript").replaceChildren();
   $("chat").hidden = true;
@@ -122,8 +131,7 @@ function renderSessions() {
     b.append(
       el("span", "sid", s.id),
       el("span", "state-" + s.state, s.state),
-      el("span", "muted", (s.direction === "in" ? "incoming" : "outgoing") +
-        (s.fromDisplay || s.from ? " · " + (s.fromDisplay || s.from) : "")),
+      el("span", "muted who", (s.direction === "in" ? "incoming" : "outgoing") + who(s)),
       el("span", "muted", when(s.createdAt)),
     );
     b.addEventListener("click", () => select(s.id));
@@ -133,8 +141,14 @@ function renderSessions() {
   }
   $("no-sessions").hidden = sessions.length > 0;
 }
+/** Caller and callee of the call that carries a session, when it came through the PBX. */
+function who(s) {
+  const caller = s.fromDisplay ? s.fromDisplay + (s.from ? " <" + s.from + ">" : "") : s.from;
+  return (caller ? " · from " + caller : "") + (s.to ? " · to " + s.to : "");
+}
 function renderChatMeta(s) {
   $("chat-meta").textContent = s.id + " · " + (s.direction === "in" ? "incoming" : "outgoing") +
+    who(s) +
     " · " + s.state + " · started " + when(s.createdAt) +
     (s.endReason ? " · ended: " + s.endReason : "");
   const open = s.state !== "ended";
@@ -152,43 +166,57 @@ async function select(id) {
   if (s) renderChatMeta(s);
   $("chat").hidden = false;
   $("transcript").replaceChildren();
-  const res = await api("/v1/sessions/" + encodeURIComponent(id) + "/messages");
+  renderTyping();
+  // Every message so far, both directions, with its status and short text inline.
+  const res = await api("/v1/sessions/" + encodeURIComponent(id) + "/messages?limit=1000");
   if (selected !== id) return;
   if (!res.ok) { status("Messages: " + await problem(res)); return; }
   const early = messages;
   messages = new Map();
   for (const view of (await res.json()).items) upsert(view);
-  for (const [k, v] of early) if (!messages.has(k)) messages.set(k, v);
-  renderTranscript();
-  for (const [mid, m] of messages) {
-    if (m.text === undefined && m.view.direction === "in" && isText(m.view.contentType) &&
-      m.view.contentUrl && m.view.bytes <= 65536) {
-      api(m.view.contentUrl).then(async (r) => {
-        if (!r.ok || selected !== id) return;
-        const entry = messages.get(mid);
-        if (entry) { entry.text = await r.text(); renderTranscript(); }
-      }).catch(() => {});
-    }
+  for (const [k, v] of early) {
+    if (!messages.has(k)) messages.set(k, v);
+    else upsert(v.view, v.text);
   }
+  renderTranscript();
 }
 function upsert(view, text) {
   const id = view.id || view.messageId;
   const old = messages.get(id);
   const merged = { ...(old ? old.view : {}), ...view, id };
   if (merged.contentUrl === undefined) merged.contentUrl = null;
-  const t = text !== undefined ? text : old ? old.text : sentTexts.get(id);
+  const given = text !== undefined ? text : view.text;
+  const t = given !== undefined ? given : old ? old.text : sentTexts.get(id);
   messages.set(id, { view: merged, text: t });
+}
+/** A message learnt from an event without its text: its row has it when it is short text. */
+async function fetchText(sessionId, messageId) {
+  const res = await api("/v1/messages/" + encodeURIComponent(messageId));
+  if (!res.ok || selected !== sessionId) return;
+  const view = await res.json();
+  if (view.text === undefined) return;
+  upsert(view);
+  renderTranscript();
 }
 function renderTranscript() {
   const list = $("transcript");
   const atEnd = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
   list.replaceChildren();
   for (const { view, text } of messages.values()) {
+    if (COMPOSING_TYPE.test(view.contentType || "")) continue; // shown as "typing…", not as a message
     const failed = view.status === "failed" || view.status === "partial";
     const li = el("li", (view.direction === "out" ? "out" : "in") + (failed ? " failed" : ""));
     li.dataset.id = view.id;
-    li.append(el("div", "meta", (view.direction === "out" ? "operator" : "peer") +
-      (view.createdAt ? " · " + when(view.createdAt) : "") + " · " + view.status));
+    li.dataset.status = view.status;
+    const meta = el("div", "meta", (view.direction === "out" ? "operator" : "peer") +
+      (view.createdAt ? " · " + when(view.createdAt) : "") + " · " + view.status);
+    if (view.direction === "out" && TICKS[view.status]) {
+      const tick = el("span", "tick tick-" + view.status, TICKS[view.status]);
+      tick.title = view.status;
+      tick.setAttribute("aria-hidden", "true");
+      meta.append(" ", tick);
+    }
+    li.append(meta);
     if (text !== undefined) {
       li.append(el("div", "body", text));
     } else if (isText(view.contentType) && view.direction === "out") {
@@ -238,13 +266,17 @@ $("send").addEventListener("submit", async (e) => {
   const res = await api("/v1/sessions/" + encodeURIComponent(id) + "/messages", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ text }),
+    body: JSON.stringify({ text, report: true }),
   });
   if (!res.ok) { status("Send: " + await problem(res)); return; }
   const { messageId, status: st } = await res.json();
   box.value = "";
   sentTexts.set(messageId, text);
-  if (selected === id) {
+  const known = messages.get(messageId); // its event may have come first
+  if (selected === id && known) {
+    if (known.text === undefined) known.text = text;
+    renderTranscript();
+  } else if (selected === id) {
     upsert({ id: messageId, direction: "out", status: st, contentType: "text/plain",
       bytes: new TextEncoder().encode(text).length, createdAt: new Date().toISOString() }, text);
     renderTranscript();
@@ -296,9 +328,28 @@ $("hangup").addEventListener("click", async () => {
 });
 
 // ---- events (fetch streaming, so the Authorization header can be sent) ----
+function renderTyping() {
+  $("typing").hidden = !(selected && composing.has(selected));
+}
+/** RFC 3994: the peer is composing until "idle", a message from it, or the refresh lapses. */
+function setComposing(sessionId, active, refresh) {
+  clearTimeout(composing.get(sessionId));
+  composing.delete(sessionId);
+  if (active) {
+    const seconds = refresh > 0 ? refresh : COMPOSING_DEFAULT_S;
+    composing.set(sessionId, setTimeout(() => setComposing(sessionId, false), seconds * 1000));
+  }
+  renderTyping();
+}
 function onEvent(type, data) {
+  if (type === "session.composing" && data) {
+    setComposing(data.sessionId, data.state === "active", data.refresh);
+    return;
+  }
   if (type.startsWith("session.")) { scheduleSessions(); return; }
-  if (!type.startsWith("message.") || !data || data.sessionId !== selected) return;
+  if (!type.startsWith("message.") || !data) return;
+  if (data.direction === "in" && composing.has(data.sessionId)) setComposing(data.sessionId, false);
+  if (data.sessionId !== selected) return;
   const view = {
     id: data.messageId, direction: data.direction, status: data.status,
     contentType: data.contentType, size: data.size, bytes: data.bytes, error: data.error,
@@ -307,6 +358,9 @@ function onEvent(type, data) {
   if (!messages.has(data.messageId)) view.createdAt = new Date().toISOString();
   upsert(view, data.text);
   renderTranscript();
+  if (messages.get(data.messageId).text === undefined && isText(data.contentType)) {
+    fetchText(data.sessionId, data.messageId).catch(() => {});
+  }
 }
 async function startEvents() {
   const abort = new AbortController();

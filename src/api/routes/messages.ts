@@ -21,7 +21,7 @@ import {
   SendTextRequest,
 } from "../schemas.ts";
 import { limitUpload, UploadTooLargeError } from "../upload.ts";
-import { messageView } from "../views.ts";
+import { messageViewWithText } from "../views.ts";
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
@@ -66,6 +66,8 @@ const listMessages = createRoute({
   path: "/v1/sessions/{id}/messages",
   tags: ["messages"],
   summary: "List a session's messages, oldest first",
+  description: "Both directions with their status; short UTF-8 text (sent or received, " +
+    "at most 64 KiB) comes inline as `text`.",
   security: BEARER,
   request: { params: IdParam, query: PageQuery },
   responses: {
@@ -91,9 +93,10 @@ const getContent = createRoute({
   method: "get",
   path: "/v1/messages/{id}/content",
   tags: ["messages"],
-  summary: "Stream a received message's content",
-  description: "Served with the message's Content-Type. A `partial` message serves the " +
-    "bytes that arrived (missing ranges are zeros).",
+  summary: "Stream a message's content",
+  description: "Received content, or a short sent text, served with the message's " +
+    "Content-Type. A `partial` message serves the bytes that arrived (missing ranges " +
+    "are zeros).",
   security: BEARER,
   request: { params: IdParam },
   responses: {
@@ -180,27 +183,28 @@ export function messageRoutes(app: ApiApp, bridge: Bridge, config: Config): void
     return c.json({ messageId, status: sent.outgoing.status }, 202);
   });
 
-  app.openapi(listMessages, (c) => {
+  app.openapi(listMessages, async (c) => {
     const { id } = c.req.valid("param");
     if (!bridge.store.getSession(id)) {
       throw new ApiProblem("not-found", `id: no session ${id}`, { field: "id" });
     }
     const page = bridge.store.listMessages(id, c.req.valid("query"));
-    return c.json({ items: page.items.map(messageView), nextCursor: page.nextCursor ?? null }, 200);
+    const items = await Promise.all(page.items.map(messageViewWithText));
+    return c.json({ items, nextCursor: page.nextCursor ?? null }, 200);
   });
 
-  app.openapi(getMessage, (c) => {
+  app.openapi(getMessage, async (c) => {
     const { id } = c.req.valid("param");
     const message = bridge.store.getMessage(id);
     if (!message) throw new ApiProblem("not-found", `id: no message ${id}`, { field: "id" });
-    return c.json(messageView(message), 200);
+    return c.json(await messageViewWithText(message), 200);
   });
 
   app.openapi(getContent, async (c) => {
     const { id } = c.req.valid("param");
     const message = bridge.store.getMessage(id);
     if (!message?.contentPath) {
-      throw new ApiProblem("not-found", `id: no received content for message ${id}`, {
+      throw new ApiProblem("not-found", `id: no stored content for message ${id}`, {
         field: "id",
       });
     }
