@@ -78,6 +78,12 @@ export interface Config {
   readonly webhookSecret: string | undefined;
   /** Largest message body accepted by `POST /v1/sessions/{id}/messages`, bytes. */
   readonly maxUploadBytes: number;
+  /** Shortest Use-Path grant our WebSocket relay gives (RFC 4976 AUTH `Expires`), seconds. */
+  readonly wsRelayMinExpires: number;
+  /** Longest such grant, seconds. */
+  readonly wsRelayMaxExpires: number;
+  /** Grant when an AUTH asks for no `Expires`, seconds; within the two bounds. */
+  readonly wsRelayDefaultExpires: number;
 }
 
 /** A configuration value that is invalid; the message names the variable. */
@@ -131,6 +137,26 @@ function webhookSecret(url: string | undefined, v: string | undefined): string |
     throw new ConfigError("WEBHOOK_SECRET must be set when WEBHOOK_URL is");
   }
   return v || undefined;
+}
+
+// RFC 4976 §6.3: the grants of the WebSocket relay (RFC 7977 §5), 0 < min ≤ default ≤ max.
+function wsRelayExpires(env: Record<string, string | undefined>) {
+  const min = int(env, "WS_RELAY_MIN_EXPIRES", 60, 1);
+  const max = int(env, "WS_RELAY_MAX_EXPIRES", 3600, 1);
+  if (max < min) {
+    throw new ConfigError(
+      `WS_RELAY_MAX_EXPIRES must be ≥ WS_RELAY_MIN_EXPIRES (${min}), got "${max}"`,
+    );
+  }
+  const fallback = Math.max(min, Math.min(max, 600));
+  const preset = int(env, "WS_RELAY_DEFAULT_EXPIRES", fallback, 1);
+  if (preset < min || preset > max) {
+    throw new ConfigError(
+      `WS_RELAY_DEFAULT_EXPIRES must be between ${min} and ${max} (the WS_RELAY_MIN_EXPIRES ` +
+        `and WS_RELAY_MAX_EXPIRES bounds), got "${preset}"`,
+    );
+  }
+  return { wsRelayMinExpires: min, wsRelayMaxExpires: max, wsRelayDefaultExpires: preset };
 }
 
 function eslMode(v: string | undefined): "inbound" | "outbound" | "off" {
@@ -188,5 +214,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     idleTimeoutMs: int(env, "IDLE_TIMEOUT_MS", 0),
     headTimeoutMs: int(env, "HEAD_TIMEOUT_MS", 30_000),
     transactionTimeoutMs: int(env, "TRANSACTION_TIMEOUT_MS", 30_000, 1),
+    ...wsRelayExpires(env),
   };
 }

@@ -61,8 +61,13 @@ async function main(): Promise<void> {
   // RFC 7977: MSRP over WebSocket on the HTTP port, subprotocol "msrp". The
   // server is its clients' MSRP relay (§5): AUTH needs digest credentials for
   // API_TOKEN when it is set; without it the HTTP server is loopback-only and
-  // AUTH is granted as is.
-  const relay = { password: config.apiToken };
+  // AUTH is granted as is. Grants last WS_RELAY_*_EXPIRES.
+  const relay = {
+    password: config.apiToken,
+    minExpires: config.wsRelayMinExpires,
+    maxExpires: config.wsRelayMaxExpires,
+    defaultExpires: config.wsRelayDefaultExpires,
+  };
   app.get(
     config.wsPath,
     (c) =>

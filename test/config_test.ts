@@ -73,3 +73,41 @@ Deno.test("config: ESL_MODE=outbound listens for the socket application on loopb
   assertEquals([moved.eslOutboundHost, moved.eslOutboundPort], ["10.0.0.5", 9090]);
   assertEquals(loadConfig({ ESL_MODE: "off" }).eslMode, "off");
 });
+
+Deno.test("config: the WebSocket relay's grant bounds default to 60–3600 s with 600 s, and are read from WS_RELAY_*_EXPIRES", () => {
+  const c = loadConfig({});
+  assertEquals(
+    [c.wsRelayMinExpires, c.wsRelayMaxExpires, c.wsRelayDefaultExpires],
+    [60, 3600, 600],
+  );
+  const set = loadConfig({
+    WS_RELAY_MIN_EXPIRES: "30",
+    WS_RELAY_MAX_EXPIRES: "900",
+    WS_RELAY_DEFAULT_EXPIRES: "120",
+  });
+  assertEquals(
+    [set.wsRelayMinExpires, set.wsRelayMaxExpires, set.wsRelayDefaultExpires],
+    [30, 900, 120],
+  );
+  // Without its own variable the default moves inside the bounds it would leave.
+  assertEquals(loadConfig({ WS_RELAY_MAX_EXPIRES: "300" }).wsRelayDefaultExpires, 300);
+  assertEquals(loadConfig({ WS_RELAY_MIN_EXPIRES: "1200" }).wsRelayDefaultExpires, 1200);
+});
+
+Deno.test("config: WS_RELAY_*_EXPIRES out of range or crossing each other is an error naming the variable", () => {
+  for (
+    const [env, name] of [
+      [{ WS_RELAY_MIN_EXPIRES: "0" }, "WS_RELAY_MIN_EXPIRES"],
+      [{ WS_RELAY_MIN_EXPIRES: "soon" }, "WS_RELAY_MIN_EXPIRES"],
+      [{ WS_RELAY_MAX_EXPIRES: "-5" }, "WS_RELAY_MAX_EXPIRES"],
+      [{ WS_RELAY_MIN_EXPIRES: "600", WS_RELAY_MAX_EXPIRES: "300" }, "WS_RELAY_MAX_EXPIRES"],
+      [{ WS_RELAY_MIN_EXPIRES: "4000" }, "WS_RELAY_MAX_EXPIRES"],
+      [{ WS_RELAY_DEFAULT_EXPIRES: "30" }, "WS_RELAY_DEFAULT_EXPIRES"],
+      [{ WS_RELAY_DEFAULT_EXPIRES: "7200" }, "WS_RELAY_DEFAULT_EXPIRES"],
+      [{ WS_RELAY_DEFAULT_EXPIRES: "1.5" }, "WS_RELAY_DEFAULT_EXPIRES"],
+    ] as const
+  ) {
+    const error = assertThrows(() => loadConfig(env), ConfigError);
+    assertEquals(error.message.startsWith(name), true, error.message);
+  }
+});

@@ -90,7 +90,8 @@ export class Link implements FrameHandler {
   onClosed: (() => void) | undefined;
   #current: ChunkReceiver | undefined;
   #sinkBytes = 0;
-  #drained: (() => void) | undefined;
+  #drained: PromiseWithResolvers<void> | undefined;
+  readonly #holds = new Set<Promise<unknown>>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   readonly #children = new Map<string, MsrpSession>();
@@ -176,17 +177,43 @@ export class Link implements FrameHandler {
     this.#sinkBytes += bytes;
     result.finally(() => {
       this.#sinkBytes -= bytes;
-      if (this.#sinkBytes < MAX_PENDING_SINK_BYTES) this.#drained?.();
+      if (this.#sinkBytes < MAX_PENDING_SINK_BYTES && this.#drained !== undefined) {
+        this.#drained.resolve();
+        this.#drained = undefined;
+      }
     }).catch(() => {});
   }
 
-  /** For the connection's read loop: a promise while sinks or our output are behind. */
+  /**
+   * Pauses reading until `wait` settles, however it settles: e.g. while the
+   * next hop a request is forwarded to is dialed, or while its write queue is
+   * above its high-water mark (RFC 4976 relaying at the pace of the next hop).
+   */
+  hold(wait: Promise<unknown>): void {
+    if (this.#holds.has(wait)) return;
+    this.#holds.add(wait);
+    const release = (): void => {
+      this.#holds.delete(wait);
+    };
+    wait.then(release, release);
+  }
+
+  /**
+   * For the connection's read loop: a promise while something holds reading
+   * (see {@linkcode hold}), or sinks or our output are behind.
+   */
   backpressure(): Promise<void> | undefined {
+    if (this.#holds.size > 0) return this.#released();
     if (this.connection.queuedBytes > MAX_UNREAD_OUTPUT) {
       return this.connection.send([]).catch(() => {});
     }
     if (this.#sinkBytes < MAX_PENDING_SINK_BYTES) return undefined;
-    return new Promise((resolve) => this.#drained = resolve);
+    this.#drained ??= Promise.withResolvers<void>();
+    return this.#drained.promise;
+  }
+
+  async #released(): Promise<void> {
+    while (this.#holds.size > 0) await Promise.allSettled([...this.#holds]);
   }
 
   /** Removes a session; closes the connection when no session uses it. */

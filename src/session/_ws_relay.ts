@@ -1,16 +1,25 @@
 /**
  * The relay role of our WebSocket server (RFC 7977 §5, RFC 4976): browser
  * clients AUTH over their WebSocket and get a Use-Path naming this server;
- * requests are then forwarded hop by hop by To-Path (RFC 4976 §7): from the
+ * requests are then forwarded hop by hop by To-Path (RFC 4976 §6.4): from the
  * client to a session of our own endpoint or to any other MSRP URI, and from
  * anyone to the client down its WebSocket.
+ *
+ * Forwarding goes at the pace of the next hop: reading from the previous hop
+ * pauses while the next hop's write queue is above its high-water mark,
+ * while a session behind it has too much waiting for its sink, and while the
+ * next hop is being dialed. A forwarded request the next hop does not answer
+ * within the transaction timeout is answered 408; grants are dropped once
+ * they expire.
  *
  * @module
  */
 
 import {
+  buildReport,
   type ContinuationFlag,
   encodeEndLine,
+  encodeRequest,
   encodeRequestHead,
   encodeResponse,
   formatChallenge,
@@ -23,10 +32,13 @@ import {
   newChallenge,
   parseAuthorization,
   reasonPhrase,
+  reportPolicy,
+  type ReportRequest,
   type RequestHead,
   type ResponseHead,
   sessionIdOf,
   Status,
+  transactionIdFor,
   verifyAuthorization,
 } from "../msrp/mod.ts";
 import { Link, type LinkConnection, type LinkOwner } from "./_link.ts";
@@ -80,14 +92,20 @@ interface Grant {
   loop?: Link;
 }
 
-/** Where to send the response to a forwarded request. */
+/** A forwarded request awaiting the next hop's response. */
 interface Forwarded {
+  /** Where the request came from, and where its response goes. */
   readonly source: Link;
-  /** The previous hop: first From-Path URI of the request as received. */
-  readonly previousHop: string;
-  /** Our URI as the request named it (its first To-Path URI). */
-  readonly ownUri: string;
-  readonly at: number;
+  /**
+   * The request as received: its first From-Path URI is the previous hop,
+   * its first To-Path URI is our URI as the request named it.
+   */
+  readonly received: RequestHead;
+  /**
+   * When the response is overdue; none until the end-line was passed on
+   * (RFC 4976 §6.4.1: the timer starts once the request was sent on).
+   */
+  deadline: number;
 }
 
 const DEFAULT_MIN_EXPIRES = 60;
@@ -108,6 +126,15 @@ function sameUri(a: string, b: string): boolean {
 
 function noFailureReport(head: RequestHead): boolean {
   return head.headers.get("failure-report")?.trim().toLowerCase() === "no";
+}
+
+// The Failure-Report of a request; a malformed one is the default, "yes".
+function failureReportOf(head: RequestHead): ReportRequest {
+  try {
+    return reportPolicy(head).failureReport;
+  } catch {
+    return "yes";
+  }
 }
 
 /**
@@ -146,7 +173,10 @@ export class WebSocketRelay {
   readonly #policies = new Map<Link, Policy>();
   readonly #grants = new Map<string, Grant>();
   readonly #loops = new Set<Link>();
+  /** Requests forwarded to each next hop, by transaction id. */
   readonly #forwarded = new Map<Link, Map<string, Forwarded>>();
+  /** Sweeps expired grants and overdue forwarded requests while there are any. */
+  #timer: ReturnType<typeof setInterval> | undefined;
 
   /** Creates the relay of `host`. */
   constructor(host: RelayHost) {
@@ -163,15 +193,28 @@ export class WebSocketRelay {
     this.#policies.set(link, { base, options });
   }
 
-  /** The link closed: its grants end and the sessions reached through them close. */
+  /** Grants held now (expired ones are dropped within a sweep). */
+  get grantCount(): number {
+    return this.#grants.size;
+  }
+
+  /**
+   * A link of the endpoint closed: the grants of a client on it end (and
+   * the sessions reached through them close), and requests forwarded to it
+   * are answered 408 at once.
+   */
   linkClosed(link: Link): void {
     this.#policies.delete(link);
-    this.#forwarded.delete(link);
-    for (const [id, grant] of this.#grants) {
-      if (grant.link !== link) continue;
-      this.#grants.delete(id);
-      grant.loop?.connection.close(new Error("the WebSocket client went away"));
+    this.#loops.delete(link);
+    for (const grant of this.#grants.values()) {
+      if (grant.link === link) this.#dropGrant(grant, "the WebSocket client went away");
     }
+    const pending = this.#forwarded.get(link);
+    this.#forwarded.delete(link);
+    for (const entry of pending?.values() ?? []) {
+      this.#timedOut(entry, "the connection to the next hop was lost");
+    }
+    this.#stopTimerWhenIdle();
   }
 
   /**
@@ -199,7 +242,7 @@ export class WebSocketRelay {
     const grant = id === undefined ? undefined : this.#grants.get(id);
     if (!grant || !sameUri(first, grant.uri)) return false;
     if (grant.expiresAt <= Date.now()) {
-      this.#grants.delete(grant.id);
+      this.#dropGrant(grant, "the relay grant expired");
       return this.#refuse(source, head, Status.SessionDoesNotExist);
     }
     const rest = head.toPath.slice(1);
@@ -219,23 +262,25 @@ export class WebSocketRelay {
       }
       dest = grant.link;
     }
-    // RFC 4976 §7.1: we leave To-Path and go in front of From-Path.
+    // RFC 4976 §6.4.1: we leave To-Path and go in front of From-Path.
     const out: RequestHead = { ...head, toPath: rest, fromPath: [first, ...head.fromPath] };
     return this.#forward(source, head, out, dest);
   }
 
   /**
    * Passes a response that arrived on `dest` back to where its request came
-   * from, as our own hop-by-hop response (RFC 4976 §7.2). Responses to
-   * nothing we forwarded are dropped.
+   * from, as our own hop-by-hop response (RFC 4976 §6.4.3). Responses to
+   * nothing we forwarded (or to requests already answered 408) are dropped.
    */
   response(dest: Link, head: ResponseHead): void {
-    const entry = this.#forwarded.get(dest)?.get(head.transactionId);
-    if (!entry) return;
-    this.#forwarded.get(dest)!.delete(head.transactionId);
+    const pending = this.#forwarded.get(dest);
+    const entry = pending?.get(head.transactionId);
+    if (!pending || !entry) return;
+    pending.delete(head.transactionId);
+    if (pending.size === 0) this.#forwarded.delete(dest);
     this.#answer(entry.source, head.transactionId, head.status, head.comment, {
-      toPath: [entry.previousHop],
-      fromPath: [entry.ownUri],
+      toPath: [entry.received.fromPath[0]],
+      fromPath: [entry.received.toPath[0]],
     });
   }
 
@@ -303,6 +348,8 @@ export class WebSocketRelay {
     }
     const grant = this.#grantFor(source, policy, head.fromPath[0]);
     grant.expiresAt = Date.now() + expires * 1000;
+    // RFC 4976 §6.3: the URI is invalidated after the expiry time.
+    this.#startTimer();
     headers.push(["Use-Path", grant.uri], ["Expires", String(expires)]);
     return reply(Status.OK);
   }
@@ -318,6 +365,12 @@ export class WebSocketRelay {
     return grant;
   }
 
+  #dropGrant(grant: Grant, reason: string): void {
+    if (this.#grants.get(grant.id) !== grant) return;
+    this.#grants.delete(grant.id);
+    grant.loop?.connection.close(new Error(reason));
+  }
+
   #grant(uri: string): Grant | undefined {
     const id = sessionIdOf(uri);
     const grant = id === undefined ? undefined : this.#grants.get(id);
@@ -331,15 +384,11 @@ export class WebSocketRelay {
     const input: FrameHandler = new LoopInput(this, loop);
     loop.connection = new LoopConnection(loop, grant.link, input);
     this.#loops.add(loop);
-    loop.onClosed = () => {
-      this.#loops.delete(loop);
-      this.#forwarded.delete(loop);
-    };
     grant.loop = loop;
     return loop;
   }
 
-  // --- forwarding (RFC 4976 §7) --------------------------------------------
+  // --- forwarding (RFC 4976 §6.4) ------------------------------------------
 
   #forward(
     source: Link,
@@ -349,11 +398,13 @@ export class WebSocketRelay {
   ): ChunkReceiver {
     const expectsResponse = received.method !== "REPORT" && !noFailureReport(received);
     const start = (link: Link): ChunkReceiver => {
-      if (expectsResponse) this.#expect(link, source, received);
-      return this.#writer(source, link, out);
+      const entry = expectsResponse ? this.#expect(link, source, received) : undefined;
+      return this.#writer(source, link, out, () => entry && this.#arm(link, entry));
     };
     if (dest instanceof Link) return start(dest);
-    // The next hop is being dialed: hold this chunk until it is connected.
+    // The next hop is being dialed: reading from the source pauses until it
+    // is connected or failed, so only what one read brought waits here.
+    source.hold(dest);
     const held: Uint8Array[] = [];
     let flag: ContinuationFlag | undefined;
     let target: ChunkReceiver | undefined;
@@ -386,29 +437,98 @@ export class WebSocketRelay {
     };
   }
 
-  #expect(dest: Link, source: Link, received: RequestHead): void {
-    let map = this.#forwarded.get(dest);
-    if (!map) this.#forwarded.set(dest, map = new Map());
-    // Forget transactions older than the timeout (Failure-Report: partial gets no 200).
-    const now = Date.now();
-    for (const [tid, f] of map) {
-      if (now - f.at < this.#host.transactionTimeoutMs) break;
-      map.delete(tid);
-    }
-    map.set(received.transactionId, {
-      source,
-      previousHop: received.fromPath[0],
-      ownUri: received.toPath[0],
-      at: now,
+  #expect(dest: Link, source: Link, received: RequestHead): Forwarded {
+    let pending = this.#forwarded.get(dest);
+    if (!pending) this.#forwarded.set(dest, pending = new Map());
+    const entry: Forwarded = { source, received, deadline: Infinity };
+    pending.set(received.transactionId, entry);
+    return entry;
+  }
+
+  // The request was passed on whole: its response is due within the timeout.
+  #arm(dest: Link, entry: Forwarded): void {
+    if (this.#forwarded.get(dest)?.get(entry.received.transactionId) !== entry) return;
+    entry.deadline = Date.now() + this.#host.transactionTimeoutMs;
+    this.#startTimer();
+  }
+
+  /**
+   * No response came in time, or the next hop's connection was lost. With
+   * `Failure-Report: partial` silence means success and the request is just
+   * forgotten; otherwise the previous hop's transaction gets 408 (RFC 4975
+   * §7.1.1 treats no response as 408) and, as RFC 4976 §6.4.1 asks of a
+   * relay, the sender a 408 REPORT.
+   */
+  #timedOut(entry: Forwarded, reason: string): void {
+    const r = entry.received;
+    if (entry.source.closed || failureReportOf(r) !== "yes") return;
+    this.#answer(entry.source, r.transactionId, Status.RequestTimeout, reason, {
+      toPath: [r.fromPath[0]],
+      fromPath: [r.toPath[0]],
     });
+    // A session of ours as the sender runs its own timer and fails the message itself.
+    if (r.method !== "SEND" || r.messageId === undefined || this.#loops.has(entry.source)) return;
+    entry.source.post(encodeRequest(buildReport({
+      transactionId: transactionIdFor([]),
+      toPath: r.fromPath,
+      fromPath: [r.toPath[0]],
+      messageId: r.messageId,
+      byteRange: r.byteRange ?? { start: 1, end: 0, total: 0 },
+      status: Status.RequestTimeout,
+      comment: reason,
+    })));
+  }
+
+  #startTimer(): void {
+    if (this.#timer !== undefined) return;
+    const every = Math.max(1, Math.min(1000, this.#host.transactionTimeoutMs));
+    this.#timer = setInterval(() => this.#sweep(), every);
+  }
+
+  #stopTimerWhenIdle(): void {
+    if (this.#grants.size > 0 || this.#forwarded.size > 0 || this.#timer === undefined) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const grant of this.#grants.values()) {
+      if (grant.expiresAt <= now) this.#dropGrant(grant, "the relay grant expired");
+    }
+    for (const [dest, pending] of this.#forwarded) {
+      for (const [tid, entry] of pending) {
+        if (entry.deadline > now) continue;
+        pending.delete(tid);
+        this.#timedOut(entry, "no response from the next hop within the transaction timeout");
+      }
+      if (pending.size === 0) this.#forwarded.delete(dest);
+    }
+    this.#stopTimerWhenIdle();
   }
 
   // Writes the request to the next hop as it arrives; the transaction id is
-  // kept, its end-line does not occur in the body (RFC 4975 §7.1).
-  #writer(source: Link, dest: Link, out: RequestHead): ChunkReceiver {
+  // kept, its end-line does not occur in the body (RFC 4975 §7.1). `sent` is
+  // called once the end-line was passed on.
+  #writer(source: Link, dest: Link, out: RequestHead, sent: () => void): ChunkReceiver {
     if (this.#loops.has(dest)) {
       dest.head(out);
-      return { body: (b) => dest.body(b), end: (f) => dest.end(f), fail: () => dest.end("#") };
+      return {
+        body: (b) => {
+          dest.body(b);
+          // A session's sink or the client's own output is behind: read no further.
+          const wait = dest.backpressure();
+          if (wait !== undefined) source.hold(wait);
+        },
+        end: (f) => {
+          dest.end(f);
+          sent();
+        },
+        fail: () => {
+          dest.end("#");
+          sent();
+        },
+      };
     }
     const hasBody = out.contentType !== undefined;
     const headers: [string, string][] = [];
@@ -420,10 +540,16 @@ export class WebSocketRelay {
     }
     dest.post([encodeRequestHead({ ...out, headers }, hasBody)]);
     return {
-      // Reading from the source pauses while the next hop's queue is full.
-      body: (b) => source.track(dest.send([b]).catch(() => {}), b.length),
-      end: (f) => dest.post([encodeEndLine(out.transactionId, f, hasBody)]),
-      fail: () => dest.post([encodeEndLine(out.transactionId, "#", hasBody)]),
+      // Reading from the source pauses while the next hop's queue is above its high-water mark.
+      body: (b) => source.hold(dest.send([b])),
+      end: (f) => {
+        dest.post([encodeEndLine(out.transactionId, f, hasBody)]);
+        sent();
+      },
+      fail: () => {
+        dest.post([encodeEndLine(out.transactionId, "#", hasBody)]);
+        sent();
+      },
     };
   }
 

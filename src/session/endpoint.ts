@@ -175,6 +175,22 @@ export class MsrpEndpoint {
     return this.#links.size;
   }
 
+  /** Bytes waiting to be written, summed over our open connections. */
+  get queuedBytes(): number {
+    let bytes = 0;
+    for (const link of this.#links) bytes += link.connection.queuedBytes;
+    return bytes;
+  }
+
+  /**
+   * Use-Path grants our WebSocket relay holds for its clients (RFC 7977 §5);
+   * a grant ends when its client's WebSocket closes or, unrefreshed, when it
+   * expires.
+   */
+  get relayGrantCount(): number {
+    return this.#relay.grantCount;
+  }
+
   /** @internal */
   session(sessionId: string): MsrpSession | undefined {
     return this.#sessions.get(sessionId);
@@ -308,7 +324,10 @@ export class MsrpEndpoint {
    * Use-Path naming this server (`;ws`, `msrps:` over TLS) and an Expires
    * within `options`' bounds (423 outside them); requests through that
    * Use-Path are forwarded by To-Path — to our own sessions, to other MSRP
-   * URIs, and from anyone to the client down this WebSocket.
+   * URIs, and from anyone to the client down this WebSocket — at the pace of
+   * the next hop (reading pauses while it is behind or being dialed); the
+   * previous hop gets 408 when the next hop does not answer within the
+   * transaction timeout, and grants not refreshed are dropped when they expire.
    *
    * @throws {RangeError} when the Expires bounds are not 0 < min <= max.
    */
@@ -325,7 +344,6 @@ export class MsrpEndpoint {
       connection.close();
       throw e;
     }
-    link.onClosed = () => this.#relay.linkClosed(link);
   }
 
   async #dial(hop: MsrpUri, options: ConnectSessionOptions): Promise<Link> {
@@ -398,6 +416,7 @@ export class MsrpEndpoint {
   /** @internal */
   linkClosed(link: Link): void {
     this.#links.delete(link);
+    this.#relay.linkClosed(link);
     const entry = this.#authorityOf.get(link);
     this.#authorityOf.delete(link);
     if (entry && this.#byAuthority.get(entry[0]) === entry[1]) this.#byAuthority.delete(entry[0]);

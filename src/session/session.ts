@@ -281,10 +281,10 @@ export class MsrpSession extends EventTarget {
 
   /**
    * Queues a message. Strings are sent as UTF-8 `text/plain` unless a type is
-   * given; streams are chunked as they are read.
+   * given; streams and async iterables are chunked as they are read.
    */
   send(
-    body: string | Uint8Array | ReadableStream<Uint8Array>,
+    body: string | Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
     options: SendOptions = {},
   ): OutgoingMessage {
     const bytes = typeof body === "string" ? encoder.encode(body) : body;

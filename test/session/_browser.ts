@@ -79,16 +79,31 @@ export class BrowserPeer {
     while (true) {
       const found = this.frames.find(predicate);
       if (found) return found;
-      if (this.#ws.readyState === WebSocket.CLOSED) throw new Error("closed before the frame");
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no such frame among ${this.frames.length}`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
+      await this.#nextFrame(deadline, "no such frame");
     }
+  }
+
+  /**
+   * The frame received at `index` (0-based), once it arrived; throws when the
+   * socket closes first or after a 10 s hang guard.
+   */
+  async frameAt(index: number): Promise<Frame> {
+    const deadline = Date.now() + 10_000;
+    while (index >= this.frames.length) await this.#nextFrame(deadline, `no frame ${index}`);
+    return this.frames[index];
+  }
+
+  // Waits for the next frame or the deadline; throws once closed or past the deadline.
+  async #nextFrame(deadline: number, what: string): Promise<void> {
+    if (this.#ws.readyState === WebSocket.CLOSED) throw new Error("closed before the frame");
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`${what} among ${this.frames.length}`);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#waiters.push(resolve);
+      timer = setTimeout(resolve, left);
+    });
+    clearTimeout(timer);
   }
 
   /** A response with transaction id `tid`. */
@@ -113,4 +128,32 @@ export class BrowserPeer {
 export function authFrame(p: { tid: string; to: string; from: string; extra?: string }): string {
   return `MSRP ${p.tid} AUTH\r\nTo-Path: ${p.to}\r\nFrom-Path: ${p.from}\r\n${p.extra ?? ""}` +
     `-------${p.tid}$\r\n`;
+}
+
+/** A SEND chunk with a binary body, as one WebSocket message's bytes (RFC 4975 §7.1). */
+export function chunkFrame(p: {
+  tid: string;
+  to: string;
+  from: string;
+  messageId: string;
+  /** 1-based position of the body's first byte in the message. */
+  start: number;
+  total: number;
+  body: Uint8Array;
+  flag: "+" | "$";
+  extra?: string;
+}): Uint8Array {
+  const end = p.start + p.body.length - 1;
+  const enc = new TextEncoder();
+  const head = enc.encode(
+    `MSRP ${p.tid} SEND\r\nTo-Path: ${p.to}\r\nFrom-Path: ${p.from}\r\n` +
+      `Message-ID: ${p.messageId}\r\nByte-Range: ${p.start}-${end}/${p.total}\r\n${p.extra ?? ""}` +
+      `Content-Type: application/octet-stream\r\n\r\n`,
+  );
+  const tail = enc.encode(`\r\n-------${p.tid}${p.flag}\r\n`);
+  const frame = new Uint8Array(head.length + p.body.length + tail.length);
+  frame.set(head);
+  frame.set(p.body, head.length);
+  frame.set(tail, head.length + p.body.length);
+  return frame;
 }

@@ -5,7 +5,6 @@
  */
 import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals } from "../_assert.ts";
-import { MsrpEndpoint, type WebSocketRelayOptions } from "../../src/session/mod.ts";
 import {
   answerChallenge,
   formatAuthorization,
@@ -14,34 +13,10 @@ import {
   type RequestHead,
   type ResponseHead,
 } from "../../src/msrp/mod.ts";
-import { upgradeMsrpWebSocket } from "../../src/transport/mod.ts";
+import { MsrpEndpoint, type SessionCloseEvent } from "../../src/session/mod.ts";
 import { authFrame, BrowserPeer } from "./_browser.ts";
 import { RawPeer, sendFrame } from "./_peer.ts";
-
-/** Endpoint E serves MSRP over WebSocket as a relay on an HTTP server on 127.0.0.1. */
-function wsRelay(options: WebSocketRelayOptions = {}) {
-  const ac = new AbortController();
-  const holder: { e?: MsrpEndpoint } = {};
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
-    (req, info) =>
-      upgradeMsrpWebSocket(req, (conn) => holder.e!.adoptWebSocket(conn, options), {
-        remoteAddr: info.remoteAddr,
-      }),
-  );
-  const authority = `127.0.0.1:${server.addr.port}`;
-  const e = holder.e = new MsrpEndpoint({ port: 0, webSocketAuthority: authority }).listen();
-  return {
-    e,
-    url: `ws://${authority}/msrp`,
-    relayUri: `msrp://${authority};ws`,
-    async [Symbol.asyncDispose]() {
-      await e.close();
-      ac.abort();
-      await server.finished;
-    },
-  };
-}
+import { auth, wsRelay } from "./_ws_relay_server.ts";
 
 function response(f: Frame): ResponseHead {
   assert(f.head.kind === "response", "expected a response");
@@ -51,14 +26,6 @@ function response(f: Frame): ResponseHead {
 function request(f: Frame): RequestHead {
   assert(f.head.kind === "request", "expected a request");
   return f.head;
-}
-
-/** AUTHs `b` at the relay and returns its Use-Path URI. */
-async function auth(b: BrowserPeer, relayUri: string): Promise<string> {
-  b.send(authFrame({ tid: "auth1", to: relayUri, from: b.uri }));
-  const ok = response(await b.response("auth1"));
-  assertEquals(ok.status, 200);
-  return ok.headers.get("use-path")!;
 }
 
 Deno.test("ws relay: AUTH over the WebSocket gets 200 with a ;ws Use-Path naming the server and the asked Expires", async () => {
@@ -298,4 +265,94 @@ Deno.test("ws relay: unknown or unreachable hops get 481 and a spoofed From-Path
     await raw.close();
   }
   await b.close();
+});
+
+Deno.test("ws relay: a next hop that never answers gets the browser a 408 response and a 408 REPORT, and its late response is dropped", async () => {
+  await using r = wsRelay({}, { transactionTimeoutMs: 300 });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const hopUri = `msrp://127.0.0.1:${listener.addr.port}/silent01;tcp`;
+  const b = await BrowserPeer.open(r.url);
+  try {
+    const use = await auth(b, r.relayUri);
+    const accepted = RawPeer.accept(listener);
+    b.send(sendFrame({
+      tid: "slow1xyz",
+      to: `${use} ${hopUri}`,
+      from: b.uri,
+      messageId: "m408",
+      range: "1-5/5",
+      body: "hello",
+    }));
+    const hop = await accepted;
+    try {
+      const [forwarded] = await hop.waitFor((fs) => fs.length >= 1);
+      assertEquals(request(forwarded).transactionId, "slow1xyz");
+      const timedOut = response(await b.response("slow1xyz"));
+      assertEquals([timedOut.status, timedOut.toPath, timedOut.fromPath], [408, [b.uri], [use]]);
+      // RFC 4976 §6.4.1: the sender also gets a REPORT with the 408.
+      const report = request(
+        await b.waitFor((f) => f.head.kind === "request" && f.head.method === "REPORT"),
+      );
+      assertEquals(
+        [
+          report.messageId,
+          report.toPath,
+          report.fromPath,
+          report.headers.get("status")?.slice(0, 7),
+        ],
+        ["m408", [b.uri], [use], "000 408"],
+      );
+      // The transaction is forgotten: the hop's late 200 goes nowhere, its next answer does.
+      b.send(sendFrame({ tid: "next1xyz", to: `${use} ${hopUri}`, from: b.uri }));
+      await hop.waitFor((fs) => fs.length >= 2);
+      for (const tid of ["slow1xyz", "next1xyz"]) {
+        await hop.write(
+          `MSRP ${tid} 200 OK\r\nTo-Path: ${use}\r\nFrom-Path: ${hopUri}\r\n-------${tid}$\r\n`,
+        );
+      }
+      assertEquals(response(await b.response("next1xyz")).status, 200);
+      assertEquals(
+        b.frames.filter((f) => f.head.transactionId === "slow1xyz").map((f) => response(f).status),
+        [408],
+      );
+    } finally {
+      await hop.close();
+    }
+  } finally {
+    listener.close();
+    await b.close();
+  }
+});
+
+Deno.test("ws relay: an expired grant is dropped without being used and the session reached through it ends", async () => {
+  await using r = wsRelay({ minExpires: 1 });
+  const b = await BrowserPeer.open(r.url);
+  try {
+    const use = await auth(b, r.relayUri, "Expires: 1\r\n");
+    assertEquals(r.e.relayGrantCount, 1);
+    const s = r.e.createSession();
+    const connected = r.e.connectSession(s, [use, b.uri]);
+    const bind = request(
+      await b.waitFor((f) => f.head.kind === "request" && f.head.method === "SEND"),
+    );
+    b.send(
+      `MSRP ${bind.transactionId} 200 OK\r\nTo-Path: ${use}\r\nFrom-Path: ${b.uri}\r\n` +
+        `-------${bind.transactionId}$\r\n`,
+    );
+    await connected;
+    const reason = await new Promise<string>((resolve, reject) => {
+      const guard = setTimeout(() => reject(new Error("the session did not end")), 10_000);
+      s.addEventListener("close", (e) => {
+        clearTimeout(guard);
+        resolve((e as SessionCloseEvent).reason);
+      });
+    });
+    assert(reason.includes("expired"), reason);
+    assertEquals(r.e.relayGrantCount, 0);
+    // The WebSocket stays open; the old Use-Path is gone.
+    b.send(sendFrame({ tid: "gone1xyz", to: `${use} ${s.localUri}`, from: b.uri }));
+    assertEquals(response(await b.response("gone1xyz")).status, 481);
+  } finally {
+    await b.close();
+  }
 });

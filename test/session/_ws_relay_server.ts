@@ -1,0 +1,64 @@
+/**
+ * An endpoint serving MSRP over WebSocket as its clients' relay (RFC 7977
+ * §5) on a loopback HTTP server, for WebSocket relay tests.
+ *
+ * @module
+ */
+
+import { assertEquals } from "../_assert.ts";
+import type { ResponseHead } from "../../src/msrp/mod.ts";
+import {
+  type EndpointOptions,
+  MsrpEndpoint,
+  type WebSocketRelayOptions,
+} from "../../src/session/mod.ts";
+import { upgradeMsrpWebSocket } from "../../src/transport/mod.ts";
+import { authFrame, type BrowserPeer } from "./_browser.ts";
+
+/** The relay endpoint, its WebSocket URL and its relay URI; disposing stops both servers. */
+export interface WsRelay extends AsyncDisposable {
+  /** The endpoint whose WebSocket server is the relay. */
+  readonly e: MsrpEndpoint;
+  /** `ws://127.0.0.1:<port>/msrp`. */
+  readonly url: string;
+  /** `msrp://127.0.0.1:<port>;ws`, where browsers send AUTH. */
+  readonly relayUri: string;
+}
+
+/** Endpoint E serves MSRP over WebSocket as a relay on an HTTP server on 127.0.0.1. */
+export function wsRelay(
+  options: WebSocketRelayOptions = {},
+  endpoint: EndpointOptions = {},
+): WsRelay {
+  const ac = new AbortController();
+  const holder: { e?: MsrpEndpoint } = {};
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
+    (req, info) =>
+      upgradeMsrpWebSocket(req, (conn) => holder.e!.adoptWebSocket(conn, options), {
+        remoteAddr: info.remoteAddr,
+      }),
+  );
+  const authority = `127.0.0.1:${server.addr.port}`;
+  const e = holder.e = new MsrpEndpoint({ ...endpoint, port: 0, webSocketAuthority: authority })
+    .listen();
+  return {
+    e,
+    url: `ws://${authority}/msrp`,
+    relayUri: `msrp://${authority};ws`,
+    async [Symbol.asyncDispose]() {
+      await e.close();
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
+/** AUTHs `b` at the relay (with `extra` header lines) and returns its Use-Path URI. */
+export async function auth(b: BrowserPeer, relayUri: string, extra = ""): Promise<string> {
+  const tid = `auth${crypto.randomUUID().slice(0, 8)}`;
+  b.send(authFrame({ tid, to: relayUri, from: b.uri, extra }));
+  const ok = (await b.response(tid)).head as ResponseHead;
+  assertEquals(ok.status, 200);
+  return ok.headers.get("use-path")!;
+}
