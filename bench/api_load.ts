@@ -1,21 +1,20 @@
 /**
  * API load: text messages POSTed to the HTTP API at a fixed rate (1 000/s by
  * default) for a bounded time, delivered over MSRP to a peer on loopback;
- * reports achieved rate and API-to-peer latency percentiles. The bridge, its
- * API and the peer run in this process on 127.0.0.1. Writes
- * bench/results/api_load.json.
+ * reports achieved rate, API answer and API-to-peer latency percentiles.
+ * The service runs as its own process (`src/main.ts`, SQLite store in a
+ * temporary DATA_DIR, as `deno task start` runs it); this process holds the
+ * HTTP client and the MSRP peer. Writes bench/results/api_load.json.
  *
- * Run: `deno run -A bench/api_load.ts [--rate N] [--seconds S]` (60 s with `--full`)
+ * Run: `deno run -A bench/api_load.ts [--rate N] [--seconds S] [--profile DIR]` (60 s with
+ * `--full`; `--profile` writes the service's CPU profile to DIR)
  *
  * @module
  */
 
-import { createApp } from "../src/api/mod.ts";
-import { loadConfig } from "../src/config.ts";
-import { Logger } from "../src/log.ts";
 import { buildAnswer } from "../src/sdp/mod.ts";
-import { Bridge } from "../src/service.ts";
 import { type MessageEvent, MsrpEndpoint } from "../src/session/mod.ts";
+import { freePorts, startService } from "../test/_service_process.ts";
 import { machine, writeResult } from "./_util.ts";
 
 function arg(name: string, fallback: number): number {
@@ -26,34 +25,26 @@ const rate = arg("--rate", 1000);
 const seconds = Deno.args.includes("--full") ? 60 : arg("--seconds", 10);
 
 const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-load-" });
-const config = loadConfig({ DATA_DIR: dir, MSRP_PORT: "0", ESL_MODE: "off", LOG_LEVEL: "error" });
-const bridge = new Bridge(config, new Logger("error"));
-await bridge.start();
-const app = createApp(bridge, config);
-const server = Deno.serve(
-  { hostname: "127.0.0.1", port: 0, onListen() {} },
-  (req, info) => app.fetch(req, { info }),
+const [httpPort, msrpPort] = freePorts(2);
+const profile = Deno.args.indexOf("--profile");
+const service = await startService(
+  { DATA_DIR: dir, HTTP_PORT: String(httpPort), MSRP_PORT: String(msrpPort) },
+  profile >= 0 ? ["--cpu-prof", `--cpu-prof-dir=${Deno.args[profile + 1]}`] : [],
 );
-const base = `http://127.0.0.1:${server.addr.port}`;
+const base = service.url;
 const peer = new MsrpEndpoint({ port: 0 }).listen();
 const peerSession = peer.createSession();
 
-const { id, offer } = await (await fetch(`${base}/v1/sessions`, {
-  method: "POST",
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify({ createOffer: true }),
-})).json();
+const { id, offer } = await (await service.json("POST", "/v1/sessions", { createOffer: true }))
+  .json();
 const { sdp: answer } = buildAnswer(offer, {
   path: peerSession.localPath,
   address: "127.0.0.1",
   port: peer.port,
   acceptTypes: ["*"],
 });
-await fetch(`${base}/v1/sessions/${id}/answer`, {
-  method: "PUT",
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify({ answer }),
-}).then((r) => r.body?.cancel());
+await service.json("PUT", `/v1/sessions/${id}/answer`, { answer }).then((r) => r.body?.cancel());
+await peerSession.ready;
 
 // Each text carries its send time; the peer measures API-to-peer latency.
 const latencies: number[] = [];
@@ -65,17 +56,20 @@ peerSession.addEventListener("message", (e) => {
 const total = rate * seconds;
 const started = performance.now();
 let failures = 0;
+const answerMs: number[] = [];
 const requests: Promise<void>[] = [];
 for (let n = 0; n < total; n++) {
   const due = started + (n * 1000) / rate;
   const wait = due - performance.now();
   if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+  const sentAt = performance.now();
   requests.push(
     fetch(`${base}/v1/sessions/${id}/messages`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ text: String(performance.now()) }),
+      body: JSON.stringify({ text: String(sentAt) }),
     }).then(async (r) => {
+      answerMs.push(performance.now() - sentAt);
       if (r.status !== 202) failures++;
       await r.body?.cancel();
     }, () => {
@@ -89,8 +83,17 @@ while (latencies.length < total - failures && performance.now() < deadline) {
   await new Promise((r) => setTimeout(r, 50));
 }
 const elapsed = (performance.now() - started) / 1000;
-const sorted = [...latencies].sort((a, b) => a - b);
-const pct = (p: number) => Number((sorted[Math.floor((sorted.length - 1) * p)] ?? NaN).toFixed(2));
+function percentiles(values: number[]) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const pct = (p: number) =>
+    Number((sorted[Math.floor((sorted.length - 1) * p)] ?? NaN).toFixed(2));
+  return { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: pct(1) };
+}
+const rssKB = Number(
+  /VmRSS:\s+(\d+)/.exec(
+    Deno.readTextFileSync(`/proc/${service.child.pid}/status`),
+  )![1],
+);
 
 await writeResult("api_load", {
   date: new Date().toISOString(),
@@ -101,12 +104,12 @@ await writeResult("api_load", {
   httpFailures: failures,
   delivered: latencies.length,
   achievedRate: Math.round(latencies.length / elapsed),
-  latencyMs: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: pct(1) },
+  answerLatencyMs: percentiles(answerMs),
+  latencyMs: percentiles(latencies),
   target: { p99LatencyMs: 2, rate: 1000 },
-  rssMB: Math.round(Deno.memoryUsage().rss / 1e6),
+  serviceRssMB: Math.round(rssKB / 1024),
 });
 
 await peer.close();
-await bridge.stop();
-await server.shutdown();
+await service.kill("SIGTERM");
 await Deno.remove(dir, { recursive: true });

@@ -47,9 +47,11 @@ import {
 } from "./session/mod.ts";
 import {
   type CallIdentity,
+  Checkpointer,
   type EventRecord,
   type MessageRecord,
   openStore,
+  type RecoveryResult,
   type SessionRecord,
   type Store,
   StoreSink,
@@ -223,6 +225,10 @@ export function contentUrl(id: string): string {
 const CONNECT_WAIT_MS = 60_000;
 /** Received bodies up to this size are offered to plugins. */
 const PLUGIN_BODY_BYTES = 1024 * 1024;
+/** How often the store's WAL is checkpointed from a worker (off the event loop). */
+const CHECKPOINT_INTERVAL_MS = 1000;
+/** WAL pages after which a commit checkpoints by itself, should the worker fall behind. */
+const FALLBACK_AUTOCHECKPOINT_PAGES = 16384;
 const encoder = new TextEncoder();
 
 function errorText(e: unknown): string {
@@ -264,6 +270,7 @@ export class Bridge {
   #store: Store | undefined;
   #endpoint: MsrpEndpoint | undefined;
   #dispatcher: WebhookDispatcher | undefined;
+  #checkpointer: Checkpointer | undefined;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
   #messagesIn = 0;
   #messagesOut = 0;
@@ -326,13 +333,20 @@ export class Bridge {
     if (this.#state !== "new") return Promise.reject(new Error("the bridge was already started"));
     const config = this.#config;
     let store: Store | undefined;
+    let recovered: RecoveryResult;
     try {
-      store = openStore(config.dataDir);
-      const recovered = store.recoverAfterRestart();
+      store = openStore(config.dataDir, { walAutocheckpointPages: FALLBACK_AUTOCHECKPOINT_PAGES });
+      this.#checkpointer = new Checkpointer(
+        store.path,
+        CHECKPOINT_INTERVAL_MS,
+        (error) => this.#log.warn("wal checkpoint failed", { error }),
+      );
+      recovered = store.recoverAfterRestart();
       this.#log.info("store opened", {
         dataDir: config.dataDir,
         endedSessions: recovered.endedSessions,
         failedMessages: recovered.failedMessages,
+        resumedWebhooks: recovered.resumedWebhooks,
       });
       if (config.webhookUrl !== undefined && config.webhookSecret !== undefined) {
         this.#dispatcher = new WebhookDispatcher({
@@ -345,11 +359,16 @@ export class Bridge {
       }
       this.#endpoint = this.#listen();
     } catch (e) {
-      store?.close();
       this.#dispatcher = undefined;
-      return Promise.reject(e);
+      const checkpointer = this.#checkpointer;
+      this.#checkpointer = undefined;
+      return (checkpointer?.stop() ?? Promise.resolve()).then(() => {
+        store?.close();
+        throw e;
+      });
     }
     this.#store = store;
+    this.#publishRecovered(recovered);
     this.#log.info("msrp listening", { uri: this.#endpoint.ownUri });
     this.#dispatcher?.start();
     this.#log.info("webhooks", { enabled: this.#dispatcher !== undefined });
@@ -382,6 +401,7 @@ export class Bridge {
     while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
     await this.#plugins?.close();
     await this.#dispatcher?.stop();
+    await this.#checkpointer?.stop();
     this.store.close();
     this.#state = "stopped";
     this.#log.info("bridge stopped");
@@ -716,7 +736,7 @@ export class Bridge {
    */
   sendMessage(
     sessionId: string,
-    body: string | Uint8Array | ReadableStream<Uint8Array>,
+    body: string | Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
     options: BridgeSendOptions,
   ): SentMessage {
     this.#checkRunning();
@@ -741,7 +761,8 @@ export class Bridge {
       status: outgoing.status,
       contentType: outgoing.contentType,
       size: size ?? null,
-      ...this.#keepSentText(outgoing.contentType, bytes),
+      // A short text is kept in the row, so transcripts show what was sent.
+      text: bytes instanceof Uint8Array ? inlineText(outgoing.contentType, bytes) : undefined,
     });
     const onStatus = () => {
       if (!outgoing.settled) {
@@ -754,27 +775,6 @@ export class Bridge {
       this.#settled(record.id, result);
     }));
     return { record, outgoing };
-  }
-
-  /**
-   * Keeps a short sent text (one that events would inline) as the content of
-   * the message row about to be inserted, so transcripts can show it: the
-   * row's id and content path, or nothing.
-   */
-  #keepSentText(
-    contentType: string,
-    body: Uint8Array | ReadableStream<Uint8Array>,
-  ): { id: string; contentPath: string } | Record<never, never> {
-    if (!(body instanceof Uint8Array) || inlineText(contentType, body) === undefined) return {};
-    const id = crypto.randomUUID();
-    const contentPath = this.store.contentPath(id);
-    try {
-      Deno.writeFileSync(contentPath, body); // at most 64 KiB
-    } catch (e) {
-      this.#log.warn("sent text not kept", { error: errorText(e) });
-      return {};
-    }
-    return { id, contentPath };
   }
 
   /** Ends a session (messages in flight fail with `reason`); a no-op when it has ended. */
@@ -1027,6 +1027,18 @@ export class Bridge {
       code: result.code,
       bytes: result.bytesSent,
     });
+  }
+
+  /** Tells what the previous run left unfinished: its messages failed, its sessions ended. */
+  #publishRecovered(recovered: RecoveryResult): void {
+    const sessions = new Map(recovered.sessions.map((s) => [s.id, s]));
+    for (const row of recovered.messages) {
+      const session = sessions.get(row.sessionId) ?? this.store.getSession(row.sessionId);
+      this.#publish(createEvent("message.failed", messageEventData(row, session)));
+    }
+    for (const row of recovered.sessions) {
+      this.#publish(createEvent("session.ended", sessionEventData(row)));
+    }
   }
 
   /** Records an event, wakes webhook delivery and tells subscribers. */

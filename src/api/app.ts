@@ -16,6 +16,7 @@ import { StoreError } from "../store/mod.ts";
 import { bearerAuth } from "./auth.ts";
 import { consoleRoutes } from "./console/mod.ts";
 import { ApiProblem, problemResponse } from "./problem.ts";
+import { lengthRequired } from "./upload.ts";
 import { BEARER_SCHEME } from "./responses.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { messageRoutes } from "./routes/messages.ts";
@@ -101,6 +102,20 @@ function jsonBodyLimit(max: number): MiddlewareHandler<ApiEnv> {
 }
 
 /**
+ * Refuses chunked request bodies (`Transfer-Encoding`) with 411 (RFC 9110
+ * §15.5.12). Deno's HTTP/1.1 server reads a chunked body without
+ * backpressure and spends CPU per chunk that grows with what it has
+ * buffered: a slow reader (an MSRP peer) and small chunks would stall the
+ * event loop. A declared length avoids both and streams at full speed.
+ */
+function refuseChunked(): MiddlewareHandler<ApiEnv> {
+  return (c, next) => {
+    if (c.req.header("transfer-encoding") === undefined) return next();
+    return Promise.resolve(problemResponse(lengthRequired()));
+  };
+}
+
+/**
  * Creates the HTTP API of `bridge`: `/healthz`, `/readyz`, `/metrics`,
  * `/openapi.json`, `/docs` and the `/v1` routes (bearer authentication when
  * `config.apiToken` is set). Serve it with `Deno.serve((req, info) =>
@@ -116,6 +131,7 @@ export function createApp(bridge: Bridge, config: Config): ApiApp {
   });
   app.use("*", accessLog(log));
   if (config.apiToken !== undefined) app.use("/v1/*", bearerAuth(config.apiToken));
+  app.use("/v1/*", refuseChunked());
   app.use("/v1/*", jsonBodyLimit(Math.min(MAX_JSON_BYTES, config.maxUploadBytes)));
   systemRoutes(app, bridge, INFO);
   sessionRoutes(app, bridge);

@@ -18,6 +18,7 @@ const DESCRIPTIONS: Record<number, string> = {
   401: "Missing or wrong bearer token.",
   404: "No such session or message.",
   409: "The resource is in the wrong state.",
+  411: "The body came without a Content-Length (chunked); send its size.",
   413: "The body is too large.",
   415: "The Content-Type is not accepted.",
   422: "A field has the wrong type or value; `field` names it.",

@@ -42,6 +42,19 @@ export const Session = z.object({
   createdAt: z.iso.datetime(),
   endedAt: z.iso.datetime().nullable(),
   endReason: z.string().nullable(),
+  messagesIn: z.number().int().openapi({ description: "Messages received in full." }),
+  bytesIn: z.number().int().openapi({
+    description: "Body bytes of the messages received in full.",
+  }),
+  messagesOut: z.number().int().openapi({
+    description: "Messages sent (status `sent` or `delivered`).",
+  }),
+  bytesOut: z.number().int().openapi({ description: "Body bytes of the messages sent." }),
+  messagesFailed: z.number().int().openapi({
+    description: "Messages, either way, that failed or arrived incomplete (`failed`, " +
+      "`partial`); they count in no other field. Messages still under way count nowhere " +
+      "yet, is-composing indications (RFC 3994) never.",
+  }),
 }).openapi("Session");
 
 /** A message as the API shows it. */

@@ -38,6 +38,11 @@ export function sessionView(s: SessionRecord): SessionView {
     createdAt: iso(s.createdAt),
     endedAt: s.endedAt === null ? null : iso(s.endedAt),
     endReason: s.endReason,
+    messagesIn: s.messagesIn,
+    bytesIn: s.bytesIn,
+    messagesOut: s.messagesOut,
+    bytesOut: s.bytesOut,
+    messagesFailed: s.messagesFailed,
   };
 }
 
@@ -56,7 +61,7 @@ export function messageView(m: MessageRecord): MessageView {
     error: m.errorCode === null && m.errorReason === null
       ? null
       : { code: m.errorCode, reason: m.errorReason ?? "" },
-    contentUrl: m.contentPath !== null ? contentUrl(m.id) : null,
+    contentUrl: m.contentPath !== null || m.text !== null ? contentUrl(m.id) : null,
     createdAt: iso(m.createdAt),
     updatedAt: iso(m.updatedAt),
   };
@@ -64,10 +69,12 @@ export function messageView(m: MessageRecord): MessageView {
 
 /**
  * The API view of a message row with `text` when its content is short UTF-8
- * text on disk (read from the content file; absent when the file is gone).
+ * text: kept in the row (sent texts), or on disk (read from the content file;
+ * absent when the file is gone).
  */
 export async function messageViewWithText(m: MessageRecord): Promise<MessageView> {
   const view = messageView(m);
+  if (m.text !== null) return { ...view, text: m.text };
   if (
     m.contentPath === null || m.bytes > MAX_INLINE_TEXT_BYTES || !/^text\//i.test(m.contentType)
   ) {

@@ -43,6 +43,11 @@ export function sessionFromRow(row: Row): SessionRecord {
     createdAt: Number(row.created_at),
     endedAt: num(row.ended_at),
     endReason: str(row.end_reason),
+    messagesIn: Number(row.messages_in),
+    bytesIn: Number(row.bytes_in),
+    messagesOut: Number(row.messages_out),
+    bytesOut: Number(row.bytes_out),
+    messagesFailed: Number(row.messages_failed),
   };
 }
 
@@ -59,6 +64,7 @@ export function messageFromRow(row: Row): MessageRecord {
     bytes: Number(row.bytes),
     sha256: str(row.sha256),
     contentPath: str(row.content_path),
+    text: str(row.text),
     errorCode: num(row.error_code),
     errorReason: str(row.error_reason),
     createdAt: Number(row.created_at),

@@ -11,6 +11,71 @@ import { StoreError } from "./error.ts";
 /** One schema change; runs inside the migration transaction. */
 export type Migration = (db: DatabaseSync) => void;
 
+/*
+ * Conditions on a message row `m` (`NEW`, `OLD` or a table alias) for the
+ * session counters. RFC 3994 is-composing indications travel as MSRP
+ * messages but are state, not conversation: they count nowhere.
+ */
+const conversation = (m: string) => `${m}.content_type NOT LIKE 'application/im-iscomposing+xml%'`;
+const completeIn = (m: string) =>
+  `(${m}.direction = 'in' AND ${m}.status = 'received' AND ${conversation(m)})`;
+const completeOut = (m: string) =>
+  `(${m}.direction = 'out' AND ${m}.status IN ('sent', 'delivered') AND ${conversation(m)})`;
+const unsuccessful = (m: string) => `(${m}.status IN ('failed', 'partial') AND ${conversation(m)})`;
+
+/**
+ * The traffic counters kept on each session row and, per counter, how much
+ * message row `m` adds to it. A message counts once it is complete: received
+ * in full (`in`), or sent or delivered (`out`), with the body bytes it
+ * carried; a `failed` or `partial` one only counts as failed.
+ */
+const COUNTERS: Readonly<Record<string, (m: string) => string>> = {
+  messages_in: completeIn,
+  bytes_in: (m) => `${completeIn(m)} * ${m}.bytes`,
+  messages_out: completeOut,
+  bytes_out: (m) => `${completeOut(m)} * ${m}.bytes`,
+  messages_failed: unsuccessful,
+};
+
+/** The statuses that a counter depends on; other changes leave the counters alone. */
+const COUNTED_STATUSES = "('received', 'sent', 'delivered', 'failed', 'partial')";
+
+/** Adds (`+`) or takes back (`-`) the contribution of message row `m` to its session. */
+function adjustCounters(m: "NEW" | "OLD", sign: "+" | "-"): string {
+  const sets = Object.entries(COUNTERS).map(([c, of]) => `${c} = ${c} ${sign} ${of(m)}`);
+  return `UPDATE sessions SET ${sets.join(", ")} WHERE id = ${m}.session_id;`;
+}
+
+/**
+ * Session counters kept by triggers in the same statement (so the same
+ * transaction) as the message rows they count, and filled in from the
+ * messages already stored.
+ */
+function sessionCounters(db: DatabaseSync): void {
+  const counters = Object.entries(COUNTERS);
+  const columns = counters.map(([c]) =>
+    `ALTER TABLE sessions ADD COLUMN ${c} INTEGER NOT NULL DEFAULT 0;`
+  );
+  const sums = counters.map(([c, of]) => `SUM(${of("m")}) AS ${c}`);
+  const fill = counters.map(([c]) => `${c} = t.${c}`);
+  db.exec(`
+    ${columns.join("\n")}
+    UPDATE sessions SET ${fill.join(", ")}
+      FROM (SELECT session_id, ${sums.join(", ")} FROM messages AS m GROUP BY session_id) AS t
+      WHERE t.session_id = sessions.id;
+    CREATE TRIGGER messages_count_insert AFTER INSERT ON messages
+      WHEN NEW.status IN ${COUNTED_STATUSES}
+      BEGIN ${adjustCounters("NEW", "+")} END;
+    CREATE TRIGGER messages_count_update
+      AFTER UPDATE OF session_id, direction, content_type, status, bytes ON messages
+      WHEN OLD.status IN ${COUNTED_STATUSES} OR NEW.status IN ${COUNTED_STATUSES}
+      BEGIN ${adjustCounters("OLD", "-")} ${adjustCounters("NEW", "+")} END;
+    CREATE TRIGGER messages_count_delete AFTER DELETE ON messages
+      WHEN OLD.status IN ${COUNTED_STATUSES}
+      BEGIN ${adjustCounters("OLD", "-")} END;
+  `);
+}
+
 /** Every migration, oldest first; version N means the first N were applied. */
 export const MIGRATIONS: readonly Migration[] = [
   (db) =>
@@ -76,6 +141,9 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at INTEGER NOT NULL
       );
     `),
+  sessionCounters,
+  // Short texts kept in their row: transcripts list them without a file each.
+  (db) => db.exec("ALTER TABLE messages ADD COLUMN text TEXT"),
 ];
 
 /**

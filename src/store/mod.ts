@@ -9,3 +9,4 @@ export * from "./error.ts";
 export * from "./types.ts";
 export * from "./store.ts";
 export * from "./sink.ts";
+export * from "./checkpointer.ts";

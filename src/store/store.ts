@@ -45,6 +45,12 @@ export interface StoreOptions {
   readonly now?: () => number;
   /** How long to wait for another connection's lock, ms; 5000 when omitted. */
   readonly busyTimeoutMs?: number;
+  /**
+   * WAL pages after which a commit checkpoints by itself (SQLite's
+   * `wal_autocheckpoint`, 1000 when omitted); raise it when a
+   * {@linkcode Checkpointer} does the work off the event loop.
+   */
+  readonly walAutocheckpointPages?: number;
 }
 
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -97,9 +103,9 @@ function prepareStatements(db: DatabaseSync) {
       WHERE (:cursor IS NULL OR rowid < :cursor) AND (:state IS NULL OR state = :state)
       ORDER BY rowid DESC LIMIT :limit`),
     insertMessage: p(`INSERT INTO messages (id, session_id, direction, message_id, status,
-        content_type, size, bytes, sha256, content_path, created_at, updated_at)
+        content_type, size, bytes, sha256, content_path, text, created_at, updated_at)
       VALUES (:id, :session_id, :direction, :message_id, :status, :content_type, :size,
-        :bytes, :sha256, :content_path, :created_at, :created_at)
+        :bytes, :sha256, :content_path, :text, :created_at, :created_at)
       RETURNING *`),
     getMessage: p("SELECT * FROM messages WHERE id = ?"),
     listMessages: p(`SELECT rowid, * FROM messages
@@ -132,13 +138,18 @@ function prepareStatements(db: DatabaseSync) {
       FROM webhook_outbox`),
     failOutgoing: p(`UPDATE messages
       SET status = 'failed', error_reason = :reason, updated_at = :now
-      WHERE direction = 'out' AND status IN ('queued', 'sending')`),
+      WHERE direction = 'out' AND status IN ('queued', 'sending')
+      RETURNING *`),
     interruptIncoming: p(`UPDATE messages
       SET status = 'partial', error_reason = :reason, updated_at = :now
-      WHERE direction = 'in' AND status = 'receiving'`),
+      WHERE direction = 'in' AND status = 'receiving'
+      RETURNING *`),
     endOpenSessions: p(`UPDATE sessions
       SET state = 'ended', ended_at = :now, end_reason = :reason
-      WHERE state <> 'ended'`),
+      WHERE state <> 'ended'
+      RETURNING *`),
+    resumeWebhooks: p(`UPDATE webhook_outbox SET next_attempt_at = :now
+      WHERE next_attempt_at IS NOT NULL AND next_attempt_at > :now`),
   };
 }
 
@@ -149,18 +160,20 @@ function prepareStatements(db: DatabaseSync) {
  */
 export function openStore(dataDir: string, options: StoreOptions = {}): Store {
   Deno.mkdirSync(`${dataDir}/content`, { recursive: true });
-  const db = new DatabaseSync(`${dataDir}/msrp-bridge.db`);
+  const path = `${dataDir}/msrp-bridge.db`;
+  const db = new DatabaseSync(path);
   try {
     db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = NORMAL");
     db.exec("PRAGMA foreign_keys = ON");
+    db.exec(`PRAGMA wal_autocheckpoint = ${Math.trunc(options.walAutocheckpointPages ?? 1000)}`);
     migrate(db);
   } catch (e) {
     db.close();
     throw e;
   }
-  return new Store(db, dataDir, options.now ?? Date.now);
+  return new Store(db, path, dataDir, options.now ?? Date.now);
 }
 
 /**
@@ -175,10 +188,13 @@ export class Store {
   readonly #now: () => number;
   readonly #updates = new Map<string, StatementSync>();
   readonly #sql: ReturnType<typeof prepareStatements>;
+  /** The database file. */
+  readonly path: string;
 
   /** Wraps an open, migrated database; use {@linkcode openStore}. */
-  constructor(db: DatabaseSync, dataDir: string, now: () => number) {
+  constructor(db: DatabaseSync, path: string, dataDir: string, now: () => number) {
     this.#db = db;
+    this.path = path;
     this.dataDir = dataDir;
     this.#now = now;
     this.#sql = prepareStatements(db);
@@ -243,7 +259,11 @@ export class Store {
     return row && sessionFromRow(row);
   }
 
-  /** Sessions, newest first, optionally only those in `state`. */
+  /**
+   * Sessions, newest first, optionally only those in `state`. Their traffic
+   * counts are columns of the rows (kept by triggers on the messages), so a
+   * page costs no aggregation over the messages.
+   */
   listSessions(options: ListOptions & { readonly state?: SessionState } = {}): Page<SessionRecord> {
     const limit = pageLimit(options.limit);
     const rows = this.#sql.listSessions.all({
@@ -267,6 +287,7 @@ export class Store {
       bytes: message.bytes ?? 0,
       sha256: message.sha256 ?? null,
       content_path: message.contentPath ?? null,
+      text: message.text ?? null,
       created_at: message.createdAt ?? this.#now(),
     }) as Row;
     return messageFromRow(row);
@@ -365,17 +386,42 @@ export class Store {
   /**
    * After a restart nothing is in flight: outgoing messages still `queued`
    * or `sending` become `failed`, incoming ones still `receiving` become
-   * `partial`, and sessions not `ended` (their connections are gone) end,
-   * all with the reason {@linkcode INTERRUPTED_BY_RESTART}.
+   * `partial` with `bytes` set to the length of the content file kept, and
+   * sessions not `ended` (their connections are gone) end, all with the
+   * reason {@linkcode INTERRUPTED_BY_RESTART}. Pending webhook deliveries
+   * become due now: an attempt cut short by a crash holds a lease that would
+   * otherwise delay it well past the restart.
    */
   recoverAfterRestart(): RecoveryResult {
     const params = { now: this.#now(), reason: INTERRUPTED_BY_RESTART };
     return this.transaction(() => {
-      const failed = this.#sql.failOutgoing.run(params).changes;
-      const partial = this.#sql.interruptIncoming.run(params).changes;
-      const ended = this.#sql.endOpenSessions.run(params).changes;
-      return { failedMessages: Number(failed) + Number(partial), endedSessions: Number(ended) };
+      const failed = (this.#sql.failOutgoing.all(params) as Row[]).map(messageFromRow);
+      const partial = (this.#sql.interruptIncoming.all(params) as Row[])
+        .map((row) => this.#withStoredBytes(messageFromRow(row)));
+      const sessions = (this.#sql.endOpenSessions.all(params) as Row[]).map(sessionFromRow);
+      const resumed = this.#sql.resumeWebhooks.run({ now: params.now }).changes;
+      const messages = [...failed, ...partial];
+      return {
+        failedMessages: messages.length,
+        endedSessions: sessions.length,
+        messages,
+        sessions,
+        resumedWebhooks: Number(resumed),
+      };
     });
+  }
+
+  /** The row with `bytes` set to the length of its content file, when there is one. */
+  #withStoredBytes(message: MessageRecord): MessageRecord {
+    if (message.contentPath === null) return message;
+    let size: number;
+    try {
+      size = Deno.statSync(message.contentPath).size;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return message;
+      throw e;
+    }
+    return size === message.bytes ? message : this.updateMessage(message.id, { bytes: size });
   }
 
   /** Closes the database. */

@@ -43,8 +43,29 @@ export interface CallIdentity {
   readonly otherLegUuid: string | null;
 }
 
+/**
+ * The traffic of a session, kept by the store with its message rows. A
+ * message counts once it is complete: received in full (`in`), or sent or
+ * delivered (`out`), with the body bytes it carried. A message that failed
+ * or arrived incomplete (`failed`, `partial`) counts in `messagesFailed`
+ * only; one still under way counts nowhere yet. Is-composing indications
+ * (RFC 3994, `application/im-iscomposing+xml`) count nowhere.
+ */
+export interface SessionCounts {
+  /** Messages received in full. */
+  readonly messagesIn: number;
+  /** Body bytes of the messages received in full. */
+  readonly bytesIn: number;
+  /** Messages sent (`sent` or `delivered`). */
+  readonly messagesOut: number;
+  /** Body bytes of the messages sent. */
+  readonly bytesOut: number;
+  /** Messages, either way, that failed or arrived incomplete. */
+  readonly messagesFailed: number;
+}
+
 /** A stored MSRP session. */
-export interface SessionRecord extends CallIdentity {
+export interface SessionRecord extends CallIdentity, SessionCounts {
   /** The session id. */
   readonly id: string;
   /** Lifecycle state. */
@@ -127,6 +148,8 @@ export interface MessageRecord {
   readonly sha256: string | null;
   /** Path of the content file, when the content is on disk. */
   readonly contentPath: string | null;
+  /** The body, when it is a short text kept in the row (sent texts). */
+  readonly text: string | null;
   /** MSRP status code of a failure. */
   readonly errorCode: number | null;
   /** Why it failed or is incomplete. */
@@ -159,6 +182,8 @@ export interface NewMessage {
   readonly sha256?: string | null;
   /** Path of the content file. */
   readonly contentPath?: string | null;
+  /** The body as text, for a short text kept in the row. */
+  readonly text?: string | null;
   /** Creation time; now when omitted. */
   readonly createdAt?: number;
 }
@@ -245,4 +270,10 @@ export interface RecoveryResult {
   readonly failedMessages: number;
   /** Sessions marked `ended`. */
   readonly endedSessions: number;
+  /** The rows of those messages, as recovery left them. */
+  readonly messages: readonly MessageRecord[];
+  /** The rows of those sessions, as recovery left them. */
+  readonly sessions: readonly SessionRecord[];
+  /** Pending webhook deliveries made due at once (a crash may have left them leased). */
+  readonly resumedWebhooks: number;
 }

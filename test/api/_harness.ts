@@ -20,8 +20,10 @@ import {
   type MessageEvent,
   MsrpEndpoint,
   type MsrpSession,
+  type SessionOptions,
 } from "../../src/session/mod.ts";
 import { verifyWebhook, type WebhookEvent } from "../../src/webhooks/mod.ts";
+import { postSized } from "../_sized_upload.ts";
 
 /** The API token of harnesses made with a token. */
 export const TOKEN = "test-token-0123456789";
@@ -52,6 +54,13 @@ export interface Harness extends AsyncDisposable {
   request(path: string, init?: RequestInit): Promise<Response>;
   /** Sends JSON to `path` with `method`. */
   json(method: string, path: string, body: unknown): Promise<Response>;
+  /** POSTs `size` bytes of `contentType` to `path` as a stream with a Content-Length. */
+  upload(
+    path: string,
+    body: AsyncIterable<Uint8Array>,
+    size: number,
+    contentType: string,
+  ): Promise<Response>;
 }
 
 /**
@@ -99,6 +108,11 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
       }),
+    upload: (path, body, size, contentType) =>
+      postSized(`${url}${path}`, body, size, {
+        "content-type": contentType,
+        ...(config.apiToken ? { authorization: `Bearer ${config.apiToken}` } : {}),
+      }),
     async [Symbol.asyncDispose]() {
       await bridge.stop();
       await server.shutdown();
@@ -124,6 +138,14 @@ export class WebhookReceiver implements AsyncDisposable {
   readonly deliveries: Delivery[] = [];
   /** Deliveries whose signature did not verify. */
   rejected = 0;
+  /** When set, deliveries with a valid signature get this status and are counted in `refused` only. */
+  failWith: number | undefined;
+  /** Deliveries answered with `failWith`. */
+  refused = 0;
+  /** While set, deliveries wait for it before they are answered (their attempts stay in flight). */
+  hold: Promise<void> | undefined;
+  /** Deliveries that waited for `hold`. */
+  held = 0;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
 
   /** Starts the receiver; `reply` may give a response body for an event. */
@@ -139,6 +161,14 @@ export class WebhookReceiver implements AsyncDisposable {
       if (!ok) {
         this.rejected++;
         return new Response("bad signature", { status: 401 });
+      }
+      if (this.hold) {
+        this.held++;
+        await this.hold;
+      }
+      if (this.failWith !== undefined) {
+        this.refused++;
+        return new Response("unavailable", { status: this.failWith });
       }
       const event = JSON.parse(body) as WebhookEvent;
       this.deliveries.push({ event, type: req.headers.get("x-msrp-bridge-event") });
@@ -212,10 +242,15 @@ export interface PeerSession {
 
 /**
  * Offers a session from `peer` with `POST /v1/sessions {offer}` (the peer
- * is active) and connects it to the bridge's answer.
+ * is active) and connects it to the bridge's answer; `options` are the peer
+ * session's (e.g. its sink).
  */
-export async function openPeerSession(h: Harness, peer: MsrpEndpoint): Promise<PeerSession> {
-  const session = peer.createSession();
+export async function openPeerSession(
+  h: Pick<Harness, "json">,
+  peer: MsrpEndpoint,
+  options: SessionOptions = {},
+): Promise<PeerSession> {
+  const session = peer.createSession(options);
   const received: IncomingMessage[] = [];
   session.addEventListener("message", (e) => received.push((e as MessageEvent).message));
   const local: LocalMsrpOffer = {

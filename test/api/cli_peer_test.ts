@@ -67,11 +67,12 @@ Deno.test("api+cli: a CLI listen endpoint answers the bridge's offer and receive
     });
     const { messageId: textId } = await text.json();
     const file = randomStream(100 * MiB);
-    const upload = await h.request(`/v1/sessions/${id}/messages?report=true`, {
-      method: "POST",
-      headers: { "content-type": "application/octet-stream" },
-      body: file.stream,
-    });
+    const upload = await h.upload(
+      `/v1/sessions/${id}/messages?report=true`,
+      file.stream,
+      100 * MiB,
+      "application/octet-stream",
+    );
     const { messageId: fileId } = await upload.json();
     for (const messageId of [textId, fileId]) {
       const delivered = await receiver.waitFor(

@@ -54,7 +54,8 @@ Deno.test("api: /console is served with a strict Content-Security-Policy", async
 });
 
 Deno.test({
-  name: "api: operator console in Chromium: log in, live session and transcript with delivery " +
+  name:
+    "api: operator console in Chromium: log in, live session with message counts, transcript with delivery " +
     "ticks, typing indication, reply, no HTML",
   ignore: !hasChromium,
   sanitizeOps: false,
@@ -76,10 +77,15 @@ Deno.test({
       const p = await openPeerSession(h, peer);
       const item = page.locator(`#sessions button[data-id="${p.id}"]`);
       await item.locator(".state-active").waitFor({ timeout: 30_000 });
+      const counts = item.locator(".counts");
+      assertEquals(await counts.textContent(), "in 0 (0 B) · out 0 (0 B)");
 
       // A message sent through the API before the transcript is opened shows with its text
       // and its delivery tick (the peer's success REPORT).
       const early = await sendDelivered(h, p.id, "sent by the API earlier");
+      // The list's counts follow the message events.
+      await item.locator('.counts[data-messages-out="1"][data-bytes-out="23"]')
+        .waitFor({ timeout: 30_000 });
       await item.click();
       await page.locator("#chat").waitFor({ state: "visible" });
       const earlyItem = page.locator(`#transcript li.out[data-id="${early}"]`);
@@ -97,6 +103,10 @@ Deno.test({
       await p.session.send("hello operator").done;
       await page.locator("#transcript li.in .body", { hasText: "hello operator" })
         .waitFor({ timeout: 30_000 });
+      // The peer's message shows in the list's counts live (the indication counts nowhere).
+      await item.locator('.counts[data-messages-in="1"][data-bytes-in="14"]')
+        .waitFor({ timeout: 30_000 });
+      assertEquals(await counts.textContent(), "in 1 (14 B) · out 1 (23 B)");
       await typing.waitFor({ state: "hidden" });
       await p.session.send(buildIsComposing({ state: "active" }), {
         contentType: IS_COMPOSING_TYPE,
@@ -150,6 +160,7 @@ Deno.test({
         XSS,
       ]);
       assertEquals(await page.locator('#transcript li.out[data-status="delivered"]').count(), 3);
+      assertEquals(await counts.textContent(), `in 2 (${14 + XSS.length} B) · out 3 (52 B)`);
 
       const shot = `${dir}/console.png`;
       await page.screenshot({ path: shot, fullPage: true });

@@ -3,7 +3,8 @@ import { ConfigError, loadConfig } from "../../src/config.ts";
 import { Logger } from "../../src/log.ts";
 import { Bridge } from "../../src/service.ts";
 import { buildAnswer } from "../../src/sdp/mod.ts";
-import { peerEndpoint, startHarness, TOKEN } from "./_harness.ts";
+import { nextMessage } from "../_messages.ts";
+import { peerEndpoint, randomStream, sha256Of, startHarness, TOKEN } from "./_harness.ts";
 
 const PROBLEMS = "https://msrp-bridge.dev/problems/";
 
@@ -171,8 +172,8 @@ Deno.test("api validation: 400 malformed JSON, 422 naming the field, 404 unknown
   );
 });
 
-Deno.test("api upload limit: a chunked body past MAX_UPLOAD_BYTES is cut off with 413", async () => {
-  await using h = await startHarness({ MAX_UPLOAD_BYTES: "100000" });
+Deno.test("api uploads: a chunked body (no Content-Length) is refused with 411 before any message exists", async () => {
+  await using h = await startHarness();
   await using peer = peerEndpoint();
   const { id, offer } = await (await h.json("POST", "/v1/sessions", { createOffer: true })).json();
   const peerSession = peer.createSession();
@@ -195,9 +196,37 @@ Deno.test("api upload limit: a chunked body past MAX_UPLOAD_BYTES is cut off wit
     headers: { "content-type": "application/octet-stream" },
     body,
   });
-  const p = await problem(res, 413, "payload-too-large") as ProblemBody & { messageId: string };
-  const message = await (await h.request(`/v1/messages/${p.messageId}`)).json();
-  assertEquals(message.status, "failed");
+  const p = await problem(res, 411, "length-required");
+  assertEquals(p.field, "Content-Length");
+  const list = await (await h.request(`/v1/sessions/${id}/messages`)).json();
+  assertEquals(list.items, []);
+});
+
+Deno.test("api uploads: a body with a Content-Length streams to the peer whole", async () => {
+  await using h = await startHarness();
+  await using peer = peerEndpoint();
+  const { id, offer } = await (await h.json("POST", "/v1/sessions", { createOffer: true })).json();
+  const peerSession = peer.createSession();
+  const { sdp } = buildAnswer(offer, {
+    path: peerSession.localPath,
+    address: "127.0.0.1",
+    port: peer.port,
+    acceptTypes: ["*"],
+  });
+  assertEquals((await h.json("PUT", `/v1/sessions/${id}/answer`, { answer: sdp })).status, 200);
+  const size = 3 * 65536 + 1234; // pieces are filled whole, the last one is short
+  const file = randomStream(size);
+  const got = nextMessage(peerSession);
+  const res = await h.upload(
+    `/v1/sessions/${id}/messages`,
+    file.stream,
+    size,
+    "application/x-test",
+  );
+  assertEquals(res.status, 202);
+  const received = await got;
+  assertEquals(received.contentType, "application/x-test");
+  assertEquals(await sha256Of(received.body()), file.sha256());
 });
 
 Deno.test("api PBX: originating and pager mode answer 503 pbx-unavailable", async () => {

@@ -58,11 +58,12 @@ Deno.test("api: offer from the bridge, answer from a peer, text and a 100 MiB st
   assertEquals((textDelivered.data as MessageEventData).status, "delivered");
 
   const file = randomStream(100 * MiB);
-  const upload = await h.request(`/v1/sessions/${id}/messages?report=true`, {
-    method: "POST",
-    headers: { "content-type": "application/octet-stream" },
-    body: file.stream,
-  });
+  const upload = await h.upload(
+    `/v1/sessions/${id}/messages?report=true`,
+    file.stream,
+    100 * MiB,
+    "application/octet-stream",
+  );
   assertEquals(upload.status, 202);
   const { messageId: fileId } = await upload.json();
   assertEquals(upload.headers.get("location"), `/v1/messages/${fileId}`);

@@ -82,6 +82,11 @@ Deno.test("store: sessions are inserted, updated, read and listed in pages", asy
     createdAt: 1000,
     endedAt: null,
     endReason: null,
+    messagesIn: 0,
+    bytesIn: 0,
+    messagesOut: 0,
+    bytesOut: 0,
+    messagesFailed: 0,
   });
   const active = t.store.updateSession("sess-1", {
     state: "active",
@@ -141,6 +146,7 @@ Deno.test("store: messages are inserted, updated, read and listed per session", 
     status: "queued",
     contentType: "text/plain",
     size: 5,
+    text: "hello",
   });
   assertEquals(m, {
     id: "m1",
@@ -153,6 +159,7 @@ Deno.test("store: messages are inserted, updated, read and listed per session", 
     bytes: 0,
     sha256: null,
     contentPath: null,
+    text: "hello",
     errorCode: null,
     errorReason: null,
     createdAt: 10,
@@ -283,7 +290,8 @@ Deno.test("store: recovery fails unfinished sends, marks receptions partial, end
       contentType: "text/plain",
     });
   }
-  assertEquals(s.recoverAfterRestart(), { failedMessages: 3, endedSessions: 2 });
+  const recovery = s.recoverAfterRestart();
+  assertEquals([recovery.failedMessages, recovery.endedSessions], [3, 2]);
   assertEquals(
     statuses.map((_, i) => s.getMessage(`m${i}`)?.status),
     ["failed", "failed", "sent", "delivered", "partial", "received"],
@@ -293,5 +301,74 @@ Deno.test("store: recovery fails unfinished sends, marks receptions partial, end
     ["p", "a", "e"].map((id) => [s.getSession(id)?.state, s.getSession(id)?.endReason]),
     [["ended", "interrupted by restart"], ["ended", "interrupted by restart"], ["ended", null]],
   );
-  assertEquals(s.recoverAfterRestart(), { failedMessages: 0, endedSessions: 0 });
+  // The changed rows come back as stored, for the events that tell of them.
+  assertEquals(recovery.messages.map((m) => m.id).sort(), ["m0", "m1", "m4"]);
+  assertEquals(recovery.messages.map((m) => s.getMessage(m.id)), [...recovery.messages]);
+  assertEquals(recovery.sessions.map((r) => r.id).sort(), ["a", "p"]);
+  assertEquals(recovery.sessions.map((r) => s.getSession(r.id)), [...recovery.sessions]);
+  assertEquals(s.recoverAfterRestart(), {
+    failedMessages: 0,
+    endedSessions: 0,
+    messages: [],
+    sessions: [],
+    resumedWebhooks: 0,
+  });
+});
+
+Deno.test("store: recovery records the length of a partial reception's content file as its bytes", async () => {
+  await using t = await tempStore();
+  const s = t.store;
+  s.insertSession({ id: "a", direction: "in", localUri: "u", state: "active" });
+  const kept = s.contentPath("kept");
+  await Deno.writeFile(kept, new Uint8Array(12345));
+  const rows: [string, string | null][] = [["kept", kept], ["gone", s.contentPath("gone")], [
+    "none",
+    null,
+  ]];
+  for (const [id, contentPath] of rows) {
+    s.insertMessage({
+      id,
+      sessionId: "a",
+      direction: "in",
+      messageId: `x-${id}`,
+      status: "receiving",
+      contentType: "application/octet-stream",
+      size: 1_000_000,
+      contentPath,
+    });
+  }
+  const recovery = s.recoverAfterRestart();
+  assertEquals(
+    rows.map(([id]) => [s.getMessage(id)?.status, s.getMessage(id)?.bytes]),
+    [["partial", 12345], ["partial", 0], ["partial", 0]],
+  );
+  assertEquals(recovery.messages.find((m) => m.id === "kept")?.bytes, 12345);
+  assertEquals((await Deno.readFile(kept)).length, 12345);
+});
+
+Deno.test("store: recovery makes leased and backed-off webhook deliveries due at once, not delivered or given-up ones", async () => {
+  let clock = 1000;
+  await using t = await tempStore({ now: () => clock });
+  const s = t.store;
+  const leased = s.enqueueWebhook("message.received", { id: "leased" });
+  const backedOff = s.enqueueWebhook("message.received", { id: "backed-off" });
+  const due = s.enqueueWebhook("message.received", { id: "due" });
+  const delivered = s.enqueueWebhook("message.received", { id: "delivered" });
+  const givenUp = s.enqueueWebhook("message.received", { id: "given-up" });
+  s.startWebhookAttempt(leased.id, 81_000); // the process died during this attempt
+  s.startWebhookAttempt(backedOff.id, 81_000);
+  s.markWebhookFailed(backedOff.id, "HTTP 500", 9000);
+  s.startWebhookAttempt(delivered.id, 81_000);
+  s.markWebhookDelivered(delivered.id);
+  s.startWebhookAttempt(givenUp.id, 81_000);
+  s.markWebhookFailed(givenUp.id, "HTTP 500", null);
+  clock = 2000;
+  assertEquals(s.dueWebhooks(clock, 10).map((w) => w.id), [due.id]);
+
+  assertEquals(s.recoverAfterRestart().resumedWebhooks, 2);
+  assertEquals(
+    s.dueWebhooks(clock, 10).map((w) => [w.id, w.attempts]),
+    [[due.id, 0], [leased.id, 1], [backedOff.id, 1]],
+  );
+  assertEquals(s.webhookBacklog(), { pending: 3, exhausted: 1, oldestPendingAt: 1000 });
 });

@@ -97,6 +97,7 @@ button:disabled { opacity: .5; cursor: not-allowed; }
 #sessions button[aria-current="true"] { border-color: #0b4fa8; background: #e6eefb; }
 .sid { font-family: ui-monospace, monospace; font-size: .85rem; overflow-wrap: anywhere; }
 .who, #chat-meta { overflow-wrap: anywhere; }
+.counts { grid-column: 1 / -1; }
 .state-active { color: #0a6b2d; font-weight: 600; } .state-ended { color: #5b6474; }
 .muted { color: #5b6474; font-size: .9rem; }
 #transcript { list-style: none; padding: 0; margin: 0 0 .75rem; max-height: 60vh; overflow: auto;

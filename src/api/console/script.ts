@@ -20,6 +20,7 @@ let messages = new Map(); // message id -> { view, text }
 const sentTexts = new Map(); // message id -> text typed here
 const composing = new Map(); // session id -> timer ending the peer's "active" state
 let listTimer = null;
+let listLoads = 0; // the latest list request; older answers are dropped
 // Delivery ticks of outgoing messages: pending, accepted by the next hop, confirmed by a REPORT.
 const TICKS = { queued: "◷", sending: "◷", sent: "✓", delivered: "✓✓", failed: "✗" };
 // RFC 3994 §3.3: an "active" indication without refresh lapses after 120 s.
@@ -104,18 +105,25 @@ $("logout").addEventListener("click", () => logout());
 
 // ---- sessions ----
 async function loadSessions() {
+  const load = ++listLoads;
   const res = await api("/v1/sessions?limit=100");
   if (!res.ok) { status("Sessions: " + await problem(res)); return; }
-  sessions = (await res.json()).items;
+  const items = (await res.json()).items;
+  if (load !== listLoads) return;
+  sessions = items;
   renderSessions();
   if (selected) {
     const s = sessions.find((x) => x.id === selected);
     if (s) renderChatMeta(s);
   }
 }
+/** Reloads the list soon: at most once per 150 ms, so steady traffic cannot postpone it. */
 function scheduleSessions() {
-  clearTimeout(listTimer);
-  listTimer = setTimeout(() => { if (token) loadSessions().catch(() => {}); }, 150);
+  if (listTimer !== null) return;
+  listTimer = setTimeout(() => {
+    listTimer = null;
+    if (token) loadSessions().catch(() => {});
+  }, 150);
 }
 function renderSessions() {
   const list = $("sessions");
@@ -133,6 +141,7 @@ function renderSessions() {
       el("span", "state-" + s.state, s.state),
       el("span", "muted who", (s.direction === "in" ? "incoming" : "outgoing") + who(s)),
       el("span", "muted", when(s.createdAt)),
+      counts(s),
     );
     b.addEventListener("click", () => select(s.id));
     li.append(b);
@@ -140,6 +149,21 @@ function renderSessions() {
     if (s.id === focusedId) b.focus();
   }
   $("no-sessions").hidden = sessions.length > 0;
+}
+/** Messages and body bytes each way, and failures, as the API counts them. */
+function counts(s) {
+  const span = el("span", "muted counts",
+    "in " + s.messagesIn + " (" + size(s.bytesIn) + ") · out " + s.messagesOut + " (" +
+    size(s.bytesOut) + ")");
+  if (s.messagesFailed > 0) span.append(" · ", el("span", "fail", s.messagesFailed + " failed"));
+  span.title = "received " + s.messagesIn + " messages, " + s.bytesIn + " bytes; sent " +
+    s.messagesOut + " messages, " + s.bytesOut + " bytes; " + s.messagesFailed + " failed";
+  span.dataset.messagesIn = s.messagesIn;
+  span.dataset.bytesIn = s.bytesIn;
+  span.dataset.messagesOut = s.messagesOut;
+  span.dataset.bytesOut = s.bytesOut;
+  span.dataset.messagesFailed = s.messagesFailed;
+  return span;
 }
 /** Caller and callee of the call that carries a session, when it came through the PBX. */
 function who(s) {
@@ -348,6 +372,7 @@ function onEvent(type, data) {
   }
   if (type.startsWith("session.")) { scheduleSessions(); return; }
   if (!type.startsWith("message.") || !data) return;
+  scheduleSessions(); // the list's counts
   if (data.direction === "in" && composing.has(data.sessionId)) setComposing(data.sessionId, false);
   if (data.sessionId !== selected) return;
   const view = {

@@ -20,7 +20,7 @@ import {
   PageQuery,
   SendTextRequest,
 } from "../schemas.ts";
-import { limitUpload, UploadTooLargeError } from "../upload.ts";
+import { lengthRequired, readUpload } from "../upload.ts";
 import { messageViewWithText } from "../views.ts";
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
@@ -57,7 +57,7 @@ const sendMessage = createRoute({
       headers: z.object({ Location: z.string() }),
       content: { "application/json": { schema: MessageAccepted } },
     },
-    ...problems(400, 401, 404, 409, 413, 422, 503),
+    ...problems(400, 401, 404, 409, 411, 413, 422, 503),
   },
 });
 
@@ -108,8 +108,7 @@ const getContent = createRoute({
   },
 });
 
-function declaredSize(header: string | undefined): number | undefined {
-  if (header === undefined) return undefined;
+function declaredSize(header: string): number {
   if (!/^[0-9]{1,16}$/.test(header)) {
     throw new ApiProblem("validation", "Content-Length: must be a number of bytes", {
       field: "Content-Length",
@@ -126,14 +125,18 @@ async function sendRaw(
   report: boolean,
   maxBytes: number,
 ): Promise<SentMessage> {
-  const size = declaredSize(request.headers.get("content-length") ?? undefined);
+  const length = request.headers.get("content-length");
+  if (length === null) throw lengthRequired(); // e.g. an HTTP/2 stream of unknown size
+  const size = declaredSize(length);
   if (request.body === null || size === 0) {
     throw new ApiProblem("validation", "body: must not be empty", { field: "body" });
   }
-  if (size !== undefined && size > maxBytes) {
-    throw new ApiProblem("payload-too-large", new UploadTooLargeError(maxBytes).message, {
-      field: "body",
-    });
+  if (size > maxBytes) {
+    throw new ApiProblem(
+      "payload-too-large",
+      `body: larger than MAX_UPLOAD_BYTES (${maxBytes} bytes)`,
+      { field: "body" },
+    );
   }
   const contentType = request.headers.get("content-type") ?? "";
   if (!MEDIA_TYPE.test(contentType)) {
@@ -148,17 +151,9 @@ async function sendRaw(
       { field: "id" },
     );
   }
-  const upload = limitUpload(request.body, maxBytes);
-  const sent = bridge.sendMessage(id, upload.stream, { contentType, size, report });
-  try {
-    await Promise.race([upload.finished, sent.outgoing.done]);
-  } catch (e) {
-    if (!(e instanceof UploadTooLargeError)) throw e;
-    throw new ApiProblem("payload-too-large", e.message, {
-      field: "body",
-      extensions: { messageId: sent.record.id },
-    });
-  }
+  const upload = readUpload(request.body, size);
+  const sent = bridge.sendMessage(id, upload.pieces, { contentType, size, report });
+  await Promise.race([upload.finished, sent.outgoing.done]);
   return sent;
 }
 
@@ -203,6 +198,12 @@ export function messageRoutes(app: ApiApp, bridge: Bridge, config: Config): void
   app.openapi(getContent, async (c) => {
     const { id } = c.req.valid("param");
     const message = bridge.store.getMessage(id);
+    const headers = {
+      "content-type": message?.contentType ?? "",
+      "content-security-policy": "sandbox",
+      "x-content-type-options": "nosniff",
+    };
+    if (message?.text != null) return new Response(message.text, { headers });
     if (!message?.contentPath) {
       throw new ApiProblem("not-found", `id: no stored content for message ${id}`, {
         field: "id",
@@ -230,12 +231,7 @@ export function messageRoutes(app: ApiApp, bridge: Bridge, config: Config): void
       throw e;
     }
     return new Response(file.readable, {
-      headers: {
-        "content-type": message.contentType,
-        "content-length": String(size),
-        "content-security-policy": "sandbox",
-        "x-content-type-options": "nosniff",
-      },
+      headers: { ...headers, "content-length": String(size) },
     });
   });
 }

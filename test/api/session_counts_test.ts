@@ -1,0 +1,137 @@
+/**
+ * Message and byte counts of sessions through the API: `GET /v1/sessions`
+ * and `GET /v1/sessions/{id}` with a live MSRP peer, and the counts already
+ * up to date when a message event is streamed.
+ */
+
+import { assert, assertEquals } from "../_assert.ts";
+import { Random } from "../_random.ts";
+import { buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
+import { EventStreamReader, type Harness, peerEndpoint, startHarness } from "./_harness.ts";
+
+interface Counts {
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
+  messagesFailed: number;
+}
+
+async function countsOf(h: Harness, id: string): Promise<Counts> {
+  const res = await h.request(`/v1/sessions/${id}`);
+  assertEquals(res.status, 200);
+  const s = await res.json();
+  return {
+    messagesIn: s.messagesIn,
+    bytesIn: s.bytesIn,
+    messagesOut: s.messagesOut,
+    bytesOut: s.bytesOut,
+    messagesFailed: s.messagesFailed,
+  };
+}
+
+/** Polls `GET path` until `done` holds for its JSON; the last answer. */
+async function pollUntil<T>(h: Harness, path: string, done: (body: T) => boolean): Promise<T> {
+  for (let tries = 0;; tries++) {
+    const body = await (await h.request(path)).json() as T;
+    if (done(body)) return body;
+    if (tries > 10_000) throw new Error(`gave up on ${path}: ${JSON.stringify(body)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test("api sessions: message and byte counts each way, failures apart, in show and list", async () => {
+  await using h = await startHarness();
+  await using peer = peerEndpoint();
+  // The peer takes text and PNG only: anything else it refuses with 415 (RFC 4975 §7.3.1).
+  const session = peer.createSession({ acceptTypes: ["text/*", "image/png"] });
+  const local: LocalMsrpOffer = {
+    path: session.localPath,
+    address: "127.0.0.1",
+    port: peer.port,
+    acceptTypes: ["*"],
+    setup: "active",
+  };
+  const created = await h.json("POST", "/v1/sessions", { offer: buildOffer(local) });
+  assertEquals(created.status, 201);
+  const { id, answer } = await created.json();
+  await peer.connectSession(session, parseAnswer(answer, local).remotePath);
+  assertEquals(await countsOf(h, id), {
+    messagesIn: 0,
+    bytesIn: 0,
+    messagesOut: 0,
+    bytesOut: 0,
+    messagesFailed: 0,
+  });
+
+  // In: a text and a 200 000-byte file from the peer.
+  const png = new Random(2).bytes(200_000);
+  await session.send("hello").done;
+  await session.send(png, { contentType: "image/png" }).done;
+  await pollUntil<Counts>(h, `/v1/sessions/${id}`, (c) => c.messagesIn === 2);
+
+  // Out: a reply confirmed by a REPORT, and one the peer refuses.
+  const reply = await (await h.json("POST", `/v1/sessions/${id}/messages`, {
+    text: "hi there",
+    report: true,
+  })).json();
+  const refused = await (await h.json("POST", `/v1/sessions/${id}/messages`, {
+    text: "<x/>",
+    contentType: "application/xml",
+  })).json();
+  const final = (m: { status: string }) => m.status === "delivered" || m.status === "failed";
+  const replied = await pollUntil(h, `/v1/messages/${reply.messageId}`, final);
+  const refusal = await pollUntil(h, `/v1/messages/${refused.messageId}`, final);
+  assertEquals([replied.status, refusal.status], ["delivered", "failed"]);
+
+  const expected = {
+    messagesIn: 2,
+    bytesIn: 5 + 200_000,
+    messagesOut: 1,
+    bytesOut: 8,
+    messagesFailed: 1,
+  };
+  assertEquals(await countsOf(h, id), expected);
+  const list = await (await h.request("/v1/sessions")).json();
+  assertEquals(list.items.length, 1);
+  const { messagesIn, bytesIn, messagesOut, bytesOut, messagesFailed } = list.items[0];
+  assertEquals({ messagesIn, bytesIn, messagesOut, bytesOut, messagesFailed }, expected);
+
+  const doc = await (await fetch(`${h.url}/openapi.json`)).json();
+  const schema = doc.components.schemas.Session;
+  for (const field of Object.keys(expected)) {
+    assert(schema.required.includes(field), `${field} is required in the Session schema`);
+    assertEquals(schema.properties[field].type, "integer", field);
+  }
+});
+
+Deno.test("api sessions: a message event is streamed after the session's counts include it", async () => {
+  await using h = await startHarness();
+  await using peer = peerEndpoint();
+  const session = peer.createSession();
+  const local: LocalMsrpOffer = {
+    path: session.localPath,
+    address: "127.0.0.1",
+    port: peer.port,
+    acceptTypes: ["*"],
+    setup: "active",
+  };
+  const { id, answer } = await (await h.json("POST", "/v1/sessions", {
+    offer: buildOffer(local),
+  })).json();
+  await peer.connectSession(session, parseAnswer(answer, local).remotePath);
+  const res = await h.request("/v1/events");
+  const events = new EventStreamReader(res.body!);
+  try {
+    for (let n = 1; n <= 3; n++) {
+      await session.send("x".repeat(n * 1000)).done;
+      let event;
+      do event = await events.next(); while (event.event !== "message.received");
+      assertEquals(JSON.parse(event.data).data.sessionId, id);
+      const counts = await countsOf(h, id);
+      assertEquals([counts.messagesIn, counts.bytesIn], [n, 1000 * n * (n + 1) / 2]);
+    }
+  } finally {
+    await events.close();
+  }
+});
