@@ -764,10 +764,12 @@ export class Bridge {
       // A short text is kept in the row, so transcripts show what was sent.
       text: bytes instanceof Uint8Array ? inlineText(outgoing.contentType, bytes) : undefined,
     });
+    // A message of one chunk settles in one round trip: its row goes from
+    // queued to the outcome, saving a write per text; longer ones show "sending".
+    const oneChunk = size !== undefined && size <= session.chunkSize;
     const onStatus = () => {
-      if (!outgoing.settled) {
-        this.store.updateMessage(record.id, { status: outgoing.status, bytes: outgoing.bytesSent });
-      }
+      if (outgoing.settled || (oneChunk && outgoing.status === "sending")) return;
+      this.store.updateMessage(record.id, { status: outgoing.status, bytes: outgoing.bytesSent });
     };
     outgoing.addEventListener("status", onStatus);
     this.#track(outgoing.done.then((result) => {
@@ -991,20 +993,24 @@ export class Bridge {
 
   #settled(id: string, result: DeliveryResult): void {
     const failed = result.status === "failed";
-    const row = this.store.updateMessage(id, {
-      status: result.status,
-      bytes: result.bytesSent,
-      errorCode: failed ? result.code : null,
-      errorReason: failed ? result.reason : null,
+    // The row and its event commit together.
+    const row = this.store.transaction(() => {
+      const row = this.store.updateMessage(id, {
+        status: result.status,
+        bytes: result.bytesSent,
+        errorCode: failed ? result.code : null,
+        errorReason: failed ? result.reason : null,
+      });
+      const session = this.store.getSession(row.sessionId);
+      const type = failed ? "message.failed" : "message.delivered";
+      this.#publish(createEvent(type, messageEventData(row, session)));
+      return row;
     });
-    const session = this.store.getSession(row.sessionId);
     if (failed) {
       this.#failures.set(result.code, (this.#failures.get(result.code) ?? 0) + 1);
-      this.#publish(createEvent("message.failed", messageEventData(row, session)));
     } else {
       this.#messagesOut++;
       this.#bytesOut += result.bytesSent;
-      this.#publish(createEvent("message.delivered", messageEventData(row, session)));
     }
     const info = this.#pluginSessions.get(row.sessionId);
     if (this.#plugins && info) {

@@ -32,7 +32,7 @@ const sendMessage = createRoute({
   summary: "Send a message",
   description: "A JSON body `{text, contentType?, report?}` sends `text`. Any other " +
     "Content-Type sends the body as it arrives (never buffered whole) with that type, " +
-    "up to MAX_UPLOAD_BYTES; Content-Length, when given, is the declared size. The " +
+    "up to MAX_UPLOAD_BYTES; the body needs a Content-Length (411 for chunked bodies). The " +
     "answer comes once the body was read (or the message failed earlier), so raw bodies " +
     "need an active session (409 session-not-active before `session.started`); text is " +
     "queued until the session connects.",
