@@ -6,7 +6,7 @@
  * @module
  */
 
-import { postSized } from "./_sized_upload.ts";
+import { type ApiClient, apiClient } from "./_api_client.ts";
 
 const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
 
@@ -33,24 +33,11 @@ export function freePorts(count: number): number[] {
 }
 
 /** A running service process. */
-export interface ServiceProcess extends AsyncDisposable {
+export interface ServiceProcess extends ApiClient, AsyncDisposable {
   /** The child process. */
   readonly child: Deno.ChildProcess;
-  /** Base URL of its API, e.g. `http://127.0.0.1:40000`. */
-  readonly url: string;
   /** Its HTTP port. */
   readonly httpPort: number;
-  /** Sends a request to `path`. */
-  request(path: string, init?: RequestInit): Promise<Response>;
-  /** Sends JSON to `path` with `method`. */
-  json(method: string, path: string, body: unknown): Promise<Response>;
-  /** POSTs `size` bytes of `contentType` to `path` as a stream with a Content-Length. */
-  upload(
-    path: string,
-    body: AsyncIterable<Uint8Array>,
-    size: number,
-    contentType: string,
-  ): Promise<Response>;
   /** Sends `signal` and waits for the process to end. */
   kill(signal: Deno.Signal): Promise<Deno.CommandStatus>;
 }
@@ -90,25 +77,15 @@ export async function startService(
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  const request = (path: string, init?: RequestInit) => fetch(`${url}${path}`, init);
   const kill = async (signal: Deno.Signal) => {
     if (!exited) child.kill(signal);
     await status;
     return exited!;
   };
   return {
+    ...apiClient(url, env.API_TOKEN),
     child,
-    url,
     httpPort: Number(env.HTTP_PORT),
-    request,
-    json: (method, path, body) =>
-      request(path, {
-        method,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-      }),
-    upload: (path, body, size, contentType) =>
-      postSized(`${url}${path}`, body, size, { "content-type": contentType }),
     kill,
     async [Symbol.asyncDispose]() {
       await kill("SIGTERM");

@@ -23,7 +23,7 @@ import {
   type SessionOptions,
 } from "../../src/session/mod.ts";
 import { verifyWebhook, type WebhookEvent } from "../../src/webhooks/mod.ts";
-import { postSized } from "../_sized_upload.ts";
+import { type ApiClient, apiClient } from "../_api_client.ts";
 
 /** The API token of harnesses made with a token. */
 export const TOKEN = "test-token-0123456789";
@@ -43,24 +43,11 @@ export async function waitUntil(predicate: () => boolean, what: string): Promise
 }
 
 /** The bridge and its HTTP API on a free port. */
-export interface Harness extends AsyncDisposable {
+export interface Harness extends ApiClient, AsyncDisposable {
   /** The bridge. */
   readonly bridge: Bridge;
   /** Its configuration. */
   readonly config: Config;
-  /** Base URL of the API, e.g. `http://127.0.0.1:40000`. */
-  readonly url: string;
-  /** Sends a request to `path` with the bearer token (when the harness has one). */
-  request(path: string, init?: RequestInit): Promise<Response>;
-  /** Sends JSON to `path` with `method`. */
-  json(method: string, path: string, body: unknown): Promise<Response>;
-  /** POSTs `size` bytes of `contentType` to `path` as a stream with a Content-Length. */
-  upload(
-    path: string,
-    body: AsyncIterable<Uint8Array>,
-    size: number,
-    contentType: string,
-  ): Promise<Response>;
 }
 
 /**
@@ -89,30 +76,10 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     (req, info) => app.fetch(req, { info }),
   );
-  const url = `http://127.0.0.1:${server.addr.port}`;
-  const request = (path: string, init: RequestInit = {}) => {
-    const headers = new Headers(init.headers);
-    if (config.apiToken && !headers.has("authorization")) {
-      headers.set("authorization", `Bearer ${config.apiToken}`);
-    }
-    return fetch(`${url}${path}`, { ...init, headers });
-  };
   return {
+    ...apiClient(`http://127.0.0.1:${server.addr.port}`, config.apiToken),
     bridge,
     config,
-    url,
-    request,
-    json: (method, path, body) =>
-      request(path, {
-        method,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-      }),
-    upload: (path, body, size, contentType) =>
-      postSized(`${url}${path}`, body, size, {
-        "content-type": contentType,
-        ...(config.apiToken ? { authorization: `Bearer ${config.apiToken}` } : {}),
-      }),
     async [Symbol.asyncDispose]() {
       await bridge.stop();
       await server.shutdown();

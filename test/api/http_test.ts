@@ -2,9 +2,15 @@ import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts
 import { ConfigError, loadConfig } from "../../src/config.ts";
 import { Logger } from "../../src/log.ts";
 import { Bridge } from "../../src/service.ts";
-import { buildAnswer } from "../../src/sdp/mod.ts";
 import { nextMessage } from "../_messages.ts";
-import { peerEndpoint, randomStream, sha256Of, startHarness, TOKEN } from "./_harness.ts";
+import {
+  openPeerSession,
+  peerEndpoint,
+  randomStream,
+  sha256Of,
+  startHarness,
+  TOKEN,
+} from "./_harness.ts";
 
 const PROBLEMS = "https://msrp-bridge.dev/problems/";
 
@@ -175,15 +181,7 @@ Deno.test("api validation: 400 malformed JSON, 422 naming the field, 404 unknown
 Deno.test("api uploads: a chunked body (no Content-Length) is refused with 411 before any message exists", async () => {
   await using h = await startHarness();
   await using peer = peerEndpoint();
-  const { id, offer } = await (await h.json("POST", "/v1/sessions", { createOffer: true })).json();
-  const peerSession = peer.createSession();
-  const { sdp } = buildAnswer(offer, {
-    path: peerSession.localPath,
-    address: "127.0.0.1",
-    port: peer.port,
-    acceptTypes: ["*"],
-  });
-  assertEquals((await h.json("PUT", `/v1/sessions/${id}/answer`, { answer: sdp })).status, 200);
+  const { id } = await openPeerSession(h, peer);
   let pieces = 0;
   const body = new ReadableStream<Uint8Array>({
     pull(controller) {
@@ -205,15 +203,7 @@ Deno.test("api uploads: a chunked body (no Content-Length) is refused with 411 b
 Deno.test("api uploads: a body with a Content-Length streams to the peer whole", async () => {
   await using h = await startHarness();
   await using peer = peerEndpoint();
-  const { id, offer } = await (await h.json("POST", "/v1/sessions", { createOffer: true })).json();
-  const peerSession = peer.createSession();
-  const { sdp } = buildAnswer(offer, {
-    path: peerSession.localPath,
-    address: "127.0.0.1",
-    port: peer.port,
-    acceptTypes: ["*"],
-  });
-  assertEquals((await h.json("PUT", `/v1/sessions/${id}/answer`, { answer: sdp })).status, 200);
+  const { id, session: peerSession } = await openPeerSession(h, peer);
   const size = 3 * 65536 + 1234; // pieces are filled whole, the last one is short
   const file = randomStream(size);
   const got = nextMessage(peerSession);
