@@ -932,13 +932,15 @@ export class Bridge {
     }
     this.#messagesIn++;
     this.#bytesIn += row.bytes;
-    if (this.#plugins && await this.#consumedByPlugins(row)) return;
     let text: string | undefined;
     if (row.bytes <= MAX_INLINE_TEXT_BYTES && /^text\//i.test(row.contentType) && row.contentPath) {
       // Without the file the event still carries contentUrl, which then answers 404.
       const body = await Deno.readFile(row.contentPath).catch(() => undefined);
       text = body && inlineText(row.contentType, body);
+      // Kept in the row too, so transcripts list it without reading a file.
+      if (text !== undefined) this.store.updateMessage(row.id, { text });
     }
+    if (this.#plugins && await this.#consumedByPlugins(row)) return;
     this.#publish(
       createEvent(
         "message.received",
@@ -993,8 +995,8 @@ export class Bridge {
 
   #settled(id: string, result: DeliveryResult): void {
     const failed = result.status === "failed";
-    // The row and its event commit together.
-    const row = this.store.transaction(() => {
+    // The row and its event commit together; subscribers hear of it after the commit.
+    const { row, event } = this.store.transaction(() => {
       const row = this.store.updateMessage(id, {
         status: result.status,
         bytes: result.bytesSent,
@@ -1003,9 +1005,9 @@ export class Bridge {
       });
       const session = this.store.getSession(row.sessionId);
       const type = failed ? "message.failed" : "message.delivered";
-      this.#publish(createEvent(type, messageEventData(row, session)));
-      return row;
+      return { row, event: this.#logEvent(createEvent(type, messageEventData(row, session))) };
     });
+    this.#notify(event);
     if (failed) {
       this.#failures.set(result.code, (this.#failures.get(result.code) ?? 0) + 1);
     } else {
@@ -1049,7 +1051,16 @@ export class Bridge {
 
   /** Records an event, wakes webhook delivery and tells subscribers. */
   #publish(event: WebhookEvent): void {
-    const record = publishEvent(this.store, event, { webhook: this.#dispatcher !== undefined });
+    this.#notify(this.#logEvent(event));
+  }
+
+  /** Stores an event in the log (and the webhook outbox); `#notify` tells of it. */
+  #logEvent(event: WebhookEvent): EventRecord {
+    return publishEvent(this.store, event, { webhook: this.#dispatcher !== undefined });
+  }
+
+  /** Wakes webhook delivery and tells subscribers of a stored event. */
+  #notify(record: EventRecord): void {
     this.#dispatcher?.wake();
     for (const subscriber of this.#subscribers) subscriber.event(record);
   }

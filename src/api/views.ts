@@ -7,7 +7,6 @@
 
 import type { z } from "@hono/zod-openapi";
 import { contentUrl } from "../service.ts";
-import { inlineText, MAX_INLINE_TEXT_BYTES } from "../webhooks/mod.ts";
 import type { MessageRecord, SessionRecord } from "../store/mod.ts";
 import type { Message, Session } from "./schemas.ts";
 
@@ -67,21 +66,8 @@ export function messageView(m: MessageRecord): MessageView {
   };
 }
 
-/**
- * The API view of a message row with `text` when its content is short UTF-8
- * text: kept in the row (sent texts), or on disk (read from the content file;
- * absent when the file is gone).
- */
-export async function messageViewWithText(m: MessageRecord): Promise<MessageView> {
+/** The API view of a message row with `text` when it is a short text kept in the row. */
+export function messageViewWithText(m: MessageRecord): MessageView {
   const view = messageView(m);
-  if (m.text !== null) return { ...view, text: m.text };
-  if (
-    m.contentPath === null || m.bytes > MAX_INLINE_TEXT_BYTES || !/^text\//i.test(m.contentType)
-  ) {
-    return view;
-  }
-  if (m.status === "receiving") return view;
-  const body = await Deno.readFile(m.contentPath).catch(() => undefined);
-  const text = body && inlineText(m.contentType, body);
-  return text === undefined ? view : { ...view, text };
+  return m.text === null ? view : { ...view, text: m.text };
 }

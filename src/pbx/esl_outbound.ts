@@ -65,6 +65,9 @@ const _decoder = new TextDecoder();
  * server.addEventListener("call", (e) => console.log((e as InboundCallEvent).call.info));
  * ```
  */
+/** Pause after a failed accept (e.g. out of file descriptors) before the next. */
+const ACCEPT_RETRY_MS = 100;
+
 export class EslOutboundServer extends EventTarget {
   readonly #hostname: string;
   readonly #port: number;
@@ -143,13 +146,19 @@ export class EslOutboundServer extends EventTarget {
   }
 
   async #accept(listener: Deno.TcpListener): Promise<void> {
-    try {
-      for await (const conn of listener) {
-        const serving = this.#serve(conn).finally(() => this.#serving.delete(serving));
-        this.#serving.add(serving);
+    while (!this.#closing) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (this.#closing || error instanceof Deno.errors.BadResource) return; // closed
+        // e.g. EMFILE: keep serving once descriptors are free again.
+        this.#log?.warn("esl outbound accept failed", { error: String(error) });
+        await new Promise((r) => setTimeout(r, ACCEPT_RETRY_MS));
+        continue;
       }
-    } catch {
-      // the listener was closed
+      const serving = this.#serve(conn).finally(() => this.#serving.delete(serving));
+      this.#serving.add(serving);
     }
   }
 

@@ -137,6 +137,9 @@ export class SipDialog extends EventTarget {
  * TCP listener (our Contact) for requests the server sends on a connection
  * of its own. {@linkcode close} it when its calls are over.
  */
+/** RFC 3261 Timer B: 64·T1 (T1 = 500 ms). */
+const TIMER_B_MS = 32_000;
+
 export class SipUserAgent {
   readonly #server: SipConnection;
   readonly #listener: Deno.TcpListener;
@@ -216,14 +219,21 @@ export class SipUserAgent {
       withCseq(withBranch(base, branch), "1 CANCEL"),
     );
     let cancelled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const cancel = () => {
       if (cancelled) return;
       cancelled = true;
       provisional.promise.then(() => this.#server.write(cancelBytes)).catch(() => {});
+      // RFC 3261 §17.1.1.2 (Timer B, 64·T1): a call that never rang, or whose CANCEL
+      // never brings the final answer, ends here instead of waiting forever.
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => final.reject(new Error(`no final response to the INVITE within ${TIMER_B_MS} ms`)),
+        TIMER_B_MS,
+      );
     };
     options.signal?.addEventListener("abort", cancel, { once: true });
     if (options.signal?.aborted) cancel();
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await this.#server.write(requestBytes("INVITE", requestUri, [
         ...withBranch(base, branch),
@@ -231,7 +241,9 @@ export class SipUserAgent {
         ["Content-Type", "application/sdp"],
         ...(options.headers ?? []),
       ], options.sdp));
-      if (options.timeoutMs !== undefined) timer = setTimeout(cancel, options.timeoutMs);
+      if (options.timeoutMs !== undefined && !cancelled) {
+        timer = setTimeout(cancel, options.timeoutMs);
+      }
       const response = await final.promise;
       const status = statusOf(response);
       const reason = response.startLine.split(" ").slice(2).join(" ");

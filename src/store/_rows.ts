@@ -126,6 +126,7 @@ export const MESSAGE_COLUMNS: ColumnMap = {
   bytes: ["bytes"],
   sha256: ["sha256"],
   contentPath: ["content_path"],
+  text: ["text"],
   errorCode: ["error_code"],
   errorReason: ["error_reason"],
 };

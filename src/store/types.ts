@@ -148,7 +148,7 @@ export interface MessageRecord {
   readonly sha256: string | null;
   /** Path of the content file, when the content is on disk. */
   readonly contentPath: string | null;
-  /** The body, when it is a short text kept in the row (sent texts). */
+  /** The body, when it is a short UTF-8 text kept in the row. */
   readonly text: string | null;
   /** MSRP status code of a failure. */
   readonly errorCode: number | null;
@@ -200,6 +200,8 @@ export interface MessageChanges {
   readonly sha256?: string | null;
   /** Path of the content file. */
   readonly contentPath?: string | null;
+  /** The body as text, for a short text kept in the row. */
+  readonly text?: string | null;
   /** MSRP status code of a failure. */
   readonly errorCode?: number | null;
   /** Why it failed or is incomplete. */

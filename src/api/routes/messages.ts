@@ -178,21 +178,21 @@ export function messageRoutes(app: ApiApp, bridge: Bridge, config: Config): void
     return c.json({ messageId, status: sent.outgoing.status }, 202);
   });
 
-  app.openapi(listMessages, async (c) => {
+  app.openapi(listMessages, (c) => {
     const { id } = c.req.valid("param");
     if (!bridge.store.getSession(id)) {
       throw new ApiProblem("not-found", `id: no session ${id}`, { field: "id" });
     }
     const page = bridge.store.listMessages(id, c.req.valid("query"));
-    const items = await Promise.all(page.items.map(messageViewWithText));
+    const items = page.items.map(messageViewWithText);
     return c.json({ items, nextCursor: page.nextCursor ?? null }, 200);
   });
 
-  app.openapi(getMessage, async (c) => {
+  app.openapi(getMessage, (c) => {
     const { id } = c.req.valid("param");
     const message = bridge.store.getMessage(id);
     if (!message) throw new ApiProblem("not-found", `id: no message ${id}`, { field: "id" });
-    return c.json(await messageViewWithText(message), 200);
+    return c.json(messageViewWithText(message), 200);
   });
 
   app.openapi(getContent, async (c) => {
