@@ -186,7 +186,8 @@ export class EslOutboundServer extends EventTarget {
       } else {
         await Promise.race([hungUp.promise, connection.closed]);
       }
-      await connection.command(encodeExit(), "command/reply");
+      // Without `full` (no linger) FreeSWITCH may have closed the socket at hangup already.
+      await connection.command(encodeExit(), "command/reply").catch(() => connection.close());
       await connection.closed;
     } catch (error) {
       if (!this.#closing) {

@@ -22,12 +22,16 @@ self.onmessage = (e: MessageEvent<CheckpointStart>) => {
   const db = new DatabaseSync(path);
   db.exec("PRAGMA busy_timeout = 1000");
   const checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+  let failing: string | undefined;
   const timer = setInterval(() => {
     try {
       checkpoint.get();
+      failing = undefined;
     } catch (error) {
-      // Busy or locked: the next round tries again; the owner logs why.
-      self.postMessage({ error: error instanceof Error ? error.message : String(error) });
+      // Busy or locked: the next round tries again; the owner logs why, once per spell.
+      const message = error instanceof Error ? error.message : String(error);
+      if (message !== failing) self.postMessage({ error: message });
+      failing = message;
     }
   }, intervalMs);
   self.onmessage = () => {

@@ -153,7 +153,15 @@ async function sendRaw(
   }
   const upload = readUpload(request.body, size);
   const sent = bridge.sendMessage(id, upload.pieces, { contentType, size, report });
-  await Promise.race([upload.finished, sent.outgoing.done]);
+  try {
+    await Promise.race([upload.finished, sent.outgoing.done]);
+  } catch (e) {
+    // The client stopped sending before its Content-Length; the message failed with it.
+    throw new ApiProblem("validation", `body: ${(e as Error).message}`, {
+      field: "body",
+      extensions: { messageId: sent.record.id },
+    });
+  }
   return sent;
 }
 
