@@ -279,6 +279,20 @@ export function msrpUriEquals(a: MsrpUri | string, b: MsrpUri | string): boolean
 }
 
 /**
+ * {@linkcode msrpUriEquals} for URIs received from a peer: identical text is
+ * equal at once, and otherwise a URI that does not parse is equal to nothing
+ * instead of throwing (RFC 4975 §6.1).
+ */
+export function sameMsrpUri(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return msrpUriEquals(a, b);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * `scheme://host:port`, lower-cased, with the effective port and a canonical
  * bracketed IPv6 host: equal for URIs reachable over the same connection, so
  * it can key a connection table for reuse (RFC 6135).

@@ -11,11 +11,14 @@ import {
   type FrameHandler,
   type FrameHead,
   MsrpError,
-  msrpUriEquals,
+  type OutgoingResponse,
   parsePath,
   reasonPhrase,
+  reportPolicy,
+  type ReportRequest,
   type RequestHead,
   type ResponseHead,
+  sameMsrpUri,
   sessionIdOf,
   Status,
 } from "../msrp/mod.ts";
@@ -50,6 +53,8 @@ export interface LinkConnection {
   close(error?: Error): void;
   /** Bytes waiting to be written. */
   readonly queuedBytes: number;
+  /** Queued bytes from which `send` waits for the queue to drain. */
+  readonly highWaterMark: number;
 }
 
 interface Pending {
@@ -74,6 +79,48 @@ const MAX_PENDING_SINK_BYTES = 8 * 1024 * 1024;
  * flow control instead of growing our queue.
  */
 const MAX_UNREAD_OUTPUT = 4 * 1024 * 1024;
+
+/**
+ * The To-Path of a response (RFC 4975 §7.2): the first From-Path URI of the
+ * request for SEND, its whole From-Path for other methods.
+ */
+export function responseToPath(method: string, fromPath: readonly string[]): readonly string[] {
+  return method === "SEND" ? [fromPath[0]] : fromPath;
+}
+
+/**
+ * The Failure-Report of a request (RFC 4975 §7.1.2: `no` for a REPORT); a
+ * malformed one counts as the default, `yes`.
+ */
+export function failureReportOf(head: RequestHead): ReportRequest {
+  try {
+    return reportPolicy(head).failureReport;
+  } catch {
+    return "yes";
+  }
+}
+
+/**
+ * The response refusing `head` with `status`, from the first To-Path URI
+ * (`ownUri` when there is none), or `undefined` when none is due: REPORTs
+ * are never answered and `Failure-Report: no` asks for no response (RFC 4975
+ * §7.2).
+ */
+export function refusalOf(
+  head: RequestHead,
+  status: number,
+  ownUri: string,
+  comment?: string,
+): OutgoingResponse | undefined {
+  if (failureReportOf(head) === "no") return undefined;
+  return {
+    transactionId: head.transactionId,
+    status,
+    comment: comment ?? reasonPhrase(status),
+    toPath: responseToPath(head.method, head.fromPath),
+    fromPath: [head.toPath[0] ?? ownUri],
+  };
+}
 
 /** One connection's routing and transaction state. */
 export class Link implements FrameHandler {
@@ -110,6 +157,11 @@ export class Link implements FrameHandler {
   send(parts: readonly Uint8Array[]): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("connection closed"));
     return this.connection.send(parts);
+  }
+
+  /** True while the write queue is at or above its high-water mark (a send would wait). */
+  get behind(): boolean {
+    return !this.#closed && this.connection.queuedBytes >= this.connection.highWaterMark;
   }
 
   /** Queues bytes without waiting (responses, REPORTs); a closed connection drops them. */
@@ -301,12 +353,14 @@ export class Link implements FrameHandler {
     const fromPath = parsePath(from);
     if (fromPath.length === 0) return;
     const to = failure.headers.get("to-path");
-    this.#reply(
-      tid,
-      failure.method === "SEND" ? [fromPath[0]] : fromPath,
-      to,
-      failure.error.status,
-    );
+    const ownUri = to === undefined ? undefined : parsePath(to)[0];
+    this.post([encodeResponse({
+      transactionId: tid,
+      status: failure.error.status,
+      comment: reasonPhrase(failure.error.status),
+      toPath: responseToPath(failure.method, fromPath),
+      fromPath: [ownUri ?? this.#owner.ownUri],
+    })]);
   }
 
   #route(head: RequestHead): ChunkReceiver | undefined {
@@ -347,31 +401,12 @@ export class Link implements FrameHandler {
 
   // RFC 4975 §6.1 URI comparison, or session-id only with CEMA (RFC 7701 §4).
   #addressed(uri: string, session: MsrpSession): boolean {
-    if (session.cema || uri === session.localUri) return true;
-    try {
-      return msrpUriEquals(uri, session.localUri);
-    } catch {
-      return false;
-    }
+    return session.cema || sameMsrpUri(uri, session.localUri);
   }
 
   #refuse(head: RequestHead, status: number): undefined {
-    // REPORTs are never answered; Failure-Report: no asks for no response (RFC 4975 §7.2).
-    if (head.method === "REPORT") return undefined;
-    if (head.headers.get("failure-report")?.trim().toLowerCase() === "no") return undefined;
-    const toPath = head.method === "SEND" ? [head.fromPath[0]] : head.fromPath;
-    this.#reply(head.transactionId, toPath, head.toPath[0], status);
+    const refusal = refusalOf(head, status, this.#owner.ownUri);
+    if (refusal) this.post([encodeResponse(refusal)]);
     return undefined;
-  }
-
-  #reply(tid: string, toPath: readonly string[], ownUri: string | undefined, status: number): void {
-    const from = ownUri === undefined ? this.#owner.ownUri : parsePath(ownUri)[0];
-    this.post([encodeResponse({
-      transactionId: tid,
-      status,
-      comment: reasonPhrase(status),
-      toPath,
-      fromPath: [from ?? this.#owner.ownUri],
-    })]);
   }
 }

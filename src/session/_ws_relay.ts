@@ -28,20 +28,26 @@ import {
   MsrpError,
   MsrpHeaders,
   MsrpParser,
-  msrpUriEquals,
   newChallenge,
+  type OutgoingResponse,
   parseAuthorization,
   reasonPhrase,
-  reportPolicy,
-  type ReportRequest,
   type RequestHead,
   type ResponseHead,
+  sameMsrpUri,
   sessionIdOf,
   Status,
   transactionIdFor,
   verifyAuthorization,
 } from "../msrp/mod.ts";
-import { Link, type LinkConnection, type LinkOwner } from "./_link.ts";
+import {
+  failureReportOf,
+  Link,
+  type LinkConnection,
+  type LinkOwner,
+  refusalOf,
+  responseToPath,
+} from "./_link.ts";
 import type { ChunkReceiver } from "./session.ts";
 
 /** How the WebSocket server answers AUTH (RFC 4976 §5.1, RFC 7977 §5). */
@@ -70,13 +76,38 @@ export interface RelayHost extends LinkOwner {
   linkTo(uri: string): Promise<Link>;
   /** True when `uri` names an open session of this endpoint. */
   isLocalSession(uri: string): boolean;
+  /**
+   * How long a connection the relay dialed to a next hop stays open once
+   * idle (nothing in flight, no session of ours, no live grant that used it).
+   */
+  readonly relayHopIdleMs: number;
 }
 
-interface Policy {
+/** {@linkcode WebSocketRelayOptions} checked, with their defaults filled in. */
+interface AuthPolicy {
+  readonly password: string | undefined;
+  readonly realm: string;
+  readonly minExpires: number;
+  readonly maxExpires: number;
+  readonly defaultExpires: number;
+}
+
+/** A WebSocket we serve as a relay. */
+interface Served {
   /** `msrp://host:port` or `msrps://…` of the WebSocket server. */
   readonly base: string;
-  readonly options: WebSocketRelayOptions;
+  readonly auth: AuthPolicy;
   nonce?: string;
+}
+
+/** A connection the relay dialed to a next hop (RFC 4976 §6.4.1). */
+interface Hop {
+  /** Requests being passed on to it or from it whose end-line did not come yet. */
+  streams: number;
+  /** Last time a request or response went through it. */
+  lastUsed: number;
+  /** Grants whose clients sent through it: it stays open while one lives. */
+  readonly grants: Set<Grant>;
 }
 
 interface Grant {
@@ -115,26 +146,27 @@ const DIGITS = /^\d{1,10}$/;
 const EMPTY_HEADERS = new MsrpHeaders();
 const RESOLVED = Promise.resolve();
 
-function sameUri(a: string, b: string): boolean {
-  if (a === b) return true;
-  try {
-    return msrpUriEquals(a, b);
-  } catch {
-    return false;
+/**
+ * Checks `options` and fills in their defaults.
+ *
+ * @throws {RangeError} when the Expires bounds are not 0 < min <= max.
+ */
+function authPolicy(options: WebSocketRelayOptions): AuthPolicy {
+  const minExpires = options.minExpires ?? DEFAULT_MIN_EXPIRES;
+  const maxExpires = options.maxExpires ?? DEFAULT_MAX_EXPIRES;
+  if (!(minExpires > 0) || !(maxExpires >= minExpires)) {
+    throw new RangeError(
+      `expected 0 < minExpires <= maxExpires, got ${minExpires} and ${maxExpires}`,
+    );
   }
-}
-
-function noFailureReport(head: RequestHead): boolean {
-  return head.headers.get("failure-report")?.trim().toLowerCase() === "no";
-}
-
-// The Failure-Report of a request; a malformed one is the default, "yes".
-function failureReportOf(head: RequestHead): ReportRequest {
-  try {
-    return reportPolicy(head).failureReport;
-  } catch {
-    return "yes";
-  }
+  const defaultExpires = options.defaultExpires ?? DEFAULT_EXPIRES;
+  return {
+    password: options.password,
+    realm: options.realm ?? "msrp-bridge",
+    minExpires,
+    maxExpires,
+    defaultExpires: Math.max(minExpires, Math.min(maxExpires, defaultExpires)),
+  };
 }
 
 /**
@@ -165,17 +197,24 @@ class LoopConnection implements LinkConnection {
   get queuedBytes(): number {
     return this.#client.closed ? 0 : this.#client.connection.queuedBytes;
   }
+
+  get highWaterMark(): number {
+    return this.#client.connection.highWaterMark;
+  }
 }
 
 /** The relay role of the WebSocket server; one per endpoint. */
 export class WebSocketRelay {
   readonly #host: RelayHost;
-  readonly #policies = new Map<Link, Policy>();
+  /** Each options object is checked once, when first served. */
+  readonly #authPolicies = new WeakMap<WebSocketRelayOptions, AuthPolicy>();
+  readonly #served = new Map<Link, Served>();
+  readonly #hops = new Map<Link, Hop>();
   readonly #grants = new Map<string, Grant>();
   readonly #loops = new Set<Link>();
   /** Requests forwarded to each next hop, by transaction id. */
   readonly #forwarded = new Map<Link, Map<string, Forwarded>>();
-  /** Sweeps expired grants and overdue forwarded requests while there are any. */
+  /** Sweeps expired grants, overdue forwarded requests and idle hops while there are any. */
   #timer: ReturnType<typeof setInterval> | undefined;
 
   /** Creates the relay of `host`. */
@@ -183,14 +222,16 @@ export class WebSocketRelay {
     this.#host = host;
   }
 
-  /** Serves `link` (a WebSocket accepted by our server) as a relay whose URIs start with `base`. */
+  /**
+   * Serves `link` (a WebSocket accepted by our server) as a relay whose URIs
+   * start with `base`. `options` are checked the first time they are served.
+   *
+   * @throws {RangeError} when the Expires bounds are not 0 < min <= max.
+   */
   serve(link: Link, base: string, options: WebSocketRelayOptions): void {
-    const min = options.minExpires ?? DEFAULT_MIN_EXPIRES;
-    const max = options.maxExpires ?? DEFAULT_MAX_EXPIRES;
-    if (!(min > 0) || !(max >= min)) {
-      throw new RangeError(`expected 0 < minExpires <= maxExpires, got ${min} and ${max}`);
-    }
-    this.#policies.set(link, { base, options });
+    let auth = this.#authPolicies.get(options);
+    if (!auth) this.#authPolicies.set(options, auth = authPolicy(options));
+    this.#served.set(link, { base, auth });
   }
 
   /** Grants held now (expired ones are dropped within a sweep). */
@@ -204,7 +245,8 @@ export class WebSocketRelay {
    * are answered 408 at once.
    */
   linkClosed(link: Link): void {
-    this.#policies.delete(link);
+    this.#served.delete(link);
+    this.#hops.delete(link);
     this.#loops.delete(link);
     for (const grant of this.#grants.values()) {
       if (grant.link === link) this.#dropGrant(grant, "the WebSocket client went away");
@@ -234,37 +276,45 @@ export class WebSocketRelay {
    */
   route(source: Link, head: RequestHead): ChunkReceiver | undefined | false {
     if (head.method === "AUTH") {
-      const policy = this.#policies.get(source);
-      return policy ? this.#auth(source, head, policy) : false;
+      const served = this.#served.get(source);
+      return served ? this.#auth(source, head, served) : false;
     }
     const first = head.toPath[0];
     const id = sessionIdOf(first);
     const grant = id === undefined ? undefined : this.#grants.get(id);
-    if (!grant || !sameUri(first, grant.uri)) return false;
+    if (!grant || !sameMsrpUri(first, grant.uri)) return false;
     if (grant.expiresAt <= Date.now()) {
       this.#dropGrant(grant, "the relay grant expired");
       return this.#refuse(source, head, Status.SessionDoesNotExist);
     }
-    const rest = head.toPath.slice(1);
+    this.#used(source);
+    let rest = head.toPath.slice(1);
+    // RFC 4976 §6.4.1: we leave To-Path and go in front of From-Path.
+    let fromPath = [first, ...head.fromPath];
     // RFC 4976 §7: nothing after us in To-Path means no session to deliver to.
     if (rest.length === 0) return this.#refuse(source, head, Status.SessionDoesNotExist);
     let dest: Link | Promise<Link>;
+    let toward = grant;
     if (source === grant.link) {
       // From our client: only the URI that authenticated may send through its grant.
-      if (head.fromPath.length !== 1 || !sameUri(head.fromPath[0], grant.clientUri)) {
+      if (head.fromPath.length !== 1 || !sameMsrpUri(head.fromPath[0], grant.clientUri)) {
         return this.#refuse(source, head, Status.Forbidden);
       }
-      dest = this.#host.isLocalSession(rest[0]) ? this.#loop(grant) : this.#host.linkTo(rest[0]);
-    } else {
-      // Toward our client: it is the only hop we deliver to behind this URI.
-      if (rest.length !== 1 || !sameUri(rest[0], grant.clientUri)) {
-        return this.#refuse(source, head, Status.SessionDoesNotExist);
-      }
-      dest = grant.link;
+      const next = this.#grant(rest[0]);
+      if (this.#host.isLocalSession(rest[0])) dest = this.#loop(grant);
+      else if (next) {
+        // To another client of ours: we are its next hop too, down its WebSocket.
+        toward = next;
+        fromPath = [rest[0], ...fromPath];
+        rest = rest.slice(1);
+        dest = next.link;
+      } else dest = this.#hop(grant, rest[0]);
+    } else dest = grant.link;
+    // Toward our client: it is the only hop we deliver to behind its URI.
+    if (dest === toward.link && (rest.length !== 1 || !sameMsrpUri(rest[0], toward.clientUri))) {
+      return this.#refuse(source, head, Status.SessionDoesNotExist);
     }
-    // RFC 4976 §6.4.1: we leave To-Path and go in front of From-Path.
-    const out: RequestHead = { ...head, toPath: rest, fromPath: [first, ...head.fromPath] };
-    return this.#forward(source, head, out, dest);
+    return this.#forward(source, head, { ...head, toPath: rest, fromPath }, dest);
   }
 
   /**
@@ -278,27 +328,33 @@ export class WebSocketRelay {
     if (!pending || !entry) return;
     pending.delete(head.transactionId);
     if (pending.size === 0) this.#forwarded.delete(dest);
-    this.#answer(entry.source, head.transactionId, head.status, head.comment, {
-      toPath: [entry.received.fromPath[0]],
-      fromPath: [entry.received.toPath[0]],
+    this.#used(dest);
+    const r = entry.received;
+    this.#answer(entry.source, {
+      transactionId: head.transactionId,
+      status: head.status,
+      comment: head.comment,
+      toPath: responseToPath(r.method, r.fromPath),
+      fromPath: [r.toPath[0]],
     });
   }
 
   // --- AUTH (RFC 4976 §5.1) -------------------------------------------------
 
-  #auth(source: Link, head: RequestHead, policy: Policy): ChunkReceiver | undefined {
+  #auth(source: Link, head: RequestHead, served: Served): ChunkReceiver | undefined {
     if (head.toPath.length !== 1 || sessionIdOf(head.toPath[0]) !== undefined) {
       return this.#refuse(source, head, Status.Forbidden, "AUTH is answered by the first hop only");
     }
     if (head.fromPath.length !== 1) {
       return this.#refuse(source, head, Status.BadRequest, "AUTH needs one From-Path URI");
     }
-    const o = policy.options;
-    const min = o.minExpires ?? DEFAULT_MIN_EXPIRES;
-    const max = o.maxExpires ?? DEFAULT_MAX_EXPIRES;
+    const o = served.auth;
     const headers: [string, string][] = [];
     const reply = (status: number, comment?: string): undefined => {
-      this.#answer(source, head.transactionId, status, comment ?? reasonPhrase(status), {
+      this.#answer(source, {
+        transactionId: head.transactionId,
+        status,
+        comment: comment ?? reasonPhrase(status),
         toPath: head.fromPath,
         fromPath: head.toPath,
         headers,
@@ -306,13 +362,13 @@ export class WebSocketRelay {
       return undefined;
     };
     if (o.password !== undefined) {
-      const realm = o.realm ?? "msrp-bridge";
+      const realm = o.realm;
       const authorization = head.headers.get("authorization");
-      if (authorization === undefined || policy.nonce === undefined) {
-        policy.nonce = newChallenge(realm).nonce;
+      if (authorization === undefined || served.nonce === undefined) {
+        served.nonce = newChallenge(realm).nonce;
         headers.push([
           "WWW-Authenticate",
-          formatChallenge({ realm, nonce: policy.nonce, qop: "auth" }),
+          formatChallenge({ realm, nonce: served.nonce, qop: "auth" }),
         ]);
         return reply(Status.Unauthorized);
       }
@@ -323,7 +379,7 @@ export class WebSocketRelay {
           verifyAuthorization(credentials, {
             password: o.password,
             method: "AUTH",
-            expectedNonce: policy.nonce,
+            expectedNonce: served.nonce,
             realm,
           });
       } catch (e) {
@@ -332,21 +388,21 @@ export class WebSocketRelay {
       if (!valid) return reply(Status.Forbidden, "wrong credentials");
     }
     const asked = head.headers.get("expires")?.trim();
-    let expires = Math.max(min, Math.min(max, o.defaultExpires ?? DEFAULT_EXPIRES));
+    let expires = o.defaultExpires;
     if (asked !== undefined) {
       if (!DIGITS.test(asked)) return reply(Status.BadRequest, "bad Expires");
       expires = Number(asked);
       // RFC 4976 §5.2: outside our bounds is 423 naming the bound that was crossed.
-      if (expires < min) {
-        headers.push(["Min-Expires", String(min)]);
+      if (expires < o.minExpires) {
+        headers.push(["Min-Expires", String(o.minExpires)]);
         return reply(Status.IntervalOutOfBounds);
       }
-      if (expires > max) {
-        headers.push(["Max-Expires", String(max)]);
+      if (expires > o.maxExpires) {
+        headers.push(["Max-Expires", String(o.maxExpires)]);
         return reply(Status.IntervalOutOfBounds);
       }
     }
-    const grant = this.#grantFor(source, policy, head.fromPath[0]);
+    const grant = this.#grantFor(source, served, head.fromPath[0]);
     grant.expiresAt = Date.now() + expires * 1000;
     // RFC 4976 §6.3: the URI is invalidated after the expiry time.
     this.#startTimer();
@@ -355,12 +411,12 @@ export class WebSocketRelay {
   }
 
   // A refresh from the same client keeps its Use-Path.
-  #grantFor(link: Link, policy: Policy, clientUri: string): Grant {
+  #grantFor(link: Link, served: Served, clientUri: string): Grant {
     for (const g of this.#grants.values()) {
-      if (g.link === link && sameUri(g.clientUri, clientUri)) return g;
+      if (g.link === link && sameMsrpUri(g.clientUri, clientUri)) return g;
     }
     const id = this.#host.newId();
-    const grant: Grant = { id, uri: `${policy.base}/${id};ws`, clientUri, link, expiresAt: 0 };
+    const grant: Grant = { id, uri: `${served.base}/${id};ws`, clientUri, link, expiresAt: 0 };
     this.#grants.set(id, grant);
     return grant;
   }
@@ -374,7 +430,7 @@ export class WebSocketRelay {
   #grant(uri: string): Grant | undefined {
     const id = sessionIdOf(uri);
     const grant = id === undefined ? undefined : this.#grants.get(id);
-    if (!grant || !sameUri(uri, grant.uri) || grant.expiresAt <= Date.now()) return undefined;
+    if (!grant || !sameMsrpUri(uri, grant.uri) || grant.expiresAt <= Date.now()) return undefined;
     return grant;
   }
 
@@ -388,6 +444,43 @@ export class WebSocketRelay {
     return loop;
   }
 
+  // --- next hops we dial (RFC 4976 §6.4.1) ----------------------------------
+
+  // A connection to the first hop of `uri` for `grant`'s client, kept while used.
+  #hop(grant: Grant, uri: string): Promise<Link> {
+    return this.#host.linkTo(uri).then((link) => {
+      let hop = this.#hops.get(link);
+      if (!hop && !link.closed) {
+        this.#hops.set(link, hop = { streams: 0, lastUsed: Date.now(), grants: new Set() });
+        this.#startTimer();
+      }
+      hop?.grants.add(grant);
+      return link;
+    });
+  }
+
+  #used(link: Link): void {
+    const hop = this.#hops.get(link);
+    if (hop) hop.lastUsed = Date.now();
+  }
+
+  // Closes `link` once nothing uses it, instead of keeping a connection to
+  // every next hop ever dialed open for the life of the process.
+  #closeWhenIdle(link: Link, hop: Hop, now: number): void {
+    for (const g of hop.grants) if (this.#grants.get(g.id) !== g) hop.grants.delete(g);
+    if (
+      hop.streams > 0 || hop.grants.size > 0 || link.sessions.size > 0 || link.pinned ||
+      now - hop.lastUsed < this.#host.relayHopIdleMs || this.#forwarded.has(link)
+    ) return;
+    for (const pending of this.#forwarded.values()) {
+      for (const entry of pending.values()) if (entry.source === link) return;
+    }
+    this.#hops.delete(link);
+    link.connection.close();
+    // Closed at once, so that no request is routed to it meanwhile.
+    link.connectionClosed();
+  }
+
   // --- forwarding (RFC 4976 §6.4) ------------------------------------------
 
   #forward(
@@ -396,10 +489,20 @@ export class WebSocketRelay {
     out: RequestHead,
     dest: Link | Promise<Link>,
   ): ChunkReceiver {
-    const expectsResponse = received.method !== "REPORT" && !noFailureReport(received);
+    const expectsResponse = failureReportOf(received) !== "no";
     const start = (link: Link): ChunkReceiver => {
       const entry = expectsResponse ? this.#expect(link, source, received) : undefined;
-      return this.#writer(source, link, out, () => entry && this.#arm(link, entry));
+      const hops = [this.#hops.get(source), this.#hops.get(link)];
+      for (const hop of hops) if (hop) hop.streams++;
+      return this.#writer(source, link, out, () => {
+        const now = Date.now();
+        for (const hop of hops) {
+          if (!hop) continue;
+          hop.streams--;
+          hop.lastUsed = now;
+        }
+        if (entry) this.#arm(link, entry);
+      });
     };
     if (dest instanceof Link) return start(dest);
     // The next hop is being dialed: reading from the source pauses until it
@@ -430,9 +533,14 @@ export class WebSocketRelay {
         if (target) target.end(f);
         else flag = f;
       },
-      fail: () => {
-        if (target) target.end("#");
-        else dropped = true;
+      fail: (e) => {
+        if (target) target.fail(e);
+        else if (!dropped) {
+          // Answered here: the next hop never saw the request.
+          dropped = true;
+          held.length = 0;
+          this.#refuse(source, received, e.status, e.message);
+        }
       },
     };
   }
@@ -457,13 +565,17 @@ export class WebSocketRelay {
    * `Failure-Report: partial` silence means success and the request is just
    * forgotten; otherwise the previous hop's transaction gets 408 (RFC 4975
    * §7.1.1 treats no response as 408) and, as RFC 4976 §6.4.1 asks of a
-   * relay, the sender a 408 REPORT.
+   * relay that could not deliver a SEND, the sender a 408 REPORT as well: the
+   * 408 response only ends the previous hop's transaction.
    */
   #timedOut(entry: Forwarded, reason: string): void {
     const r = entry.received;
     if (entry.source.closed || failureReportOf(r) !== "yes") return;
-    this.#answer(entry.source, r.transactionId, Status.RequestTimeout, reason, {
-      toPath: [r.fromPath[0]],
+    this.#answer(entry.source, {
+      transactionId: r.transactionId,
+      status: Status.RequestTimeout,
+      comment: reason,
+      toPath: responseToPath(r.method, r.fromPath),
       fromPath: [r.toPath[0]],
     });
     // A session of ours as the sender runs its own timer and fails the message itself.
@@ -486,7 +598,8 @@ export class WebSocketRelay {
   }
 
   #stopTimerWhenIdle(): void {
-    if (this.#grants.size > 0 || this.#forwarded.size > 0 || this.#timer === undefined) return;
+    if (this.#grants.size > 0 || this.#forwarded.size > 0 || this.#hops.size > 0) return;
+    if (this.#timer === undefined) return;
     clearInterval(this.#timer);
     this.#timer = undefined;
   }
@@ -504,6 +617,7 @@ export class WebSocketRelay {
       }
       if (pending.size === 0) this.#forwarded.delete(dest);
     }
+    for (const [link, hop] of this.#hops) this.#closeWhenIdle(link, hop, now);
     this.#stopTimerWhenIdle();
   }
 
@@ -540,8 +654,11 @@ export class WebSocketRelay {
     }
     dest.post([encodeRequestHead({ ...out, headers }, hasBody)]);
     return {
-      // Reading from the source pauses while the next hop's queue is above its high-water mark.
-      body: (b) => source.hold(dest.send([b])),
+      body: (b) => {
+        dest.post([b]);
+        // Reading from the source pauses while the next hop's queue is above its high-water mark.
+        if (dest.behind) source.hold(dest.connection.send([]));
+      },
       end: (f) => {
         dest.post([encodeEndLine(out.transactionId, f, hasBody)]);
         sent();
@@ -554,41 +671,27 @@ export class WebSocketRelay {
   }
 
   #refuse(source: Link, head: RequestHead, status: number, comment?: string): undefined {
-    // REPORTs are never answered; Failure-Report: no asks for no response (RFC 4975 §7.2).
-    if (head.method === "REPORT" || noFailureReport(head)) return undefined;
-    this.#answer(source, head.transactionId, status, comment ?? reasonPhrase(status), {
-      toPath: head.method === "SEND" ? [head.fromPath[0]] : head.fromPath,
-      fromPath: [head.toPath[0]],
-    });
+    const refusal = refusalOf(head, status, this.#host.ownUri, comment);
+    if (refusal) this.#answer(source, refusal);
     return undefined;
   }
 
-  #answer(
-    to: Link,
-    transactionId: string,
-    status: number,
-    comment: string,
-    paths: {
-      toPath: readonly string[];
-      fromPath: readonly string[];
-      headers?: [string, string][];
-    },
-  ): void {
+  #answer(to: Link, response: OutgoingResponse): void {
     if (this.#loops.has(to)) {
       // A session of ours behind the loop: hand it the response as if read.
       const head: ResponseHead = {
         kind: "response",
-        transactionId,
-        status,
-        comment,
-        headers: paths.headers ? new MsrpHeaders(paths.headers) : EMPTY_HEADERS,
-        toPath: paths.toPath,
-        fromPath: paths.fromPath,
+        transactionId: response.transactionId,
+        status: response.status,
+        comment: response.comment ?? reasonPhrase(response.status),
+        headers: response.headers ? new MsrpHeaders(response.headers) : EMPTY_HEADERS,
+        toPath: response.toPath,
+        fromPath: response.fromPath,
       };
       to.head(head);
       return;
     }
-    to.post([encodeResponse({ transactionId, status, comment, ...paths })]);
+    to.post([encodeResponse(response)]);
   }
 
   /** @internal A frame written by a session behind a loop link. */

@@ -9,11 +9,11 @@ import {
   authorityKey,
   effectivePort,
   type MsrpUri,
-  msrpUriEquals,
   parseMsrpUri,
   type ParserLimits,
   type RequestHead,
   type ResponseHead,
+  sameMsrpUri,
   sessionIdOf,
 } from "../msrp/mod.ts";
 import {
@@ -76,6 +76,13 @@ export interface EndpointOptions {
   readonly webSocketAuthority?: string;
   /** Whether that server uses TLS (`wss:`, `msrps:` URIs). */
   readonly webSocketSecure?: boolean;
+  /**
+   * How long a connection our WebSocket relay dialed to a next hop stays
+   * open once unused: no request or response in flight on it, no session of
+   * ours on it, and every client grant that sent through it gone; 30 s by
+   * default.
+   */
+  readonly relayHopIdleMs?: number;
 }
 
 /** Options of an active connection for one session. */
@@ -115,6 +122,8 @@ function hostForUri(host: string): string {
 export class MsrpEndpoint {
   /** Transaction timeout in milliseconds. */
   readonly transactionTimeoutMs: number;
+  /** @internal See {@linkcode EndpointOptions.relayHopIdleMs}. */
+  readonly relayHopIdleMs: number;
   readonly #options: EndpointOptions;
   readonly #sessions = new Map<string, MsrpSession>();
   readonly #links = new Set<Link>();
@@ -128,6 +137,7 @@ export class MsrpEndpoint {
   constructor(options: EndpointOptions = {}) {
     this.#options = options;
     this.transactionTimeoutMs = options.transactionTimeoutMs ?? 30_000;
+    this.relayHopIdleMs = options.relayHopIdleMs ?? 30_000;
   }
 
   /** Starts listening. */
@@ -287,12 +297,7 @@ export class MsrpEndpoint {
   isLocalSession(uri: string): boolean {
     const id = sessionIdOf(uri);
     const session = id === undefined ? undefined : this.#sessions.get(id);
-    if (!session || session.closed) return false;
-    try {
-      return msrpUriEquals(uri, session.localUri);
-    } catch {
-      return false;
-    }
+    return session !== undefined && !session.closed && sameMsrpUri(uri, session.localUri);
   }
 
   /** @internal For the relay: a fresh Use-Path id. */

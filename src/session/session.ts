@@ -16,13 +16,13 @@ import {
   failureReportDue,
   isAcceptedType,
   MsrpError,
-  msrpUriEquals,
   parseReport,
   type ReportPolicy,
   reportPolicy,
   type RequestHead,
   responseDue,
   type ResponseHead,
+  sameMsrpUri,
   sessionIdOf,
   Status,
   transactionIdFor,
@@ -261,11 +261,7 @@ export class MsrpSession extends EventTarget {
     const last = fromPath[fromPath.length - 1];
     if (last === undefined) return false;
     if (this.cema) return sessionIdOf(last) === sessionIdOf(peer);
-    try {
-      if (!msrpUriEquals(last, peer)) return false;
-    } catch {
-      return false;
-    }
+    if (!sameMsrpUri(last, peer)) return false;
     const direct = expected.length === 1 && (this.#options.usePath?.length ?? 0) === 0;
     return !direct || fromPath.length === 1;
   }

@@ -205,6 +205,11 @@ export class MsrpConnection {
     return this.#queued;
   }
 
+  /** Queued bytes from which {@linkcode MsrpConnection.send} waits for the queue to drain. */
+  get highWaterMark(): number {
+    return this.#highWaterMark;
+  }
+
   /** Bytes read from the socket so far. */
   get bytesRead(): number {
     return this.#bytesRead;

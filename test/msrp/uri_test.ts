@@ -5,6 +5,7 @@ import {
   type MsrpUri,
   msrpUriEquals,
   parseMsrpUri,
+  sameMsrpUri,
   sessionIdOf,
 } from "../../src/msrp/uri.ts";
 import { MsrpError } from "../../src/msrp/status.ts";
@@ -209,6 +210,14 @@ Deno.test("msrpUriEquals follows the RFC 4975 §6.1 comparison rules", () => {
     assertEquals(msrpUriEquals(b, a), expected, `${why} (swapped)`);
     assertEquals(msrpUriEquals(parseMsrpUri(a), parseMsrpUri(b)), expected, `${why} (parsed)`);
   }
+});
+
+Deno.test("sameMsrpUri compares like msrpUriEquals, and an invalid URI equals only its identical text", () => {
+  assertEquals(sameMsrpUri("MSRP://H1:1/s;TCP", "msrp://h1:1/s;tcp"), true);
+  assertEquals(sameMsrpUri("msrp://h1:1/s;tcp", "msrp://h1:1/t;tcp"), false);
+  assertEquals(sameMsrpUri("msrp://h:1/s", "msrp://h:1/s;tcp"), false);
+  assertEquals(sameMsrpUri("msrp://h:1/s;tcp", "not a uri"), false);
+  assertEquals(sameMsrpUri("msrp://h:1/s", "msrp://h:1/s"), true);
 });
 
 Deno.test("msrpUriEquals throws MsrpError 400 for an invalid URI string", () => {

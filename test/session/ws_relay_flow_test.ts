@@ -10,7 +10,7 @@ import { assert, assertEquals } from "../_assert.ts";
 import { type Frame, MsrpParser, type RequestHead } from "../../src/msrp/mod.ts";
 import type { IncomingMessageSink } from "../../src/session/mod.ts";
 import { BrowserPeer, chunkFrame } from "./_browser.ts";
-import { auth, wsRelay } from "./_ws_relay_server.ts";
+import { auth, until, wsRelay } from "./_ws_relay_server.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -52,15 +52,6 @@ async function settled(value: () => number): Promise<number> {
     last = now;
   }
   return last;
-}
-
-/** Waits until `condition` holds, polling; throws after a 10 s hang guard. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** How far a browser upload got. */

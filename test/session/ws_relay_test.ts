@@ -14,9 +14,9 @@ import {
   type ResponseHead,
 } from "../../src/msrp/mod.ts";
 import { MsrpEndpoint, type SessionCloseEvent } from "../../src/session/mod.ts";
-import { authFrame, BrowserPeer } from "./_browser.ts";
+import { authFrame, BrowserPeer, chunkFrame } from "./_browser.ts";
 import { RawPeer, sendFrame } from "./_peer.ts";
-import { auth, wsRelay } from "./_ws_relay_server.ts";
+import { auth, until, wsRelay } from "./_ws_relay_server.ts";
 
 function response(f: Frame): ResponseHead {
   assert(f.head.kind === "response", "expected a response");
@@ -353,6 +353,117 @@ Deno.test("ws relay: an expired grant is dropped without being used and the sess
     b.send(sendFrame({ tid: "gone1xyz", to: `${use} ${s.localUri}`, from: b.uri }));
     assertEquals(response(await b.response("gone1xyz")).status, 481);
   } finally {
+    await b.close();
+  }
+});
+
+Deno.test("ws relay: the connection it dialed to a next hop closes once its client is gone and it is idle", async () => {
+  await using r = wsRelay({}, { relayHopIdleMs: 0, transactionTimeoutMs: 200 });
+  const peer = new MsrpEndpoint({ port: 0 }).listen();
+  try {
+    const b = await BrowserPeer.open(r.url);
+    const use = await auth(b, r.relayUri);
+    const q = peer.createSession({ remotePath: [use, b.uri] });
+    const got = nextMessage(q);
+    b.send(sendFrame({
+      tid: "h1xyz",
+      to: `${use} ${q.localUri}`,
+      from: b.uri,
+      messageId: "mh",
+      range: "1-2/2",
+      body: "hi",
+    }));
+    assertEquals(response(await b.response("h1xyz")).status, 200);
+    assertEquals((await got).text(), "hi");
+    // The browser's WebSocket and the connection to the peer.
+    assertEquals(r.e.connectionCount, 2);
+    await b.close();
+    await until(() => r.e.connectionCount === 0, "the relay to close its next-hop connection");
+    await until(() => peer.connectionCount === 0, "the peer to see the connection end");
+  } finally {
+    await peer.close();
+  }
+});
+
+Deno.test("ws relay: a browser reaches another client of the same relay down its WebSocket, without a connection to itself", async () => {
+  await using r = wsRelay();
+  const a = await BrowserPeer.open(r.url);
+  const b = await BrowserPeer.open(r.url);
+  try {
+    const useA = await auth(a, r.relayUri);
+    const useB = await auth(b, r.relayUri);
+    a.send(sendFrame({
+      tid: "ab1xyz",
+      to: `${useA} ${useB} ${b.uri}`,
+      from: a.uri,
+      messageId: "mab",
+      range: "1-2/2",
+      body: "yo",
+    }));
+    const send = request(
+      await b.waitFor((f) => f.head.kind === "request" && f.head.method === "SEND"),
+    );
+    assertEquals([send.toPath, send.fromPath], [[b.uri], [useB, useA, a.uri]]);
+    b.send(
+      `MSRP ab1xyz 200 OK\r\nTo-Path: ${useB}\r\nFrom-Path: ${b.uri}\r\n-------ab1xyz$\r\n`,
+    );
+    const ok = response(await a.response("ab1xyz"));
+    assertEquals([ok.status, ok.toPath, ok.fromPath], [200, [a.uri], [useA]]);
+    // Only the two browsers' WebSockets: the relay did not dial itself.
+    assertEquals(r.e.connectionCount, 2);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("ws relay: responses to a relayed non-SEND request, 408 included, carry the whole From-Path as To-Path", async () => {
+  await using r = wsRelay({}, { transactionTimeoutMs: 200 });
+  const b = await BrowserPeer.open(r.url);
+  const raw = await RawPeer.connect(r.e.port);
+  try {
+    const use = await auth(b, r.relayUri);
+    const from = "msrp://127.0.0.1:1/hopa;tcp msrp://127.0.0.1:1/peerp;tcp";
+    for (const tid of ["n1xyz", "n2xyz"]) {
+      await raw.write(sendFrame({ tid, method: "NICKNAME", to: `${use} ${b.uri}`, from }));
+    }
+    const nick = request(await b.waitFor((f) => f.head.transactionId === "n1xyz"));
+    assertEquals(nick.fromPath, [use, ...from.split(" ")]);
+    // The browser answers the first one only; the second times out at the relay.
+    b.send(`MSRP n1xyz 200 OK\r\nTo-Path: ${use}\r\nFrom-Path: ${b.uri}\r\n-------n1xyz$\r\n`);
+    const frames = await raw.waitFor((fs) => fs.length >= 2);
+    const answers = frames.map((f) => response(f)).sort((x, y) => x.status - y.status);
+    assertEquals(answers.map((h) => [h.transactionId, h.status, h.toPath, h.fromPath]), [
+      ["n1xyz", 200, from.split(" "), [use]],
+      ["n2xyz", 408, from.split(" "), [use]],
+    ]);
+  } finally {
+    await raw.close();
+    await b.close();
+  }
+});
+
+Deno.test("ws relay: a chunk too large for the parser while its next hop is dialed is answered 413", async () => {
+  await using r = wsRelay({}, { parserLimits: { maxChunkBodyBytes: 1024 } });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const hopUri = `msrp://127.0.0.1:${listener.addr.port}/big01;tcp`;
+  const b = await BrowserPeer.open(r.url);
+  try {
+    const use = await auth(b, r.relayUri);
+    b.send(chunkFrame({
+      tid: "big1xyz",
+      to: `${use} ${hopUri}`,
+      from: b.uri,
+      messageId: "big",
+      start: 1,
+      total: 4096,
+      body: new Uint8Array(4096),
+      flag: "$",
+    }));
+    const refused = response(await b.response("big1xyz"));
+    assertEquals([refused.status, refused.toPath, refused.fromPath], [413, [b.uri], [use]]);
+  } finally {
+    listener.close();
     await b.close();
   }
 });
