@@ -669,7 +669,7 @@ export class Bridge {
       createSession: () => this.#createSession("tcp"),
       logger: this.#log,
     });
-    calls.addEventListener("call", (e) => this.#recordCall(e as InboundCallEvent));
+    calls.addEventListener("answering", (e) => this.#recordCall(e as InboundCallEvent));
     this.#esl = esl;
     this.#calls = calls;
     esl.start();
@@ -687,7 +687,7 @@ export class Bridge {
       createSession: () => this.#createSession("tcp"),
       logger: this.#log,
     });
-    server.addEventListener("call", (e) => this.#recordCall(e as InboundCallEvent));
+    server.addEventListener("answering", (e) => this.#recordCall(e as InboundCallEvent));
     this.#calls = server.listen();
   }
 

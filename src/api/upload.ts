@@ -16,7 +16,10 @@ export const UPLOAD_PIECE_BYTES = 16 * 1024;
 
 /** A body being read. */
 export interface Upload {
-  /** The body's bytes in pieces of at most {@linkcode UPLOAD_PIECE_BYTES}, each in a buffer of its own. */
+  /**
+   * The body's bytes, each piece in a buffer of its own: of at most
+   * {@linkcode UPLOAD_PIECE_BYTES} from a byte stream, as they come otherwise.
+   */
   readonly pieces: AsyncIterable<Uint8Array>;
   /**
    * Resolves with the byte count once the whole body was read; rejects when

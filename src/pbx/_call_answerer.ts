@@ -19,7 +19,12 @@ import { parseMsrpUri } from "../msrp/mod.ts";
 import { buildAnswer, type SdpAnswer, SdpError } from "../sdp/mod.ts";
 import type { MsrpEndpoint, MsrpSession, SessionOptions } from "../session/mod.ts";
 import type { EslEvent } from "./esl_codec.ts";
-import { type CallInfo, type CallServingOptions, InboundCall } from "./inbound_call.ts";
+import {
+  type CallInfo,
+  type CallNotices,
+  type CallServingOptions,
+  InboundCall,
+} from "./inbound_call.ts";
 
 /** How one call's channel is driven: the inbound client, or the call's own outbound socket. */
 export interface ChannelControl {
@@ -41,17 +46,13 @@ export class CallAnswerer {
   readonly #answerTimeoutMs: number;
   readonly #connectTimeoutMs: number;
   readonly #log: Logger | undefined;
-  readonly #onAnswered: (call: InboundCall) => void;
+  readonly #notices: CallNotices;
   readonly #calls = new Map<string, InboundCall>();
   readonly #controls = new Map<InboundCall, ChannelControl>();
   readonly #tasks = new Set<Promise<void>>();
 
-  /** Starts serving; `onAnswered` hears of every call FreeSWITCH answered with our SDP. */
-  constructor(
-    options: CallServingOptions,
-    log: Logger | undefined,
-    onAnswered: (call: InboundCall) => void,
-  ) {
+  /** Starts serving; `notices` hear of every call we answer and FreeSWITCH answered. */
+  constructor(options: CallServingOptions, log: Logger | undefined, notices: CallNotices) {
     this.#endpoint = options.endpoint;
     this.#sessionOptions = options.session ?? {};
     this.#createSession = options.createSession;
@@ -59,7 +60,7 @@ export class CallAnswerer {
     this.#answerTimeoutMs = options.answerTimeoutMs ?? 10_000;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
     this.#log = log;
-    this.#onAnswered = onAnswered;
+    this.#notices = notices;
   }
 
   /** The calls whose channel is up, by channel UUID. */
@@ -110,6 +111,7 @@ export class CallAnswerer {
     this.#calls.set(uuid, call);
     this.#controls.set(call, control);
     session.addEventListener("close", () => this.#sessionClosed(call), { once: true });
+    this.#notices.answering(call);
     this.track(this.#establish(call, control));
     return "answering";
   }
@@ -181,7 +183,7 @@ export class CallAnswerer {
     }
     call.advance("answered");
     this.#log?.info("msrp call answered", { uuid, session: call.session.id });
-    this.#onAnswered(call);
+    this.#notices.answered(call);
     try {
       const { media, session } = call;
       const connected = media.setup === "active"

@@ -15,7 +15,7 @@ import { CallAnswerer, type ChannelControl } from "./_call_answerer.ts";
 import type { EslEvent } from "./esl_codec.ts";
 import type { EslClient, EslEventReceived, EslStateChange } from "./esl_client.ts";
 import { parseJsonEvent } from "./esl_event.ts";
-import { type CallServingOptions, type InboundCall, InboundCallEvent } from "./inbound_call.ts";
+import { callNotices, type CallServingOptions, type InboundCall } from "./inbound_call.ts";
 
 export {
   type CallInfo,
@@ -47,7 +47,7 @@ const _encoder = new TextEncoder();
  * cannot be served, or one beyond the endpoint's session limit, is answered
  * `respond 488`. On every (re)connect, calls that ended meanwhile end their
  * sessions, and calls parked while the connection was down are answered.
- * Listen for `"call"` ({@linkcode InboundCallEvent}).
+ * Listen for `"answering"` and `"call"` ({@linkcode InboundCallEvent}).
  */
 export class InboundCalls extends EventTarget {
   readonly #esl: EslClient;
@@ -64,11 +64,7 @@ export class InboundCalls extends EventTarget {
     super();
     this.#esl = options.esl;
     this.#log = options.logger?.with({ component: "inbound-calls" });
-    this.#answerer = new CallAnswerer(
-      options,
-      this.#log,
-      (call) => this.dispatchEvent(new InboundCallEvent(call)),
-    );
+    this.#answerer = new CallAnswerer(options, this.#log, callNotices(this));
     this.#esl.addEventListener("event", this.#onEvent);
     this.#esl.addEventListener("state", this.#onState);
     if (this.#esl.state === "connected") this.#answerer.track(this.#resync());

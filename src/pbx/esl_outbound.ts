@@ -39,7 +39,7 @@ import {
   type EslMessage,
 } from "./esl_codec.ts";
 import { EslCommandError, EslConnectionError } from "./esl_error.ts";
-import { type CallServingOptions, type InboundCall, InboundCallEvent } from "./inbound_call.ts";
+import { callNotices, type CallServingOptions, type InboundCall } from "./inbound_call.ts";
 
 /** Options of {@linkcode EslOutboundServer}. */
 export interface EslOutboundServerOptions extends CallServingOptions {
@@ -57,7 +57,7 @@ const _decoder = new TextDecoder();
 
 /**
  * Serves the dialplan `socket` application. {@linkcode listen}, listen for
- * `"call"` ({@linkcode InboundCallEvent}), and {@linkcode close} when done.
+ * `"answering"` and `"call"` ({@linkcode InboundCallEvent}), and {@linkcode close} when done.
  *
  * @example
  * ```ts ignore
@@ -89,11 +89,7 @@ export class EslOutboundServer extends EventTarget {
     this.#lingerSeconds = options.lingerSeconds ?? 30;
     this.#replyTimeoutMs = options.replyTimeoutMs ?? 30_000;
     this.#log = options.logger?.with({ component: "esl-outbound" });
-    this.#answerer = new CallAnswerer(
-      options,
-      this.#log,
-      (call) => this.dispatchEvent(new InboundCallEvent(call)),
-    );
+    this.#answerer = new CallAnswerer(options, this.#log, callNotices(this));
   }
 
   /**

@@ -90,16 +90,36 @@ export class InboundCall {
   }
 }
 
-/** Dispatched as `"call"` when FreeSWITCH has answered a call with our SDP. */
+/**
+ * Dispatched as `"answering"` when we start to answer a call with our SDP
+ * (its session exists; the caller may reach it as soon as FreeSWITCH has
+ * answered, before we hear of that), and as `"call"` once FreeSWITCH has.
+ */
 export class InboundCallEvent extends Event {
   /** The call; its session is connecting or waiting for the caller. */
   readonly call: InboundCall;
 
   /** Creates the notice. */
-  constructor(call: InboundCall) {
-    super("call");
+  constructor(call: InboundCall, type: "answering" | "call" = "call") {
+    super(type);
     this.call = call;
   }
+}
+
+/** What a call server tells of each call it answers. */
+export interface CallNotices {
+  /** We start to answer it: record its session now. */
+  answering(call: InboundCall): void;
+  /** FreeSWITCH answered it with our SDP. */
+  answered(call: InboundCall): void;
+}
+
+/** Notices that dispatch {@linkcode InboundCallEvent}s on `target`. */
+export function callNotices(target: EventTarget): CallNotices {
+  return {
+    answering: (call) => target.dispatchEvent(new InboundCallEvent(call, "answering")),
+    answered: (call) => target.dispatchEvent(new InboundCallEvent(call)),
+  };
 }
 
 /** How inbound MSRP calls are served, whichever way FreeSWITCH hands them over. */

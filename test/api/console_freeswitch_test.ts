@@ -86,7 +86,12 @@ Deno.test({
       // The session appears in the console with the caller's identity.
       const sessions: SessionView[] = (await (await h.request("/v1/sessions")).json()).items;
       const session = sessions.find((s) => s.callId === call.callId);
-      assert(session, "the bridge recorded the call's session");
+      assert(
+        session,
+        `the bridge recorded the call's session (Call-ID ${call.callId}; recorded: ${
+          JSON.stringify(sessions.map((s) => [s.callId, s.state, s.endReason]))
+        })`,
+      );
       assertEquals(session.fromDisplay, "Console Caller");
       const item = page.locator(`#sessions button[data-id="${session.id}"]`);
       await item.locator(".state-active").waitFor({ timeout: 30_000 });
