@@ -24,6 +24,7 @@
  * @module
  */
 
+import { backoffDelay } from "../_backoff.ts";
 import type { Logger } from "../log.ts";
 import { EslConnection } from "./_esl_connection.ts";
 import {
@@ -120,20 +121,6 @@ export class EslStateChange extends Event {
     this.state = state;
     this.error = error;
   }
-}
-
-/**
- * The delay before reconnect attempt `attempt` (1-based): half of
- * `min(capMs, baseMs · 2^(attempt-1))` plus a random part up to the other half.
- */
-export function reconnectDelay(
-  attempt: number,
-  baseMs: number,
-  capMs: number,
-  random: () => number = Math.random,
-): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
-  return Math.floor(ceiling / 2 + random() * ceiling / 2);
 }
 
 const _decoder = new TextDecoder();
@@ -305,7 +292,7 @@ export class EslClient extends EventTarget {
       for (const job of this.#jobs.values()) job.reject(error);
       if (this.#closing) break;
       this.#setState("disconnected", error);
-      const delay = reconnectDelay(++attempt, this.#baseMs, this.#capMs);
+      const delay = backoffDelay(++attempt, this.#baseMs, this.#capMs, "equal");
       this.#log?.warn("esl disconnected", { error: error.message, retryInMs: delay, attempt });
       await this.#sleep(delay);
     }

@@ -8,7 +8,7 @@
 
 import { Logger } from "../log.ts";
 import type { Store, WebhookRecord } from "../store/mod.ts";
-import { backoffDelay } from "./_backoff.ts";
+import { backoffDelay } from "../_backoff.ts";
 import { WebhookError } from "./error.ts";
 import type { WebhookEvent } from "./event.ts";
 import { signWebhook } from "./signature.ts";
@@ -304,7 +304,12 @@ export class WebhookDispatcher {
       this.#log.error("webhook given up", { ...fields, error: outcome.error });
       return;
     }
-    const delay = backoffDelay(record.attempts, this.#baseDelayMs, this.#maxDelayMs, this.#jitter);
+    const delay = backoffDelay(
+      record.attempts,
+      this.#baseDelayMs,
+      this.#maxDelayMs,
+      this.#jitter ? "full" : "none",
+    );
     this.#store.markWebhookFailed(record.id, outcome.error, Date.now() + delay);
     this.#log.warn("webhook attempt failed", { ...fields, error: outcome.error, retryInMs: delay });
   }

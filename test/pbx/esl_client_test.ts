@@ -13,7 +13,6 @@ import {
   EslConnectionError,
   type EslEventReceived,
   type EslStateChange,
-  reconnectDelay,
 } from "../../src/pbx/esl_client.ts";
 import type { EslEvent } from "../../src/pbx/esl_codec.ts";
 import { FakeFreeSwitch } from "./_fake_freeswitch.ts";
@@ -196,11 +195,4 @@ Deno.test("esl client: a refused TCP connection is retried until closed; whenCon
   await assertRejects(() => connected, EslConnectionError, "client closed");
   assertEquals(states.slice(0, 3), ["connecting", "disconnected", "connecting"]);
   assertEquals(esl.state, "disconnected");
-});
-
-Deno.test("reconnectDelay: doubles from the base up to the cap, jittered in the upper half", () => {
-  assertEquals([1, 2, 3, 4].map((n) => reconnectDelay(n, 100, 1000, () => 0)), [50, 100, 200, 400]);
-  assertEquals(reconnectDelay(5, 100, 1000, () => 0), 500);
-  assertEquals(reconnectDelay(60, 100, 1000, () => 0.999999), 999);
-  assertEquals(reconnectDelay(3, 100, 1000, () => 0.5), 300);
 });
