@@ -6,8 +6,13 @@
 
 import { assert, assertEquals } from "../_assert.ts";
 import { Random } from "../_random.ts";
-import { buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
-import { EventStreamReader, type Harness, peerEndpoint, startHarness } from "./_harness.ts";
+import {
+  EventStreamReader,
+  type Harness,
+  openPeerSession,
+  peerEndpoint,
+  startHarness,
+} from "./_harness.ts";
 
 interface Counts {
   messagesIn: number;
@@ -44,18 +49,7 @@ Deno.test("api sessions: message and byte counts each way, failures apart, in sh
   await using h = await startHarness();
   await using peer = peerEndpoint();
   // The peer takes text and PNG only: anything else it refuses with 415 (RFC 4975 §7.3.1).
-  const session = peer.createSession({ acceptTypes: ["text/*", "image/png"] });
-  const local: LocalMsrpOffer = {
-    path: session.localPath,
-    address: "127.0.0.1",
-    port: peer.port,
-    acceptTypes: ["*"],
-    setup: "active",
-  };
-  const created = await h.json("POST", "/v1/sessions", { offer: buildOffer(local) });
-  assertEquals(created.status, 201);
-  const { id, answer } = await created.json();
-  await peer.connectSession(session, parseAnswer(answer, local).remotePath);
+  const { id, session } = await openPeerSession(h, peer, { acceptTypes: ["text/*", "image/png"] });
   assertEquals(await countsOf(h, id), {
     messagesIn: 0,
     bytesIn: 0,
@@ -108,18 +102,7 @@ Deno.test("api sessions: message and byte counts each way, failures apart, in sh
 Deno.test("api sessions: a message event is streamed after the session's counts include it", async () => {
   await using h = await startHarness();
   await using peer = peerEndpoint();
-  const session = peer.createSession();
-  const local: LocalMsrpOffer = {
-    path: session.localPath,
-    address: "127.0.0.1",
-    port: peer.port,
-    acceptTypes: ["*"],
-    setup: "active",
-  };
-  const { id, answer } = await (await h.json("POST", "/v1/sessions", {
-    offer: buildOffer(local),
-  })).json();
-  await peer.connectSession(session, parseAnswer(answer, local).remotePath);
+  const { id, session } = await openPeerSession(h, peer);
   const res = await h.request("/v1/events");
   const events = new EventStreamReader(res.body!);
   try {
