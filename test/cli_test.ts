@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { makeTestCertificate } from "./transport/_certs.ts";
+import { DEFAULT_RELAY_URI, skipUnlessRelay } from "./_services.ts";
 
 const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
 
@@ -143,12 +144,8 @@ Deno.test("cli: a 256 MiB file crosses TLS (msrps) with matching sha256", async 
   }
 });
 
-const RELAY_URI = Deno.env.get("RELAY_URI") ?? "msrp://127.0.0.1:2856;tcp";
-const relayUp = await Deno.connect({
-  hostname: "127.0.0.1",
-  port: Number(/:(\d+)/.exec(RELAY_URI.slice(7))?.[1]),
-})
-  .then((c) => (c.close(), true), () => false);
+const RELAY_URI = Deno.env.get("RELAY_URI") ?? DEFAULT_RELAY_URI;
+const relayUp = await skipUnlessRelay("cli_test", RELAY_URI) === undefined;
 
 Deno.test({
   name:

@@ -1,31 +1,21 @@
 /**
  * Debian's Chromium (installed by `.ci/chromium.sh`) driven by
  * playwright-core, for the operator console's browser tests: launch it, open
- * `/console`, log in, and collect console errors.
+ * `/console`, log in, and collect console errors. Tests gate on it with
+ * `skipUnlessChromium` from `test/_services.ts`.
  *
  * @module
  */
 
 import fs from "node:fs";
 import { assert, assertEquals } from "../_assert.ts";
+import { CHROMIUM } from "../_services.ts";
 
 type Playwright = typeof import("npm:playwright-core@1.65");
 /** A launched browser. */
 export type Browser = Awaited<ReturnType<Playwright["chromium"]["launch"]>>;
 /** A browser tab. */
 export type Page = Awaited<ReturnType<Browser["newPage"]>>;
-
-/** Where Debian's package puts the browser. */
-export const CHROMIUM = "/usr/bin/chromium";
-
-/** Whether {@linkcode CHROMIUM} is installed. */
-export const hasChromium: boolean = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
 
 /**
  * playwright-core probes `/proc/sys/fs/binfmt_misc/WSLInterop` when it loads, which Deno

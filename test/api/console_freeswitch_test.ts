@@ -1,7 +1,8 @@
 /**
  * The operator console against a session answered through a real FreeSWITCH
  * (the shared service; `ESL_HOST`, `ESL_PORT`, `ESL_PASSWORD` and
- * `FS_SIP_URI` from its environment): a SIP phone calls the `msrp`
+ * `FS_SIP_URI` from its environment, defaulting to what
+ * `.ci/freeswitch.sh start` prints): a SIP phone calls the `msrp`
  * extension, the bridge answers with its SDP over ESL, and the call is
  * followed, answered and hung up from the console in headless Chromium.
  */
@@ -10,31 +11,21 @@ import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals } from "../_assert.ts";
 import { buildOffer, parseSessionDescription } from "../../src/sdp/mod.ts";
 import type { SessionView } from "../../src/api/views.ts";
-import { hasChromium, launchChromium, openConsole } from "./_browser.ts";
+import { launchChromium, openConsole } from "./_browser.ts";
 import { peerEndpoint, startHarness, TOKEN, waitUntil } from "./_harness.ts";
 import { SipPhone } from "../pbx/_sip_phone.ts";
+import { skipUnlessChromium, skipUnlessReachable } from "../_services.ts";
 
-const ESL_VARIABLES = ["ESL_HOST", "ESL_PORT", "ESL_PASSWORD", "FS_SIP_URI"] as const;
+/** The FreeSWITCH service's settings, as `.ci/freeswitch.sh start` prints them. */
+const FS = {
+  ESL_HOST: Deno.env.get("ESL_HOST") ?? "127.0.0.1",
+  ESL_PORT: Deno.env.get("ESL_PORT") ?? "8021",
+  ESL_PASSWORD: Deno.env.get("ESL_PASSWORD") ?? "ClueCon",
+  FS_SIP_URI: Deno.env.get("FS_SIP_URI") ?? "sip:127.0.0.1:5080",
+};
 
-/** Why the test cannot run here, or `undefined`. */
-async function skipReason(): Promise<string | undefined> {
-  if (!hasChromium) return "/usr/bin/chromium is missing (bash .ci/chromium.sh installs it)";
-  const missing = ESL_VARIABLES.filter((name) => !Deno.env.get(name));
-  if (missing.length > 0) {
-    return `${missing.join(", ")} not set (export the FreeSWITCH service's variables)`;
-  }
-  const host = Deno.env.get("ESL_HOST")!;
-  const port = Number(Deno.env.get("ESL_PORT"));
-  try {
-    (await Deno.connect({ hostname: host, port })).close();
-  } catch (error) {
-    return `FreeSWITCH ESL is not reachable on ${host}:${port} (${(error as Error).message})`;
-  }
-  return undefined;
-}
-
-const skip = await skipReason();
-if (skip !== undefined) console.log(`console_freeswitch_test: skipped, ${skip}`);
+const skip = await skipUnlessChromium("console_freeswitch_test") ??
+  await skipUnlessReachable("console_freeswitch_test", Number(FS.ESL_PORT), FS.ESL_HOST);
 
 /** Host and port of a `sip:host:port` URI. */
 function sipServer(uri: string): { hostname: string; port: number } {
@@ -52,13 +43,13 @@ Deno.test({
   async fn() {
     await using h = await startHarness({
       ESL_MODE: "inbound",
-      ESL_HOST: Deno.env.get("ESL_HOST")!,
-      ESL_PORT: Deno.env.get("ESL_PORT")!,
-      ESL_PASSWORD: Deno.env.get("ESL_PASSWORD")!,
+      ESL_HOST: FS.ESL_HOST,
+      ESL_PORT: FS.ESL_PORT,
+      ESL_PASSWORD: FS.ESL_PASSWORD,
     });
     await using phoneMsrp = peerEndpoint();
     const phone = await SipPhone.open({
-      server: sipServer(Deno.env.get("FS_SIP_URI")!),
+      server: sipServer(FS.FS_SIP_URI),
       user: "console-caller",
       displayName: "Console Caller",
     });

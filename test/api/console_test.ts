@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { buildIsComposing, IS_COMPOSING_TYPE } from "../../plugins/is-composing.ts";
 import { CONSOLE_CSP } from "../../src/api/console/mod.ts";
-import { CHROMIUM, hasChromium, launchChromium, openConsole } from "./_browser.ts";
+import { launchChromium, openConsole } from "./_browser.ts";
 import {
   type Harness,
   openPeerSession,
@@ -16,10 +16,9 @@ import {
   TOKEN,
   waitUntil,
 } from "./_harness.ts";
+import { skipUnlessChromium } from "../_services.ts";
 
-if (!hasChromium) {
-  console.log(`console_test: ${CHROMIUM} is missing (bash .ci/chromium.sh installs it): skipped`);
-}
+const skip = await skipUnlessChromium("console_test");
 
 /** Sends `text` through the API asking for a REPORT and waits until its row says `delivered`. */
 async function sendDelivered(h: Harness, sessionId: string, text: string): Promise<string> {
@@ -57,7 +56,7 @@ Deno.test({
   name:
     "api: operator console in Chromium: log in, live session with message counts, transcript with delivery " +
     "ticks, typing indication, reply, no HTML",
-  ignore: !hasChromium,
+  ignore: skip !== undefined,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {

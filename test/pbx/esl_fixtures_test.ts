@@ -1,8 +1,10 @@
 /**
- * Every wire transcript in `shared/esl-fixtures/` parsed by the side it
+ * Every wire transcript in `test/fixtures/esl/` (captured from FreeSWITCH;
+ * copies of the project's `shared/esl-fixtures/`) parsed by the side it
  * belongs to, checked for its typed content, and re-serialized byte for byte
  * by the codec's serializers. A fixture without an entry here fails the test,
- * so drift in the fixtures shows.
+ * so drift in the fixtures shows; so does a copy that differs from
+ * `../shared/esl-fixtures/` when that directory is beside the clone.
  */
 
 import { assert, assertEquals } from "../_assert.ts";
@@ -34,8 +36,10 @@ import {
   parseCommands,
   parseMessages,
 } from "../../src/pbx/esl_codec.ts";
+import { sharedUrl, skipUnlessShared } from "../_services.ts";
 
-const FIXTURES = new URL("../../../shared/esl-fixtures/", import.meta.url);
+const FIXTURES = new URL("../fixtures/esl/", import.meta.url);
+const sharedSkip = await skipUnlessShared("esl_fixtures_test", "esl-fixtures");
 const dec = new TextDecoder();
 const text = (bytes: Uint8Array | undefined) => bytes === undefined ? undefined : dec.decode(bytes);
 
@@ -433,15 +437,30 @@ function bytewise<T>(bytes: Uint8Array, push: (b: Uint8Array) => T[]): T[] {
   return out;
 }
 
-async function fixtureNames(): Promise<string[]> {
+/** The fixture files (`*.txt`) in `dir`, sorted. */
+async function fixtureNames(dir = FIXTURES): Promise<string[]> {
   const names: string[] = [];
-  for await (const entry of Deno.readDir(FIXTURES)) if (entry.isFile) names.push(entry.name);
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && entry.name.endsWith(".txt")) names.push(entry.name);
+  }
   return names.sort();
 }
 
-Deno.test("fixtures: the directory resolves to shared/esl-fixtures beside the repo", async () => {
-  assert(FIXTURES.pathname.endsWith("/shared/esl-fixtures/"));
-  assert((await Deno.stat(FIXTURES)).isDirectory);
+Deno.test({
+  name: "fixtures: the repository's copies are byte-identical to ../shared/esl-fixtures",
+  ignore: sharedSkip !== undefined,
+  async fn() {
+    const shared = sharedUrl("esl-fixtures");
+    const names = await fixtureNames();
+    assertEquals(names, await fixtureNames(shared), "the same files");
+    for (const name of names) {
+      const [ours, theirs] = await Promise.all([
+        Deno.readFile(new URL(name, FIXTURES)),
+        Deno.readFile(new URL(name, shared)),
+      ]);
+      assertEquals(ours, theirs, `${name} differs from ../shared/esl-fixtures/${name}`);
+    }
+  },
 });
 
 Deno.test("fixtures: every file has an expectation and every expectation a file", async () => {

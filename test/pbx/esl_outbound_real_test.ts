@@ -14,7 +14,7 @@ import { EslOutboundServer } from "../../src/pbx/esl_outbound.ts";
 import { parseSessionDescription } from "../../src/sdp/mod.ts";
 import { AUDIO_OFFER, caller, closed, endpoint, exchange, nextCall } from "./_calls.ts";
 import { SipFailure, SipPhone } from "./_sip_phone.ts";
-import { skipUnlessReachable } from "./_real.ts";
+import { skipUnlessReachable } from "../_services.ts";
 
 const ESL = { hostname: "127.0.0.1", port: 8021 };
 const SIP = { hostname: "127.0.0.1", port: 5080 };

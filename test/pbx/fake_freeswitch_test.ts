@@ -24,7 +24,7 @@ import {
 import { EslTestClient } from "./_esl_test_client.ts";
 import { FakeFreeSwitch } from "./_fake_freeswitch.ts";
 
-const FIXTURES = new URL("../../../shared/esl-fixtures/", import.meta.url);
+const FIXTURES = new URL("../fixtures/esl/", import.meta.url);
 const CALL = "5b0f3d2e-8a47-4c1e-b9d6-1e2f3a4b5c6d";
 const APP_SDP = [
   "v=0",

@@ -16,7 +16,7 @@ import { buildOffer, parseSessionDescription } from "../../src/sdp/mod.ts";
 import { MsrpEndpoint, type MsrpSession, type SessionCloseEvent } from "../../src/session/mod.ts";
 import { AUDIO_OFFER, exchange } from "./_calls.ts";
 import { SipFailure, SipPhone } from "./_sip_phone.ts";
-import { skipUnlessReachable } from "./_real.ts";
+import { skipUnlessReachable } from "../_services.ts";
 
 const ESL = { hostname: "127.0.0.1", port: 8021 };
 const SIP = { hostname: "127.0.0.1", port: 5080 };

@@ -15,7 +15,7 @@ import { buildOffer } from "../../src/sdp/mod.ts";
 import { Bridge, BridgeError } from "../../src/service.ts";
 import { MsrpEndpoint } from "../../src/session/mod.ts";
 import type { EventRecord } from "../../src/store/mod.ts";
-import { skipUnlessReachable } from "./_real.ts";
+import { skipUnlessReachable } from "../_services.ts";
 
 const skip = await skipUnlessReachable("originate_real_test", 5080);
 

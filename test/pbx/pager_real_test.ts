@@ -13,14 +13,9 @@ import { Bridge } from "../../src/service.ts";
 import type { EventRecord } from "../../src/store/mod.ts";
 import dgram from "node:dgram";
 import { SipPhone } from "./_sip_phone.ts";
+import { skipUnlessReachable } from "../_services.ts";
 
-const reachable = await Deno.connect({ hostname: "127.0.0.1", port: 8021 }).then(
-  (c) => (c.close(), true),
-  () => false,
-);
-if (!reachable) {
-  console.log("pager_real_test: skipped, FreeSWITCH is not reachable on 127.0.0.1:8021");
-}
+const skip = await skipUnlessReachable("pager_real_test");
 
 /** A SIP endpoint on UDP (FreeSWITCH sends pager MESSAGEs over UDP) that answers 200 and keeps the bodies. */
 async function udpMessageSink(): Promise<{ port: number; bodies: string[]; close(): void }> {
@@ -54,7 +49,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
 Deno.test({
   name:
     "pager (real FreeSWITCH): a SIP MESSAGE in becomes pager.received; sendPager delivers one out",
-  ignore: !reachable,
+  ignore: skip !== undefined,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-pager-real-" });
     const bridge = new Bridge(

@@ -2,8 +2,9 @@
  * The service while the real FreeSWITCH is stopped and started again in the
  * middle of a call (with `.ci/freeswitch.sh`): the ESL state and readiness
  * follow, the bridge reconnects, and the call FreeSWITCH lost ends its
- * session. Skipped when FreeSWITCH is not reachable. It restarts FreeSWITCH,
- * so it runs last among the real-FreeSWITCH tests (file order).
+ * session. Skipped when FreeSWITCH is not reachable or its package (which
+ * `.ci/freeswitch.sh start` needs) is not beside the clone. It restarts
+ * FreeSWITCH, so it runs last among the real-FreeSWITCH tests (file order).
  */
 
 import { assertEquals } from "../_assert.ts";
@@ -14,15 +15,10 @@ import { Bridge } from "../../src/service.ts";
 import { MsrpEndpoint } from "../../src/session/mod.ts";
 import type { EventRecord } from "../../src/store/mod.ts";
 import { SipPhone } from "./_sip_phone.ts";
+import { skipUnlessRestartable } from "../_services.ts";
 
 const SCRIPT = new URL("../../.ci/freeswitch.sh", import.meta.url).pathname;
-const reachable = await Deno.connect({ hostname: "127.0.0.1", port: 8021 }).then(
-  (c) => (c.close(), true),
-  () => false,
-);
-if (!reachable) {
-  console.log("restart_real_test: skipped, FreeSWITCH is not reachable on 127.0.0.1:8021");
-}
+const skip = await skipUnlessRestartable("restart_real_test");
 
 async function until(check: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 60_000; // hang guard only
@@ -42,7 +38,7 @@ async function freeswitch(action: "start" | "stop"): Promise<void> {
 Deno.test({
   name:
     "real FreeSWITCH restart mid-call: ESL state and readiness follow, the bridge reconnects, the lost call's session ends",
-  ignore: !reachable,
+  ignore: skip !== undefined,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-restart-" });
     const bridge = new Bridge(

@@ -8,10 +8,7 @@ import { Random } from "../_random.ts";
 import { EslError, EslParser } from "../../src/pbx/mod.ts";
 import { startHarness } from "../api/_harness.ts";
 
-const FIXTURE = new URL(
-  "../../../shared/esl-fixtures/message-event-inbound-sip-message.txt",
-  import.meta.url,
-);
+const FIXTURE = new URL("../fixtures/esl/message-event-inbound-sip-message.txt", import.meta.url);
 
 Deno.test("hostile ESL input: random and mutated streams give EslError or messages, never another error or a hang", async () => {
   const valid = await Deno.readFile(FIXTURE);

@@ -1,32 +1,21 @@
 /**
  * Relay tests against the real MSRP relay (Kamailio's msrp module) that
  * .ci/run starts from ../shared/relay (RELAY_URI, RELAY_TLS_URI,
- * RELAY_TLS_CERT). Without a reachable relay they are skipped with a reason.
+ * RELAY_TLS_CERT). Without a reachable relay they are skipped with one
+ * printed line (test/_services.ts).
  */
 import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { MsrpEndpoint, type RelayRegistration } from "../../src/session/mod.ts";
 import { MsrpError } from "../../src/msrp/mod.ts";
+import { DEFAULT_RELAY_URI, skipUnlessRelay, skipUnlessRelayTls } from "../_services.ts";
 
-const RELAY_URI = Deno.env.get("RELAY_URI") ?? "msrp://127.0.0.1:2856;tcp";
+const RELAY_URI = Deno.env.get("RELAY_URI") ?? DEFAULT_RELAY_URI;
 const RELAY_TLS_URI = Deno.env.get("RELAY_TLS_URI");
 const RELAY_TLS_CERT = Deno.env.get("RELAY_TLS_CERT");
 
-async function reachable(uri: string): Promise<boolean> {
-  const m = /^msrps?:\/\/([^:/;]+):(\d+)/.exec(uri);
-  if (!m) return false;
-  try {
-    (await Deno.connect({ hostname: m[1], port: Number(m[2]) })).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const relayUp = await reachable(RELAY_URI);
-if (!relayUp) console.warn(`relay tests skipped: no MSRP relay at ${RELAY_URI}`);
-const tlsUp = RELAY_TLS_URI !== undefined && RELAY_TLS_CERT !== undefined &&
-  await reachable(RELAY_TLS_URI);
+const relayUp = await skipUnlessRelay("relay_test", RELAY_URI) === undefined;
+const tlsUp = relayUp && await skipUnlessRelayTls("relay_test") === undefined;
 
 /** Alice and Bob, each authenticated at the relay as a different user, with a session between them. */
 async function relayedPair(uri = RELAY_URI, caCerts?: string[], chunkSize = 8 * 1024) {
