@@ -24,9 +24,16 @@ export {
   certificateFingerprint,
   connectWebSocket,
   type ConnectWebSocketOptions,
+  type FingerprintHash,
+  type FingerprintSpec,
   TransportError,
   type TransportErrorCode,
   upgradeMsrpWebSocket,
   type UpgradeMsrpWebSocketOptions,
   type WebSocketConnOptions,
 } from "./src/transport/mod.ts";
+export {
+  addressAllowed,
+  type AddressRule,
+  parseAddressRules,
+} from "./src/transport/address_rule.ts";

@@ -8,7 +8,7 @@
 
 import { ConfigError } from "./config.ts";
 import { Logger } from "./log.ts";
-import { mediaType, reasonPhrase } from "./msrp/mod.ts";
+import { assertMediaType, mediaType, reasonPhrase } from "./msrp/mod.ts";
 import type {
   IncomingMessage,
   MessageEvent as SessionMessageEvent,
@@ -363,12 +363,14 @@ function actionsFor(
         ? { contentType: "text/plain", body: content }
         : content;
       if (!c.contentType) throw new TypeError("reply needs a contentType");
+      assertMediaType(c.contentType, "reply contentType");
       requested.replies.push(c);
     },
     forward(sessionId: string): void {
       if (!message.hasBody) {
         throw new TypeError(`the body of message ${message.id} is not available to forward`);
       }
+      assertMediaType(message.contentType, `the contentType of message ${message.id}`);
       requested.forwards.push({
         sessionId,
         content: { contentType: message.contentType, body: message.bytes() },

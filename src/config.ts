@@ -6,6 +6,8 @@
  */
 
 import type { LogLevel } from "./log.ts";
+import { type AddressRule, parseAddressRules } from "./transport/address_rule.ts";
+import { parseSipUri, type SipUri } from "./pbx/sip_uri.ts";
 
 /** The service configuration. */
 export interface Config {
@@ -84,6 +86,45 @@ export interface Config {
   readonly wsRelayMaxExpires: number;
   /** Grant when an AUTH asks for no `Expires`, seconds; within the two bounds. */
   readonly wsRelayDefaultExpires: number;
+  /** Next hops the WebSocket relay may dial besides our own sessions and clients (empty: none). */
+  readonly relayAllow: readonly AddressRule[];
+  /** Most relay grants (Use-Path URIs) one WebSocket may hold. */
+  readonly wsRelayMaxGrants: number;
+  /** Digest password of the WebSocket relay's AUTH; never the API token. */
+  readonly wsRelayPassword: string | undefined;
+  /** Browser origins allowed besides our own (`scheme://host[:port]`, lowercase). */
+  readonly allowedOrigins: readonly string[];
+  /** `Host` values accepted besides loopback names when there is no API token (lowercase). */
+  readonly publicHosts: readonly string[];
+  /** Failed logins (bearer token, relay AUTH) per client IP and window before it is refused. */
+  readonly authFailureLimit: number;
+  /** That window, ms. */
+  readonly authFailureWindowMs: number;
+  /** Most incoming messages begun and not finished on one session. */
+  readonly maxUnfinishedPerSession: number;
+  /** Most incoming messages begun and not finished on one MSRP connection. */
+  readonly maxUnfinishedPerConnection: number;
+  /**
+   * An unfinished incoming message with no chunk for this long, ms, is failed
+   * to make room when a cap above is reached; younger ones are not.
+   */
+  readonly unfinishedIdleMs: number;
+  /** Most bytes of received content kept under `dataDir`. */
+  readonly dataQuotaBytes: number;
+  /** Largest SIP message our SIP user agent buffers while it is incomplete, bytes. */
+  readonly sipMaxMessageBytes: number;
+  /** Who may connect to the outbound-socket listener (`ESL_MODE=outbound`). */
+  readonly eslOutboundAllow: readonly AddressRule[];
+  /** PEM certificate file of the HTTP server (HTTPS); set together with `httpTlsKey`. */
+  readonly httpTlsCert: string | undefined;
+  /** PEM key file of the HTTP server. */
+  readonly httpTlsKey: string | undefined;
+  /** PEM certificate file of the MSRP listener (`msrps`); set together with `msrpTlsKey`. */
+  readonly msrpTlsCert: string | undefined;
+  /** PEM key file of the MSRP listener. */
+  readonly msrpTlsKey: string | undefined;
+  /** PEM CA file: MSRP clients must present a certificate it issued (mutual TLS). */
+  readonly msrpTlsClientCa: string | undefined;
 }
 
 /** A configuration value that is invalid; the message names the variable. */
@@ -167,10 +208,117 @@ function eslMode(v: string | undefined): "inbound" | "outbound" | "off" {
 
 function sipUri(v: string | undefined): string {
   if (v === undefined || v === "") return "sip:127.0.0.1:5080;transport=tcp";
-  if (!/^sip:[^\s@]+$/.test(v)) {
-    throw new ConfigError(`SIP_URI must be a sip: URI of the PBX (host:port), got "${v}"`);
+  const fail = (why: string) =>
+    new ConfigError(`SIP_URI must be a sip: URI of the PBX (host:port): ${why}`);
+  let uri: SipUri;
+  try {
+    uri = parseSipUri(v);
+  } catch (e) {
+    throw fail((e as Error).message);
+  }
+  if (uri.scheme !== "sip" || uri.user !== undefined || uri.headers.length > 0) {
+    throw fail("no sips:, user part or headers");
+  }
+  return uri.text;
+}
+
+/** Shortest secret accepted for `API_TOKEN` and `WS_RELAY_PASSWORD`. */
+export const MIN_SECRET_LENGTH = 16;
+
+function secret(env: Record<string, string | undefined>, name: string): string | undefined {
+  const v = env[name];
+  if (v === undefined || v === "") return undefined;
+  if (v.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(`${name} must be at least ${MIN_SECRET_LENGTH} characters long`);
   }
   return v;
+}
+
+function addressRules(
+  env: Record<string, string | undefined>,
+  name: string,
+  fallback: string,
+): AddressRule[] {
+  try {
+    return parseAddressRules(env[name] ?? fallback);
+  } catch (e) {
+    throw new ConfigError(`${name}: ${(e as Error).message}`);
+  }
+}
+
+function list(env: Record<string, string | undefined>, name: string): string[] {
+  return (env[name] ?? "").split(/[\s,]+/).filter(Boolean);
+}
+
+// An origin is scheme://host[:port] (RFC 6454 §6.2), compared lowercase.
+function origins(env: Record<string, string | undefined>): string[] {
+  return list(env, "ALLOWED_ORIGINS").map((o) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(o);
+    } catch {
+      url = undefined;
+    }
+    const authority = o.replace(/^[a-z]+:\/\//i, "");
+    if (!url || !/^https?:$/.test(url.protocol) || /[/?#@]/.test(authority)) {
+      throw new ConfigError(
+        `ALLOWED_ORIGINS entries must be origins like https://app.example.com, got "${o}"`,
+      );
+    }
+    return url.origin;
+  });
+}
+
+const HOST_NAME =
+  /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
+
+function publicHosts(env: Record<string, string | undefined>): string[] {
+  return list(env, "PUBLIC_HOSTS").map((h) => {
+    const host = h.toLowerCase();
+    if (!HOST_NAME.test(host)) {
+      throw new ConfigError(`PUBLIC_HOSTS entries must be host or host:port, got "${h}"`);
+    }
+    return host;
+  });
+}
+
+function pair(
+  env: Record<string, string | undefined>,
+  a: string,
+  b: string,
+): [string | undefined, string | undefined] {
+  const x = env[a] || undefined;
+  const y = env[b] || undefined;
+  if ((x === undefined) !== (y === undefined)) {
+    throw new ConfigError(
+      `${x === undefined ? a : b} must be set together with ${x === undefined ? b : a}`,
+    );
+  }
+  return [x, y];
+}
+
+function tls(env: Record<string, string | undefined>) {
+  const [httpTlsCert, httpTlsKey] = pair(env, "HTTP_TLS_CERT", "HTTP_TLS_KEY");
+  const [msrpTlsCert, msrpTlsKey] = pair(env, "MSRP_TLS_CERT", "MSRP_TLS_KEY");
+  const msrpTlsClientCa = env.MSRP_TLS_CLIENT_CA || undefined;
+  if (msrpTlsClientCa !== undefined && msrpTlsCert === undefined) {
+    throw new ConfigError(
+      "MSRP_TLS_CLIENT_CA needs MSRP_TLS_CERT and MSRP_TLS_KEY (a TLS listener)",
+    );
+  }
+  return { httpTlsCert, httpTlsKey, msrpTlsCert, msrpTlsKey, msrpTlsClientCa };
+}
+
+// A received chunk larger than the largest message makes no sense: the
+// default is the message limit, and a larger setting is refused.
+function maxChunkBytes(env: Record<string, string | undefined>, maxMessageBytes: number): number {
+  const n = int(env, "MAX_CHUNK_BYTES", maxMessageBytes, 1);
+  if (n > maxMessageBytes) {
+    throw new ConfigError(
+      `MAX_CHUNK_BYTES must be ≤ MAX_MESSAGE_BYTES (${maxMessageBytes}), got "${n}"`,
+    );
+  }
+  return n;
 }
 
 /** Reads the configuration from environment variables; throws {@linkcode ConfigError}. */
@@ -180,15 +328,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
   }
   const hook = webhookUrl(env.WEBHOOK_URL);
+  const maxMessageBytes = int(env, "MAX_MESSAGE_BYTES", 1024 * 1024 * 1024, 1);
   return {
     httpHost: env.HTTP_HOST || "127.0.0.1",
     httpPort: port(env, "HTTP_PORT", 8080),
-    apiToken: env.API_TOKEN || undefined,
+    apiToken: secret(env, "API_TOKEN"),
     msrpHost: env.MSRP_HOST || "127.0.0.1",
     msrpPort: port(env, "MSRP_PORT", 2855),
     msrpAdvertise: env.MSRP_ADVERTISE || undefined,
     acceptTypes: (env.ACCEPT_TYPES ?? "*").split(/[ ,]+/).filter(Boolean),
-    maxMessageBytes: int(env, "MAX_MESSAGE_BYTES", 1024 * 1024 * 1024, 1),
+    maxMessageBytes,
     maxSessions: int(env, "MAX_SESSIONS", 10_000, 1),
     maxConnections: int(env, "MAX_CONNECTIONS", 10_000, 1),
     maxConnectionsPerIp: int(env, "MAX_CONNECTIONS_PER_IP", 1_000, 1),
@@ -209,11 +358,25 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sipUri: sipUri(env.SIP_URI),
     maxHeaderBytes: int(env, "MAX_HEADER_BYTES", 16 * 1024, 256),
     maxHeaderCount: int(env, "MAX_HEADER_COUNT", 64, 4),
-    maxChunkBytes: int(env, "MAX_CHUNK_BYTES", 4 * 1024 * 1024 * 1024, 1),
+    maxChunkBytes: maxChunkBytes(env, maxMessageBytes),
     maxQueuedBytes: int(env, "MAX_QUEUED_BYTES", 16 * 1024 * 1024, 8 * 1024 * 1024),
     idleTimeoutMs: int(env, "IDLE_TIMEOUT_MS", 0),
     headTimeoutMs: int(env, "HEAD_TIMEOUT_MS", 30_000),
     transactionTimeoutMs: int(env, "TRANSACTION_TIMEOUT_MS", 30_000, 1),
     ...wsRelayExpires(env),
+    relayAllow: addressRules(env, "RELAY_ALLOW", ""),
+    wsRelayMaxGrants: int(env, "WS_RELAY_MAX_GRANTS", 8, 1),
+    wsRelayPassword: secret(env, "WS_RELAY_PASSWORD"),
+    allowedOrigins: origins(env),
+    publicHosts: publicHosts(env),
+    authFailureLimit: int(env, "AUTH_FAILURE_LIMIT", 10, 1),
+    authFailureWindowMs: int(env, "AUTH_FAILURE_WINDOW_MS", 60_000, 1),
+    maxUnfinishedPerSession: int(env, "MAX_UNFINISHED_PER_SESSION", 32, 1),
+    maxUnfinishedPerConnection: int(env, "MAX_UNFINISHED_PER_CONNECTION", 128, 1),
+    unfinishedIdleMs: int(env, "UNFINISHED_IDLE_MS", 30_000, 1),
+    dataQuotaBytes: int(env, "DATA_QUOTA_BYTES", 16 * 1024 * 1024 * 1024, 1),
+    sipMaxMessageBytes: int(env, "SIP_MAX_MESSAGE_BYTES", 64 * 1024, 1024),
+    eslOutboundAllow: addressRules(env, "ESL_OUTBOUND_ALLOW", "127.0.0.0/8,::1"),
+    ...tls(env),
   };
 }

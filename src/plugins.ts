@@ -188,11 +188,16 @@ export interface OutgoingContent {
 export interface MessageActions {
   /** The session the message belongs to. */
   readonly session: PluginSession;
-  /** Sends `content` back in the same session; a string is sent as `text/plain`. */
+  /**
+   * Sends `content` back in the same session; a string is sent as `text/plain`.
+   * Throws `TypeError` when `contentType` is not a media type (RFC 4975 §9:
+   * `type/subtype;name=value`, no line breaks).
+   */
   reply(content: string | OutgoingContent): void;
   /**
    * Sends a copy of the message (as later plugins would see it now) into
-   * another session. Throws `TypeError` when the body is not available.
+   * another session. Throws `TypeError` when the body is not available, or
+   * its content type is not a media type.
    * Combine with {@linkcode MessageActions.drop} to redirect.
    */
   forward(sessionId: string): void;

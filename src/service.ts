@@ -7,7 +7,9 @@
 
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
+import { type MsrpTls, readMsrpTls } from "./_msrp_tls.ts";
 import {
+  chatCommand,
   EslClient,
   type EslEvent,
   type EslEventReceived,
@@ -22,8 +24,9 @@ import {
   type PluginSession,
   pluginSession,
 } from "./plugins.ts";
-import { effectivePort, parseMsrpUri } from "./msrp/mod.ts";
+import { effectivePort, isMediaType, MsrpError, parseMsrpUri, Status } from "./msrp/mod.ts";
 import { headerOf, type SipInviteResult, SipUserAgent } from "./pbx/sip_ua.ts";
+import { parseDialTarget, parseSipUri, SipUriError } from "./pbx/sip_uri.ts";
 import {
   type AcceptedMedia,
   buildAnswer,
@@ -37,7 +40,9 @@ import {
   type SessionDescription,
 } from "./sdp/mod.ts";
 import {
+  connectNegotiated,
   type DeliveryResult,
+  expectNegotiatedPeer,
   type IncomingMessageInfo,
   type IncomingMessageSink,
   MsrpEndpoint,
@@ -48,12 +53,14 @@ import {
 import {
   type CallIdentity,
   Checkpointer,
+  ContentQuota,
   type EventRecord,
   type MessageRecord,
   openStore,
   type RecoveryResult,
   type SessionRecord,
   type Store,
+  StoreError,
   StoreSink,
   type WebhookBacklog,
 } from "./store/mod.ts";
@@ -78,6 +85,7 @@ import {
  * - `not-awaiting-answer`: the session did not make an offer that is still unanswered.
  * - `invalid-sdp`: the SDP text does not parse.
  * - `sdp-not-acceptable`: the SDP parses but cannot be negotiated.
+ * - `invalid-sip-uri`: a SIP URI is malformed or holds what may not reach the PBX.
  * - `connect-failed`: the MSRP connection to the peer failed.
  * - `session-limit`: `MAX_SESSIONS` sessions are open.
  * - `pbx-unavailable`: the operation needs the PBX integration, which is not available.
@@ -89,6 +97,7 @@ export type BridgeErrorCode =
   | "not-awaiting-answer"
   | "invalid-sdp"
   | "sdp-not-acceptable"
+  | "invalid-sip-uri"
   | "connect-failed"
   | "session-limit"
   | "pbx-unavailable"
@@ -227,6 +236,8 @@ const CONNECT_WAIT_MS = 60_000;
 const PLUGIN_BODY_BYTES = 1024 * 1024;
 /** How often the store's WAL is checkpointed from a worker (off the event loop). */
 const CHECKPOINT_INTERVAL_MS = 1000;
+/** Least time between two "disk quota exceeded" log lines; refusals in between are counted. */
+const QUOTA_LOG_INTERVAL_MS = 10_000;
 /** WAL pages after which a commit checkpoints by itself, should the worker fall behind. */
 const FALLBACK_AUTOCHECKPOINT_PAGES = 16384;
 const encoder = new TextEncoder();
@@ -235,11 +246,21 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Host and port of a `sip:host:port` URI (port 5060 when absent). */
-function sipServer(uri: string): { hostname: string; port: number } {
-  const match = /^sips?:(?:[^@;]*@)?(\[[^\]]+\]|[^:;]+)(?::(\d+))?/.exec(uri);
-  if (!match) throw new BridgeError("pbx-unavailable", `not a SIP URI: ${uri}`);
-  return { hostname: match[1].replace(/^\[|\]$/g, ""), port: Number(match[2] ?? 5060) };
+/** Host and port of `SIP_URI` (checked at start-up; 5060 when absent), and `host:port`. */
+function sipServer(uri: string): { hostname: string; port: number; authority: string } {
+  const { host, hostKind, port = 5060 } = parseSipUri(uri);
+  return { hostname: host, port, authority: `${hostKind === "ipv6" ? `[${host}]` : host}:${port}` };
+}
+
+/** `text` as a dialable SIP URI (lower-case scheme), or `invalid-sip-uri` naming `field`. */
+function dialTarget(text: string, field: string): string {
+  try {
+    return parseDialTarget(text).text;
+  } catch (e) {
+    if (!(e instanceof SipUriError)) throw e;
+    const message = `not a SIP URI the bridge may dial: ${e.message}`;
+    throw new BridgeError("invalid-sip-uri", message, field);
+  }
 }
 
 function sdpFailure(e: unknown, field: string): unknown {
@@ -269,6 +290,7 @@ export class Bridge {
   readonly #failures = new Map<number, number>();
   #store: Store | undefined;
   #endpoint: MsrpEndpoint | undefined;
+  #msrpTls: MsrpTls | undefined;
   #dispatcher: WebhookDispatcher | undefined;
   #checkpointer: Checkpointer | undefined;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
@@ -277,6 +299,9 @@ export class Bridge {
   #bytesIn = 0;
   #bytesOut = 0;
   #incomingFailures = 0;
+  #quota: ContentQuota | undefined;
+  #quotaLoggedAt = -Infinity;
+  #quotaRefusals = 0;
 
   /** Creates a stopped bridge; {@linkcode start} opens everything. */
   /**
@@ -342,6 +367,7 @@ export class Bridge {
         (error) => this.#log.warn("wal checkpoint failed", { error }),
       );
       recovered = store.recoverAfterRestart();
+      this.#quota = new ContentQuota(config.dataQuotaBytes, store.storedContentBytes());
       this.#log.info("store opened", {
         dataDir: config.dataDir,
         endedSessions: recovered.endedSessions,
@@ -475,7 +501,7 @@ export class Bridge {
     if (accepted.setup === "active") {
       this.#track(this.#connect(session, accepted).catch(() => {}));
     } else {
-      this.#awaitConnection(session, accepted.remotePath);
+      this.#awaitConnection(session, accepted);
     }
     this.#log.info("session answered", { sessionId: session.id, role: accepted.setup });
     return { id: session.id, answer };
@@ -514,7 +540,7 @@ export class Bridge {
     this.#offers.delete(id);
     this.store.updateSession(id, { remotePath: accepted.remotePath });
     if (accepted.setup === "active") await this.#connect(session, accepted);
-    else this.#awaitConnection(session, accepted.remotePath);
+    else this.#awaitConnection(session, accepted);
     return this.store.getSession(id)!;
   }
 
@@ -526,12 +552,15 @@ export class Bridge {
    * answered (and, when we are the active side, connected). Closing the
    * session sends BYE; a BYE from the PBX closes the session.
    *
-   * @throws {BridgeError} `pbx-unavailable` when the PBX cannot be reached or
-   * the callee rejects the call (the message names the SIP status, which is
-   * also recorded on the ended session); `connect-failed` when the MSRP
-   * connection fails; `sdp-not-acceptable` for an answer we cannot use.
+   * @throws {BridgeError} `invalid-sip-uri` when `to` is not a dialable SIP
+   * URI (see {@linkcode parseDialTarget}), checked before anything else;
+   * `pbx-unavailable` when the PBX cannot be reached or the callee rejects
+   * the call (the message names the SIP status, which is also recorded on
+   * the ended session); `connect-failed` when the MSRP connection fails;
+   * `sdp-not-acceptable` for an answer we cannot use.
    */
   async originate(to: string): Promise<OfferedSession> {
+    to = dialTarget(to, "to");
     this.#checkRunning();
     if (this.#config.eslMode === "off") {
       throw new BridgeError(
@@ -539,13 +568,14 @@ export class Bridge {
         `cannot reach ${to}: calls through the PBX need the ESL integration, which is off (ESL_MODE=off)`,
       );
     }
-    if (/[\r\n]/.test(to)) {
-      throw new BridgeError("validation", "to must not contain line breaks", "to");
-    }
     const server = sipServer(this.#config.sipUri);
     let ua: SipUserAgent;
     try {
-      ua = await SipUserAgent.connect({ server });
+      ua = await SipUserAgent.connect({
+        server,
+        maxMessageBytes: this.#config.sipMaxMessageBytes,
+        logger: this.#log,
+      });
     } catch (e) {
       throw new BridgeError(
         "pbx-unavailable",
@@ -573,7 +603,7 @@ export class Bridge {
     let result: SipInviteResult;
     try {
       result = await ua.invite({
-        requestUri: `sip:out@${server.hostname}:${server.port}`,
+        requestUri: `sip:out@${server.authority}`,
         headers: [["X-Msrp-Target", to]],
         sdp: offer,
         callId,
@@ -621,7 +651,7 @@ export class Bridge {
     this.store.updateSession(session.id, { remotePath: accepted.remotePath });
     this.#log.info("originate answered", { sessionId: session.id, to, role: accepted.setup });
     if (accepted.setup === "active") await this.#connect(session, accepted);
-    else this.#awaitConnection(session, accepted.remotePath);
+    else this.#awaitConnection(session, accepted);
     return { id: session.id, offer };
   }
 
@@ -629,22 +659,30 @@ export class Bridge {
    * Sends a pager-mode SIP MESSAGE through FreeSWITCH (`chat` API run as a
    * background job, so the event connection is never blocked; §5.2 of the ESL
    * reference). Rejects when the PBX is not connected or the MESSAGE failed.
+   *
+   * @throws {BridgeError} `invalid-sip-uri` when `to` or `from` is not a
+   * dialable SIP URI, `validation` when `text` holds `|` or a line break
+   * (the `chat` API's separators), both checked before anything else;
+   * `pbx-unavailable` when the event socket is not connected or the PBX did
+   * not send the MESSAGE.
    */
   async sendPager(message: PagerMessage): Promise<void> {
+    const to = dialTarget(message.to, "to");
+    const from = dialTarget(message.from, "from").replace(/^sips?:/, "");
+    if (/[|\r\n]/.test(message.text)) {
+      throw new BridgeError("validation", 'text must not contain "|" or line breaks', "text");
+    }
     this.#checkRunning();
     const esl = this.#esl;
     if (!esl || esl.state !== "connected") {
       throw new BridgeError("pbx-unavailable", `the PBX event socket is ${this.eslState}`);
     }
-    for (const [field, value] of Object.entries(message)) {
-      // The chat API separates fields with "|" and ends at a line break.
-      if (/[|\r\n]/.test(value)) {
-        throw new BridgeError("validation", `${field} must not contain "|" or line breaks`, field);
-      }
-    }
-    const from = message.from.replace(/^sips?:/, "");
-    const to = `${this.#config.sipProfile}/${message.to}`;
-    const result = await esl.bgapi(`chat sip|${from}|${to}|${message.text}|text/plain`);
+    const result = await esl.bgapi(chatCommand({
+      from,
+      to: `${this.#config.sipProfile}/${to}`,
+      text: message.text,
+      contentType: "text/plain",
+    }));
     if (!/^\+?OK|^Sent/m.test(result.trim())) {
       throw new BridgeError(
         "pbx-unavailable",
@@ -683,6 +721,7 @@ export class Bridge {
     const server = new EslOutboundServer({
       hostname: this.#config.eslOutboundHost,
       port: this.#config.eslOutboundPort,
+      allow: this.#config.eslOutboundAllow,
       endpoint: this.endpoint,
       createSession: () => this.#createSession("tcp"),
       logger: this.#log,
@@ -789,16 +828,20 @@ export class Bridge {
     if (!this.store.getSession(id)) throw new BridgeError("not-found", `no session ${id}`, "id");
   }
 
+  /** Listens for MSRP: `msrps` with MSRP_TLS_CERT (its files are read and checked here). */
   #listen(): MsrpEndpoint {
     const config = this.#config;
+    this.#msrpTls = readMsrpTls(config);
     return new MsrpEndpoint({
       hostname: config.msrpHost,
       port: config.msrpPort,
       advertiseHost: config.msrpAdvertise,
+      tls: this.#msrpTls?.endpoint,
       webSocketAuthority: `${config.msrpAdvertise ?? config.httpHost}:${config.httpPort}`,
       maxSessions: config.maxSessions,
       maxConnections: config.maxConnections,
       maxConnectionsPerIp: config.maxConnectionsPerIp,
+      maxUnfinishedPerConnection: config.maxUnfinishedPerConnection,
       parserLimits: {
         maxHeaderBytes: config.maxHeaderBytes,
         maxHeaderCount: config.maxHeaderCount,
@@ -812,6 +855,8 @@ export class Bridge {
         acceptTypes: config.acceptTypes,
         maxMessageBytes: config.maxMessageBytes,
         chunkSize: config.chunkSize,
+        maxUnfinishedMessages: config.maxUnfinishedPerSession,
+        unfinishedIdleMs: config.unfinishedIdleMs,
       },
     }).listen();
   }
@@ -836,15 +881,20 @@ export class Bridge {
     }
   }
 
-  /** Our side for SDP: the session's path, and host and port from its URI. */
+  /**
+   * Our side for SDP: the session's path, host and port from its URI, and
+   * for a session on our `msrps` listener the fingerprint of its certificate.
+   */
   #local(session: MsrpSession): LocalMsrpEndpoint {
     const uri = parseMsrpUri(session.localUri);
+    const tls = uri.transport === "tcp" ? this.#msrpTls : undefined;
     return {
       path: session.localPath,
       address: uri.host,
       port: effectivePort(uri),
       acceptTypes: this.#config.acceptTypes,
       maxSize: this.#config.maxMessageBytes,
+      fingerprint: tls && { hash: "sha-256", value: tls.fingerprint },
     };
   }
 
@@ -891,9 +941,10 @@ export class Bridge {
     }, { once: true });
   }
 
+  /** Connects to the peer the SDP described (see `connectNegotiated`). */
   async #connect(session: MsrpSession, accepted: AcceptedMedia): Promise<void> {
     try {
-      await this.endpoint.connectSession(session, accepted.remotePath);
+      await connectNegotiated(this.endpoint, session, accepted);
     } catch (e) {
       const reason = `connection failed: ${errorText(e)}`;
       session.close(reason);
@@ -902,9 +953,9 @@ export class Bridge {
     }
   }
 
-  /** Ends a passive session that no peer connects to in time. */
-  #awaitConnection(session: MsrpSession, remotePath: readonly string[]): void {
-    session.expectPeer(remotePath); // RFC 4975 §14: bind only the peer of the SDP
+  /** Waits for the peer of the SDP to connect, and ends the session when none does in time. */
+  #awaitConnection(session: MsrpSession, accepted: AcceptedMedia): void {
+    expectNegotiatedPeer(this.endpoint, session, accepted);
     const timer = setTimeout(
       () => session.close("no connection from the peer"),
       CONNECT_WAIT_MS,
@@ -912,14 +963,52 @@ export class Bridge {
     session.ready.finally(() => clearTimeout(timer)).catch(() => {});
   }
 
+  /**
+   * Stores a received message. Content past DATA_QUOTA_BYTES is refused with
+   * 413 "disk quota exceeded" (RFC 4975 §10.5: stop sending this message):
+   * on the first chunk nothing is recorded; later the message fails and its
+   * content is removed (see {@linkcode StoreSink}).
+   */
   #sink(store: Store, sessionId: string, info: IncomingMessageInfo): IncomingMessageSink {
-    const sink = new StoreSink(store, sessionId, info, {
-      onClose: (row) => this.#track(this.#received(row)),
-    });
+    let sink: StoreSink;
+    try {
+      sink = new StoreSink(store, sessionId, info, {
+        quota: this.#quota,
+        onClose: (row) => this.#track(this.#received(row)),
+      });
+    } catch (e) {
+      throw this.#quotaRefusal(e, sessionId, info);
+    }
     return {
-      write: (offset, bytes) => sink.write(offset, bytes),
+      write: (offset, bytes) => {
+        try {
+          return sink.write(offset, bytes);
+        } catch (e) {
+          throw this.#quotaRefusal(e, sessionId, info);
+        }
+      },
       close: (outcome) => this.#track(sink.close(outcome)),
     };
+  }
+
+  /** A quota failure as the MSRP refusal, logged (at most once per interval); others as they are. */
+  #quotaRefusal(e: unknown, sessionId: string, info: IncomingMessageInfo): unknown {
+    if (!(e instanceof StoreError) || e.code !== "quota-exceeded") return e;
+    this.#quotaRefusals++;
+    const now = performance.now();
+    if (now - this.#quotaLoggedAt >= QUOTA_LOG_INTERVAL_MS) {
+      this.#log.warn("disk quota exceeded: received content refused", {
+        sessionId,
+        messageId: info.messageId,
+        size: info.size ?? null,
+        usedBytes: this.#quota?.usedBytes,
+        quotaBytes: this.#config.dataQuotaBytes,
+        refused: this.#quotaRefusals,
+      });
+      this.#quotaLoggedAt = now;
+      this.#quotaRefusals = 0;
+    }
+    return new MsrpError(Status.RequestEntityTooLarge, "disk quota exceeded");
   }
 
   async #received(row: MessageRecord): Promise<void> {
@@ -1073,9 +1162,12 @@ export class Bridge {
       this.#log.warn("webhook reply dropped: session not open", { sessionId });
       return;
     }
-    const { record } = this.sendMessage(sessionId, reply.text, {
-      contentType: reply.contentType ?? "text/plain",
-    });
+    const contentType = reply.contentType ?? "text/plain";
+    if (!isMediaType(contentType)) {
+      this.#log.warn("webhook reply dropped: its contentType is not a media type", { sessionId });
+      return;
+    }
+    const { record } = this.sendMessage(sessionId, reply.text, { contentType });
     this.#log.info("webhook reply sent", { sessionId, messageId: record.id });
   }
 

@@ -38,6 +38,12 @@ export interface ServiceProcess extends ApiClient, AsyncDisposable {
   readonly child: Deno.ChildProcess;
   /** Its HTTP port. */
   readonly httpPort: number;
+  /**
+   * When it serves HTTPS (`HTTP_TLS_CERT`): a client trusting that
+   * certificate, to pass as `fetch`'s `client` (the {@linkcode ApiClient}
+   * methods speak plain `fetch` and do not use it). Closed on dispose.
+   */
+  readonly httpClient: Deno.HttpClient | undefined;
   /** Sends `signal` and waits for the process to end. */
   kill(signal: Deno.Signal): Promise<Deno.CommandStatus>;
 }
@@ -45,7 +51,8 @@ export interface ServiceProcess extends ApiClient, AsyncDisposable {
 /**
  * Starts `src/main.ts` with `env` (which must give `HTTP_PORT`; ESL off and
  * error-level logs unless `env` says otherwise) and waits until `/healthz`
- * answers. `denoArgs` go before the script (e.g. `--cpu-prof` for a
+ * answers (over HTTPS, trusting the certificate itself, when `env` gives
+ * `HTTP_TLS_CERT`). `denoArgs` go before the script (e.g. `--cpu-prof` for a
  * benchmark). Dispose stops it with SIGTERM when it still runs.
  */
 export async function startService(
@@ -61,18 +68,25 @@ export async function startService(
   }).spawn();
   let exited: Deno.CommandStatus | undefined;
   const status = child.status.then((s) => exited = s);
-  const url = `http://127.0.0.1:${env.HTTP_PORT}`;
+  const httpClient = env.HTTP_TLS_CERT
+    ? Deno.createHttpClient({ caCerts: [await Deno.readTextFile(env.HTTP_TLS_CERT)] })
+    : undefined;
+  const url = `${httpClient ? "https" : "http"}://127.0.0.1:${env.HTTP_PORT}`;
   const deadline = Date.now() + START_GUARD_MS;
   const healthy = () =>
-    fetch(`${url}/healthz`).then(async (r) => {
+    fetch(`${url}/healthz`, { client: httpClient }).then(async (r) => {
       await r.body?.cancel();
       return r.ok;
     }, () => false);
   while (!await healthy()) {
-    if (exited) throw new Error(`the service exited with code ${exited.code} while starting`);
+    if (exited) {
+      httpClient?.close();
+      throw new Error(`the service exited with code ${exited.code} while starting`);
+    }
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
       await status;
+      httpClient?.close();
       throw new Error("the service did not answer /healthz");
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -86,9 +100,11 @@ export async function startService(
     ...apiClient(url, env.API_TOKEN),
     child,
     httpPort: Number(env.HTTP_PORT),
+    httpClient,
     kill,
     async [Symbol.asyncDispose]() {
       await kill("SIGTERM");
+      httpClient?.close();
     },
   };
 }

@@ -14,7 +14,7 @@ Deno.test("config: every limit is read from its variable", () => {
   const c = loadConfig({
     MAX_HEADER_BYTES: "4096",
     MAX_HEADER_COUNT: "16",
-    MAX_CHUNK_BYTES: "1048576",
+    MAX_CHUNK_BYTES: "900",
     MAX_QUEUED_BYTES: "33554432",
     IDLE_TIMEOUT_MS: "60000",
     HEAD_TIMEOUT_MS: "5000",
@@ -40,7 +40,7 @@ Deno.test("config: every limit is read from its variable", () => {
       c.maxConnectionsPerIp,
       c.maxUploadBytes,
     ],
-    [4096, 16, 1048576, 33554432, 60000, 5000, 10000, 1000, 5, 7, 3, 2000],
+    [4096, 16, 900, 33554432, 60000, 5000, 10000, 1000, 5, 7, 3, 2000],
   );
 });
 
@@ -56,6 +56,21 @@ Deno.test("config: an invalid value is one clear error naming the variable", () 
       ["SIP_URI", "http://x"],
       ["WS_PATH", "msrp"],
       ["LOG_LEVEL", "loud"],
+      ["API_TOKEN", "short-token"],
+      ["WS_RELAY_PASSWORD", "hunter2"],
+      ["RELAY_ALLOW", "10.0.0.0/33"],
+      ["RELAY_ALLOW", "relay.example.net:0"],
+      ["ESL_OUTBOUND_ALLOW", "not a host!"],
+      ["ALLOWED_ORIGINS", "evil.example"],
+      ["ALLOWED_ORIGINS", "https://app.example.com/path"],
+      ["PUBLIC_HOSTS", "bad host/"],
+      ["HTTP_TLS_CERT", "cert.pem"],
+      ["MSRP_TLS_KEY", "key.pem"],
+      ["MSRP_TLS_CLIENT_CA", "ca.pem"],
+      ["MAX_CHUNK_BYTES", "4294967296"],
+      ["MAX_UNFINISHED_PER_SESSION", "0"],
+      ["DATA_QUOTA_BYTES", "lots"],
+      ["UNFINISHED_IDLE_MS", "0"],
     ]
   ) {
     assertThrows(() => loadConfig({ [name]: value }), ConfigError, name);
@@ -110,4 +125,46 @@ Deno.test("config: WS_RELAY_*_EXPIRES out of range or crossing each other is an 
     const error = assertThrows(() => loadConfig(env), ConfigError);
     assertEquals(error.message.startsWith(name), true, error.message);
   }
+});
+
+Deno.test("config: the security settings default to closed: no relay next hops, outbound socket from loopback only, chunks no larger than a message", () => {
+  const c = loadConfig({});
+  assertEquals(c.relayAllow, []);
+  assertEquals(c.eslOutboundAllow.map((r) => r.text), ["127.0.0.0/8", "::1"]);
+  assertEquals([c.allowedOrigins, c.publicHosts], [[], []]);
+  assertEquals([c.apiToken, c.wsRelayPassword], [undefined, undefined]);
+  assertEquals(c.maxChunkBytes, c.maxMessageBytes);
+  assertEquals(
+    [c.wsRelayMaxGrants, c.authFailureLimit, c.authFailureWindowMs],
+    [8, 10, 60_000],
+  );
+  assertEquals(
+    [c.maxUnfinishedPerSession, c.maxUnfinishedPerConnection, c.sipMaxMessageBytes],
+    [32, 128, 65536],
+  );
+  assertEquals(c.dataQuotaBytes, 16 * 1024 ** 3);
+  assertEquals(c.unfinishedIdleMs, 30_000);
+  assertEquals(loadConfig({ MAX_MESSAGE_BYTES: "5000" }).maxChunkBytes, 5000);
+});
+
+Deno.test("config: origins and public hosts are normalised to lowercase; TLS files come in pairs", () => {
+  const c = loadConfig({
+    ALLOWED_ORIGINS: "https://App.Example.com, http://localhost:3000",
+    PUBLIC_HOSTS: "Chat.Example.com chat.example.com:8443",
+    HTTP_TLS_CERT: "c.pem",
+    HTTP_TLS_KEY: "k.pem",
+    MSRP_TLS_CERT: "mc.pem",
+    MSRP_TLS_KEY: "mk.pem",
+    MSRP_TLS_CLIENT_CA: "ca.pem",
+    API_TOKEN: "0123456789abcdef",
+  });
+  assertEquals(c.allowedOrigins, ["https://app.example.com", "http://localhost:3000"]);
+  assertEquals(c.publicHosts, ["chat.example.com", "chat.example.com:8443"]);
+  assertEquals(
+    [c.httpTlsCert, c.httpTlsKey, c.msrpTlsCert, c.msrpTlsKey, c.msrpTlsClientCa],
+    ["c.pem", "k.pem", "mc.pem", "mk.pem", "ca.pem"],
+  );
+  assertEquals(c.apiToken, "0123456789abcdef");
+  const error = assertThrows(() => loadConfig({ HTTP_TLS_KEY: "k.pem" }), ConfigError);
+  assertEquals(error.message, "HTTP_TLS_CERT must be set together with HTTP_TLS_KEY");
 });

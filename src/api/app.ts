@@ -9,11 +9,13 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
+import { AuthThrottle } from "../auth_throttle.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { type Bridge, BridgeError } from "../service.ts";
 import { StoreError } from "../store/mod.ts";
 import { bearerAuth } from "./auth.ts";
+import { browserGuard } from "./browser_guard.ts";
 import { consoleRoutes } from "./console/mod.ts";
 import { ApiProblem, problemResponse } from "./problem.ts";
 import { lengthRequired } from "./upload.ts";
@@ -36,7 +38,10 @@ const INFO: ApiInfo = {
   version: meta.version,
   description: "MSRP chat and file transfer over HTTP: sessions, messages, received " +
     "content and events. /v1 needs `Authorization: Bearer $API_TOKEN` when API_TOKEN is " +
-    "set. Errors are application/problem+json (RFC 9457).",
+    "set; after AUTH_FAILURE_LIMIT wrong tokens an address gets 429 until the window passes. " +
+    "A request with a foreign `Origin` gets 403, and without API_TOKEN one whose `Host` is " +
+    "not a loopback name or in PUBLIC_HOSTS gets 421 (/healthz excepted). Errors are " +
+    "application/problem+json (RFC 9457).",
 };
 
 /** The problem for any error a handler throws. */
@@ -118,10 +123,19 @@ function refuseChunked(): MiddlewareHandler<ApiEnv> {
 /**
  * Creates the HTTP API of `bridge`: `/healthz`, `/readyz`, `/metrics`,
  * `/openapi.json`, `/docs` and the `/v1` routes (bearer authentication when
- * `config.apiToken` is set). Serve it with `Deno.serve((req, info) =>
- * app.fetch(req, { info }))`.
+ * `config.apiToken` is set, failed logins counted in `authThrottle`), behind
+ * the browser guard (`Origin`, and `Host` without a token), which also
+ * covers routes added to the app later (the MSRP WebSocket). Serve it with
+ * `Deno.serve((req, info) => app.fetch(req, { info }))`.
  */
-export function createApp(bridge: Bridge, config: Config): ApiApp {
+export function createApp(
+  bridge: Bridge,
+  config: Config,
+  authThrottle: AuthThrottle = new AuthThrottle(
+    config.authFailureLimit,
+    config.authFailureWindowMs,
+  ),
+): ApiApp {
   const log = bridge.logger.with({ component: "http" });
   const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
   app.openAPIRegistry.registerComponent("securitySchemes", BEARER_SCHEME, {
@@ -130,7 +144,16 @@ export function createApp(bridge: Bridge, config: Config): ApiApp {
     description: "API_TOKEN; required when the service has one.",
   });
   app.use("*", accessLog(log));
-  if (config.apiToken !== undefined) app.use("/v1/*", bearerAuth(config.apiToken));
+  app.use(
+    "*",
+    browserGuard({
+      https: config.httpTlsCert !== undefined,
+      allowedOrigins: config.allowedOrigins,
+      checkHost: config.apiToken === undefined,
+      publicHosts: config.publicHosts,
+    }),
+  );
+  if (config.apiToken !== undefined) app.use("/v1/*", bearerAuth(config.apiToken, authThrottle));
   app.use("/v1/*", refuseChunked());
   app.use("/v1/*", jsonBodyLimit(Math.min(MAX_JSON_BYTES, config.maxUploadBytes)));
   systemRoutes(app, bridge, INFO);

@@ -6,10 +6,11 @@
  */
 
 import { z } from "@hono/zod-openapi";
+import { MEDIA_TYPE_PATTERN } from "../msrp/media_type.ts";
 
-/** A media type with optional parameters, without line breaks (it becomes an MSRP header). */
-export const MEDIA_TYPE =
-  /^[A-Za-z0-9][\w!#$&^.+-]*\/[A-Za-z0-9*][\w!#$&^.+*-]*(\s*;\s*[\w!#$&^.+-]+=("[^"\r\n]*"|[\w!#$&^.+-]+))*$/;
+const DIALABLE = "A `sip:`/`sips:` URI (RFC 3261) without headers, password or IPv6 literal, " +
+  "with none of `, $ ' [ ]`, no `; ? /` in the user part and no `fs_…` parameters; " +
+  "otherwise 422 invalid-sip-uri.";
 
 /** An RFC 9457 problem. */
 export const Problem = z.object({
@@ -98,7 +99,7 @@ const SESSION_CHOICES = ["to", "offer", "createOffer"] as const;
 /** The body of `POST /v1/sessions`: exactly one of `to`, `offer`, `createOffer`. */
 export const CreateSessionRequest = z.strictObject({
   to: z.string().min(1).optional().openapi({
-    description: "Originate through the PBX (needs the PBX integration).",
+    description: "Originate through the PBX (needs the PBX integration). " + DIALABLE,
     example: "sip:1000@pbx",
   }),
   offer: z.string().min(1).optional().openapi({
@@ -132,8 +133,10 @@ export const AnswerRequest = z.strictObject({
 /** The JSON body of `POST /v1/sessions/{id}/messages`. */
 export const SendTextRequest = z.strictObject({
   text: z.string().min(1).openapi({ example: "Hello" }),
-  contentType: z.string().regex(MEDIA_TYPE, "must be a media type").optional().openapi({
-    description: "Content-Type of the MSRP message; `text/plain` when omitted.",
+  contentType: z.string().regex(MEDIA_TYPE_PATTERN, "must be a media type").optional().openapi({
+    description: "Content-Type of the MSRP message; `text/plain` when omitted. A media type " +
+      "(RFC 4975 §9): `type/subtype` with optional `;name=value` parameters, tokens or " +
+      "quoted strings, no line breaks.",
   }),
   report: z.boolean().optional().openapi({
     description: "Ask for a success REPORT, so the status becomes `delivered`.",
@@ -148,9 +151,9 @@ export const MessageAccepted = z.object({
 
 /** The body of `POST /v1/pager`. */
 export const PagerRequest = z.strictObject({
-  to: z.string().min(1).openapi({ example: "sip:1000@pbx" }),
-  from: z.string().min(1).openapi({ example: "sip:bot@pbx" }),
-  text: z.string().min(1),
+  to: z.string().min(1).openapi({ description: DIALABLE, example: "sip:1000@pbx" }),
+  from: z.string().min(1).openapi({ description: DIALABLE, example: "sip:bot@pbx" }),
+  text: z.string().min(1).openapi({ description: "No `|` and no line breaks." }),
 }).openapi("PagerRequest");
 
 /** A page of sessions. */

@@ -11,6 +11,7 @@ export * from "./message.ts";
 export * from "./uri.ts";
 export * from "./parser.ts";
 export * from "./serializer.ts";
+export * from "./media_type.ts";
 export * from "./chunker.ts";
 export * from "./reassembler.ts";
 export * from "./report.ts";

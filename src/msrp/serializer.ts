@@ -114,21 +114,59 @@ export function transactionIdFor(body: Uint8Array | readonly Uint8Array[]): stri
   }
 }
 
+// CR or LF would end the line early and start a header of the sender's choosing; NUL is
+// never valid in a head (RFC 4975 §9 allows neither in any header, comment or URI).
+const LINE_BREAK_OR_NUL = /[\r\n\0]/;
+// A name holding ":" would move the boundary between name and value.
+const BAD_NAME = /^$|[:\r\n\0]/;
+
+function checkText(text: string, what: string): string {
+  if (LINE_BREAK_OR_NUL.test(text)) {
+    throw new TypeError(`${what} must not contain CR, LF or NUL`);
+  }
+  return text;
+}
+
+/**
+ * Throws unless `name: value` can be written as one MSRP header line: a
+ * non-empty name without `:`, and neither holding CR, LF or NUL.
+ *
+ * @throws {TypeError} naming the header.
+ */
+export function checkHeader(name: string, value: string): void {
+  if (BAD_NAME.test(name)) throw new TypeError(`bad header name ${JSON.stringify(name)}`);
+  checkText(value, `header ${name}`);
+}
+
 function headerLines(headers: readonly (readonly [string, string])[] | undefined): string {
   let out = "";
-  if (headers) { for (const [name, value] of headers) out += `${name}: ${value}\r\n`; }
+  if (headers) {
+    for (const [name, value] of headers) {
+      checkHeader(name, value);
+      out += `${name}: ${value}\r\n`;
+    }
+  }
   return out;
+}
+
+function pathLines(toPath: readonly string[], fromPath: readonly string[]): string {
+  const to = checkText(toPath.join(" "), "To-Path");
+  return `To-Path: ${to}\r\nFrom-Path: ${checkText(fromPath.join(" "), "From-Path")}\r\n`;
 }
 
 /**
  * Encodes the start line and headers of a request, up to and including the
  * blank line before the body when there is one.
+ *
+ * @throws {TypeError} when the start line, a path, a header name or value, or
+ * the Content-Type holds CR, LF or NUL, or a header name is empty or holds `:`.
  */
 export function encodeRequestHead(req: OutgoingRequest, hasBody: boolean): Uint8Array {
-  let text = `MSRP ${req.transactionId} ${req.method}\r\n` +
-    `To-Path: ${req.toPath.join(" ")}\r\nFrom-Path: ${req.fromPath.join(" ")}\r\n` +
-    headerLines(req.headers);
-  if (req.contentType !== undefined) text += `Content-Type: ${req.contentType}\r\n`;
+  let text = checkText(`MSRP ${req.transactionId} ${req.method}`, "start line") + "\r\n" +
+    pathLines(req.toPath, req.fromPath) + headerLines(req.headers);
+  if (req.contentType !== undefined) {
+    text += `Content-Type: ${checkText(req.contentType, "Content-Type")}\r\n`;
+  }
   if (hasBody) text += "\r\n";
   return encodeText(text);
 }
@@ -168,12 +206,17 @@ export function encodeRequest(req: OutgoingRequest): Uint8Array[] {
   return out;
 }
 
-/** Encodes a response (no body) as one byte array. */
+/**
+ * Encodes a response (no body) as one byte array.
+ *
+ * @throws {TypeError} when the start line (comment included), a path or a
+ * header holds CR, LF or NUL, or a header name is empty or holds `:`.
+ */
 export function encodeResponse(res: OutgoingResponse): Uint8Array {
   const comment = res.comment ?? reasonPhrase(res.status);
+  const start = `MSRP ${res.transactionId} ${res.status}${comment ? ` ${comment}` : ""}`;
   return encodeText(
-    `MSRP ${res.transactionId} ${res.status}${comment ? ` ${comment}` : ""}\r\n` +
-      `To-Path: ${res.toPath.join(" ")}\r\nFrom-Path: ${res.fromPath.join(" ")}\r\n` +
+    checkText(start, "start line") + "\r\n" + pathLines(res.toPath, res.fromPath) +
       headerLines(res.headers) +
       `-------${res.transactionId}$\r\n`,
   );

@@ -17,7 +17,13 @@
 import type { Logger } from "../log.ts";
 import { parseMsrpUri } from "../msrp/mod.ts";
 import { buildAnswer, type SdpAnswer, SdpError } from "../sdp/mod.ts";
-import type { MsrpEndpoint, MsrpSession, SessionOptions } from "../session/mod.ts";
+import {
+  connectNegotiated,
+  expectNegotiatedPeer,
+  type MsrpEndpoint,
+  type MsrpSession,
+  type SessionOptions,
+} from "../session/mod.ts";
 import type { EslEvent } from "./esl_codec.ts";
 import {
   type CallInfo,
@@ -106,8 +112,7 @@ export class CallAnswerer {
       return "rejected";
     }
     const call = new InboundCall(_callInfo(uuid, event), session, answer);
-    // RFC 4975 §14: a passive session binds only the peer its offer named.
-    if (call.media.setup !== "active") session.expectPeer(call.media.remotePath);
+    expectNegotiatedPeer(this.#endpoint, session, call.media);
     this.#calls.set(uuid, call);
     this.#controls.set(call, control);
     session.addEventListener("close", () => this.#sessionClosed(call), { once: true });
@@ -185,14 +190,7 @@ export class CallAnswerer {
     this.#log?.info("msrp call answered", { uuid, session: call.session.id });
     this.#notices.answered(call);
     try {
-      const { media, session } = call;
-      const connected = media.setup === "active"
-        ? this.#endpoint.connectSession(session, media.remotePath, {
-          fingerprint: media.fingerprint?.hash.toLowerCase() === "sha-256"
-            ? media.fingerprint.value
-            : undefined,
-        })
-        : session.ready;
+      const connected = connectNegotiated(this.#endpoint, call.session, call.media);
       await _within(connected, this.#connectTimeoutMs, "the MSRP connection");
     } catch (error) {
       call.session.close(`msrp connection failed: ${(error as Error).message}`);

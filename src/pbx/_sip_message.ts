@@ -47,12 +47,31 @@ export function sipRandom(): string {
   return crypto.randomUUID().replaceAll("-", "").slice(0, 16);
 }
 
-/** Serializes a message; Content-Length is added. */
+// RFC 3261 §25.1: token, the grammar of a header name.
+const HEADER_NAME = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+const LINE_BREAK_OR_NUL = /[\r\n\0]/;
+
+/**
+ * Serializes a message; Content-Length is added.
+ *
+ * @throws {TypeError} when the start line or a header value holds CR, LF or
+ * NUL (it would end the line and start a header of its own), or a header name
+ * is not a token.
+ */
 export function serializeSip(
   startLine: string,
   headers: readonly (readonly [string, string])[],
   body = "",
 ): Uint8Array {
+  if (LINE_BREAK_OR_NUL.test(startLine)) {
+    throw new TypeError("a SIP start line must not contain CR, LF or NUL");
+  }
+  for (const [name, value] of headers) {
+    if (!HEADER_NAME.test(name)) throw new TypeError(`bad SIP header name ${JSON.stringify(name)}`);
+    if (LINE_BREAK_OR_NUL.test(value)) {
+      throw new TypeError(`SIP header ${name} must not contain CR, LF or NUL`);
+    }
+  }
   const bytes = encoder.encode(body);
   const lines = [startLine, ...headers.map(([n, v]) => `${n}: ${v}`)];
   lines.push(`Content-Length: ${bytes.length}`, "", "");
@@ -71,8 +90,17 @@ export class SipConnection {
   readonly reading: Promise<void>;
   #buffer = new Uint8Array(0);
 
-  /** Starts reading; `onMessage` gets every complete message. */
-  constructor(conn: Deno.TcpConn, onMessage: (message: SipMessage, from: SipConnection) => void) {
+  /**
+   * Starts reading; `onMessage` gets every complete message. When more than
+   * `maxBytes` wait without making a complete message, `onOverflow` is told
+   * how many and the connection is closed.
+   */
+  constructor(
+    conn: Deno.TcpConn,
+    onMessage: (message: SipMessage, from: SipConnection) => void,
+    maxBytes = Infinity,
+    onOverflow?: (buffered: number) => void,
+  ) {
     this.conn = conn;
     this.reading = (async () => {
       try {
@@ -83,6 +111,11 @@ export class SipConnection {
           this.#buffer = joined;
           for (let message = this.#next(); message; message = this.#next()) {
             onMessage(message, this);
+          }
+          if (this.#buffer.length > maxBytes) {
+            onOverflow?.(this.#buffer.length);
+            this.close();
+            break;
           }
         }
       } catch {

@@ -6,14 +6,15 @@
  *   events, notices); {@linkcode EslCommandParser} reads what a client sends.
  *   Both take byte slices split anywhere.
  * - The `encode*` functions write both sides exactly as FreeSWITCH and its
- *   clients do, byte for byte (see `shared/esl-fixtures/`).
+ *   clients do, byte for byte (see the wire transcripts in `test/fixtures/esl/`).
  *
  * @module
  */
 
-import { concatBytes } from "../msrp/mod.ts";
+import { concatBytes, isMediaType } from "../msrp/mod.ts";
 import { parseContentLength } from "./_bytes.ts";
 import { EslError } from "./esl_error.ts";
+import { assertDialSafe } from "./sip_uri.ts";
 import {
   EslEvent,
   type EslEventFormat,
@@ -411,6 +412,40 @@ export function encodeApi(command: string, args = ""): Uint8Array {
   return encodeCommand(args === "" ? `api ${command}` : `api ${command} ${args}`);
 }
 
+/** The fields of FreeSWITCH's `chat` API (mod_sms), which sends a pager-mode MESSAGE. */
+export interface ChatFields {
+  /** The sender, `user@host` (no scheme). */
+  readonly from: string;
+  /** The recipient, `<profile>/sip:user@host`. */
+  readonly to: string;
+  /** The text. */
+  readonly text: string;
+  /** Its media type, for example `text/plain`. */
+  readonly contentType: string;
+}
+
+/**
+ * The `chat sip|<from>|<to>|<text>|<type>` command for {@linkcode encodeApi}
+ * or `bgapi`. FreeSWITCH splits it at `|` and ends it at a line break, and
+ * `to` is a dial string: nothing may add a field, a leg or a variable.
+ *
+ * @throws {SipUriError} when `from` or `to` holds any of `, | [ ] { } $ ' " \ < >`,
+ * whitespace or a control character.
+ * @throws {EslError} when `text` holds `|`, CR, LF or NUL, or `contentType`
+ * is not a media type or holds `|`.
+ */
+export function chatCommand(fields: ChatFields): string {
+  assertDialSafe(fields.from, "chat from");
+  assertDialSafe(fields.to, "chat to");
+  if (/[|\r\n\0]/.test(fields.text)) {
+    throw new EslError('chat text must not contain "|", CR, LF or NUL');
+  }
+  if (!isMediaType(fields.contentType) || fields.contentType.includes("|")) {
+    throw new EslError('chat contentType must be a media type without "|"');
+  }
+  return `chat sip|${fields.from}|${fields.to}|${fields.text}|${fields.contentType}`;
+}
+
 /** Encodes `bgapi <command> [<args>]`, with a `Job-UUID` header when one is given. */
 export function encodeBgapi(command: string, args = "", jobUuid?: string): Uint8Array {
   const line = args === "" ? `bgapi ${command}` : `bgapi ${command} ${args}`;
@@ -426,6 +461,8 @@ export interface SendmsgExecute {
   /**
    * Its argument. One line goes in `execute-app-arg`; an argument with line
    * breaks (an SDP) goes in a `text/plain` body, the only way to pass one.
+   * It may not contain `${` (nor so `$${`): FreeSWITCH expands variables and
+   * API calls in application arguments.
    */
   readonly arg?: string;
   /** Repeat count (`loops`). */
@@ -450,12 +487,18 @@ export type SendmsgMessage = SendmsgExecute | SendmsgHangup;
 /**
  * Encodes `sendmsg [<uuid>]` (the UUID may be left out on an outbound socket)
  * with its headers in the order FreeSWITCH's clients use.
+ *
+ * @throws {EslError} when an application argument contains `${`, which
+ * FreeSWITCH would expand (`${var}`, `${api(args)}`, and `$${…}`).
  */
 export function encodeSendmsg(uuid: string | undefined, message: SendmsgMessage): Uint8Array {
   const line = uuid === undefined ? "sendmsg" : `sendmsg ${uuid}`;
   if (message.command === "hangup") {
     const cause: EslHeader[] = message.cause === undefined ? [] : [["hangup-cause", message.cause]];
     return encodeCommand(line, [["call-command", "hangup"], ...cause]);
+  }
+  if (message.arg?.includes("${")) {
+    throw new EslError(`the argument of ${message.app} must not contain "\${"`);
   }
   const multiLine = message.arg !== undefined && /[\r\n]/.test(message.arg);
   const headers: EslHeader[] = [["call-command", "execute"], ["execute-app-name", message.app]];

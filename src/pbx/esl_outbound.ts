@@ -18,6 +18,8 @@
  * (§2.4); `full` is needed for `linger` only (§2.3) — without it the socket
  * closes at hangup, the call still ends, but its hangup cause is lost.
  * `connect`, `myevents`, `sendmsg`, `resume` and `exit` work without `full`.
+ * Only addresses in the `allow` list (loopback by default) may connect: a
+ * connection from any other is closed at once, before a byte is sent.
  * A hangup (`CHANNEL_HANGUP_COMPLETE`, or the socket closing) ends the
  * session; a session closed by the application hangs the call up
  * (`sendmsg` with `call-command: hangup`).
@@ -26,6 +28,7 @@
  */
 
 import type { Logger } from "../log.ts";
+import { addressAllowed, type AddressRule, parseAddressRules } from "../transport/address_rule.ts";
 import { CallAnswerer, type ChannelControl } from "./_call_answerer.ts";
 import { EslConnection } from "./_esl_connection.ts";
 import {
@@ -51,9 +54,18 @@ export interface EslOutboundServerOptions extends CallServingOptions {
   readonly lingerSeconds?: number;
   /** Longest wait for a reply before the connection is dropped; 30 s by default. */
   readonly replyTimeoutMs?: number;
+  /**
+   * Who may connect (the FreeSWITCH hosts); others are closed at once and
+   * logged. Loopback (`127.0.0.0/8`, `::1`) by default.
+   */
+  readonly allow?: readonly AddressRule[];
 }
 
 const _decoder = new TextDecoder();
+/** Pause after a failed accept (e.g. out of file descriptors) before the next. */
+const ACCEPT_RETRY_MS = 100;
+/** Who may connect by default: FreeSWITCH on this host. */
+const LOOPBACK: readonly AddressRule[] = parseAddressRules("127.0.0.0/8, ::1");
 
 /**
  * Serves the dialplan `socket` application. {@linkcode listen}, listen for
@@ -65,15 +77,13 @@ const _decoder = new TextDecoder();
  * server.addEventListener("call", (e) => console.log((e as InboundCallEvent).call.info));
  * ```
  */
-/** Pause after a failed accept (e.g. out of file descriptors) before the next. */
-const ACCEPT_RETRY_MS = 100;
-
 export class EslOutboundServer extends EventTarget {
   readonly #hostname: string;
   readonly #port: number;
   readonly #lingerSeconds: number;
   readonly #replyTimeoutMs: number;
   readonly #log: Logger | undefined;
+  readonly #allow: readonly AddressRule[];
   readonly #answerer: CallAnswerer;
   readonly #connections = new Set<EslConnection>();
   readonly #serving = new Set<Promise<void>>();
@@ -88,6 +98,7 @@ export class EslOutboundServer extends EventTarget {
     this.#port = options.port ?? 8084;
     this.#lingerSeconds = options.lingerSeconds ?? 30;
     this.#replyTimeoutMs = options.replyTimeoutMs ?? 30_000;
+    this.#allow = options.allow ?? LOOPBACK;
     this.#log = options.logger?.with({ component: "esl-outbound" });
     this.#answerer = new CallAnswerer(options, this.#log, callNotices(this));
   }
@@ -151,6 +162,14 @@ export class EslOutboundServer extends EventTarget {
         // e.g. EMFILE: keep serving once descriptors are free again.
         this.#log?.warn("esl outbound accept failed", { error: String(error) });
         await new Promise((r) => setTimeout(r, ACCEPT_RETRY_MS));
+        continue;
+      }
+      const { hostname, port } = conn.remoteAddr;
+      if (!addressAllowed(this.#allow, hostname, port)) {
+        this.#log?.warn("esl outbound connection refused: address not allowed", {
+          address: `${hostname}:${port}`,
+        });
+        conn.close();
         continue;
       }
       const serving = this.#serve(conn).finally(() => this.#serving.delete(serving));

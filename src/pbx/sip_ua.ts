@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { Logger } from "../log.ts";
 import {
   headerOf,
   serializeSip,
@@ -17,6 +18,7 @@ import {
   sipRandom,
   statusOf,
 } from "./_sip_message.ts";
+import { assertDialSafe, parseSipUri } from "./sip_uri.ts";
 
 export { headerOf, type SipMessage, statusOf };
 
@@ -31,13 +33,26 @@ export interface SipUserAgentOptions {
   readonly user?: string;
   /** Our display name in From; none by default. */
   readonly displayName?: string;
+  /**
+   * Most bytes buffered from a connection without a complete SIP message
+   * (64 KiB by default): a peer that sends more is disconnected, and logged.
+   */
+  readonly maxMessageBytes?: number;
+  /** Where that disconnection is logged. */
+  readonly logger?: Logger;
 }
+
+const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 
 /** What {@linkcode SipUserAgent.invite} sends. */
 export interface SipInviteOptions {
   /** The Request-URI, for example `sip:out@127.0.0.1:5080`. */
   readonly requestUri: string;
-  /** Extra headers, for example `["X-Msrp-Target", "sip:bob@host"]`. */
+  /**
+   * Extra headers, for example `["X-Msrp-Target", "sip:bob@host"]`. A PBX's
+   * dialplan may put them in a dial string, so their values may hold none of
+   * `, | [ ] { } $ ' " \ < >`, whitespace or control characters.
+   */
   readonly headers?: readonly (readonly [string, string])[];
   /** The SDP offer. */
   readonly sdp: string;
@@ -158,12 +173,20 @@ export class SipUserAgent {
     this.#listener = listener;
     const name = options.displayName?.replace(/["\\\r\n]/g, "");
     this.#from = `${name ? `"${name}" ` : ""}<sip:${this.#user}@${this.#local}>`;
-    this.#server = new SipConnection(conn, (m, c) => this.#receive(m, c));
+    const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const log = options.logger?.with({ component: "sip-ua" });
+    const open = (tcp: Deno.TcpConn): SipConnection => {
+      const remote = `${tcp.remoteAddr.hostname}:${tcp.remoteAddr.port}`;
+      return new SipConnection(tcp, (m, c) => this.#receive(m, c), maxBytes, (buffered) => {
+        log?.warn("sip connection closed: message too large", { remote, buffered, maxBytes });
+      });
+    };
+    this.#server = open(conn);
     this.#server.reading.then(() => this.#lost());
     this.#accepting = (async () => {
       try {
         for await (const accepted of listener) {
-          const connection = new SipConnection(accepted, (m, c) => this.#receive(m, c));
+          const connection = open(accepted);
           this.#accepted.add(connection);
           connection.reading.then(() => this.#accepted.delete(connection));
         }
@@ -192,11 +215,16 @@ export class SipUserAgent {
    * Sends an INVITE with `sdp`, waits for the final response and ACKs it.
    * Resolves with the final status (a failure is not an error); rejects when
    * the connection is lost first.
+   *
+   * @throws {SipUriError} before sending anything, when the Request-URI is
+   * not a SIP URI or an extra header value holds a character a dial string
+   * must not (see {@linkcode SipInviteOptions.headers}).
    */
   async invite(options: SipInviteOptions): Promise<SipInviteResult> {
+    const requestUri = parseSipUri(options.requestUri).text;
+    for (const [name, value] of options.headers ?? []) assertDialSafe(value, `header ${name}`);
     const callId = options.callId ?? `${sipRandom()}@${this.#host}`;
     const fromTag = sipRandom();
-    const requestUri = options.requestUri;
     const branch = `z9hG4bK${sipRandom()}`;
     const base = this.commonHeaders(callId, fromTag, `<${requestUri}>`, "1 INVITE");
     const final = Promise.withResolvers<SipMessage>();

@@ -7,6 +7,7 @@
 
 import { MsrpError } from "../msrp/status.ts";
 import { parseMsrpUri } from "../msrp/uri.ts";
+import { parseFingerprint } from "../transport/fingerprint.ts";
 import { compact } from "./_compact.ts";
 import { formatFileTransfer } from "./_file_transfer.ts";
 import {
@@ -58,6 +59,18 @@ interface OwnMedia {
   readonly acceptWrappedTypes: readonly string[];
   readonly cema: boolean;
   readonly fileTransfer: readonly string[];
+}
+
+/**
+ * What must never be in an answer: `${` starts a variable expansion (or an
+ * API call) in FreeSWITCH, which passes our answer as an application
+ * argument (`set switch_m_sdp=…`).
+ */
+const EXPANSION = "${";
+
+/** Whether offered text (a media type, an `m=` format) may be repeated in an answer. */
+function echoable(text: string): boolean {
+  return !/[${}]/.test(text);
 }
 
 function invalid(message: string): SdpError {
@@ -191,12 +204,29 @@ type Negotiation =
   | { readonly ok: false; readonly reason: string }
   | { readonly ok: true; readonly accepted: AcceptedMedia; readonly media: TransformMedia };
 
+/**
+ * Why the peer's `a=fingerprint` on a TLS line cannot pin its certificate,
+ * or `undefined` when it can or there is none: RFC 8122 §5 forbids MD5 and
+ * MD2, and we check SHA-1, SHA-256, SHA-384 and SHA-512 only.
+ */
+function fingerprintProblem(media: MsrpMediaDescription): string | undefined {
+  if (media.fingerprint === undefined || !isSecureProtocol(media.protocol)) return undefined;
+  try {
+    parseFingerprint(media.fingerprint.hash, media.fingerprint.value);
+    return undefined;
+  } catch (e) {
+    return `a=fingerprint: ${(e as Error).message}`;
+  }
+}
+
 function negotiate(offered: MsrpMediaDescription, local: Local): Negotiation {
   const { endpoint } = local;
   if (offered.port === 0) return { ok: false, reason: "disabled (port 0)" };
   if (offered.protocol !== local.protocol) {
     return { ok: false, reason: `protocol ${offered.protocol}, we serve ${local.protocol}` };
   }
+  const badFingerprint = fingerprintProblem(offered);
+  if (badFingerprint !== undefined) return { ok: false, reason: badFingerprint };
   // RFC 7977: a WebSocket client cannot accept connections, so it is always
   // the active party and we, the WebSocket server, the passive one.
   const webSocket = isWebSocketProtocol(offered.protocol);
@@ -205,7 +235,9 @@ function negotiate(offered: MsrpMediaDescription, local: Local): Negotiation {
   if (webSocket && role === "active") {
     return { ok: false, reason: "a=setup:passive, but a WebSocket client must connect (RFC 7977)" };
   }
-  const acceptTypes = intersectAcceptTypes(endpoint.acceptTypes, offered.acceptTypes);
+  // Types holding "$", "{" or "}" are never answered: we may accept any subset of theirs.
+  const acceptTypes = intersectAcceptTypes(endpoint.acceptTypes, offered.acceptTypes)
+    .filter(echoable);
   if (acceptTypes.length === 0) {
     return {
       ok: false,
@@ -216,13 +248,16 @@ function negotiate(offered: MsrpMediaDescription, local: Local): Negotiation {
   }
   const ours = endpoint.acceptWrappedTypes ?? [];
   const wrapped = offered.acceptWrappedTypes.length > 0
-    ? intersectAcceptTypes(ours, offered.acceptWrappedTypes)
+    ? intersectAcceptTypes(ours, offered.acceptWrappedTypes).filter(echoable)
     : ours;
   // RFC 7701: CEMA is used only when both sides announce a=msrp-cema.
   const cema = offered.cema && endpoint.cema === true;
   const direction = answerDirection(offered.direction);
   // RFC 5547: the answer repeats the selector and transfer id of the file offered.
   const fileTransfer = offered.fileTransfer ? formatFileTransfer(offered.fileTransfer, true) : [];
+  if (fileTransfer.some((line) => line.includes(EXPANSION))) {
+    return { ok: false, reason: 'the file selector, which the answer must repeat, holds "${"' };
+  }
   const accepted = compact<AcceptedMedia>({
     mediaIndex: offered.index,
     protocol: offered.protocol,
@@ -254,13 +289,17 @@ function negotiate(offered: MsrpMediaDescription, local: Local): Negotiation {
   return { ok: true, accepted, media };
 }
 
-/** A rejected line: the offered `m=` line with port 0 and no attributes (RFC 3264 §6). */
+/**
+ * A rejected line: the offered `m=` line with port 0 and no attributes (RFC
+ * 3264 §6). Its formats are ignored, so those holding `$`, `{` or `}` are left out.
+ */
 function rejected(offered: MediaDescription): TransformMedia {
+  const formats = offered.formats.filter(echoable);
   return {
     type: offered.kind === "msrp" ? "message" : offered.type,
     port: 0,
     protocol: offered.protocol,
-    payloads: offered.formats.length > 0 ? offered.formats.join(" ") : "*",
+    payloads: formats.length > 0 ? formats.join(" ") : "*",
   };
 }
 
@@ -268,12 +307,15 @@ function rejected(offered: MediaDescription): TransformMedia {
  * Answers an SDP offer (RFC 3264) for our MSRP endpoint. The first MSRP line
  * we can serve is accepted: it is enabled, its protocol is ours
  * (`local.protocol`, by default the one our own URI implies), its `a=setup`
- * leaves us a role, and it shares a content type with us. Every other line
- * (audio, video, a second MSRP line, a protocol we do not serve) is answered
- * with port 0, in the same order, which rejects it (RFC 3264 §6).
+ * leaves us a role, it shares a content type with us, and on a TLS line its
+ * `a=fingerprint`, if any, uses SHA-1, SHA-256, SHA-384 or SHA-512 (RFC 8122
+ * §5; MD5 and MD2 are refused). Every other line (audio, video, a second
+ * MSRP line, a protocol we do not serve) is answered with port 0, in the
+ * same order, which rejects it (RFC 3264 §6).
  *
  * The accepted line carries `a=accept-types` with the types both sides
- * accept (ours when the offer has `*`), `a=accept-wrapped-types` likewise,
+ * accept (ours when the offer has `*`; never a type holding `$`, `{` or
+ * `}`), `a=accept-wrapped-types` likewise,
  * our `a=path`, `a=setup` with our role (see {@linkcode answererRole}; a
  * WebSocket client is always active, RFC 7977), `a=connection:new`, the
  * mirrored direction (RFC 3264 §6.1), `a=msrp-cema` when both support CEMA
@@ -295,7 +337,9 @@ function rejected(offered: MediaDescription): TransformMedia {
  * @throws {SdpError} `malformed` when the offer text does not parse (see
  * {@linkcode parseSessionDescription}); `no-acceptable-media`, listing each
  * line's problem, when no line can be served (a SIP user agent then answers
- * 488 Not Acceptable Here); `invalid-argument` when `local` is unusable.
+ * 488 Not Acceptable Here), or when the answer would repeat a `${` of the
+ * offer (in a file selector or an `m=` type or protocol: FreeSWITCH would
+ * expand it); `invalid-argument` when `local` is unusable.
  */
 export function buildAnswer(
   offer: SessionDescription | string,
@@ -325,7 +369,11 @@ export function buildAnswer(
       `no acceptable media in offer: ${reasons.join("; ")}`,
     );
   }
-  return { sdp: sessionOf(checked, media), accepted };
+  const sdp = sessionOf(checked, media);
+  if (sdp.includes(EXPANSION)) {
+    throw new SdpError("no-acceptable-media", 'the answer would repeat "${" from the offer');
+  }
+  return { sdp, accepted };
 }
 
 /**
@@ -335,10 +383,11 @@ export function buildAnswer(
  * answers `passive` or has no `a=setup`, `passive` when it answers `active`.
  *
  * @throws {SdpError} `malformed` when the answer does not parse or has no MSRP
- * line; `no-acceptable-media` when it rejects the line (port 0) or shares no
- * content type with us; `negotiation-failed` when it changes the protocol or
- * its `a=setup` contradicts ours; `invalid-argument` when `offerLocal` is
- * unusable.
+ * line; `no-acceptable-media` when it rejects the line (port 0), shares no
+ * content type with us, or on a TLS line has an `a=fingerprint` with another
+ * hash function than SHA-1, SHA-256, SHA-384 or SHA-512 (RFC 8122 §5);
+ * `negotiation-failed` when it changes the protocol or its `a=setup`
+ * contradicts ours; `invalid-argument` when `offerLocal` is unusable.
  */
 export function parseAnswer(
   answer: SessionDescription | string,
@@ -359,6 +408,10 @@ export function parseAnswer(
       "negotiation-failed",
       `answer changed the protocol from ${checked.protocol} to ${media.protocol}`,
     );
+  }
+  const badFingerprint = fingerprintProblem(media);
+  if (badFingerprint !== undefined) {
+    throw new SdpError("no-acceptable-media", `answer: ${badFingerprint}`);
   }
   const acceptTypes = intersectAcceptTypes(offerLocal.acceptTypes, media.acceptTypes);
   if (acceptTypes.length === 0) {

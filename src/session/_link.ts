@@ -23,6 +23,7 @@ import {
   Status,
 } from "../msrp/mod.ts";
 import type { ChunkReceiver, MsrpSession } from "./session.ts";
+import type { IncomingMessage } from "./incoming.ts";
 import type { OutgoingMessage } from "./outgoing.ts";
 
 /** What a link needs from its endpoint. */
@@ -33,6 +34,8 @@ export interface LinkOwner {
   readonly transactionTimeoutMs: number;
   /** URI used in From-Path of responses for unknown sessions. */
   readonly ownUri: string;
+  /** Most incoming messages begun and not finished on one connection, over all its sessions. */
+  readonly maxUnfinishedPerConnection: number;
   /** The link ended. */
   linkClosed(link: Link): void;
   /**
@@ -43,6 +46,12 @@ export interface LinkOwner {
   relayRoute(link: Link, head: RequestHead): ChunkReceiver | undefined | false;
   /** A response that matched no transaction of ours: maybe one we forwarded. */
   relayResponse(link: Link, head: ResponseHead): void;
+  /**
+   * Whether the TLS certificate of the peer on `link` has the fingerprint
+   * pinned for `session` (true when none is pinned), so that `link` may
+   * bind it.
+   */
+  peerCertificateFits(link: Link, session: MsrpSession): boolean;
 }
 
 /** The writing side a link needs (a framed connection). */
@@ -268,6 +277,31 @@ export class Link implements FrameHandler {
     while (this.#holds.size > 0) await Promise.allSettled([...this.#holds]);
   }
 
+  /**
+   * Room for one more unfinished incoming message on this connection
+   * (`maxUnfinishedPerConnection`, over all its sessions): at the cap, the
+   * one that has gone longest without a chunk is failed to make room when
+   * its session finds it idle (see `SessionOptions.maxUnfinishedMessages`);
+   * false when none is.
+   */
+  roomForIncoming(): boolean {
+    let count = 0;
+    for (const session of this.sessions) count += session.unfinishedCount;
+    if (count < this.#owner.maxUnfinishedPerConnection) return true;
+    const now = performance.now();
+    let oldest: { session: MsrpSession; message: IncomingMessage } | undefined;
+    for (const session of this.sessions) {
+      const message = session.oldestIdle(now);
+      if (message === undefined) continue;
+      if (oldest === undefined || message.lastActivity < oldest.message.lastActivity) {
+        oldest = { session, message };
+      }
+    }
+    if (oldest === undefined) return false;
+    oldest.session.dropIdle(oldest.message);
+    return true;
+  }
+
   /** Removes a session; closes the connection when no session uses it. */
   failSession(session: MsrpSession, reason: string): void {
     for (const [tid, p] of this.#pending) {
@@ -377,8 +411,12 @@ export class Link implements FrameHandler {
       return this.#refuse(head, Status.SessionDoesNotExist);
     }
     if (session.link === undefined) {
-      // RFC 4975 §14: a connection from anyone but the expected peer does not bind the session.
-      if (!session.acceptsFirstRequestFrom(head.fromPath)) {
+      // RFC 4975 §14: a connection from anyone but the expected peer does not bind the session,
+      // nor one without the certificate its SDP a=fingerprint named (RFC 8122).
+      if (
+        !session.acceptsFirstRequestFrom(head.fromPath) ||
+        !this.#owner.peerCertificateFits(this, session)
+      ) {
         return this.#refuse(head, Status.SessionDoesNotExist);
       }
       // RFC 4975 §7.1: the first request on a connection binds it to the session.

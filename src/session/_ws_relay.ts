@@ -2,8 +2,16 @@
  * The relay role of our WebSocket server (RFC 7977 §5, RFC 4976): browser
  * clients AUTH over their WebSocket and get a Use-Path naming this server;
  * requests are then forwarded hop by hop by To-Path (RFC 4976 §6.4): from the
- * client to a session of our own endpoint or to any other MSRP URI, and from
- * anyone to the client down its WebSocket.
+ * client to a session of our own endpoint, to another client of ours, or to a
+ * next hop the allow-list admits, and from anyone to the client down its
+ * WebSocket.
+ *
+ * The relay is an open door into the network it runs in, so it dials nothing
+ * but the next hops its allow-list names: any other next hop is refused 403
+ * before a connection is tried or a name resolved, with the same answer
+ * whatever listens there, and only the first next hop is ever dialed (the
+ * rest of To-Path is that hop's business). Each WebSocket holds a bounded
+ * number of grants, and failed digest AUTHs are throttled per client address.
  *
  * Forwarding goes at the pace of the next hop: reading from the previous hop
  * pauses while the next hop's write queue is above its high-water mark,
@@ -18,6 +26,7 @@
 import {
   buildReport,
   type ContinuationFlag,
+  effectivePort,
   encodeEndLine,
   encodeRequest,
   encodeRequestHead,
@@ -28,9 +37,11 @@ import {
   MsrpError,
   MsrpHeaders,
   MsrpParser,
+  type MsrpUri,
   newChallenge,
   type OutgoingResponse,
   parseAuthorization,
+  parseMsrpUri,
   reasonPhrase,
   type RequestHead,
   type ResponseHead,
@@ -49,15 +60,42 @@ import {
   responseToPath,
 } from "./_link.ts";
 import type { ChunkReceiver } from "./session.ts";
+import { addressAllowed, type AddressRule } from "../transport/address_rule.ts";
 
-/** How the WebSocket server answers AUTH (RFC 4976 §5.1, RFC 7977 §5). */
+/**
+ * How the WebSocket server answers AUTH (RFC 4976 §5.1, RFC 7977 §5) and
+ * where it forwards.
+ */
 export interface WebSocketRelayOptions {
   /**
    * When set, AUTH must carry digest credentials (any user name) for this
-   * password, e.g. the HTTP API's bearer token; when unset, every AUTH is
-   * granted and the HTTP layer is trusted to admit clients (RFC 7977 §5).
+   * password, the relay's own; when unset (and `refuseAuth` too), every AUTH
+   * is granted and the HTTP layer is trusted to admit clients (RFC 7977 §5).
    */
   readonly password?: string;
+  /**
+   * Without `password`: when set, every AUTH is refused 403 with this
+   * comment, e.g. because the HTTP API needs a token but the relay has no
+   * password of its own.
+   */
+  readonly refuseAuth?: string;
+  /**
+   * Next hops a client may send to besides sessions of this endpoint and
+   * other clients of this server (none by default). Every other next hop is
+   * refused 403 without being dialed.
+   */
+  readonly allow?: readonly AddressRule[];
+  /**
+   * Most grants (Use-Path URIs) one WebSocket holds at once, 8 by default:
+   * an AUTH from a further From-Path URI is refused 403; refreshes are not.
+   */
+  readonly maxGrants?: number;
+  /**
+   * Counts failed digest AUTHs per client IP address; while it blocks an
+   * address, its AUTHs are refused 403 without their credentials being
+   * checked. Share one throttle between the WebSockets of a server.
+   */
+  readonly throttle?: RelayAuthThrottle;
   /** Digest realm; `msrp-bridge` by default. */
   readonly realm?: string;
   /** Shortest grant accepted, in seconds (60 by default); below it: 423 with Min-Expires. */
@@ -68,12 +106,28 @@ export interface WebSocketRelayOptions {
   readonly defaultExpires?: number;
 }
 
+/**
+ * Failed-login counting per client, as the relay uses it for digest AUTH
+ * (the service's `AuthThrottle` is one).
+ */
+export interface RelayAuthThrottle {
+  /** Milliseconds until `key` may try again; 0 when it may try now. */
+  blocked(key: string): number;
+  /** Records a failed AUTH of `key`. */
+  failed(key: string): void;
+  /** Forgets the failures of `key` after a successful AUTH. */
+  succeeded(key: string): void;
+}
+
 /** What the relay needs from its endpoint. */
 export interface RelayHost extends LinkOwner {
   /** A fresh random id for a Use-Path URI. */
   newId(): string;
-  /** A connection to the first hop of `uri`, opened or reused. */
-  linkTo(uri: string): Promise<Link>;
+  /**
+   * A connection to `hop`, opened or reused: one that was dialed to the
+   * same scheme, host and port.
+   */
+  linkTo(hop: MsrpUri): Promise<Link>;
   /** True when `uri` names an open session of this endpoint. */
   isLocalSession(uri: string): boolean;
   /**
@@ -84,19 +138,27 @@ export interface RelayHost extends LinkOwner {
 }
 
 /** {@linkcode WebSocketRelayOptions} checked, with their defaults filled in. */
-interface AuthPolicy {
+interface Policy {
   readonly password: string | undefined;
+  readonly refuseAuth: string | undefined;
   readonly realm: string;
   readonly minExpires: number;
   readonly maxExpires: number;
   readonly defaultExpires: number;
+  readonly allow: readonly AddressRule[];
+  readonly maxGrants: number;
+  readonly throttle: RelayAuthThrottle | undefined;
 }
 
 /** A WebSocket we serve as a relay. */
 interface Served {
   /** `msrp://host:port` or `msrps://…` of the WebSocket server. */
   readonly base: string;
-  readonly auth: AuthPolicy;
+  readonly policy: Policy;
+  /** The client's IP address, the key of the AUTH throttle. */
+  readonly clientIp: string;
+  /** The grants of its client, expired ones included until they are dropped. */
+  readonly grants: Set<Grant>;
   nonce?: string;
 }
 
@@ -118,6 +180,8 @@ interface Grant {
   readonly clientUri: string;
   /** The client's WebSocket. */
   readonly link: Link;
+  /** The policy of the WebSocket server that granted it. */
+  readonly policy: Policy;
   expiresAt: number;
   /** Sessions of our own endpoint reached through this grant. */
   loop?: Link;
@@ -142,6 +206,9 @@ interface Forwarded {
 const DEFAULT_MIN_EXPIRES = 60;
 const DEFAULT_MAX_EXPIRES = 3600;
 const DEFAULT_EXPIRES = 600;
+const DEFAULT_MAX_GRANTS = 8;
+/** The one answer to a next hop we may not dial, whatever listens there. */
+const HOP_NOT_ALLOWED = "next hop not allowed";
 const DIGITS = /^\d{1,10}$/;
 const EMPTY_HEADERS = new MsrpHeaders();
 const RESOLVED = Promise.resolve();
@@ -149,9 +216,10 @@ const RESOLVED = Promise.resolve();
 /**
  * Checks `options` and fills in their defaults.
  *
- * @throws {RangeError} when the Expires bounds are not 0 < min <= max.
+ * @throws {RangeError} when the Expires bounds are not 0 < min <= max, or
+ * `maxGrants` is not a whole number ≥ 1.
  */
-function authPolicy(options: WebSocketRelayOptions): AuthPolicy {
+function policyOf(options: WebSocketRelayOptions): Policy {
   const minExpires = options.minExpires ?? DEFAULT_MIN_EXPIRES;
   const maxExpires = options.maxExpires ?? DEFAULT_MAX_EXPIRES;
   if (!(minExpires > 0) || !(maxExpires >= minExpires)) {
@@ -159,14 +227,40 @@ function authPolicy(options: WebSocketRelayOptions): AuthPolicy {
       `expected 0 < minExpires <= maxExpires, got ${minExpires} and ${maxExpires}`,
     );
   }
+  const maxGrants = options.maxGrants ?? DEFAULT_MAX_GRANTS;
+  if (!Number.isInteger(maxGrants) || maxGrants < 1) {
+    throw new RangeError(`expected maxGrants to be a whole number ≥ 1, got ${maxGrants}`);
+  }
   const defaultExpires = options.defaultExpires ?? DEFAULT_EXPIRES;
   return {
     password: options.password,
+    refuseAuth: options.refuseAuth,
     realm: options.realm ?? "msrp-bridge",
     minExpires,
     maxExpires,
     defaultExpires: Math.max(minExpires, Math.min(maxExpires, defaultExpires)),
+    allow: options.allow ?? [],
+    maxGrants,
+    throttle: options.throttle,
   };
+}
+
+/**
+ * `uri` parsed when `policy` lets the relay dial it as a next hop, else
+ * `undefined`. A host with percent-encoding is refused: connections are
+ * shared by the decoded host (`authorityKey`), and the name checked must be
+ * the name dialed.
+ */
+function allowedHop(policy: Policy, uri: string): MsrpUri | undefined {
+  if (policy.allow.length === 0) return undefined;
+  let hop: MsrpUri;
+  try {
+    hop = parseMsrpUri(uri);
+  } catch {
+    return undefined;
+  }
+  if (hop.host.includes("%")) return undefined;
+  return addressAllowed(policy.allow, hop.host, effectivePort(hop)) ? hop : undefined;
 }
 
 /**
@@ -207,7 +301,7 @@ class LoopConnection implements LinkConnection {
 export class WebSocketRelay {
   readonly #host: RelayHost;
   /** Each options object is checked once, when first served. */
-  readonly #authPolicies = new WeakMap<WebSocketRelayOptions, AuthPolicy>();
+  readonly #policies = new WeakMap<WebSocketRelayOptions, Policy>();
   readonly #served = new Map<Link, Served>();
   readonly #hops = new Map<Link, Hop>();
   readonly #grants = new Map<string, Grant>();
@@ -223,15 +317,17 @@ export class WebSocketRelay {
   }
 
   /**
-   * Serves `link` (a WebSocket accepted by our server) as a relay whose URIs
-   * start with `base`. `options` are checked the first time they are served.
+   * Serves `link` (a WebSocket accepted by our server from `clientIp`) as a
+   * relay whose URIs start with `base`. `options` are checked the first time
+   * they are served.
    *
-   * @throws {RangeError} when the Expires bounds are not 0 < min <= max.
+   * @throws {RangeError} when the Expires bounds are not 0 < min <= max, or
+   * `maxGrants` is not a whole number ≥ 1.
    */
-  serve(link: Link, base: string, options: WebSocketRelayOptions): void {
-    let auth = this.#authPolicies.get(options);
-    if (!auth) this.#authPolicies.set(options, auth = authPolicy(options));
-    this.#served.set(link, { base, auth });
+  serve(link: Link, base: string, options: WebSocketRelayOptions, clientIp: string): void {
+    let policy = this.#policies.get(options);
+    if (!policy) this.#policies.set(options, policy = policyOf(options));
+    this.#served.set(link, { base, policy, clientIp, grants: new Set() });
   }
 
   /** Grants held now (expired ones are dropped within a sweep). */
@@ -245,12 +341,13 @@ export class WebSocketRelay {
    * are answered 408 at once.
    */
   linkClosed(link: Link): void {
-    this.#served.delete(link);
+    const served = this.#served.get(link);
     this.#hops.delete(link);
     this.#loops.delete(link);
-    for (const grant of this.#grants.values()) {
-      if (grant.link === link) this.#dropGrant(grant, "the WebSocket client went away");
+    for (const grant of served?.grants ?? []) {
+      this.#dropGrant(grant, "the WebSocket client went away");
     }
+    this.#served.delete(link);
     const pending = this.#forwarded.get(link);
     this.#forwarded.delete(link);
     for (const entry of pending?.values() ?? []) {
@@ -308,7 +405,13 @@ export class WebSocketRelay {
         fromPath = [rest[0], ...fromPath];
         rest = rest.slice(1);
         dest = next.link;
-      } else dest = this.#hop(grant, rest[0]);
+      } else {
+        const hop = allowedHop(grant.policy, rest[0]);
+        // Decided on the URI alone: no connection tried, no name resolved,
+        // the same answer whatever listens there.
+        if (!hop) return this.#refuse(source, head, Status.Forbidden, HOP_NOT_ALLOWED);
+        dest = this.#hop(grant, hop);
+      }
     } else dest = grant.link;
     // Toward our client: it is the only hop we deliver to behind its URI.
     if (dest === toward.link && (rest.length !== 1 || !sameMsrpUri(rest[0], toward.clientUri))) {
@@ -348,7 +451,7 @@ export class WebSocketRelay {
     if (head.fromPath.length !== 1) {
       return this.#refuse(source, head, Status.BadRequest, "AUTH needs one From-Path URI");
     }
-    const o = served.auth;
+    const o = served.policy;
     const headers: [string, string][] = [];
     const reply = (status: number, comment?: string): undefined => {
       this.#answer(source, {
@@ -361,7 +464,15 @@ export class WebSocketRelay {
       });
       return undefined;
     };
+    if (o.password === undefined && o.refuseAuth !== undefined) {
+      return reply(Status.Forbidden, o.refuseAuth);
+    }
     if (o.password !== undefined) {
+      const throttle = o.throttle;
+      // Blocked: refused without looking at the credentials at all.
+      if (throttle && throttle.blocked(served.clientIp) > 0) {
+        return reply(Status.Forbidden, "too many failed attempts");
+      }
       const realm = o.realm;
       const authorization = head.headers.get("authorization");
       if (authorization === undefined || served.nonce === undefined) {
@@ -383,9 +494,14 @@ export class WebSocketRelay {
             realm,
           });
       } catch (e) {
+        throttle?.failed(served.clientIp);
         return reply(e instanceof MsrpError ? e.status : Status.BadRequest, "bad Authorization");
       }
-      if (!valid) return reply(Status.Forbidden, "wrong credentials");
+      if (!valid) {
+        throttle?.failed(served.clientIp);
+        return reply(Status.Forbidden, "wrong credentials");
+      }
+      throttle?.succeeded(served.clientIp);
     }
     const asked = head.headers.get("expires")?.trim();
     let expires = o.defaultExpires;
@@ -403,6 +519,12 @@ export class WebSocketRelay {
       }
     }
     const grant = this.#grantFor(source, served, head.fromPath[0]);
+    if (!grant) {
+      return reply(
+        Status.Forbidden,
+        `this WebSocket holds the most relay grants allowed (${o.maxGrants})`,
+      );
+    }
     grant.expiresAt = Date.now() + expires * 1000;
     // RFC 4976 §6.3: the URI is invalidated after the expiry time.
     this.#startTimer();
@@ -410,20 +532,34 @@ export class WebSocketRelay {
     return reply(Status.OK);
   }
 
-  // A refresh from the same client keeps its Use-Path.
-  #grantFor(link: Link, served: Served, clientUri: string): Grant {
-    for (const g of this.#grants.values()) {
-      if (g.link === link && sameMsrpUri(g.clientUri, clientUri)) return g;
+  // A refresh from the same client keeps its Use-Path; a new client URI
+  // gets none (`undefined`) while the WebSocket holds `maxGrants` live ones.
+  #grantFor(link: Link, served: Served, clientUri: string): Grant | undefined {
+    const now = Date.now();
+    let live = 0;
+    for (const g of served.grants) {
+      if (sameMsrpUri(g.clientUri, clientUri)) return g;
+      if (g.expiresAt > now) live++;
     }
+    if (live >= served.policy.maxGrants) return undefined;
     const id = this.#host.newId();
-    const grant: Grant = { id, uri: `${served.base}/${id};ws`, clientUri, link, expiresAt: 0 };
+    const grant: Grant = {
+      id,
+      uri: `${served.base}/${id};ws`,
+      clientUri,
+      link,
+      policy: served.policy,
+      expiresAt: 0,
+    };
     this.#grants.set(id, grant);
+    served.grants.add(grant);
     return grant;
   }
 
   #dropGrant(grant: Grant, reason: string): void {
     if (this.#grants.get(grant.id) !== grant) return;
     this.#grants.delete(grant.id);
+    this.#served.get(grant.link)?.grants.delete(grant);
     grant.loop?.connection.close(new Error(reason));
   }
 
@@ -446,8 +582,8 @@ export class WebSocketRelay {
 
   // --- next hops we dial (RFC 4976 §6.4.1) ----------------------------------
 
-  // A connection to the first hop of `uri` for `grant`'s client, kept while used.
-  #hop(grant: Grant, uri: string): Promise<Link> {
+  // A connection to `uri` for `grant`'s client, kept while used.
+  #hop(grant: Grant, uri: MsrpUri): Promise<Link> {
     return this.#host.linkTo(uri).then((link) => {
       let hop = this.#hops.get(link);
       if (!hop && !link.closed) {
@@ -512,18 +648,21 @@ export class WebSocketRelay {
     let flag: ContinuationFlag | undefined;
     let target: ChunkReceiver | undefined;
     let dropped = false;
+    const unreachable = (): void => {
+      dropped = true;
+      held.length = 0;
+      // The dial error stays here: it would tell the client about our network.
+      this.#refuse(source, received, Status.SessionDoesNotExist, "next hop unreachable");
+    };
     dest.then((link) => {
       if (dropped) return;
+      // Closed while it was dialed: nothing would ever answer on it.
+      if (link.closed) return unreachable();
       target = start(link);
       for (const b of held) target.body(b);
       held.length = 0;
       if (flag !== undefined) target.end(flag);
-    }, (e) => {
-      dropped = true;
-      held.length = 0;
-      const why = e instanceof Error ? e.message : String(e);
-      this.#refuse(source, received, Status.SessionDoesNotExist, `next hop unreachable: ${why}`);
-    });
+    }, unreachable);
     return {
       body: (b) => {
         if (target) target.body(b);

@@ -17,18 +17,25 @@ import {
   sessionIdOf,
 } from "../msrp/mod.ts";
 import {
+  type CertificateFingerprint,
   connect,
+  ConnectionLimits,
   connectWebSocket,
+  fingerprintFrom,
+  fingerprintMatches,
+  type FingerprintSpec,
   listen,
   MsrpConnection,
   type MsrpListener,
+  peerCertificateOf,
+  TransportError,
 } from "../transport/mod.ts";
 import { Link } from "./_link.ts";
 import { type ChunkReceiver, MsrpSession, type SessionOptions } from "./session.ts";
 import { authenticate, type RelayOptions, RelayRegistration } from "./relay.ts";
-import { WebSocketRelay, type WebSocketRelayOptions } from "./_ws_relay.ts";
+import { type RelayAuthThrottle, WebSocketRelay, type WebSocketRelayOptions } from "./_ws_relay.ts";
 
-export type { WebSocketRelayOptions };
+export type { RelayAuthThrottle, WebSocketRelayOptions };
 
 /** TLS material for `msrps`. */
 export interface EndpointTlsOptions {
@@ -36,6 +43,13 @@ export interface EndpointTlsOptions {
   readonly cert: string;
   /** Private key, PEM. */
   readonly key: string;
+  /**
+   * Mutual TLS: CA certificates (PEM), one of which must have issued each
+   * client's certificate; a client without one is refused in the handshake.
+   * Without it clients are still asked for a certificate, which then is
+   * optional (see {@linkcode MsrpEndpoint.expectPeerCertificate}).
+   */
+  readonly clientCa?: string;
 }
 
 /** Options of an {@linkcode MsrpEndpoint}. */
@@ -54,10 +68,19 @@ export interface EndpointOptions {
   readonly transactionTimeoutMs?: number;
   /** Parser limits per connection. */
   readonly parserLimits?: Partial<ParserLimits>;
-  /** Most simultaneous connections. */
+  /**
+   * Most simultaneous connections: accepted by our listener and WebSockets
+   * admitted with {@linkcode MsrpEndpoint.admitWebSocket}.
+   */
   readonly maxConnections?: number;
-  /** Most simultaneous connections from one IP address. */
+  /** Most simultaneous connections from one IP address, counted the same way. */
   readonly maxConnectionsPerIp?: number;
+  /**
+   * Most incoming messages begun and not finished on one connection, over
+   * all its sessions (128 by default); beyond it as beyond a session's
+   * `maxUnfinishedMessages` (see {@linkcode SessionOptions}).
+   */
+  readonly maxUnfinishedPerConnection?: number;
   /** Most open sessions. */
   readonly maxSessions?: number;
   /** Write-queue cap per connection, in bytes. */
@@ -96,8 +119,15 @@ export interface ConnectSessionOptions {
   readonly reuse?: boolean;
   /** CA certificates (PEM) trusted for an `msrps` peer. */
   readonly caCerts?: string[];
-  /** SHA-256 fingerprint the peer's certificate must have (`a=fingerprint`). */
-  readonly fingerprint?: string;
+  /**
+   * The fingerprint of the peer's certificate from its SDP `a=fingerprint`
+   * (RFC 8122; SHA-256 as `"AB:CD:…"`, or `{ hash, value }` for SHA-1,
+   * SHA-256, SHA-384 or SHA-512), checked on a direct `msrps` TCP
+   * connection to the peer (a one-URI path), also one reused. Through
+   * relays the first hop is a relay, whose certificate is checked by chain;
+   * it is not checked on plain `msrp` or WebSocket connections.
+   */
+  readonly fingerprint?: FingerprintSpec;
   /** Accept any certificate (explicit opt-in only). */
   readonly insecure?: boolean;
   /** HTTP path of a peer's WebSocket endpoint for `;ws` URIs; `/msrp` by default. */
@@ -124,20 +154,31 @@ export class MsrpEndpoint {
   readonly transactionTimeoutMs: number;
   /** @internal See {@linkcode EndpointOptions.relayHopIdleMs}. */
   readonly relayHopIdleMs: number;
+  /** @internal See {@linkcode EndpointOptions.maxUnfinishedPerConnection}. */
+  readonly maxUnfinishedPerConnection: number;
+  readonly #limits: ConnectionLimits;
   readonly #options: EndpointOptions;
   readonly #sessions = new Map<string, MsrpSession>();
   readonly #links = new Set<Link>();
   readonly #byAuthority = new Map<string, Promise<Link>>();
   readonly #authorityOf = new Map<Link, [string, Promise<Link>]>();
   readonly #relay: WebSocketRelay = new WebSocketRelay(this);
+  readonly #peerPins = new WeakMap<MsrpSession, CertificateFingerprint>();
+  readonly #peerCertificates = new WeakMap<Link, Uint8Array>();
   #listener: MsrpListener | undefined;
   #port = 0;
 
-  /** Creates an endpoint; call {@linkcode listen} to accept connections. */
+  /**
+   * Creates an endpoint; call {@linkcode listen} to accept connections.
+   *
+   * @throws {RangeError} for a connection limit that is not a positive integer.
+   */
   constructor(options: EndpointOptions = {}) {
     this.#options = options;
     this.transactionTimeoutMs = options.transactionTimeoutMs ?? 30_000;
     this.relayHopIdleMs = options.relayHopIdleMs ?? 30_000;
+    this.maxUnfinishedPerConnection = options.maxUnfinishedPerConnection ?? 128;
+    this.#limits = new ConnectionLimits(options);
   }
 
   /** Starts listening. */
@@ -147,8 +188,8 @@ export class MsrpEndpoint {
       hostname: o.hostname ?? "127.0.0.1",
       port: o.port ?? 2855,
       tls: o.tls,
-      maxConnections: o.maxConnections,
-      maxConnectionsPerIp: o.maxConnectionsPerIp,
+      clientCa: o.tls?.clientCa,
+      limits: this.#limits,
     }, (conn) => this.#adopt(conn));
     this.#port = this.#listener.addr.port;
     return this;
@@ -183,6 +224,15 @@ export class MsrpEndpoint {
   /** Open connections. */
   get connectionCount(): number {
     return this.#links.size;
+  }
+
+  /**
+   * TLS handshakes our listener failed or refused (e.g. for a client
+   * certificate the client CA did not issue); none of those connections
+   * reached MSRP.
+   */
+  get failedHandshakeCount(): number {
+    return this.#listener?.failedHandshakeCount ?? 0;
   }
 
   /** Bytes waiting to be written, summed over our open connections. */
@@ -245,6 +295,10 @@ export class MsrpEndpoint {
    * Connects a session actively to the peer's path (RFC 6135 `a=setup:active`):
    * opens or reuses a connection to the first hop and sends a bodiless SEND
    * that binds it (RFC 4975 §7.1). Resolves when the peer accepted it.
+   *
+   * @throws {TransportError} `fingerprint-mismatch` when a direct `msrps`
+   * peer's certificate lacks `options.fingerprint`, and the other errors of
+   * `connect`.
    */
   async connectSession(
     session: MsrpSession,
@@ -261,8 +315,27 @@ export class MsrpEndpoint {
       return;
     }
     // A peer behind our own WebSocket relay (RFC 7977): no connection to open.
-    const link = this.#relay.loopFor(remotePath[0]) ??
-      await this.#linkTo(parseMsrpUri(remotePath[0]), options, options.reuse ?? false);
+    const loop = this.#relay.loopFor(remotePath[0]);
+    let link: Link;
+    if (loop !== undefined) {
+      link = loop;
+    } else {
+      const hop = parseMsrpUri(remotePath[0]);
+      // RFC 4975 §14.1, RFC 8122: a=fingerprint names the certificate of the peer itself.
+      const direct = remotePath.length === 1 && hop.scheme === "msrps" && hop.transport !== "ws";
+      const pin = direct && options.fingerprint !== undefined
+        ? fingerprintFrom(options.fingerprint)
+        : undefined;
+      link = await this.#linkTo(hop, { ...options, fingerprint: pin }, options.reuse ?? false);
+      if (pin !== undefined && !this.#fits(link, pin)) {
+        throw new TransportError(
+          "fingerprint-mismatch",
+          `the open connection to ${
+            remotePath[0]
+          } has no certificate with ${pin.hash} fingerprint ${pin.value}`,
+        );
+      }
+    }
     link.sessions.add(session);
     session.bind(link, remotePath);
     await session.bindingSend();
@@ -284,13 +357,12 @@ export class MsrpEndpoint {
     return link;
   }
 
-  /** @internal For the relay: a connection to the first hop of `uri`, shared by authority. */
-  linkTo(uri: string): Promise<Link> {
-    try {
-      return this.#linkTo(parseMsrpUri(uri), {}, true);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  /**
+   * @internal For the relay: a connection to `hop`, shared by authority. The
+   * relay decided on `hop` itself, so the connection goes where it decided.
+   */
+  linkTo(hop: MsrpUri): Promise<Link> {
+    return this.#linkTo(hop, {}, true);
   }
 
   /** @internal For the relay: true when `uri` names an open session of ours (RFC 4975 §6.1). */
@@ -327,14 +399,19 @@ export class MsrpEndpoint {
    * Serves a WebSocket accepted by our HTTP server (RFC 7977) and acts as
    * its client's MSRP relay (RFC 7977 §5, RFC 4976): AUTH is answered with a
    * Use-Path naming this server (`;ws`, `msrps:` over TLS) and an Expires
-   * within `options`' bounds (423 outside them); requests through that
-   * Use-Path are forwarded by To-Path — to our own sessions, to other MSRP
-   * URIs, and from anyone to the client down this WebSocket — at the pace of
-   * the next hop (reading pauses while it is behind or being dialed); the
-   * previous hop gets 408 when the next hop does not answer within the
-   * transaction timeout, and grants not refreshed are dropped when they expire.
+   * within `options`' bounds (423 outside them), at most `options.maxGrants`
+   * per WebSocket, with digest credentials when `options.password` is set
+   * (failures throttled per the connection's remote address). Requests
+   * through that Use-Path are forwarded by To-Path — to our own sessions, to
+   * other clients of this server, to next hops `options.allow` admits (403
+   * for any other, never dialed), and from anyone to the client down this
+   * WebSocket — at the pace of the next hop (reading pauses while it is
+   * behind or being dialed); the previous hop gets 408 when the next hop
+   * does not answer within the transaction timeout, and grants not
+   * refreshed are dropped when they expire.
    *
-   * @throws {RangeError} when the Expires bounds are not 0 < min <= max.
+   * @throws {RangeError} when the Expires bounds are not 0 < min <= max, or
+   * `options.maxGrants` is not a whole number ≥ 1.
    */
   adoptWebSocket(conn: Deno.Conn, options: WebSocketRelayOptions = {}): void {
     const link = this.#adopt(conn);
@@ -344,11 +421,23 @@ export class MsrpEndpoint {
     const authority = this.#options.webSocketAuthority ??
       `${hostForUri(local.hostname)}:${local.port}`;
     try {
-      this.#relay.serve(link, `${secure ? "msrps" : "msrp"}://${authority}`, options);
+      const base = `${secure ? "msrps" : "msrp"}://${authority}`;
+      this.#relay.serve(link, base, options, connection.remoteAddr.hostname);
     } catch (e) {
       connection.close();
       throw e;
     }
+  }
+
+  /**
+   * Counts a WebSocket from `remoteAddr` in `maxConnections` and
+   * `maxConnectionsPerIp` together with our listener's connections, before
+   * its upgrade is accepted: returns the function that gives its place back
+   * once it has closed (`upgradeMsrpWebSocket`'s `admit` calls it), or
+   * `undefined` when a limit is reached.
+   */
+  admitWebSocket(remoteAddr: Deno.NetAddr): (() => void) | undefined {
+    return this.#limits.admit(remoteAddr.hostname);
   }
 
   async #dial(hop: MsrpUri, options: ConnectSessionOptions): Promise<Link> {
@@ -357,10 +446,38 @@ export class MsrpEndpoint {
       port: effectivePort(hop),
       tls: hop.scheme === "msrps",
       caCerts: options.caCerts,
-      fingerprint: options.fingerprint,
+      fingerprint: hop.scheme === "msrps" ? options.fingerprint : undefined,
       insecure: options.insecure,
     });
     return this.#adopt(conn);
+  }
+
+  /**
+   * Pins the certificate of the peer that is to connect to `session` (our
+   * passive role, RFC 6135) to the fingerprint its SDP `a=fingerprint` gave
+   * (RFC 8122, RFC 4975 §14.1): only a connection whose TLS client
+   * certificate has it binds the session; a first request on any other gets
+   * 481 and the session stays unbound. Our TLS listener asks every client
+   * for its certificate. Pin only a direct peer (a one-URI path): behind a
+   * relay the connection comes from the relay.
+   *
+   * @throws {TypeError} for a malformed fingerprint or an unsupported hash
+   * function (MD5, MD2).
+   */
+  expectPeerCertificate(session: MsrpSession, fingerprint: FingerprintSpec): void {
+    this.#peerPins.set(session, fingerprintFrom(fingerprint));
+  }
+
+  /** @internal See `LinkOwner.peerCertificateFits`. */
+  peerCertificateFits(link: Link, session: MsrpSession): boolean {
+    // A multi-connection session's children share its id; the pin is on the session itself.
+    const pin = this.#peerPins.get(this.#sessions.get(session.id) ?? session);
+    return pin === undefined || this.#fits(link, pin);
+  }
+
+  #fits(link: Link, pin: CertificateFingerprint): boolean {
+    const der = this.#peerCertificates.get(link);
+    return der !== undefined && fingerprintMatches(pin, der);
   }
 
   #dialWebSocket(hop: MsrpUri, options: ConnectSessionOptions): Promise<Deno.Conn> {
@@ -414,6 +531,8 @@ export class MsrpEndpoint {
     });
     link.connection = connection;
     this.#links.add(link);
+    const der = peerCertificateOf(conn);
+    if (der !== undefined) this.#peerCertificates.set(link, der);
     connection.closed.then((info) => link.connectionClosed(info.error));
     return link;
   }

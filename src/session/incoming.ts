@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Reassembler } from "../msrp/mod.ts";
+import { Reassembler, type ReportPolicy } from "../msrp/mod.ts";
 
 /** What is known of an incoming message when its first chunk arrives. */
 export interface IncomingMessageInfo {
@@ -61,6 +61,12 @@ export class IncomingMessage {
   reportTo: readonly string[] | undefined;
   /** @internal End of the range covered by the last progress REPORT. */
   reportedUpTo = 0;
+  /** @internal From-Path of the first chunk: where a failure REPORT goes. */
+  senderPath: readonly string[] = [];
+  /** @internal Report policy of the first chunk. */
+  policy: ReportPolicy = { successReport: false, failureReport: "yes" };
+  /** @internal When the last chunk began (`performance.now()`), to find idle messages. */
+  lastActivity: number = performance.now();
 
   /** Creates the record; sessions call this. */
   constructor(info: IncomingMessageInfo, maxSize: number, sink: IncomingMessageSink | undefined) {

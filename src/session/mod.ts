@@ -10,4 +10,5 @@ export * from "./session.ts";
 export * from "./outgoing.ts";
 export * from "./incoming.ts";
 export * from "./file_sink.ts";
+export * from "./negotiated.ts";
 export { type RelayGrant, type RelayOptions, RelayRegistration } from "./relay.ts";

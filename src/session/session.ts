@@ -6,9 +6,11 @@
  */
 
 import {
+  assertMediaType,
   buildReport,
   buildResponse,
   type ByteRange,
+  checkHeader,
   Chunker,
   type ContinuationFlag,
   encodeRequest,
@@ -27,7 +29,12 @@ import {
   Status,
   transactionIdFor,
 } from "../msrp/mod.ts";
-import { IncomingMessage, type IncomingOutcome, type SinkFactory } from "./incoming.ts";
+import {
+  IncomingMessage,
+  type IncomingMessageSink,
+  type IncomingOutcome,
+  type SinkFactory,
+} from "./incoming.ts";
 import { OutgoingMessage, type SendOptions } from "./outgoing.ts";
 import type { Link } from "./_link.ts";
 import { Fifo } from "./_fifo.ts";
@@ -72,7 +79,20 @@ export interface SessionOptions {
    * bursts small.
    */
   readonly sendWindowBytes?: number;
+  /**
+   * Most incoming messages begun and not finished at once (32 by default):
+   * each may hold an open file. At the cap, the unfinished message that has
+   * gone longest without a chunk is failed to make room for a new one when
+   * that is more than `unfinishedIdleMs` ago; otherwise the new message is
+   * refused with 413 "too many unfinished messages".
+   */
+  readonly maxUnfinishedMessages?: number;
+  /** See `maxUnfinishedMessages`; 30 s by default. */
+  readonly unfinishedIdleMs?: number;
 }
+
+/** Comment of the 413 refusing a message beyond the unfinished-message caps. */
+export const TOO_MANY_UNFINISHED = "too many unfinished messages";
 
 /** Fired for each received message, complete or not. */
 export class MessageEvent extends Event {
@@ -113,6 +133,10 @@ const RELAY_SEND_WINDOW = 64 * 1024;
 const END_TO_END_WINDOW = 512 * 1024;
 /** A receiver asked for success reports reports progress this often. */
 const PROGRESS_REPORT_BYTES = 128 * 1024;
+const DEFAULT_MAX_UNFINISHED = 32;
+const DEFAULT_UNFINISHED_IDLE_MS = 30_000;
+/** Message-IDs refused with 413 kept in mind, so that later chunks of them are refused too. */
+const REFUSED_IDS = 256;
 const DROP: ChunkReceiver = { body() {}, end() {}, fail() {} };
 const encoder = new TextEncoder();
 
@@ -138,6 +162,10 @@ export class MsrpSession extends EventTarget {
   #closeReason = "";
   readonly #sink: SinkFactory | undefined;
   readonly #incoming = new Map<string, IncomingMessage>();
+  /** Message-IDs refused with 413, oldest first, with the comment they got. */
+  readonly #refused = new Map<string, string | undefined>();
+  readonly #maxUnfinished: number;
+  readonly #unfinishedIdleMs: number;
   // RFC 4975 §5.1: messages that fit one chunk go before the next chunk of a long one.
   readonly #short = new Fifo<OutgoingMessage>();
   readonly #long = new Fifo<OutgoingMessage>();
@@ -163,6 +191,8 @@ export class MsrpSession extends EventTarget {
     this.acceptTypes = options.acceptTypes ?? ["*"];
     this.maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024 * 1024;
     this.chunkSize = options.chunkSize ?? 64 * 1024;
+    this.#maxUnfinished = options.maxUnfinishedMessages ?? DEFAULT_MAX_UNFINISHED;
+    this.#unfinishedIdleMs = options.unfinishedIdleMs ?? DEFAULT_UNFINISHED_IDLE_MS;
     this.#sink = options.sink;
     this.#remotePath = options.remotePath;
     this.#expectedPeer = options.remotePath;
@@ -278,6 +308,9 @@ export class MsrpSession extends EventTarget {
   /**
    * Queues a message. Strings are sent as UTF-8 `text/plain` unless a type is
    * given; streams and async iterables are chunked as they are read.
+   *
+   * @throws {TypeError} when `contentType` is not a media type (RFC 4975 §9),
+   * or the Message-ID or a header holds CR, LF or NUL.
    */
   send(
     body: string | Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
@@ -285,6 +318,10 @@ export class MsrpSession extends EventTarget {
   ): OutgoingMessage {
     const bytes = typeof body === "string" ? encoder.encode(body) : body;
     const contentType = options.contentType ?? "text/plain";
+    // Checked here rather than when a chunk is encoded, where the error would stall the queue.
+    assertMediaType(contentType, "contentType");
+    if (options.messageId !== undefined) checkHeader("Message-ID", options.messageId);
+    for (const [name, value] of options.headers ?? []) checkHeader(name, value);
     const chunker = new Chunker(bytes, { chunkSize: this.chunkSize, totalSize: options.size });
     const message = new OutgoingMessage(
       options.messageId ?? crypto.randomUUID().replaceAll("-", ""),
@@ -512,6 +549,15 @@ export class MsrpSession extends EventTarget {
     }
     let message = this.#incoming.get(messageId);
     if (!message) {
+      // RFC 4975 §10.5: a 413 asks the sender to stop sending the message.
+      if (this.#refused.has(messageId)) {
+        const comment = this.#refused.get(messageId);
+        return this.#reject(head, policy, Status.RequestEntityTooLarge, comment);
+      }
+      if (!this.#makeRoom()) {
+        this.#remember(messageId, TOO_MANY_UNFINISHED);
+        return this.#reject(head, policy, Status.RequestEntityTooLarge, TOO_MANY_UNFINISHED);
+      }
       const headers = new Map<string, string>();
       for (const [k, v] of head.headers) headers.set(k.toLowerCase(), v);
       const info = {
@@ -520,11 +566,23 @@ export class MsrpSession extends EventTarget {
         size: range.total === "*" ? undefined : range.total,
         headers,
       };
-      message = new IncomingMessage(info, this.maxMessageBytes, this.#sink?.(info));
+      let sink: IncomingMessageSink | undefined;
+      try {
+        sink = this.#sink?.(info);
+      } catch (e) {
+        // The sink refuses the message (e.g. 413 for a disk quota): nothing is kept of it.
+        if (!(e instanceof MsrpError)) throw e;
+        if (e.status === Status.RequestEntityTooLarge) this.#remember(messageId, e.message);
+        return this.#reject(head, policy, e.status, e.message);
+      }
+      message = new IncomingMessage(info, this.maxMessageBytes, sink);
+      message.senderPath = head.fromPath;
+      message.policy = policy;
       // RFC 4975 §7.1.2: a success REPORT goes to the SEND's From-Path.
       if (policy.successReport) message.reportTo = head.fromPath;
       this.#incoming.set(messageId, message);
     }
+    message.lastActivity = performance.now();
     const m = message;
     try {
       m.reassembler.beginChunk(range);
@@ -535,12 +593,21 @@ export class MsrpSession extends EventTarget {
     return {
       body: (bytes) => {
         if (failed) return;
+        let offset: number;
         try {
-          const offset = m.reassembler.write(bytes);
-          if (m.sink) this.#link?.track(m.sink.write(offset, bytes), bytes.length);
+          offset = m.reassembler.write(bytes);
         } catch (e) {
           failed = true;
           this.#rejectIncoming(m, head, policy, e);
+          return;
+        }
+        if (!m.sink) return;
+        try {
+          this.#link?.track(m.sink.write(offset, bytes), bytes.length);
+        } catch (e) {
+          // The sink cannot take more (e.g. a disk quota): its reason is the comment.
+          failed = true;
+          this.#rejectIncoming(m, head, policy, e, e instanceof MsrpError ? e.message : undefined);
         }
       },
       end: (flag) => {
@@ -558,8 +625,13 @@ export class MsrpSession extends EventTarget {
     };
   }
 
-  #reject(head: RequestHead, policy: ReportPolicy, status: number): ChunkReceiver {
-    this.#answer(head, policy, status);
+  #reject(
+    head: RequestHead,
+    policy: ReportPolicy,
+    status: number,
+    comment?: string,
+  ): ChunkReceiver {
+    this.#answer(head, policy, status, comment);
     return DROP;
   }
 
@@ -568,23 +640,89 @@ export class MsrpSession extends EventTarget {
     head: RequestHead,
     policy: ReportPolicy,
     e: unknown,
+    comment?: string,
   ): ChunkReceiver {
     const status = e instanceof MsrpError ? e.status : Status.BadRequest;
-    this.#answer(head, policy, status);
-    this.#finishIncoming(m, `rejected with ${status}`);
+    this.#answer(head, policy, status, comment);
+    if (status === Status.RequestEntityTooLarge) this.#remember(m.messageId, comment);
+    this.#finishIncoming(m, `rejected with ${status}${comment ? `: ${comment}` : ""}`);
     return DROP;
   }
 
+  // Keeps a Message-ID refused with 413 in mind (a bounded number of them).
+  #remember(messageId: string, comment: string | undefined): void {
+    this.#refused.delete(messageId);
+    this.#refused.set(messageId, comment);
+    if (this.#refused.size > REFUSED_IDS) this.#refused.delete(this.#refused.keys().next().value!);
+  }
+
+  /**
+   * Room for one more unfinished incoming message, in this session and on
+   * its connection (see `maxUnfinishedMessages`): at a cap, the message
+   * idle longest beyond `unfinishedIdleMs` is failed; false when none is.
+   */
+  #makeRoom(): boolean {
+    if (this.#incoming.size >= this.#maxUnfinished) {
+      const idle = this.oldestIdle(performance.now());
+      if (idle === undefined) return false;
+      this.dropIdle(idle);
+    }
+    return this.#link?.roomForIncoming() ?? true;
+  }
+
+  /** @internal Incoming messages begun and not finished. */
+  get unfinishedCount(): number {
+    return this.#incoming.size;
+  }
+
+  /**
+   * @internal The unfinished incoming message that has gone longest without
+   * a chunk, when that is at least `unfinishedIdleMs` before `now`.
+   */
+  oldestIdle(now: number): IncomingMessage | undefined {
+    let oldest: IncomingMessage | undefined;
+    for (const m of this.#incoming.values()) {
+      if (now - m.lastActivity < this.#unfinishedIdleMs) continue;
+      if (oldest === undefined || m.lastActivity < oldest.lastActivity) oldest = m;
+    }
+    return oldest;
+  }
+
+  /**
+   * @internal Fails an idle unfinished message to make room for a new one:
+   * it ends incomplete (its sink is closed), the sender gets a failure
+   * REPORT 413 when it asked for failure reports (RFC 4975 §7.1.2), and
+   * later chunks of it are refused with 413.
+   */
+  dropIdle(m: IncomingMessage): void {
+    const idleSeconds = Math.round((performance.now() - m.lastActivity) / 1000);
+    this.#remember(m.messageId, TOO_MANY_UNFINISHED);
+    if (failureReportDue(m.policy, Status.RequestEntityTooLarge)) {
+      const total = m.reassembler.total ?? "*";
+      this.#report(
+        m.senderPath,
+        m.messageId,
+        { start: 1, end: total, total },
+        Status.RequestEntityTooLarge,
+        TOO_MANY_UNFINISHED,
+      );
+    }
+    this.#finishIncoming(
+      m,
+      `dropped to make room after ${idleSeconds} s without a chunk: ${TOO_MANY_UNFINISHED}`,
+    );
+  }
+
   // Response and failure REPORT as the request's Failure-Report asks (RFC 4975 §7.2).
-  #answer(head: RequestHead, policy: ReportPolicy, status: number): void {
-    if (responseDue(policy, status)) this.#respond(head, status);
+  #answer(head: RequestHead, policy: ReportPolicy, status: number, comment?: string): void {
+    if (responseDue(policy, status)) this.#respond(head, status, comment);
     if (status !== Status.OK && failureReportDue(policy, status) && head.messageId) {
-      this.#report(head.fromPath, head.messageId, head.byteRange, status);
+      this.#report(head.fromPath, head.messageId, head.byteRange, status, comment);
     }
   }
 
-  #respond(head: RequestHead, status: number): void {
-    this.#link?.post([encodeResponse(buildResponse(head, status, this.localUri))]);
+  #respond(head: RequestHead, status: number, comment?: string): void {
+    this.#link?.post([encodeResponse(buildResponse(head, status, this.localUri, comment))]);
   }
 
   #report(
@@ -592,6 +730,7 @@ export class MsrpSession extends EventTarget {
     messageId: string,
     range: ByteRange | undefined,
     status: number,
+    comment?: string,
   ): void {
     const report = buildReport({
       transactionId: transactionIdFor([]),
@@ -600,6 +739,7 @@ export class MsrpSession extends EventTarget {
       messageId,
       byteRange: range ?? { start: 1, end: 0, total: 0 },
       status,
+      comment,
     });
     this.#link?.post(encodeRequest(report));
   }

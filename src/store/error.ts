@@ -9,8 +9,13 @@
  * - `not-found`: the row to update does not exist.
  * - `invalid-argument`: an id, cursor or limit is unusable.
  * - `schema-too-new`: the database was written by a newer version of the service.
+ * - `quota-exceeded`: received content would take the data directory past its quota.
  */
-export type StoreErrorCode = "not-found" | "invalid-argument" | "schema-too-new";
+export type StoreErrorCode =
+  | "not-found"
+  | "invalid-argument"
+  | "schema-too-new"
+  | "quota-exceeded";
 
 /** An error of the store, told apart by its {@linkcode StoreError.code}. */
 export class StoreError extends Error {

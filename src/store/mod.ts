@@ -9,4 +9,5 @@ export * from "./error.ts";
 export * from "./types.ts";
 export * from "./store.ts";
 export * from "./sink.ts";
+export * from "./quota.ts";
 export * from "./checkpointer.ts";

@@ -12,6 +12,8 @@ import type {
   IncomingMessageSink,
   IncomingOutcome,
 } from "../session/incoming.ts";
+import { StoreError } from "./error.ts";
+import type { ContentQuota } from "./quota.ts";
 import type { Store } from "./store.ts";
 import type { MessageRecord } from "./types.ts";
 
@@ -19,7 +21,12 @@ import type { MessageRecord } from "./types.ts";
 export interface StoreSinkOptions {
   /** Called with the final message row once the sink is closed. */
   readonly onClose?: (message: MessageRecord) => void;
+  /** The disk quota the content counts against; none when omitted. */
+  readonly quota?: ContentQuota;
 }
+
+/** MSRP's 413: the sender is to stop sending the message (RFC 4975 §10.5). */
+const QUOTA_ERROR_CODE = 413;
 
 /**
  * Records an incoming message of a session (status `receiving`) and writes
@@ -29,6 +36,12 @@ export interface StoreSinkOptions {
  * close the row gets the byte count and `received` with its SHA-256,
  * `partial` with the reason, or `failed` when the content could not be
  * written.
+ *
+ * With a quota, the message reserves its declared size when it begins (as
+ * far as its bytes reach when the size is unknown): a message that does not
+ * fit is refused before anything is recorded, and one whose bytes go past
+ * the quota later fails — its content file is removed and its row, with no
+ * content, says `failed` with the quota as the reason.
  */
 export class StoreSink implements IncomingMessageSink {
   /** The message row as inserted. */
@@ -36,14 +49,23 @@ export class StoreSink implements IncomingMessageSink {
   readonly #store: Store;
   readonly #path: string;
   readonly #onClose: ((message: MessageRecord) => void) | undefined;
+  readonly #quota: ContentQuota | undefined;
   readonly #file: Promise<Deno.FsFile>;
+  #reserved: number;
+  #quotaFailure: string | undefined;
   #chain: Promise<void> = Promise.resolve();
   #hash: Hash | undefined = createHash("sha256");
   #next = 0;
   #position = 0;
   #error: string | undefined;
 
-  /** Inserts the message row for `info` in session `sessionId` (which must exist) and opens its content file. */
+  /**
+   * Inserts the message row for `info` in session `sessionId` (which must
+   * exist) and opens its content file.
+   *
+   * @throws {StoreError} `quota-exceeded`, with nothing recorded, when the
+   * declared size does not fit under the quota.
+   */
   constructor(
     store: Store,
     sessionId: string,
@@ -54,6 +76,15 @@ export class StoreSink implements IncomingMessageSink {
     this.#store = store;
     this.#path = store.contentPath(id);
     this.#onClose = options.onClose;
+    this.#quota = options.quota;
+    this.#reserved = info.size ?? 0;
+    if (this.#quota !== undefined && !this.#quota.reserve(this.#reserved)) {
+      throw new StoreError(
+        "quota-exceeded",
+        `disk quota exceeded: ${this.#reserved} bytes more would pass the quota of ` +
+          `${this.#quota.limitBytes} bytes`,
+      );
+    }
     this.message = store.insertMessage({
       id,
       sessionId,
@@ -68,8 +99,23 @@ export class StoreSink implements IncomingMessageSink {
     this.#file.catch(() => {});
   }
 
-  /** Queues `bytes` (copied) for writing at `offset`; settles when written. */
+  /**
+   * Queues `bytes` (copied) for writing at `offset`; settles when written.
+   *
+   * @throws {StoreError} `quota-exceeded` when the bytes reach past the
+   * reservation and the quota has no room for more; the message then fails
+   * when it is closed.
+   */
   write(offset: number, bytes: Uint8Array): Promise<void> {
+    const end = offset + bytes.length;
+    if (this.#quota !== undefined && end > this.#reserved) {
+      if (this.#quotaFailure !== undefined || !this.#quota.reserve(end - this.#reserved)) {
+        this.#quotaFailure = `disk quota exceeded: the content passed the quota of ` +
+          `${this.#quota.limitBytes} bytes and was removed`;
+        throw new StoreError("quota-exceeded", this.#quotaFailure);
+      }
+      this.#reserved = end;
+    }
     if (offset !== this.#next) this.#hash = undefined;
     this.#hash?.update(bytes);
     this.#next = offset + bytes.length;
@@ -103,6 +149,20 @@ export class StoreSink implements IncomingMessageSink {
     } catch (e) {
       this.#error ??= `content not stored: ${e instanceof Error ? e.message : String(e)}`;
     }
+    if (this.#quotaFailure !== undefined) {
+      // Nothing half-stored: the content that went past the quota goes.
+      await Deno.remove(this.#path).catch(() => {});
+      this.#quota?.settle(this.#reserved, 0);
+      this.#onClose?.(this.#store.updateMessage(this.message.id, {
+        bytes: outcome.bytesReceived,
+        status: "failed",
+        contentPath: null,
+        errorCode: QUOTA_ERROR_CODE,
+        errorReason: this.#quotaFailure,
+      }));
+      return;
+    }
+    this.#quota?.settle(this.#reserved, outcome.bytesReceived);
     let sha256: string | null = null;
     if (outcome.complete && this.#error === undefined) {
       try {

@@ -150,6 +150,8 @@ function prepareStatements(db: DatabaseSync) {
       RETURNING *`),
     resumeWebhooks: p(`UPDATE webhook_outbox SET next_attempt_at = :now
       WHERE next_attempt_at IS NOT NULL AND next_attempt_at > :now`),
+    storedContentBytes: p(`SELECT COALESCE(SUM(bytes), 0) AS bytes FROM messages
+      WHERE direction = 'in' AND content_path IS NOT NULL`),
   };
 }
 
@@ -409,6 +411,16 @@ export class Store {
         resumedWebhooks: Number(resumed),
       };
     });
+  }
+
+  /**
+   * Bytes of received content kept in content files: the byte counts of
+   * incoming messages that have one (for the disk quota; one pass over the
+   * messages, for start-up).
+   */
+  storedContentBytes(): number {
+    const row = this.#sql.storedContentBytes.get() as Row;
+    return Number(row.bytes);
   }
 
   /** The row with `bytes` set to the length of its content file, when there is one. */

@@ -1,12 +1,13 @@
 /**
  * A `Deno.TlsConn` over a `node:tls` socket: the form in which this module
- * hands out TLS connections (see `_tls_connect.ts` for why not Deno's own).
+ * hands out TLS connections (see `_tls.ts` for why not Deno's own).
  *
  * @module
  */
 
 import type { TLSSocket } from "node:tls";
 import type { ReadGate } from "./_conn_duplex.ts";
+import type { PeerCertificateSource } from "./fingerprint.ts";
 
 const STREAM_CHUNK_BYTES = 16 * 1024;
 
@@ -23,11 +24,13 @@ function badResource(): Error {
  * wait to be read, the socket is paused and the read gate of the TCP stream
  * below is closed, so TCP flow control reaches the peer.
  */
-export class NodeTlsConn implements Deno.TlsConn {
+export class NodeTlsConn implements Deno.TlsConn, PeerCertificateSource {
   /** The local address of the socket. */
   readonly localAddr: Deno.NetAddr;
   /** The peer's address. */
   readonly remoteAddr: Deno.NetAddr;
+  /** The DER of the certificate the peer presented in the handshake, if any. */
+  readonly peerCertificate: Uint8Array | undefined;
 
   readonly #socket: TLSSocket;
   readonly #gate: ReadGate;
@@ -55,6 +58,8 @@ export class NodeTlsConn implements Deno.TlsConn {
     this.#gate = gate;
     this.localAddr = localAddr;
     this.remoteAddr = remoteAddr;
+    const raw: unknown = socket.getPeerCertificate()?.raw;
+    this.peerCertificate = raw instanceof Uint8Array && raw.length > 0 ? raw.slice() : undefined;
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       socket.pause();

@@ -17,7 +17,11 @@
  *   certificate. `node:tls` with `rejectUnauthorized: false` records chain
  *   and name errors instead, still checks the handshake signature against the
  *   presented certificate's key, and gives the certificate's DER: enough to
- *   pin it by SHA-256 fingerprint (RFC 8122, as SDP `a=fingerprint` offers).
+ *   pin it by fingerprint (RFC 8122, as SDP `a=fingerprint` offers).
+ * - Deno's listener cannot ask clients for a certificate. Our server side
+ *   always asks (RFC 4975 §14.1: a peer may be known by the fingerprint of
+ *   its certificate); with a client CA the certificate is required and must
+ *   chain to it (mutual TLS).
  *
  * @module
  */
@@ -25,12 +29,12 @@
 import { isIP } from "node:net";
 import {
   connect as nodeTlsConnect,
+  createServer,
   rootCertificates,
-  type SecureContext,
-  TLSSocket,
+  type TLSSocket,
 } from "node:tls";
 import { TransportError } from "./errors.ts";
-import { certificateFingerprint } from "./fingerprint.ts";
+import { type CertificateFingerprint, fingerprintMatches } from "./fingerprint.ts";
 import { duplexOf, ReadGate } from "./_conn_duplex.ts";
 import { NodeTlsConn } from "./_node_tls_conn.ts";
 import { connectTcp, connectTimeout } from "./_tcp_connect.ts";
@@ -39,8 +43,8 @@ import { connectTcp, connectTimeout } from "./_tcp_connect.ts";
 export type PeerCheck =
   /** Chain to the default roots or `caCerts`, and the name. */
   | { readonly kind: "chain"; readonly caCerts?: readonly string[] }
-  /** SHA-256 of the certificate equal to `fingerprint` (canonical form). */
-  | { readonly kind: "fingerprint"; readonly fingerprint: string }
+  /** The certificate's fingerprint equal to `fingerprint` (RFC 8122). */
+  | { readonly kind: "fingerprint"; readonly fingerprint: CertificateFingerprint }
   /** No check at all. */
   | { readonly kind: "none" };
 
@@ -49,18 +53,15 @@ function toError(e: unknown): Error {
 }
 
 interface Handshake {
-  /** The event that ends the handshake: `secureConnect` (client) or `secure` (server). */
-  readonly event: "secureConnect" | "secure";
   readonly timeoutMs: number;
   readonly timeoutError: () => Error;
   readonly failure: (cause: Error) => Error;
-  readonly signal?: AbortSignal;
   /** A last check once the handshake is done; an error fails it. */
-  readonly check?: () => Promise<Error | undefined>;
+  readonly check?: () => Error | undefined;
 }
 
-// Waits for the handshake on `socket`, which runs over `tcp`; on any failure
-// the socket is destroyed, which closes `tcp`.
+// Waits for the client handshake on `socket`, which runs over `tcp`; on any
+// failure the socket is destroyed, which closes `tcp`.
 function awaitHandshake(
   socket: TLSSocket,
   gate: ReadGate,
@@ -73,7 +74,6 @@ function awaitHandshake(
       if (done) return false;
       done = true;
       clearTimeout(timer);
-      h.signal?.removeEventListener("abort", onAbort);
       socket.off("error", onError);
       socket.off("end", onClose);
       socket.off("close", onClose);
@@ -86,19 +86,18 @@ function awaitHandshake(
     };
     const onError = (error: Error): void => fail(h.failure(error));
     const onClose = (): void => fail(h.failure(new Error("the peer closed the connection")));
-    const onAbort = (): void => fail(toError(h.signal?.reason));
     const timer = setTimeout(() => fail(h.timeoutError()), h.timeoutMs);
-    h.signal?.addEventListener("abort", onAbort, { once: true });
     socket.on("error", onError);
     socket.on("end", onClose);
     socket.on("close", onClose);
-    socket.once(h.event, async () => {
+    socket.once("secureConnect", () => {
+      let error: Error | undefined;
       try {
-        const error = await h.check?.();
-        if (error !== undefined) return fail(error);
+        error = h.check?.();
       } catch (e) {
-        return fail(toError(e));
+        error = toError(e);
       }
+      if (error !== undefined) return fail(error);
       if (settle()) resolve(new NodeTlsConn(socket, gate, tcp.localAddr, tcp.remoteAddr));
     });
   });
@@ -134,7 +133,6 @@ export async function connectTls(
       : { checkServerIdentity: () => undefined }),
   });
   return await awaitHandshake(socket, gate, tcp, {
-    event: "secureConnect",
     timeoutMs: Math.max(0, deadline - performance.now()),
     timeoutError: () => connectTimeout(hostname, port, timeoutMs),
     failure: (cause) =>
@@ -144,40 +142,96 @@ export async function connectTls(
         { cause },
       ),
     check: check.kind === "fingerprint"
-      ? async () => {
-        const raw: Uint8Array | undefined = socket.getPeerCertificate().raw;
-        const actual = raw === undefined ? "none" : await certificateFingerprint(raw);
-        return actual === check.fingerprint ? undefined : new TransportError(
-          "fingerprint-mismatch",
-          `peer certificate fingerprint ${actual} is not the expected ${check.fingerprint}`,
-        );
+      ? () => {
+        const raw: Uint8Array | undefined = socket.getPeerCertificate()?.raw;
+        const { hash, value } = check.fingerprint;
+        return raw !== undefined && fingerprintMatches(check.fingerprint, raw)
+          ? undefined
+          : new TransportError(
+            "fingerprint-mismatch",
+            `peer certificate ${
+              raw === undefined ? "missing" : "does not match"
+            }: expected ${hash} fingerprint ${value}`,
+          );
       }
       : undefined,
   });
 }
 
+/** What a TLS server presents, and what it asks of its clients. */
+export interface ServerTls {
+  /** The certificate chain, PEM, leaf first. */
+  readonly cert: string;
+  /** The leaf's private key, PEM. */
+  readonly key: string;
+  /**
+   * CA certificates, PEM: a client must present a certificate that chains
+   * to one of them. Without it a client's certificate is asked for but
+   * optional, and not validated.
+   */
+  readonly clientCa?: string;
+}
+
 /**
- * Runs a TLS server handshake on an accepted TCP connection. Resolves
- * `undefined`, with `tcp` closed, when it fails, takes longer than
+ * Runs a TLS server handshake on an accepted TCP connection, asking the
+ * client for its certificate. Resolves `undefined`, with `tcp` closed, when
+ * it fails — with `tls.clientCa`, also when the client presents no
+ * certificate or one that does not chain to that CA — takes longer than
  * `timeoutMs`, or `signal` aborts.
  */
-export async function acceptTls(
+export function acceptTls(
   tcp: Deno.TcpConn,
-  secureContext: SecureContext,
+  tls: ServerTls,
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<Deno.TlsConn | undefined> {
   const gate = new ReadGate();
-  const socket = new TLSSocket(duplexOf(tcp, gate), { isServer: true, secureContext });
-  try {
-    return await awaitHandshake(socket, gate, tcp, {
-      event: "secure",
-      timeoutMs,
-      signal,
-      timeoutError: () => new Error("TLS handshake timeout"),
-      failure: (cause) => cause,
+  const duplex = duplexOf(tcp, gate);
+  const mutual = tls.clientCa !== undefined;
+  // A server that never listens, fed this one connection: unlike a bare
+  // TLSSocket it acts on rejectUnauthorized. Deno's node:tls refuses a
+  // missing client certificate in the handshake itself but only records a
+  // certificate that fails validation; the server then closes the
+  // connection as the handshake ends, and it is never handed out.
+  const server = createServer({
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: "TLSv1.2",
+    requestCert: true,
+    rejectUnauthorized: mutual,
+    handshakeTimeout: timeoutMs,
+    ...(mutual ? { ca: tls.clientCa } : {}),
+  });
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (socket?: TLSSocket): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      duplex.off("end", onAbort);
+      duplex.off("close", onAbort);
+      server.removeAllListeners();
+      if (socket === undefined || socket.destroyed || (mutual && !socket.authorized)) {
+        socket?.destroy();
+        duplex.destroy(); // a client that failed its handshake is simply dropped
+        resolve(undefined);
+        return;
+      }
+      resolve(new NodeTlsConn(socket, gate, tcp.localAddr, tcp.remoteAddr));
+    };
+    const onAbort = (): void => finish();
+    const timer = setTimeout(onAbort, timeoutMs);
+    signal.addEventListener("abort", onAbort, { once: true });
+    // The server's socket does not notice a client that hangs up mid-handshake.
+    duplex.once("end", onAbort);
+    duplex.once("close", onAbort);
+    server.on("secureConnection", (socket: TLSSocket) => finish(socket));
+    server.on("tlsClientError", (_error: Error, socket: TLSSocket) => {
+      socket.destroy();
+      finish();
     });
-  } catch {
-    return undefined; // a client that failed its handshake is simply dropped
-  }
+    if (signal.aborted) finish();
+    else server.emit("connection", duplex);
+  });
 }

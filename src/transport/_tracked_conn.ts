@@ -5,6 +5,8 @@
  * @module
  */
 
+import { peerCertificateOf, type PeerCertificateSource } from "./fingerprint.ts";
+
 /** A `Deno.Conn` that calls `release` once, when it is closed or disposed. */
 export class TrackedConn implements Deno.Conn<Deno.NetAddr> {
   readonly #conn: Deno.Conn<Deno.NetAddr>;
@@ -87,13 +89,16 @@ export class TrackedConn implements Deno.Conn<Deno.NetAddr> {
 }
 
 /** A {@linkcode TrackedConn} over a TLS connection. */
-export class TrackedTlsConn extends TrackedConn implements Deno.TlsConn {
+export class TrackedTlsConn extends TrackedConn implements Deno.TlsConn, PeerCertificateSource {
   readonly #tls: Deno.TlsConn;
+  /** The DER of the certificate the client presented, if any. */
+  readonly peerCertificate: Uint8Array | undefined;
 
   /** Wraps `conn`; `release` runs on the first `close()` or dispose. */
   constructor(conn: Deno.TlsConn, release: () => void) {
     super(conn, release);
     this.#tls = conn;
+    this.peerCertificate = peerCertificateOf(conn);
   }
 
   /** The handshake result (complete before the listener hands the connection out). */

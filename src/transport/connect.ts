@@ -5,7 +5,7 @@
  * @module
  */
 
-import { normalizeFingerprint } from "./fingerprint.ts";
+import { fingerprintFrom, type FingerprintSpec } from "./fingerprint.ts";
 import { connectTcp } from "./_tcp_connect.ts";
 import { connectTls, type PeerCheck } from "./_tls.ts";
 
@@ -23,12 +23,13 @@ export interface ConnectOptions {
   /** PEM certificates to trust besides the default roots (TLS only). */
   caCerts?: string[];
   /**
-   * Accept only a peer certificate with this SHA-256 fingerprint,
-   * `"AB:CD:…"` as in SDP `a=fingerprint:sha-256` (any case). Replaces chain
-   * and name validation, so self-signed certificates work (RFC 8122). TLS
-   * only; excludes `caCerts` and `insecure`.
+   * Accept only a peer certificate with this fingerprint: a SHA-256 one as
+   * `"AB:CD:…"`, or any as SDP `a=fingerprint` gives it, e.g.
+   * `{ hash: "sha-384", value: "AB:CD:…" }` (SHA-1, SHA-256, SHA-384 or
+   * SHA-512; any case). Replaces chain and name validation, so self-signed
+   * certificates work (RFC 8122). TLS only; excludes `caCerts` and `insecure`.
    */
-  fingerprint?: string;
+  fingerprint?: FingerprintSpec;
   /**
    * Accept any peer certificate: encrypted, but open to an active attacker.
    * TLS only; excludes `caCerts` and `fingerprint`.
@@ -52,7 +53,8 @@ const DEFAULT_TIMEOUT_MS = 10_000;
  *
  * @throws {TypeError} (as a rejection, like all errors) for contradictory
  * options (TLS options without `tls: true`, or more than one of `caCerts`,
- * `fingerprint`, `insecure`) or a malformed fingerprint.
+ * `fingerprint`, `insecure`), a malformed fingerprint, or one with an
+ * unsupported hash function (MD5, MD2).
  * @throws {RangeError} for a `timeoutMs` that is not positive.
  * @throws {TransportError} `connect-timeout`; `tls-handshake-failed`, e.g.
  * for a certificate that fails validation (the `cause` is `node:tls`'s error,
@@ -73,7 +75,7 @@ export async function connect(options: ConnectOptions): Promise<Deno.Conn> {
   if (trust.length > 1) throw new TypeError("caCerts, fingerprint and insecure exclude each other");
   if (!tls) return await connectTcp(hostname, port, timeoutMs);
   const check: PeerCheck = fingerprint !== undefined
-    ? { kind: "fingerprint", fingerprint: normalizeFingerprint(fingerprint) }
+    ? { kind: "fingerprint", fingerprint: fingerprintFrom(fingerprint) }
     : insecure
     ? { kind: "none" }
     : { kind: "chain", caCerts };

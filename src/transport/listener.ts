@@ -5,8 +5,9 @@
  * @module
  */
 
-import { createSecureContext, type SecureContext } from "node:tls";
-import { acceptTls } from "./_tls.ts";
+import { acceptTls, type ServerTls } from "./_tls.ts";
+import { ConnectionLimits } from "./connection_limits.ts";
+import { checkKeyPair, pemCertificates } from "./pem.ts";
 import { TrackedConn, TrackedTlsConn } from "./_tracked_conn.ts";
 
 /** A server certificate chain and its private key, both PEM text. */
@@ -23,12 +24,29 @@ export interface ListenOptions {
   hostname: string;
   /** The port; 0 picks a free one (see {@linkcode MsrpListener.addr}). */
   port: number;
-  /** Listen for TLS 1.2 or 1.3 with this certificate instead of plain TCP. */
+  /**
+   * Listen for TLS 1.2 or 1.3 with this certificate instead of plain TCP.
+   * Every client is asked for its certificate (its DER is then
+   * `peerCertificateOf(conn)`), which is optional unless `clientCa` is set.
+   */
   tls?: TlsCertificate;
+  /**
+   * With TLS, mutual TLS: CA certificates (PEM) one of which must have
+   * issued the client's certificate. A client without a certificate, or
+   * with one that does not chain to them, fails the handshake and is closed
+   * without being handed out.
+   */
+  clientCa?: string;
   /** Most open connections; further ones are closed at once. Unlimited by default. */
   maxConnections?: number;
   /** Most open connections from one IP address; further ones are closed at once. */
   maxConnectionsPerIp?: number;
+  /**
+   * Count connections in these limits, shared with connections that arrive
+   * elsewhere (e.g. WebSockets), instead of `maxConnections` and
+   * `maxConnectionsPerIp`.
+   */
+  limits?: ConnectionLimits;
   /** With TLS: close a connection whose handshake takes longer than this (default 10 s). */
   handshakeTimeoutMs?: number;
 }
@@ -41,11 +59,17 @@ export interface MsrpListener {
   readonly secure: boolean;
   /**
    * Open connections: handed out and not yet closed, or in their TLS
-   * handshake.
+   * handshake (with shared `limits`, every connection they count).
    */
   readonly connectionCount: number;
   /** Connections closed at once because a limit was reached. */
   readonly rejectedCount: number;
+  /**
+   * TLS connections closed because their handshake failed, timed out, was
+   * refused (e.g. a client certificate `clientCa` did not issue) or was cut
+   * short by `close()`; none of them was handed out.
+   */
+  readonly failedHandshakeCount: number;
   /**
    * Resolves once the listener is closed and no handshake is pending; rejects
    * when accepting failed for good (the listener is then closed) or
@@ -63,8 +87,7 @@ export interface MsrpListener {
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
-function limit(name: string, value: number | undefined): number {
-  if (value === undefined) return Infinity;
+function timeout(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new RangeError(`${name} must be a positive integer, got ${value}`);
   }
@@ -85,8 +108,10 @@ function limit(name: string, value: number | undefined): number {
  * ```
  *
  * @throws {RangeError} for a limit or timeout that is not a positive integer.
+ * @throws {TypeError} when the certificate, key or client CA does not parse,
+ * the key is not the certificate's, or `clientCa` is given without `tls`.
  * @throws {Deno.errors.AddrInUse} and Deno's other errors when the socket
- * cannot be opened; `node:tls`'s error when the certificate or key is invalid.
+ * cannot be opened.
  */
 export function listen(
   options: ListenOptions,
@@ -102,30 +127,30 @@ class Listener implements MsrpListener {
 
   readonly #listener: Deno.TcpListener;
   readonly #onConnection: (conn: Deno.Conn) => void;
-  readonly #secureContext: SecureContext | undefined;
-  readonly #maxConnections: number;
-  readonly #maxPerIp: number;
+  readonly #tls: ServerTls | undefined;
+  readonly #limits: ConnectionLimits;
   readonly #handshakeTimeoutMs: number;
-  readonly #perIp = new Map<string, number>();
   readonly #handshakes = new Set<Promise<void>>();
   readonly #abort = new AbortController(); // aborts pending handshakes on close
-  #count = 0;
   #rejected = 0;
+  #failedHandshakes = 0;
   #closing = false;
   #failure: { error: unknown } | undefined;
 
   constructor(options: ListenOptions, onConnection: (conn: Deno.Conn) => void) {
-    this.#maxConnections = limit("maxConnections", options.maxConnections);
-    this.#maxPerIp = limit("maxConnectionsPerIp", options.maxConnectionsPerIp);
+    this.#limits = options.limits ?? new ConnectionLimits(options);
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs === undefined
       ? DEFAULT_HANDSHAKE_TIMEOUT_MS
-      : limit("handshakeTimeoutMs", options.handshakeTimeoutMs);
+      : timeout("handshakeTimeoutMs", options.handshakeTimeoutMs);
     this.#onConnection = onConnection;
-    const { hostname, port, tls } = options;
+    const { hostname, port, tls, clientCa } = options;
+    if (clientCa !== undefined) {
+      if (tls === undefined) throw new TypeError("clientCa needs tls");
+      pemCertificates(clientCa);
+    }
+    if (tls !== undefined) checkKeyPair(tls.cert, tls.key);
     // TLS runs in node:tls over the accepted TCP connection, TLS 1.2 or 1.3 only (see _tls.ts).
-    this.#secureContext = tls === undefined
-      ? undefined
-      : createSecureContext({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" });
+    this.#tls = tls === undefined ? undefined : { cert: tls.cert, key: tls.key, clientCa };
     this.secure = tls !== undefined;
     this.#listener = Deno.listen({ hostname, port });
     this.addr = this.#listener.addr;
@@ -135,15 +160,19 @@ class Listener implements MsrpListener {
   }
 
   get connectionCount(): number {
-    return this.#count;
+    return this.#limits.count;
   }
 
   get rejectedCount(): number {
     return this.#rejected;
   }
 
+  get failedHandshakeCount(): number {
+    return this.#failedHandshakes;
+  }
+
   connectionsFrom(hostname: string): number {
-    return this.#perIp.get(hostname) ?? 0;
+    return this.#limits.countFrom(hostname);
   }
 
   close(): void {
@@ -177,30 +206,25 @@ class Listener implements MsrpListener {
   }
 
   #admit(conn: Deno.TcpConn): void {
-    const ip = conn.remoteAddr.hostname;
-    const fromIp = this.#perIp.get(ip) ?? 0;
-    if (this.#count >= this.#maxConnections || fromIp >= this.#maxPerIp) {
+    const release = this.#limits.admit(conn.remoteAddr.hostname);
+    if (release === undefined) {
       this.#rejected++;
       conn.close();
       return;
     }
-    this.#count++;
-    this.#perIp.set(ip, fromIp + 1);
-    const release = (): void => {
-      this.#count--;
-      const left = (this.#perIp.get(ip) ?? 1) - 1;
-      if (left === 0) this.#perIp.delete(ip);
-      else this.#perIp.set(ip, left);
-    };
-    if (this.#secureContext === undefined) {
+    if (this.#tls === undefined) {
       this.#deliver(new TrackedConn(conn, release));
       return;
     }
-    const done = acceptTls(conn, this.#secureContext, this.#handshakeTimeoutMs, this.#abort.signal)
+    const done = acceptTls(conn, this.#tls, this.#handshakeTimeoutMs, this.#abort.signal)
       .then((tls) => {
         this.#handshakes.delete(done);
-        if (tls === undefined) release(); // acceptTls closed the connection
-        else this.#deliver(new TrackedTlsConn(tls, release));
+        if (tls === undefined) {
+          this.#failedHandshakes++;
+          release(); // acceptTls closed the connection
+        } else {
+          this.#deliver(new TrackedTlsConn(tls, release));
+        }
       });
     this.#handshakes.add(done);
   }

@@ -9,6 +9,7 @@
 export * from "./errors.ts";
 export * from "./connection.ts";
 export * from "./listener.ts";
+export * from "./connection_limits.ts";
 export * from "./connect.ts";
 export * from "./fingerprint.ts";
 export * from "./websocket.ts";

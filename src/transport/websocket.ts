@@ -481,6 +481,14 @@ export interface UpgradeMsrpWebSocketOptions extends WebSocketConnOptions {
    * 0 turns pings off.
    */
   idleTimeout?: number;
+  /**
+   * Counts the WebSocket against a connection limit before the handshake
+   * is accepted (e.g. `ConnectionLimits.admit`): returns the
+   * function that gives its place back — called once the WebSocket has
+   * closed, or at once when the upgrade fails — or the response refusing
+   * the upgrade (e.g. a 503), which is then returned without a handshake.
+   */
+  admit?: () => (() => void) | Response;
 }
 
 function plainResponse(status: number, text: string, headers: Record<string, string> = {}) {
@@ -507,8 +515,9 @@ function urlAddr(url: URL): Deno.NetAddr {
  * open before it writes.
  *
  * Answers `426` (with `Upgrade: websocket`) to a request that is not a
- * WebSocket upgrade, and `400` with a plain-text reason when the client does
- * not offer `msrp` or the handshake is invalid; `onConnection` is not called
+ * WebSocket upgrade, `400` with a plain-text reason when the client does
+ * not offer `msrp` or the handshake is invalid, and what `options.admit`
+ * returns when it refuses the connection; `onConnection` is not called
  * then.
  *
  * @example With Hono
@@ -552,6 +561,14 @@ export function upgradeMsrpWebSocket(
   const localAddr = options.localAddr ?? urlAddr(url);
   const remoteAddr = options.remoteAddr ?? { transport: "tcp", hostname: "0.0.0.0", port: 0 };
   const secure = options.secure ?? url.protocol === "https:";
+  const admission = options.admit?.();
+  if (admission instanceof Response) return admission;
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    admission?.();
+  };
   let upgraded: Deno.WebSocketUpgrade;
   try {
     upgraded = Deno.upgradeWebSocket(request, {
@@ -559,13 +576,16 @@ export function upgradeMsrpWebSocket(
       ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
     });
   } catch (e) {
+    release();
     return plainResponse(400, `invalid WebSocket handshake: ${e instanceof Error ? e.message : e}`);
   }
   const stream = byteStream(upgraded.socket, localAddr, remoteAddr, { ...options, secure });
+  stream.ended.then(release);
   try {
     onConnection(asConn(stream));
   } catch (e) {
     stream.close();
+    release();
     throw e;
   }
   return upgraded.response;

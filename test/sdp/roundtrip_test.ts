@@ -19,8 +19,9 @@ interface Pair {
   readonly answerer: LocalMsrpEndpoint;
 }
 
-const FINGERPRINT_A = { hash: "SHA-256", value: "AA:BB:CC:DD" };
-const FINGERPRINT_B = { hash: "SHA-256", value: "11:22:33:44" };
+// RFC 8122 §5: a SHA-256 fingerprint is 32 bytes (shorter ones make the line unacceptable).
+const FINGERPRINT_A = { hash: "SHA-256", value: Array(32).fill("AB").join(":") };
+const FINGERPRINT_B = { hash: "SHA-256", value: Array(32).fill("12").join(":") };
 
 const PAIRS: Pair[] = [
   {

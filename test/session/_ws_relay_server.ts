@@ -13,7 +13,14 @@ import {
   type WebSocketRelayOptions,
 } from "../../src/session/mod.ts";
 import { upgradeMsrpWebSocket } from "../../src/transport/mod.ts";
+import { type AddressRule, parseAddressRules } from "../../src/transport/address_rule.ts";
 import { authFrame, type BrowserPeer } from "./_browser.ts";
+
+/**
+ * `allow` for a relay whose tests forward to TCP next hops on loopback: any
+ * port of 127.0.0.1 (the relay dials no other next hop unless allowed).
+ */
+export const LOOPBACK_HOPS: readonly AddressRule[] = parseAddressRules("127.0.0.1");
 
 /** The relay endpoint, its WebSocket URL and its relay URI; disposing stops both servers. */
 export interface WsRelay extends AsyncDisposable {

@@ -16,7 +16,7 @@ import {
 import { MsrpEndpoint, type SessionCloseEvent } from "../../src/session/mod.ts";
 import { authFrame, BrowserPeer, chunkFrame } from "./_browser.ts";
 import { RawPeer, sendFrame } from "./_peer.ts";
-import { auth, until, wsRelay } from "./_ws_relay_server.ts";
+import { auth, LOOPBACK_HOPS, until, wsRelay } from "./_ws_relay_server.ts";
 
 function response(f: Frame): ResponseHead {
   assert(f.head.kind === "response", "expected a response");
@@ -180,7 +180,7 @@ Deno.test("ws relay: a session of ours connects actively to a browser path throu
 });
 
 Deno.test("ws relay: the browser and a TCP peer exchange messages through the relay both ways", async () => {
-  await using r = wsRelay();
+  await using r = wsRelay({ allow: LOOPBACK_HOPS });
   const peer = new MsrpEndpoint({ port: 0 }).listen();
   try {
     const b = await BrowserPeer.open(r.url);
@@ -223,7 +223,7 @@ Deno.test("ws relay: the browser and a TCP peer exchange messages through the re
 });
 
 Deno.test("ws relay: unknown or unreachable hops get 481 and a spoofed From-Path gets 403", async () => {
-  await using r = wsRelay();
+  await using r = wsRelay({ allow: LOOPBACK_HOPS });
   const b = await BrowserPeer.open(r.url);
   const use = await auth(b, r.relayUri);
   // Unreachable next hop (nothing listens on port 9 of loopback).
@@ -268,7 +268,7 @@ Deno.test("ws relay: unknown or unreachable hops get 481 and a spoofed From-Path
 });
 
 Deno.test("ws relay: a next hop that never answers gets the browser a 408 response and a 408 REPORT, and its late response is dropped", async () => {
-  await using r = wsRelay({}, { transactionTimeoutMs: 300 });
+  await using r = wsRelay({ allow: LOOPBACK_HOPS }, { transactionTimeoutMs: 300 });
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const hopUri = `msrp://127.0.0.1:${listener.addr.port}/silent01;tcp`;
   const b = await BrowserPeer.open(r.url);
@@ -358,7 +358,10 @@ Deno.test("ws relay: an expired grant is dropped without being used and the sess
 });
 
 Deno.test("ws relay: the connection it dialed to a next hop closes once its client is gone and it is idle", async () => {
-  await using r = wsRelay({}, { relayHopIdleMs: 0, transactionTimeoutMs: 200 });
+  await using r = wsRelay({ allow: LOOPBACK_HOPS }, {
+    relayHopIdleMs: 0,
+    transactionTimeoutMs: 200,
+  });
   const peer = new MsrpEndpoint({ port: 0 }).listen();
   try {
     const b = await BrowserPeer.open(r.url);
@@ -444,7 +447,9 @@ Deno.test("ws relay: responses to a relayed non-SEND request, 408 included, carr
 });
 
 Deno.test("ws relay: a chunk too large for the parser while its next hop is dialed is answered 413", async () => {
-  await using r = wsRelay({}, { parserLimits: { maxChunkBodyBytes: 1024 } });
+  await using r = wsRelay({ allow: LOOPBACK_HOPS }, {
+    parserLimits: { maxChunkBodyBytes: 1024 },
+  });
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const hopUri = `msrp://127.0.0.1:${listener.addr.port}/big01;tcp`;
   const b = await BrowserPeer.open(r.url);

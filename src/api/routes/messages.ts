@@ -7,13 +7,13 @@
 
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Config } from "../../config.ts";
+import { isMediaType } from "../../msrp/media_type.ts";
 import type { Bridge, SentMessage } from "../../service.ts";
 import type { ApiApp } from "../types.ts";
 import { ApiProblem } from "../problem.ts";
 import { BEARER, problems } from "../responses.ts";
 import {
   IdParam,
-  MEDIA_TYPE,
   Message,
   MessageAccepted,
   MessagePage,
@@ -139,7 +139,7 @@ async function sendRaw(
     );
   }
   const contentType = request.headers.get("content-type") ?? "";
-  if (!MEDIA_TYPE.test(contentType)) {
+  if (!isMediaType(contentType)) {
     throw new ApiProblem("validation", "Content-Type: must be a media type", {
       field: "Content-Type",
     });

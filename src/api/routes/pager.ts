@@ -16,8 +16,9 @@ const sendPager = createRoute({
   tags: ["pager"],
   summary: "Send a pager-mode SIP MESSAGE",
   description: "Sent with FreeSWITCH's `chat` API as a background job; 503 pbx-unavailable " +
-    "when the event socket is not connected or the PBX could not send it. `to`, `from` and " +
-    "`text` must not contain `|` or line breaks.",
+    "when the event socket is not connected or the PBX could not send it. `to` and `from` " +
+    "must be SIP URIs the bridge may dial (422 invalid-sip-uri), `text` must not contain `|` " +
+    "or line breaks (422 validation); both are checked before the PBX.",
   security: BEARER,
   request: {
     body: { required: true, content: { "application/json": { schema: PagerRequest } } },

@@ -28,8 +28,8 @@ const createSession = createRoute({
   summary: "Create a session",
   description: "With `offer`: answers an SDP offer (201 with `answer`). With `createOffer`: " +
     "makes an offer (201 with `offer`); apply the answer with PUT /v1/sessions/{id}/answer. " +
-    "With `to`: originates through the PBX (503 pbx-unavailable until the PBX integration " +
-    "is available).",
+    "With `to`: originates through the PBX (422 invalid-sip-uri for a `to` the bridge may " +
+    "not dial, checked first; 503 pbx-unavailable until the PBX integration is available).",
   security: BEARER,
   request: {
     body: { required: true, content: { "application/json": { schema: CreateSessionRequest } } },
