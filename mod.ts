@@ -19,6 +19,7 @@
 
 export * from "./src/msrp/mod.ts";
 export * from "./src/session/mod.ts";
+export * from "./src/relay/mod.ts";
 export * from "./src/sdp/mod.ts";
 export {
   certificateFingerprint,

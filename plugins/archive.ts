@@ -27,7 +27,7 @@ import type {
   PluginFactory,
   PluginMessage,
   PluginSession,
-} from "../src/plugins.ts";
+} from "../src/plugins/mod.ts";
 
 /** One line of an archive file. */
 export interface ArchiveRecord {

@@ -30,7 +30,7 @@
  */
 
 import { mediaType } from "../src/msrp/mod.ts";
-import { type PluginConfig, PluginConfigError, type PluginFactory } from "../src/plugins.ts";
+import { type PluginConfig, PluginConfigError, type PluginFactory } from "../src/plugins/mod.ts";
 
 /** One reply rule. */
 export interface AutoReplyRule {

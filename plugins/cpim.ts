@@ -36,7 +36,7 @@ import {
   type MessageVerdict,
   type PluginFactory,
   type PluginMessage,
-} from "../src/plugins.ts";
+} from "../src/plugins/mod.ts";
 
 /** The media type of CPIM messages. */
 export const CPIM_TYPE = "message/cpim";

@@ -15,7 +15,7 @@
  */
 
 import { mediaType } from "../src/msrp/mod.ts";
-import type { PluginFactory } from "../src/plugins.ts";
+import type { PluginFactory } from "../src/plugins/mod.ts";
 
 /** Creates the echo plugin. */
 export const plugin: PluginFactory = (ctx) => {

@@ -1,23 +1,20 @@
 /**
  * `is-composing`: message composition indications (RFC 3994),
  * `application/im-iscomposing+xml`. Received indications are consumed (never
- * passed to later plugins or webhooks) and announced to listeners registered
- * with {@linkcode IsComposingPlugin.onComposing}; a malformed one is rejected
- * with 400. {@linkcode ComposingNotifier} sends our own indications: `active`
- * while the bridge prepares or sends a message, `idle` after.
+ * passed to later plugins or webhooks) and announced through the plugin
+ * context (`ctx.composing`) to the runner's `onComposing` listeners; a
+ * malformed one is rejected with 400. {@linkcode ComposingNotifier} sends our
+ * own indications: `active` while the bridge prepares or sends a message,
+ * `idle` after.
  *
  * @example Listen to the peer typing
  * ```ts
- * import { PluginRunner } from "../src/plugins.ts";
- * import { IsComposingPlugin } from "./is-composing.ts";
+ * import { PluginRunner } from "../src/plugins/mod.ts";
  *
  * const runner = await PluginRunner.load(["is-composing"]);
- * const composing = runner.plugin("is-composing");
- * if (composing instanceof IsComposingPlugin) {
- *   composing.onComposing(({ session, indication }) =>
- *     console.log(session.id, indication.state) // "active" or "idle"
- *   );
- * }
+ * runner.onComposing(({ session, indication }) =>
+ *   console.log(session.id, indication.state) // "active" or "idle"
+ * );
  * await runner.close();
  * ```
  *
@@ -40,32 +37,22 @@
 
 import { mediaType, MsrpError, Status } from "../src/msrp/mod.ts";
 import type {
+  IsComposing,
   MessageActions,
   MessageVerdict,
   OutgoingContent,
   Plugin,
+  PluginContext,
   PluginFactory,
   PluginMessage,
-  PluginSession,
-} from "../src/plugins.ts";
-import type { Logger } from "../src/log.ts";
+} from "../src/plugins/mod.ts";
+
+export type { ComposingIndication, IsComposing } from "../src/plugins/mod.ts";
 
 /** The media type of composition indications. */
 export const IS_COMPOSING_TYPE = "application/im-iscomposing+xml";
 
 const NAMESPACE = "urn:ietf:params:xml:ns:im-iscomposing";
-
-/** A composition indication (RFC 3994 §4). */
-export interface IsComposing {
-  /** `active`: the sender is composing; `idle`: it stopped. */
-  readonly state: "active" | "idle";
-  /** When the sender was last active (usually given with `idle`). */
-  readonly lastActive?: Date;
-  /** The type of the message being composed, e.g. `text/plain`. */
-  readonly contentType?: string;
-  /** Seconds until an `active` state expires unless refreshed. */
-  readonly refresh?: number;
-}
 
 const ENTITIES: Record<string, string> = {
   "&lt;": "<",
@@ -155,28 +142,13 @@ export function buildIsComposing(indication: IsComposing): string {
   return lines.join("\n");
 }
 
-/** A received indication, given to {@linkcode IsComposingPlugin.onComposing} listeners. */
-export interface ComposingIndication {
-  /** The session it arrived in. */
-  readonly session: PluginSession;
-  /** The indication. */
-  readonly indication: IsComposing;
-}
-
 /** The is-composing plugin: consumes received indications and announces them. */
 export class IsComposingPlugin implements Plugin {
-  readonly #logger: Logger;
-  readonly #listeners = new Set<(event: ComposingIndication) => void>();
+  readonly #announce: PluginContext["composing"];
 
-  /** Creates the plugin; errors of listeners are logged to `logger`. */
-  constructor(logger: Logger) {
-    this.#logger = logger;
-  }
-
-  /** Calls `listener` for each received indication; returns a function that unsubscribes. */
-  onComposing(listener: (event: ComposingIndication) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  /** Creates the plugin; it announces indications with `announce` (the context's `composing`). */
+  constructor(announce: PluginContext["composing"]) {
+    this.#announce = announce;
   }
 
   /** Consumes `application/im-iscomposing+xml` messages; others pass. */
@@ -195,23 +167,13 @@ export class IsComposingPlugin implements Plugin {
       return { reject: (e as MsrpError).status, reason: (e as MsrpError).message };
     }
     actions.drop();
-    const event = { session: actions.session, indication };
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch (e) {
-        this.#logger.error("is-composing listener failed", {
-          sessionId: message.sessionId,
-          error: String(e),
-        });
-      }
-    }
+    this.#announce(actions.session, indication);
     return "pass";
   }
 }
 
 /** Creates the is-composing plugin. */
-export const plugin: PluginFactory = (ctx) => new IsComposingPlugin(ctx.logger);
+export const plugin: PluginFactory = (ctx) => new IsComposingPlugin(ctx.composing);
 
 /** Options of a {@linkcode ComposingNotifier}. */
 export interface ComposingNotifierOptions {

@@ -6,12 +6,8 @@
  */
 
 import { parseArgs } from "node:util";
-import {
-  FileSink,
-  MsrpEndpoint,
-  type RelayRegistration,
-  type SavedMessage,
-} from "./session/mod.ts";
+import { FileSink, MsrpEndpoint, type SavedMessage } from "./session/mod.ts";
+import { registerWithRelay, type RelayRegistration } from "./relay/mod.ts";
 import { parsePath } from "./msrp/mod.ts";
 
 const USAGE = `usage:
@@ -21,7 +17,8 @@ const USAGE = `usage:
            [--content-type CT] [--chunk N] [--report] [--insecure | --fingerprint FP]
            [--ca FILE] [--from-port P] [--host H]
            [--relay URI --user U --password P [--relay-ca FILE]]
-  A listener behind a relay prints its whole path (relay Use-Path, then its URI).`;
+  A listener behind a relay prints its whole path (relay Use-Path, then its URI).
+  --file - sends standard input (its size is unknown: Byte-Range total "*").`;
 
 const RELAY_OPTIONS = {
   relay: { type: "string" },
@@ -38,7 +35,7 @@ async function relayFrom(
   if (values.user === undefined || values.password === undefined) {
     fail("--relay needs --user and --password");
   }
-  return await endpoint.registerWithRelay({
+  return await registerWithRelay(endpoint, {
     uri: values.relay,
     username: values.user,
     password: values.password,
@@ -144,9 +141,12 @@ async function sendCommand(args: string[]): Promise<void> {
     });
     let message;
     if (values.file !== undefined) {
-      const size = (await Deno.stat(values.file)).size;
-      const file = await Deno.open(values.file);
-      message = session.send(file.readable, {
+      // RFC 4975 §7.1.1: standard input's size is unknown, so each chunk but
+      // the last says total "*" and the last one the real total.
+      const stdin = values.file === "-";
+      const size = stdin ? undefined : (await Deno.stat(values.file)).size;
+      const readable = stdin ? Deno.stdin.readable : (await Deno.open(values.file)).readable;
+      message = session.send(readable, {
         contentType: values["content-type"] ?? "application/octet-stream",
         size,
         successReport: values.report,

@@ -1,19 +1,21 @@
 /**
- * The service (`deno task start`): the bridge (store, MSRP endpoint,
- * webhooks) and the HTTP server with the API and MSRP over WebSocket,
- * configured from the environment.
+ * The service (`deno task start`, or the `msrp-bridge` binary of `deno task
+ * compile`): the bridge (store, MSRP endpoint, webhooks) and the HTTP server
+ * with the API and MSRP over WebSocket, configured from the environment.
+ * `--version` prints the version and exits.
  *
  * @module
  */
 
+import denoJson from "../deno.json" with { type: "json" };
 import { createApp } from "./api/mod.ts";
 import { ApiProblem, problemResponse } from "./api/problem.ts";
 import { AuthThrottle } from "./auth_throttle.ts";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { Logger } from "./log.ts";
-import { PluginRunner } from "./plugins.ts";
-import { Bridge } from "./service.ts";
-import type { WebSocketRelayOptions } from "./session/mod.ts";
+import { PluginRunner } from "./plugins/mod.ts";
+import { Bridge } from "./bridge/mod.ts";
+import { WebSocketRelay } from "./relay/mod.ts";
 import { upgradeMsrpWebSocket } from "./transport/mod.ts";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
@@ -67,6 +69,10 @@ async function httpTlsOrExit(config: Config): Promise<{ cert: string; key: strin
 }
 
 async function main(): Promise<void> {
+  if (Deno.args.includes("--version")) {
+    console.log(`msrp-bridge ${denoJson.version}`);
+    return;
+  }
   const config = configOrExit();
   const log = new Logger(config.logLevel, { service: "msrp-bridge" });
   if (!config.apiToken && !LOOPBACK.has(config.httpHost)) {
@@ -107,7 +113,7 @@ async function main(): Promise<void> {
   // API_TOKEN) and refused otherwise — never checked against the API token.
   // Grants last WS_RELAY_*_EXPIRES, WS_RELAY_MAX_GRANTS per WebSocket; next
   // hops other than our sessions and clients must be in RELAY_ALLOW.
-  const relay: WebSocketRelayOptions = {
+  const relay = new WebSocketRelay(bridge.endpoint, {
     password: config.wsRelayPassword,
     refuseAuth: config.apiToken === undefined ? undefined : "relay AUTH needs WS_RELAY_PASSWORD",
     allow: config.relayAllow,
@@ -116,13 +122,13 @@ async function main(): Promise<void> {
     minExpires: config.wsRelayMinExpires,
     maxExpires: config.wsRelayMaxExpires,
     defaultExpires: config.wsRelayDefaultExpires,
-  };
+  });
   // The browser guard of createApp runs before this route: a foreign Origin
   // (and, without API_TOKEN, a foreign Host) is refused before any upgrade.
   app.get(
     config.wsPath,
     (c) =>
-      upgradeMsrpWebSocket(c.req.raw, (conn) => bridge.endpoint.adoptWebSocket(conn, relay), {
+      upgradeMsrpWebSocket(c.req.raw, (conn) => relay.adopt(conn), {
         remoteAddr: c.env.info.remoteAddr as Deno.NetAddr,
         // WebSockets count in MAX_CONNECTIONS and MAX_CONNECTIONS_PER_IP with MSRP's TCP/TLS ones.
         admit: () =>

@@ -97,6 +97,39 @@ Deno.test("cli: send to a URI nobody serves exits non-zero with a JSON reason", 
   assert(typeof summary.reason === "string" && summary.reason.length > 0);
 });
 
+Deno.test("cli: send --file - sends standard input of unknown size, byte for byte", async () => {
+  const dir = await Deno.makeTempDir();
+  const listener = await startListener(dir);
+  try {
+    // Several chunks of 64 KiB with total "*", and a last one that is not full.
+    const body = new Uint8Array(3 * 1024 * 1024 + 12345);
+    for (let i = 0; i < body.length; i += 65536) {
+      crypto.getRandomValues(body.subarray(i, i + 65536));
+    }
+    const sha = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", body)))
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "send", "--to", listener.uri, "--file", "-", "--report"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    // Written in uneven pieces, as a pipe delivers them.
+    for (let i = 0; i < body.length; i += 100_000) await writer.write(body.slice(i, i + 100_000));
+    await writer.close();
+    const out = await child.output();
+    const summary = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+    assertEquals([out.code, summary.status, summary.bytes], [0, "delivered", body.length]);
+    const saved = JSON.parse(await listener.nextLine());
+    assertEquals([saved.bytes, saved.sha256, saved.complete], [body.length, sha, true]);
+    assertEquals(await Deno.readFile(saved.path), body);
+  } finally {
+    await listener.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("cli: a 256 MiB file crosses TCP with matching sha256", async () => {
   const dir = await Deno.makeTempDir();
   const listener = await startListener(`${dir}/out`);

@@ -12,7 +12,7 @@ import { HTTPException } from "hono/http-exception";
 import { AuthThrottle } from "../auth_throttle.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { type Bridge, BridgeError } from "../service.ts";
+import { type Bridge, BridgeError } from "../bridge/mod.ts";
 import { StoreError } from "../store/mod.ts";
 import { bearerAuth } from "./auth.ts";
 import { browserGuard } from "./browser_guard.ts";

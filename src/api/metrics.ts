@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { BridgeMetrics, EslState } from "../service.ts";
+import type { BridgeMetrics, EslState } from "../bridge/mod.ts";
 
 /** The Content-Type of the exposition. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

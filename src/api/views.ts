@@ -6,7 +6,7 @@
  */
 
 import type { z } from "@hono/zod-openapi";
-import { contentUrl } from "../service.ts";
+import { contentUrl } from "../bridge/mod.ts";
 import type { MessageRecord, SessionRecord } from "../store/mod.ts";
 import type { Message, Session } from "./schemas.ts";
 

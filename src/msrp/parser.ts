@@ -1,3 +1,4 @@
+// Long for a reason: one incremental byte-level state machine over shared buffers.
 /**
  * Incremental, binary-safe MSRP frame parser (RFC 4975 §7, §9).
  *
@@ -9,14 +10,8 @@
  * @module
  */
 
-import {
-  type ContinuationFlag,
-  type Frame,
-  type FrameHead,
-  MsrpHeaders,
-  parseByteRange,
-  parsePath,
-} from "./message.ts";
+import { type ContinuationFlag, type Frame, type FrameHead, MsrpHeaders } from "./message.ts";
+import { parseHead, salvageHeaders } from "./_head.ts";
 import { MsrpError, Status } from "./status.ts";
 import { type BytePattern, compilePattern, indexOfPattern } from "./_search.ts";
 
@@ -82,8 +77,6 @@ const enum State {
 const CR = 13;
 const LF = 10;
 const DASH = 45;
-const METHOD = /^[A-Z]+$/;
-const STATUS_CODE = /^\d{3}$/;
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 const EMPTY = new Uint8Array(0);
 const SHORT_BODY = 256;
@@ -120,7 +113,6 @@ export class MsrpParser {
   readonly #shift = new Int32Array(256);
   #transactionId = "";
   #method = "";
-  #kind: "request" | "response" = "request";
   #headers = new MsrpHeaders();
   #headerBytes = 0;
   #headerCount = 0;
@@ -250,12 +242,12 @@ export class MsrpParser {
       return;
     }
     if (arr[start] === 32 || arr[start] === 9) {
-      this.#salvage(this.#headText(arr, start, input));
+      salvageHeaders(this.#headers, this.#headText(arr, start, input));
       this.#failFrame(Status.BadRequest, "header folding is not allowed", true);
       return;
     }
     if (++this.#headerCount > this.#limits.maxHeaderCount) {
-      this.#salvage(this.#headText(arr, start, input));
+      salvageHeaders(this.#headers, this.#headText(arr, start, input));
       this.#failFrame(Status.BadRequest, "too many header fields", true);
     }
   }
@@ -304,7 +296,6 @@ export class MsrpParser {
       method += String.fromCharCode(arr[k]);
     }
     this.#method = method;
-    this.#kind = "request";
     this.#headers = new MsrpHeaders();
     this.#headerCount = 0;
     this.#head = undefined;
@@ -317,7 +308,7 @@ export class MsrpParser {
   #finishHead(text: string, hasBody: boolean): boolean {
     let head: FrameHead;
     try {
-      head = this.#buildHead(text, hasBody);
+      head = parseHead(text, this.#transactionId, hasBody, this.#headers);
     } catch (e) {
       const err = e instanceof MsrpError ? e : new MsrpError(Status.BadRequest, String(e));
       if (hasBody) {
@@ -337,95 +328,18 @@ export class MsrpParser {
     return true;
   }
 
-  #buildHead(text: string, hasBody: boolean): FrameHead {
-    const h = this.#headers;
-    let eol = text.indexOf("\n");
-    const startLine = text.slice(0, eol > 0 && text.charCodeAt(eol - 1) === 13 ? eol - 1 : eol);
-    // "MSRP" SP transact-id SP (method / status-code [SP comment]) (RFC 4975 §9)
-    const sp2 = startLine.indexOf(" ", 5);
-    const rest = sp2 < 0 ? "" : startLine.slice(sp2 + 1);
-    const sp3 = rest.indexOf(" ");
-    const word = sp3 < 0 ? rest : rest.slice(0, sp3);
-    let status = 0;
-    let comment = "";
-    if (STATUS_CODE.test(word)) {
-      this.#kind = "response";
-      status = Number(word);
-      comment = sp3 < 0 ? "" : rest.slice(sp3 + 1);
-    } else if (METHOD.test(word) && sp3 < 0) {
-      this.#method = word;
-    } else {
-      throw new MsrpError(Status.BadRequest, "malformed start line");
-    }
-    while (eol >= 0 && eol < text.length - 1) {
-      const from = eol + 1;
-      eol = text.indexOf("\n", from);
-      const line = text.slice(from, eol < 0 ? text.length : eol);
-      const colon = line.indexOf(":");
-      if (colon <= 0) throw new MsrpError(Status.BadRequest, "malformed header line");
-      h.append(line.slice(0, colon).trimEnd(), line.slice(colon + 1).trim());
-    }
-    const to = h.get("to-path");
-    const from = h.get("from-path");
-    if (to === undefined || from === undefined) {
-      throw new MsrpError(Status.BadRequest, "To-Path and From-Path are required");
-    }
-    const toPath = parsePath(to);
-    const fromPath = parsePath(from);
-    if (toPath.length === 0 || fromPath.length === 0) {
-      throw new MsrpError(Status.BadRequest, "empty To-Path or From-Path");
-    }
-    const transactionId = this.#transactionId;
-    if (this.#kind === "response") {
-      return {
-        kind: "response",
-        transactionId,
-        status,
-        comment,
-        headers: h,
-        toPath,
-        fromPath,
-      };
-    }
-    const range = h.get("byte-range");
-    const contentType = h.get("content-type");
-    if (hasBody && contentType === undefined) {
-      throw new MsrpError(Status.BadRequest, "a body requires Content-Type");
-    }
-    return {
-      kind: "request",
-      transactionId,
-      method: this.#method,
-      headers: h,
-      toPath,
-      fromPath,
-      byteRange: range === undefined ? undefined : parseByteRange(range),
-      contentType,
-      messageId: h.get("message-id"),
-    };
-  }
-
-  // Keeps what can be read of a failed head's headers, so the failure can be answered.
-  #salvage(text: string): void {
-    const lines = text.split("\n");
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i].trimEnd();
-      const colon = line.indexOf(":");
-      if (colon > 0 && line.charCodeAt(0) !== 32 && line.charCodeAt(0) !== 9) {
-        this.#headers.append(line.slice(0, colon).trimEnd(), line.slice(colon + 1).trim());
-      }
-    }
-  }
-
   // A line went over its limit; returns where parsing resumes.
   #lineTooLong(buf: Uint8Array, pos: number, len: number): number {
     if (this.#state === State.Headers) {
       const carried = this.#accLength > 0;
-      this.#salvage(utf8.decode(
-        carried
-          ? this.#acc.subarray(0, this.#accLength - this.#lineLength)
-          : buf.subarray(this.#headFrom, pos),
-      ));
+      salvageHeaders(
+        this.#headers,
+        utf8.decode(
+          carried
+            ? this.#acc.subarray(0, this.#accLength - this.#lineLength)
+            : buf.subarray(this.#headFrom, pos),
+        ),
+      );
     }
     this.#lineLength = 0;
     this.#accLength = 0;
@@ -461,7 +375,8 @@ export class MsrpParser {
   #report(error: MsrpError): void {
     this.#handler.error({
       error,
-      method: this.#kind === "request" && this.#method ? this.#method : undefined,
+      // Empty for a response: its start line has a status code where a request has the method.
+      method: this.#method || undefined,
       headers: this.#headers,
       head: this.#head,
     });

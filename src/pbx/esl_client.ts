@@ -7,7 +7,8 @@
  * rather than `modesl`: modesl cannot send a command with a body (the only
  * way to hand FreeSWITCH a multi-line SDP, §1.11), leaves callbacks pending
  * forever when the socket drops, reports a refused password only as an
- * event, and has no reconnect.
+ * event, and has no reconnect. modesl is a test-only dependency: the
+ * FreeSWITCH double is checked against it as a stock client.
  *
  * @example
  * ```ts

@@ -1,21 +1,16 @@
 /**
  * SDP offer/answer for MSRP media (RFC 3264, RFC 4975 §8): building an offer,
- * answering an offer, and reading the answer to our offer.
+ * answering an offer, and reading the answer to our offer. The text is
+ * written by `_write.ts` and read by `parse.ts` (see docs/architecture.md,
+ * "Decisions").
  *
  * @module
  */
 
-import { MsrpError } from "../msrp/status.ts";
-import { parseMsrpUri } from "../msrp/uri.ts";
 import { parseFingerprint } from "../transport/fingerprint.ts";
 import { compact } from "./_compact.ts";
 import { formatFileTransfer } from "./_file_transfer.ts";
-import {
-  type TransformAttribute,
-  type TransformMedia,
-  type TransformSession,
-  write,
-} from "./_sdp_transform.ts";
+import { checkLocal, type Local, ownMedia, sessionOf } from "./_write.ts";
 import { SdpError } from "./error.ts";
 import {
   answerDirection,
@@ -25,7 +20,6 @@ import {
   isWebSocketProtocol,
   negotiatedDirection,
   offererRole,
-  protocolForUri,
 } from "./negotiate.ts";
 import { parseSessionDescription } from "./parse.ts";
 import type {
@@ -36,30 +30,9 @@ import type {
   LocalMsrpOffer,
   MediaDescription,
   MsrpMediaDescription,
-  MsrpProtocol,
   SdpAnswer,
   SessionDescription,
-  SetupRole,
 } from "./types.ts";
-
-/** What the description of the local endpoint implies. */
-interface Local {
-  readonly endpoint: LocalMsrpEndpoint;
-  readonly protocol: MsrpProtocol;
-  readonly family: 4 | 6;
-}
-
-/** The MSRP-specific attributes of one of our media lines. */
-interface OwnMedia {
-  readonly port: number;
-  readonly protocol: MsrpProtocol;
-  readonly setup: "actpass" | SetupRole;
-  readonly direction: Direction;
-  readonly acceptTypes: readonly string[];
-  readonly acceptWrappedTypes: readonly string[];
-  readonly cema: boolean;
-  readonly fileTransfer: readonly string[];
-}
 
 /**
  * What must never be in an answer: `${` starts a variable expansion (or an
@@ -73,91 +46,9 @@ function echoable(text: string): boolean {
   return !/[${}]/.test(text);
 }
 
-function invalid(message: string): SdpError {
-  return new SdpError("invalid-argument", `local endpoint: ${message}`);
-}
-
-function checkLocal(endpoint: LocalMsrpEndpoint): Local {
-  if (endpoint.path.length === 0) throw invalid("a=path needs at least our own URI");
-  for (const uri of endpoint.path) {
-    try {
-      parseMsrpUri(uri);
-    } catch (error) {
-      if (!(error instanceof MsrpError)) throw error;
-      throw new SdpError("invalid-argument", `local endpoint: a=path: ${error.message}`, {
-        cause: error,
-      });
-    }
-  }
-  if (endpoint.acceptTypes.length === 0) {
-    throw invalid("a=accept-types must not be empty (RFC 4975 §8.1)");
-  }
-  if (!Number.isInteger(endpoint.port) || endpoint.port < 1 || endpoint.port > 65535) {
-    throw invalid(`bad port ${endpoint.port}`);
-  }
-  if (endpoint.address === "" || /\s/.test(endpoint.address)) {
-    throw invalid(`bad address ${JSON.stringify(endpoint.address)}`);
-  }
-  // The last URI of a=path is our own (RFC 4976); it says which transport we serve.
-  const protocol = endpoint.protocol ?? protocolForUri(endpoint.path[endpoint.path.length - 1]);
-  return { endpoint, protocol, family: endpoint.address.includes(":") ? 6 : 4 };
-}
-
 /** The direction we offer: `sendonly` for a file transfer (a push, RFC 5547), else `sendrecv`. */
 function offeredDirection(local: LocalMsrpOffer): Direction {
   return local.direction ?? (local.fileTransfer ? "sendonly" : "sendrecv");
-}
-
-/** A random numeric `o=` session id below 2^63 (RFC 4566 §5.2). */
-function randomSessionId(): string {
-  const [high, low] = crypto.getRandomValues(new Uint32Array(2));
-  return ((BigInt(high & 0x7fffffff) << 32n) | BigInt(low)).toString();
-}
-
-function ownMedia(local: Local, media: OwnMedia): TransformMedia {
-  const { endpoint } = local;
-  const attributes: string[] = [`accept-types:${media.acceptTypes.join(" ")}`];
-  if (media.acceptWrappedTypes.length > 0) {
-    attributes.push(`accept-wrapped-types:${media.acceptWrappedTypes.join(" ")}`);
-  }
-  attributes.push(`path:${endpoint.path.join(" ")}`);
-  if (endpoint.maxSize !== undefined) attributes.push(`max-size:${endpoint.maxSize}`);
-  if (media.cema) attributes.push("msrp-cema");
-  attributes.push(...media.fileTransfer);
-  return compact<TransformMedia>({
-    type: "message",
-    port: media.port,
-    protocol: media.protocol,
-    payloads: "*",
-    setup: media.setup,
-    // RFC 6135: each new MSRP session asks for a new connection.
-    connectionType: "new",
-    direction: media.direction,
-    fingerprint: endpoint.fingerprint && isSecureProtocol(media.protocol)
-      ? { type: endpoint.fingerprint.hash, hash: endpoint.fingerprint.value }
-      : undefined,
-    invalid: attributes.map((value): TransformAttribute => ({ value })),
-  });
-}
-
-function sessionOf(local: Local, media: TransformMedia[]): string {
-  const { endpoint, family } = local;
-  const session: TransformSession = {
-    version: 0,
-    origin: {
-      username: endpoint.originUsername ?? "-",
-      sessionId: endpoint.originSessionId ?? randomSessionId(),
-      sessionVersion: endpoint.originVersion ?? 0,
-      netType: "IN",
-      ipVer: family,
-      address: endpoint.address,
-    },
-    name: endpoint.sessionName ?? "-",
-    connection: { version: family, ip: endpoint.address },
-    timing: { start: 0, stop: 0 },
-    media,
-  };
-  return write(session);
 }
 
 /**
@@ -202,7 +93,7 @@ export function buildOffer(local: LocalMsrpOffer): string {
 /** Why a media line cannot be served, or what we answer for it. */
 type Negotiation =
   | { readonly ok: false; readonly reason: string }
-  | { readonly ok: true; readonly accepted: AcceptedMedia; readonly media: TransformMedia };
+  | { readonly ok: true; readonly accepted: AcceptedMedia; readonly media: string[] };
 
 /**
  * Why the peer's `a=fingerprint` on a TLS line cannot pin its certificate,
@@ -293,14 +184,10 @@ function negotiate(offered: MsrpMediaDescription, local: Local): Negotiation {
  * A rejected line: the offered `m=` line with port 0 and no attributes (RFC
  * 3264 §6). Its formats are ignored, so those holding `$`, `{` or `}` are left out.
  */
-function rejected(offered: MediaDescription): TransformMedia {
+function rejected(offered: MediaDescription): string[] {
+  const type = offered.kind === "msrp" ? "message" : offered.type;
   const formats = offered.formats.filter(echoable);
-  return {
-    type: offered.kind === "msrp" ? "message" : offered.type,
-    port: 0,
-    protocol: offered.protocol,
-    payloads: formats.length > 0 ? formats.join(" ") : "*",
-  };
+  return [`m=${type} 0 ${offered.protocol} ${formats.length > 0 ? formats.join(" ") : "*"}`];
 }
 
 /**

@@ -11,63 +11,49 @@ import {
   type FrameHandler,
   type FrameHead,
   MsrpError,
-  type OutgoingResponse,
   parsePath,
   reasonPhrase,
-  reportPolicy,
-  type ReportRequest,
   type RequestHead,
   type ResponseHead,
   sameMsrpUri,
   sessionIdOf,
   Status,
 } from "../msrp/mod.ts";
-import type { ChunkReceiver, MsrpSession } from "./session.ts";
+import type { ChunkReceiver, LinkedSession, SessionLink } from "./_session_link.ts";
 import type { IncomingMessage } from "./incoming.ts";
 import type { OutgoingMessage } from "./outgoing.ts";
+import {
+  type LinkConnection,
+  refusalOf,
+  type RequestRouter,
+  responseToPath,
+  type RouterLink,
+} from "./router.ts";
 
 /** What a link needs from its endpoint. */
 export interface LinkOwner {
   /** The session whose id is `sessionId`, if any. */
-  session(sessionId: string): MsrpSession | undefined;
+  session(sessionId: string): LinkedSession | undefined;
   /** Transaction timeout in milliseconds (RFC 4975 §7.1.1: 30 s). */
   readonly transactionTimeoutMs: number;
   /** URI used in From-Path of responses for unknown sessions. */
   readonly ownUri: string;
   /** Most incoming messages begun and not finished on one connection, over all its sessions. */
   readonly maxUnfinishedPerConnection: number;
+  /** The endpoint's router (the relay role), consulted before its sessions. */
+  readonly router: RequestRouter | undefined;
   /** The link ended. */
   linkClosed(link: Link): void;
-  /**
-   * Takes a request that is relay business (RFC 4976: AUTH on a WebSocket we
-   * serve, a To-Path through one of our Use-Path URIs): returns where its
-   * body goes, or `false` when it is not relay business.
-   */
-  relayRoute(link: Link, head: RequestHead): ChunkReceiver | undefined | false;
-  /** A response that matched no transaction of ours: maybe one we forwarded. */
-  relayResponse(link: Link, head: ResponseHead): void;
   /**
    * Whether the TLS certificate of the peer on `link` has the fingerprint
    * pinned for `session` (true when none is pinned), so that `link` may
    * bind it.
    */
-  peerCertificateFits(link: Link, session: MsrpSession): boolean;
-}
-
-/** The writing side a link needs (a framed connection). */
-export interface LinkConnection {
-  /** Queues bytes; resolves when the queue has room again. */
-  send(parts: readonly Uint8Array[]): Promise<void>;
-  /** Closes the connection. */
-  close(error?: Error): void;
-  /** Bytes waiting to be written. */
-  readonly queuedBytes: number;
-  /** Queued bytes from which `send` waits for the queue to drain. */
-  readonly highWaterMark: number;
+  peerCertificateFits(link: Link, session: LinkedSession): boolean;
 }
 
 interface Pending {
-  readonly session: MsrpSession;
+  readonly session: LinkedSession;
   readonly message: OutgoingMessage;
   readonly bytes: number;
   readonly deadline: number;
@@ -89,52 +75,10 @@ const MAX_PENDING_SINK_BYTES = 8 * 1024 * 1024;
  */
 const MAX_UNREAD_OUTPUT = 4 * 1024 * 1024;
 
-/**
- * The To-Path of a response (RFC 4975 §7.2): the first From-Path URI of the
- * request for SEND, its whole From-Path for other methods.
- */
-export function responseToPath(method: string, fromPath: readonly string[]): readonly string[] {
-  return method === "SEND" ? [fromPath[0]] : fromPath;
-}
-
-/**
- * The Failure-Report of a request (RFC 4975 §7.1.2: `no` for a REPORT); a
- * malformed one counts as the default, `yes`.
- */
-export function failureReportOf(head: RequestHead): ReportRequest {
-  try {
-    return reportPolicy(head).failureReport;
-  } catch {
-    return "yes";
-  }
-}
-
-/**
- * The response refusing `head` with `status`, from the first To-Path URI
- * (`ownUri` when there is none), or `undefined` when none is due: REPORTs
- * are never answered and `Failure-Report: no` asks for no response (RFC 4975
- * §7.2).
- */
-export function refusalOf(
-  head: RequestHead,
-  status: number,
-  ownUri: string,
-  comment?: string,
-): OutgoingResponse | undefined {
-  if (failureReportOf(head) === "no") return undefined;
-  return {
-    transactionId: head.transactionId,
-    status,
-    comment: comment ?? reasonPhrase(status),
-    toPath: responseToPath(head.method, head.fromPath),
-    fromPath: [head.toPath[0] ?? ownUri],
-  };
-}
-
 /** One connection's routing and transaction state. */
-export class Link implements FrameHandler {
+export class Link implements FrameHandler, SessionLink, RouterLink {
   /** Sessions bound to this connection. */
-  readonly sessions: Set<MsrpSession> = new Set();
+  readonly sessions: Set<LinkedSession> = new Set();
   /** The connection; set right after construction. */
   connection!: LinkConnection;
   readonly #owner: LinkOwner;
@@ -150,7 +94,7 @@ export class Link implements FrameHandler {
   readonly #holds = new Set<Promise<unknown>>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
-  readonly #children = new Map<string, MsrpSession>();
+  readonly #children = new Map<string, LinkedSession>();
 
   /** Creates a link for `owner`. */
   constructor(owner: LinkOwner) {
@@ -160,6 +104,16 @@ export class Link implements FrameHandler {
   /** True once the connection is gone. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** True while a session is bound to the connection or it is pinned. */
+  get inUse(): boolean {
+    return this.sessions.size > 0 || this.pinned;
+  }
+
+  /** Bytes waiting to be written. */
+  get queuedBytes(): number {
+    return this.connection.queuedBytes;
   }
 
   /** Queues bytes on the connection. */
@@ -181,7 +135,7 @@ export class Link implements FrameHandler {
   /** Registers a transaction that awaits a response. */
   expectResponse(
     transactionId: string,
-    session: MsrpSession,
+    session: LinkedSession,
     message: OutgoingMessage,
     bytes: number,
   ): void {
@@ -289,7 +243,7 @@ export class Link implements FrameHandler {
     for (const session of this.sessions) count += session.unfinishedCount;
     if (count < this.#owner.maxUnfinishedPerConnection) return true;
     const now = performance.now();
-    let oldest: { session: MsrpSession; message: IncomingMessage } | undefined;
+    let oldest: { session: LinkedSession; message: IncomingMessage } | undefined;
     for (const session of this.sessions) {
       const message = session.oldestIdle(now);
       if (message === undefined) continue;
@@ -303,7 +257,7 @@ export class Link implements FrameHandler {
   }
 
   /** Removes a session; closes the connection when no session uses it. */
-  failSession(session: MsrpSession, reason: string): void {
+  failSession(session: LinkedSession, reason: string): void {
     for (const [tid, p] of this.#pending) {
       if (p.session === session) {
         this.#pending.delete(tid);
@@ -349,7 +303,7 @@ export class Link implements FrameHandler {
       const p = this.#pending.get(head.transactionId);
       if (!p) {
         // Not ours: a response to a request we relayed, or late and unknown.
-        this.#owner.relayResponse(this, head);
+        this.#owner.router?.response(this, head);
         return;
       }
       this.#pending.delete(head.transactionId);
@@ -398,8 +352,9 @@ export class Link implements FrameHandler {
   }
 
   #route(head: RequestHead): ChunkReceiver | undefined {
-    const relayed = this.#owner.relayRoute(this, head);
-    if (relayed !== false) return relayed;
+    // The router's business first (RFC 4976 relaying); `undefined` means it answered.
+    const routed = this.#owner.router === undefined ? false : this.#owner.router.route(this, head);
+    if (routed !== false) return routed;
     const sessionId = sessionIdOf(head.toPath[0]);
     let session = sessionId === undefined ? undefined : this.#owner.session(sessionId);
     if (session?.multiConnection && session.link !== this) {
@@ -438,7 +393,7 @@ export class Link implements FrameHandler {
   }
 
   // RFC 4975 §6.1 URI comparison, or session-id only with CEMA (RFC 7701 §4).
-  #addressed(uri: string, session: MsrpSession): boolean {
+  #addressed(uri: string, session: LinkedSession): boolean {
     return session.cema || sameMsrpUri(uri, session.localUri);
   }
 

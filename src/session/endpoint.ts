@@ -1,6 +1,8 @@
 /**
  * An MSRP endpoint: listens for connections, creates sessions, connects
  * actively, and shares connections between sessions (RFC 4975 §5, RFC 6135).
+ * A relay role is not its own: it hands that to one `RequestRouter`
+ * (router.ts), e.g. the WebSocket relay of src/relay.
  *
  * @module
  */
@@ -10,9 +12,6 @@ import {
   effectivePort,
   type MsrpUri,
   parseMsrpUri,
-  type ParserLimits,
-  type RequestHead,
-  type ResponseHead,
   sameMsrpUri,
   sessionIdOf,
 } from "../msrp/mod.ts";
@@ -30,109 +29,11 @@ import {
   peerCertificateOf,
   TransportError,
 } from "../transport/mod.ts";
-import { Link } from "./_link.ts";
-import { type ChunkReceiver, MsrpSession, type SessionOptions } from "./session.ts";
-import { authenticate, type RelayOptions, RelayRegistration } from "./relay.ts";
-import { type RelayAuthThrottle, WebSocketRelay, type WebSocketRelayOptions } from "./_ws_relay.ts";
-
-export type { RelayAuthThrottle, WebSocketRelayOptions };
-
-/** TLS material for `msrps`. */
-export interface EndpointTlsOptions {
-  /** Certificate chain, PEM. */
-  readonly cert: string;
-  /** Private key, PEM. */
-  readonly key: string;
-  /**
-   * Mutual TLS: CA certificates (PEM), one of which must have issued each
-   * client's certificate; a client without one is refused in the handshake.
-   * Without it clients are still asked for a certificate, which then is
-   * optional (see {@linkcode MsrpEndpoint.expectPeerCertificate}).
-   */
-  readonly clientCa?: string;
-}
-
-/** Options of an {@linkcode MsrpEndpoint}. */
-export interface EndpointOptions {
-  /** Address to listen on; 127.0.0.1 by default. */
-  readonly hostname?: string;
-  /** Port to listen on; 2855 by default, 0 for any free port. */
-  readonly port?: number;
-  /** Host put in our URIs (`a=path`) when it differs from `hostname`. */
-  readonly advertiseHost?: string;
-  /** Listen with TLS and use `msrps:` URIs (RFC 4975 §6). */
-  readonly tls?: EndpointTlsOptions;
-  /** Default session options. */
-  readonly session?: SessionOptions;
-  /** Transaction timeout; 30 s by default (RFC 4975 §7.1.1). */
-  readonly transactionTimeoutMs?: number;
-  /** Parser limits per connection. */
-  readonly parserLimits?: Partial<ParserLimits>;
-  /**
-   * Most simultaneous connections: accepted by our listener and WebSockets
-   * admitted with {@linkcode MsrpEndpoint.admitWebSocket}.
-   */
-  readonly maxConnections?: number;
-  /** Most simultaneous connections from one IP address, counted the same way. */
-  readonly maxConnectionsPerIp?: number;
-  /**
-   * Most incoming messages begun and not finished on one connection, over
-   * all its sessions (128 by default); beyond it as beyond a session's
-   * `maxUnfinishedMessages` (see {@linkcode SessionOptions}).
-   */
-  readonly maxUnfinishedPerConnection?: number;
-  /** Most open sessions. */
-  readonly maxSessions?: number;
-  /** Write-queue cap per connection, in bytes. */
-  readonly maxQueuedBytes?: number;
-  /** Close a connection idle for this long; 0 = never. */
-  readonly idleTimeoutMs?: number;
-  /**
-   * Close a connection whose frame head (start line and headers) takes
-   * longer than this to arrive; 30 s by default, 0 = never (slow-loris guard).
-   */
-  readonly headTimeoutMs?: number;
-  /**
-   * `host:port` of the HTTP server that serves MSRP over WebSocket (RFC 7977),
-   * used in the URIs of sessions created with `transport: "ws"`.
-   */
-  readonly webSocketAuthority?: string;
-  /** Whether that server uses TLS (`wss:`, `msrps:` URIs). */
-  readonly webSocketSecure?: boolean;
-  /**
-   * How long a connection our WebSocket relay dialed to a next hop stays
-   * open once unused: no request or response in flight on it, no session of
-   * ours on it, and every client grant that sent through it gone; 30 s by
-   * default.
-   */
-  readonly relayHopIdleMs?: number;
-}
-
-/** Options of an active connection for one session. */
-export interface ConnectSessionOptions {
-  /**
-   * Send through this relay registration (RFC 4976): the To-Path starts with
-   * our Use-Path and the first hop is the relay connection.
-   */
-  readonly relay?: RelayRegistration;
-  /** Reuse an open connection to the same first hop (`a=connection:existing`). */
-  readonly reuse?: boolean;
-  /** CA certificates (PEM) trusted for an `msrps` peer. */
-  readonly caCerts?: string[];
-  /**
-   * The fingerprint of the peer's certificate from its SDP `a=fingerprint`
-   * (RFC 8122; SHA-256 as `"AB:CD:…"`, or `{ hash, value }` for SHA-1,
-   * SHA-256, SHA-384 or SHA-512), checked on a direct `msrps` TCP
-   * connection to the peer (a one-URI path), also one reused. Through
-   * relays the first hop is a relay, whose certificate is checked by chain;
-   * it is not checked on plain `msrp` or WebSocket connections.
-   */
-  readonly fingerprint?: FingerprintSpec;
-  /** Accept any certificate (explicit opt-in only). */
-  readonly insecure?: boolean;
-  /** HTTP path of a peer's WebSocket endpoint for `;ws` URIs; `/msrp` by default. */
-  readonly webSocketPath?: string;
-}
+import { Link, type LinkOwner } from "./_link.ts";
+import type { LinkedSession } from "./_session_link.ts";
+import type { ConnectSessionOptions, EndpointOptions } from "./endpoint_options.ts";
+import type { LinkConnection, RequestRouter, RouterLink } from "./router.ts";
+import { MsrpSession, type SessionOptions } from "./session.ts";
 
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -152,18 +53,15 @@ function hostForUri(host: string): string {
 export class MsrpEndpoint {
   /** Transaction timeout in milliseconds. */
   readonly transactionTimeoutMs: number;
-  /** @internal See {@linkcode EndpointOptions.relayHopIdleMs}. */
-  readonly relayHopIdleMs: number;
-  /** @internal See {@linkcode EndpointOptions.maxUnfinishedPerConnection}. */
-  readonly maxUnfinishedPerConnection: number;
   readonly #limits: ConnectionLimits;
   readonly #options: EndpointOptions;
+  readonly #owner: LinkOwner;
   readonly #sessions = new Map<string, MsrpSession>();
   readonly #links = new Set<Link>();
   readonly #byAuthority = new Map<string, Promise<Link>>();
   readonly #authorityOf = new Map<Link, [string, Promise<Link>]>();
-  readonly #relay: WebSocketRelay = new WebSocketRelay(this);
-  readonly #peerPins = new WeakMap<MsrpSession, CertificateFingerprint>();
+  #router: RequestRouter | undefined;
+  readonly #peerPins = new WeakMap<LinkedSession, CertificateFingerprint>();
   readonly #peerCertificates = new WeakMap<Link, Uint8Array>();
   #listener: MsrpListener | undefined;
   #port = 0;
@@ -176,9 +74,25 @@ export class MsrpEndpoint {
   constructor(options: EndpointOptions = {}) {
     this.#options = options;
     this.transactionTimeoutMs = options.transactionTimeoutMs ?? 30_000;
-    this.relayHopIdleMs = options.relayHopIdleMs ?? 30_000;
-    this.maxUnfinishedPerConnection = options.maxUnfinishedPerConnection ?? 128;
     this.#limits = new ConnectionLimits(options);
+    this.#owner = MsrpEndpoint.#linkOwner(this, options.maxUnfinishedPerConnection ?? 128);
+  }
+
+  // What our links ask of us, kept off the endpoint's own interface.
+  static #linkOwner(endpoint: MsrpEndpoint, maxUnfinishedPerConnection: number): LinkOwner {
+    return {
+      session: (id) => endpoint.#sessions.get(id),
+      transactionTimeoutMs: endpoint.transactionTimeoutMs,
+      get ownUri() {
+        return endpoint.ownUri;
+      },
+      maxUnfinishedPerConnection,
+      get router() {
+        return endpoint.#router;
+      },
+      linkClosed: (link) => endpoint.#linkClosed(link),
+      peerCertificateFits: (link, session) => endpoint.#peerCertificateFits(link, session),
+    };
   }
 
   /** Starts listening. */
@@ -242,16 +156,7 @@ export class MsrpEndpoint {
     return bytes;
   }
 
-  /**
-   * Use-Path grants our WebSocket relay holds for its clients (RFC 7977 §5);
-   * a grant ends when its client's WebSocket closes or, unrefreshed, when it
-   * expires.
-   */
-  get relayGrantCount(): number {
-    return this.#relay.grantCount;
-  }
-
-  /** @internal */
+  /** The open session whose id is `sessionId`, if any. */
   session(sessionId: string): MsrpSession | undefined {
     return this.#sessions.get(sessionId);
   }
@@ -307,18 +212,19 @@ export class MsrpEndpoint {
   ): Promise<void> {
     if (remotePath.length === 0) throw new TypeError("empty remote path");
     if (options.relay) {
-      const link = options.relay.link;
       if (options.relay.closed) throw new Error("the relay registration is closed");
+      const link = this.#own(options.relay.link);
       link.sessions.add(session);
       session.bind(link, [...options.relay.usePath, ...remotePath]);
       await session.bindingSend();
       return;
     }
-    // A peer behind our own WebSocket relay (RFC 7977): no connection to open.
-    const loop = this.#relay.loopFor(remotePath[0]);
+    // A peer our router reaches without a connection of its own (e.g. a
+    // client of our WebSocket relay, RFC 7977): none to open.
+    const loop = this.#router?.linkFor(remotePath[0]);
     let link: Link;
     if (loop !== undefined) {
-      link = loop;
+      link = this.#own(loop);
     } else {
       const hop = parseMsrpUri(remotePath[0]);
       // RFC 4975 §14.1, RFC 8122: a=fingerprint names the certificate of the peer itself.
@@ -358,75 +264,70 @@ export class MsrpEndpoint {
   }
 
   /**
-   * @internal For the relay: a connection to `hop`, shared by authority. The
-   * relay decided on `hop` itself, so the connection goes where it decided.
+   * Makes `router` the endpoint's relay role (RFC 4976 §6.4): it sees every
+   * request before our sessions do, responses to nothing of ours, and
+   * every connection that ends. An endpoint has one router.
+   *
+   * @throws {Error} when the endpoint has a router already.
    */
-  linkTo(hop: MsrpUri): Promise<Link> {
+  useRouter(router: RequestRouter): void {
+    if (this.#router !== undefined) throw new Error("the endpoint has a router already");
+    this.#router = router;
+  }
+
+  /**
+   * A connection to `hop`, opened or shared with others to the same scheme,
+   * host and port (for a router that decided on `hop` itself: the connection
+   * goes where it decided).
+   */
+  linkTo(hop: MsrpUri): Promise<RouterLink> {
     return this.#linkTo(hop, {}, true);
   }
 
-  /** @internal For the relay: true when `uri` names an open session of ours (RFC 4975 §6.1). */
+  /** True when `uri` names an open session of ours (RFC 4975 §6.1 comparison). */
   isLocalSession(uri: string): boolean {
     const id = sessionIdOf(uri);
     const session = id === undefined ? undefined : this.#sessions.get(id);
     return session !== undefined && !session.closed && sameMsrpUri(uri, session.localUri);
   }
 
-  /** @internal For the relay: a fresh Use-Path id. */
-  newId(): string {
-    return newSessionId();
-  }
-
-  /** @internal Relay business on a link (see `LinkOwner.relayRoute`). */
-  relayRoute(link: Link, head: RequestHead): ChunkReceiver | undefined | false {
-    return this.#relay.route(link, head);
-  }
-
-  /** @internal A response to a request the relay forwarded. */
-  relayResponse(link: Link, head: ResponseHead): void {
-    this.#relay.response(link, head);
+  /**
+   * A link over a byte side that is no socket, made by `connection` for it:
+   * our sessions bound to it write there, and frames handed to the link
+   * reach them as if read. For a router that reaches our sessions itself
+   * (e.g. a relay delivering to them); not counted in `connectionCount`.
+   */
+  attach(connection: (link: RouterLink) => LinkConnection): RouterLink {
+    const link = new Link(this.#owner);
+    link.connection = connection(link);
+    return link;
   }
 
   /**
    * Serves a connection accepted elsewhere (e.g. a WebSocket adapted to a
-   * byte stream, RFC 7977) like one from our own listener.
+   * byte stream, RFC 7977) like one from our own listener, and returns it.
    */
-  adopt(conn: Deno.Conn): void {
-    this.#adopt(conn);
+  adopt(conn: Deno.Conn): RouterLink {
+    return this.#adopt(conn);
   }
 
   /**
-   * Serves a WebSocket accepted by our HTTP server (RFC 7977) and acts as
-   * its client's MSRP relay (RFC 7977 §5, RFC 4976): AUTH is answered with a
-   * Use-Path naming this server (`;ws`, `msrps:` over TLS) and an Expires
-   * within `options`' bounds (423 outside them), at most `options.maxGrants`
-   * per WebSocket, with digest credentials when `options.password` is set
-   * (failures throttled per the connection's remote address). Requests
-   * through that Use-Path are forwarded by To-Path — to our own sessions, to
-   * other clients of this server, to next hops `options.allow` admits (403
-   * for any other, never dialed), and from anyone to the client down this
-   * WebSocket — at the pace of the next hop (reading pauses while it is
-   * behind or being dialed); the previous hop gets 408 when the next hop
-   * does not answer within the transaction timeout, and grants not
-   * refreshed are dropped when they expire.
+   * The start of URIs naming our WebSocket server (RFC 7977) as `link`, a
+   * WebSocket it accepted and we {@linkcode adopt}ed, reached it:
+   * `msrps://` over TLS (or with `webSocketSecure`), then
+   * `webSocketAuthority` or else the connection's local address, e.g.
+   * `msrp://127.0.0.1:8080`.
    *
-   * @throws {RangeError} when the Expires bounds are not 0 < min <= max, or
-   * `options.maxGrants` is not a whole number ≥ 1.
+   * @throws {TypeError} for a link not on a socket of ours.
    */
-  adoptWebSocket(conn: Deno.Conn, options: WebSocketRelayOptions = {}): void {
-    const link = this.#adopt(conn);
-    const connection = link.connection as MsrpConnection;
+  webSocketBase(link: RouterLink): string {
+    const connection = this.#own(link).connection;
+    if (!(connection instanceof MsrpConnection)) throw new TypeError("not a socket of ours");
     const secure = connection.secure || (this.#options.webSocketSecure ?? false);
     const local = connection.localAddr;
     const authority = this.#options.webSocketAuthority ??
       `${hostForUri(local.hostname)}:${local.port}`;
-    try {
-      const base = `${secure ? "msrps" : "msrp"}://${authority}`;
-      this.#relay.serve(link, base, options, connection.remoteAddr.hostname);
-    } catch (e) {
-      connection.close();
-      throw e;
-    }
+    return `${secure ? "msrps" : "msrp"}://${authority}`;
   }
 
   /**
@@ -468,8 +369,7 @@ export class MsrpEndpoint {
     this.#peerPins.set(session, fingerprintFrom(fingerprint));
   }
 
-  /** @internal See `LinkOwner.peerCertificateFits`. */
-  peerCertificateFits(link: Link, session: MsrpSession): boolean {
+  #peerCertificateFits(link: Link, session: LinkedSession): boolean {
     // A multi-connection session's children share its id; the pin is on the session itself.
     const pin = this.#peerPins.get(this.#sessions.get(session.id) ?? session);
     return pin === undefined || this.#fits(link, pin);
@@ -486,41 +386,15 @@ export class MsrpEndpoint {
       throw new TypeError(`cannot connect to ${hop.host}: wait for that WebSocket client`);
     }
     const scheme = hop.scheme === "msrps" ? "wss" : "ws";
-    const host = hop.host.includes(":") ? `[${hop.host}]` : hop.host;
     return connectWebSocket(
-      `${scheme}://${host}:${effectivePort(hop)}${options.webSocketPath ?? "/msrp"}`,
+      `${scheme}://${hostForUri(hop.host)}:${effectivePort(hop)}${
+        options.webSocketPath ?? "/msrp"
+      }`,
     );
   }
 
-  /**
-   * Connects to a relay and authenticates (RFC 4976 §5). Sessions created
-   * with `usePath: registration.usePath` are reachable through it, and
-   * {@linkcode connectSession} with `relay` sends through it.
-   */
-  async registerWithRelay(options: RelayOptions): Promise<RelayRegistration> {
-    const relay = parseMsrpUri(options.uri);
-    const conn = await connect({
-      hostname: relay.host,
-      port: effectivePort(relay),
-      tls: relay.scheme === "msrps",
-      caCerts: options.caCerts,
-      fingerprint: options.fingerprint,
-      insecure: options.insecure,
-    });
-    const link = this.#adopt(conn);
-    link.pinned = true;
-    const clientUri = `${this.scheme}://${this.authority}/${newSessionId()};tcp`;
-    try {
-      const grant = await authenticate(link, clientUri, options);
-      return new RelayRegistration(link, clientUri, options, grant);
-    } catch (e) {
-      link.connection.close();
-      throw e;
-    }
-  }
-
   #adopt(conn: Deno.Conn): Link {
-    const link = new Link(this);
+    const link = new Link(this.#owner);
     const o = this.#options;
     const connection = new MsrpConnection(conn, link, {
       parserLimits: o.parserLimits,
@@ -537,10 +411,15 @@ export class MsrpEndpoint {
     return link;
   }
 
-  /** @internal */
-  linkClosed(link: Link): void {
+  // A link of ours, as a router or relay registration hands it back.
+  #own(link: RouterLink): Link {
+    if (!(link instanceof Link)) throw new TypeError("not a connection of an MsrpEndpoint");
+    return link;
+  }
+
+  #linkClosed(link: Link): void {
     this.#links.delete(link);
-    this.#relay.linkClosed(link);
+    this.#router?.linkClosed(link);
     const entry = this.#authorityOf.get(link);
     this.#authorityOf.delete(link);
     if (entry && this.#byAuthority.get(entry[0]) === entry[1]) this.#byAuthority.delete(entry[0]);

@@ -6,6 +6,9 @@
 
 import { Reassembler, type ReportPolicy } from "../msrp/mod.ts";
 
+/** Comment of the 413 refusing a message beyond the unfinished-message caps. */
+export const TOO_MANY_UNFINISHED = "too many unfinished messages";
+
 /** What is known of an incoming message when its first chunk arrives. */
 export interface IncomingMessageInfo {
   /** The Message-ID. */

@@ -8,6 +8,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StoreError } from "./error.ts";
 import { migrate, schemaVersion } from "./_schema.ts";
+import { prepareStatements, type Statements } from "./_statements.ts";
 import {
   assignments,
   type ColumnMap,
@@ -87,74 +88,6 @@ function toPage<T>(rows: Row[], limit: number, map: (row: Row) => T): Page<T> {
   };
 }
 
-// The statements of the store, prepared once.
-function prepareStatements(db: DatabaseSync) {
-  const p = (sql: string) => db.prepare(sql);
-  return {
-    insertSession: p(`INSERT INTO sessions (id, state, direction, local_uri, remote_path,
-        from_uri, to_uri, from_display, call_id, channel_uuid, other_leg_uuid, sip_status,
-        hangup_cause, created_at)
-      VALUES (:id, :state, :direction, :local_uri, :remote_path, :from_uri, :to_uri,
-        :from_display, :call_id, :channel_uuid, :other_leg_uuid, :sip_status, :hangup_cause,
-        :created_at)
-      RETURNING *`),
-    getSession: p("SELECT * FROM sessions WHERE id = ?"),
-    listSessions: p(`SELECT rowid, * FROM sessions
-      WHERE (:cursor IS NULL OR rowid < :cursor) AND (:state IS NULL OR state = :state)
-      ORDER BY rowid DESC LIMIT :limit`),
-    insertMessage: p(`INSERT INTO messages (id, session_id, direction, message_id, status,
-        content_type, size, bytes, sha256, content_path, text, created_at, updated_at)
-      VALUES (:id, :session_id, :direction, :message_id, :status, :content_type, :size,
-        :bytes, :sha256, :content_path, :text, :created_at, :created_at)
-      RETURNING *`),
-    getMessage: p("SELECT * FROM messages WHERE id = ?"),
-    listMessages: p(`SELECT rowid, * FROM messages
-      WHERE session_id = :session_id AND (:cursor IS NULL OR rowid > :cursor)
-      ORDER BY rowid LIMIT :limit`),
-    appendEvent: p(`INSERT INTO events (type, payload, created_at) VALUES (?, ?, ?)
-      RETURNING *`),
-    eventsSince: p("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?"),
-    enqueueWebhook: p(`INSERT INTO webhook_outbox (type, payload, created_at, next_attempt_at)
-      VALUES (:type, :payload, :now, :now) RETURNING *`),
-    dueWebhooks: p(`SELECT * FROM webhook_outbox
-      WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?
-      ORDER BY next_attempt_at, id LIMIT ?`),
-    startWebhookAttempt: p(`UPDATE webhook_outbox
-      SET attempts = attempts + 1, next_attempt_at = :lease_until
-      WHERE id = :id AND next_attempt_at IS NOT NULL RETURNING *`),
-    markWebhookDelivered: p(`UPDATE webhook_outbox
-      SET delivered_at = :now, next_attempt_at = NULL, last_error = NULL
-      WHERE id = :id AND delivered_at IS NULL`),
-    markWebhookFailed: p(`UPDATE webhook_outbox
-      SET last_error = :error, next_attempt_at = :next_attempt_at
-      WHERE id = :id AND delivered_at IS NULL`),
-    nextWebhookAttemptAt: p(
-      "SELECT MIN(next_attempt_at) AS at FROM webhook_outbox WHERE next_attempt_at IS NOT NULL",
-    ),
-    webhookBacklog: p(`SELECT
-        COUNT(*) FILTER (WHERE next_attempt_at IS NOT NULL) AS pending,
-        COUNT(*) FILTER (WHERE next_attempt_at IS NULL AND delivered_at IS NULL) AS exhausted,
-        MIN(created_at) FILTER (WHERE next_attempt_at IS NOT NULL) AS oldest
-      FROM webhook_outbox`),
-    failOutgoing: p(`UPDATE messages
-      SET status = 'failed', error_reason = :reason, updated_at = :now
-      WHERE direction = 'out' AND status IN ('queued', 'sending')
-      RETURNING *`),
-    interruptIncoming: p(`UPDATE messages
-      SET status = 'partial', error_reason = :reason, updated_at = :now
-      WHERE direction = 'in' AND status = 'receiving'
-      RETURNING *`),
-    endOpenSessions: p(`UPDATE sessions
-      SET state = 'ended', ended_at = :now, end_reason = :reason
-      WHERE state <> 'ended'
-      RETURNING *`),
-    resumeWebhooks: p(`UPDATE webhook_outbox SET next_attempt_at = :now
-      WHERE next_attempt_at IS NOT NULL AND next_attempt_at > :now`),
-    storedContentBytes: p(`SELECT COALESCE(SUM(bytes), 0) AS bytes FROM messages
-      WHERE direction = 'in' AND content_path IS NOT NULL`),
-  };
-}
-
 /**
  * Opens (creating when needed) the store under `dataDir`: the directory and
  * its `content/` folder, the database in WAL mode with `synchronous=NORMAL`
@@ -189,7 +122,7 @@ export class Store {
   readonly #db: DatabaseSync;
   readonly #now: () => number;
   readonly #updates = new Map<string, StatementSync>();
-  readonly #sql: ReturnType<typeof prepareStatements>;
+  readonly #sql: Statements;
   /** The database file. */
   readonly path: string;
 

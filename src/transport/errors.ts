@@ -1,5 +1,5 @@
 /**
- * The error type of the transport layer.
+ * The error types of the transport layer.
  *
  * @module
  */
@@ -38,6 +38,40 @@ export class TransportError extends Error {
   constructor(code: TransportErrorCode, message: string, options: TransportErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "TransportError";
+    this.code = code;
+  }
+}
+
+/** What went wrong on an MSRP WebSocket; see {@linkcode MsrpWebSocketError}. */
+export type MsrpWebSocketErrorCode =
+  /** More than `maxUnreadBytes` received bytes waited to be read: the WebSocket was closed. */
+  | "unread-limit"
+  /** The WebSocket is closed or closing; nothing more can be written. */
+  | "closed"
+  /** The WebSocket connection could not be opened (refused, HTTP error, bad handshake). */
+  | "connect-failed"
+  /** The server did not select the `msrp` subprotocol. */
+  | "subprotocol";
+
+/** Options of an {@linkcode MsrpWebSocketError}. */
+export interface MsrpWebSocketErrorOptions {
+  /** The underlying cause. */
+  cause?: unknown;
+}
+
+/** An error of the WebSocket transport, told apart by its {@linkcode MsrpWebSocketError.code}. */
+export class MsrpWebSocketError extends Error {
+  /** What went wrong. */
+  readonly code: MsrpWebSocketErrorCode;
+
+  /** Creates an error with a code and a human-readable message. */
+  constructor(
+    code: MsrpWebSocketErrorCode,
+    message: string,
+    options: MsrpWebSocketErrorOptions = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "MsrpWebSocketError";
     this.code = code;
   }
 }

@@ -8,10 +8,10 @@
 
 import { createHash } from "node:crypto";
 import { createApp } from "../../src/api/mod.ts";
-import { type Config, loadConfig } from "../../src/config.ts";
+import type { Bridge } from "../../src/bridge/mod.ts";
+import type { Config } from "../../src/config.ts";
 import { Logger } from "../../src/log.ts";
-import { PluginRunner } from "../../src/plugins.ts";
-import { Bridge } from "../../src/service.ts";
+import { PluginRunner } from "../../src/plugins/mod.ts";
 import { buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
 import {
   type IncomingMessage,
@@ -24,6 +24,8 @@ import {
 } from "../../src/session/mod.ts";
 import { verifyWebhook, type WebhookEvent } from "../../src/webhooks/mod.ts";
 import { type ApiClient, apiClient } from "../_api_client.ts";
+import { startBridge } from "../_bridge.ts";
+import { until } from "../_until.ts";
 
 /** The API token of harnesses made with a token. */
 export const TOKEN = "test-token-0123456789";
@@ -34,12 +36,8 @@ export const SECRET = "test-webhook-secret";
 const HANG_GUARD_MS = 120_000;
 
 /** Polls `predicate` until it holds; throws after the hang guard, naming `what`. */
-export async function waitUntil(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + HANG_GUARD_MS;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function waitUntil(predicate: () => boolean, what: string): Promise<void> {
+  return until(predicate, what, { timeoutMs: HANG_GUARD_MS });
 }
 
 /** The bridge and its HTTP API on a free port. */
@@ -57,20 +55,10 @@ export interface Harness extends ApiClient, AsyncDisposable {
  * and serves its app.
  */
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
-  const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-api-" });
-  const config = loadConfig({
-    DATA_DIR: dir,
-    MSRP_PORT: "0",
-    HTTP_PORT: "0",
-    API_TOKEN: TOKEN,
-    LOG_LEVEL: "error",
-    ESL_MODE: "off",
-    ...env,
-  });
   const logger = new Logger("error");
   const plugins = env.PLUGINS ? await PluginRunner.fromEnv(env, { logger }) : undefined;
-  const bridge = new Bridge(config, logger, plugins);
-  await bridge.start();
+  const fixture = await startBridge({ API_TOKEN: TOKEN, ...env }, { logger, plugins });
+  const { bridge, config } = fixture;
   const app = createApp(bridge, config);
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
@@ -83,7 +71,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     async [Symbol.asyncDispose]() {
       await bridge.stop();
       await server.shutdown();
-      await Deno.remove(dir, { recursive: true });
+      await fixture[Symbol.asyncDispose]();
     },
   };
 }

@@ -1,7 +1,6 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
+import { createBridge, startBridge } from "../_bridge.ts";
 import { ConfigError, loadConfig } from "../../src/config.ts";
-import { Logger } from "../../src/log.ts";
-import { Bridge } from "../../src/service.ts";
 import { nextMessage } from "../_messages.ts";
 import {
   openPeerSession,
@@ -323,23 +322,9 @@ Deno.test("config: webhook and upload variables give one-line errors naming the 
 
 Deno.test("service: start fails cleanly when the MSRP port is taken", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-api-" });
-  try {
-    const config = loadConfig({
-      DATA_DIR: dir,
-      MSRP_PORT: String(taken.addr.port),
-      ESL_MODE: "off",
-    });
-    const bridge = new Bridge(config, new Logger("error"));
-    await assertRejects(() => bridge.start(), Deno.errors.AddrInUse);
-    // The store was closed again: a second bridge on a free port opens it.
-    const again = new Bridge(
-      loadConfig({ DATA_DIR: dir, MSRP_PORT: "0", ESL_MODE: "off" }),
-      new Logger("error"),
-    );
-    await again.start();
-    await again.stop();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using first = await createBridge({ MSRP_PORT: String(taken.addr.port) });
+  await assertRejects(() => first.bridge.start(), Deno.errors.AddrInUse);
+  // The store was closed again: a second bridge on a free port opens it.
+  const again = await startBridge({ DATA_DIR: first.dataDir });
+  await again.bridge.stop();
 });

@@ -186,7 +186,7 @@ Deno.test("api: stop fails messages in flight with reason shutdown and ends sess
     });
     const { messageId } = await sent.json();
     await waitUntil(
-      () => h.bridge.store.getMessage(messageId)?.status === "sending",
+      () => h.bridge.getMessage(messageId)?.status === "sending",
       "the message to be sending",
     );
     await h.bridge.stop();

@@ -7,6 +7,7 @@
  */
 
 import { nextMessage } from "../_messages.ts";
+import { deadlineOnAwait } from "../_until.ts";
 import { assertEquals } from "../_assert.ts";
 import type { InboundCall, InboundCallEvent } from "../../src/pbx/calls.ts";
 import type { EslHeader } from "../../src/pbx/esl_codec.ts";
@@ -69,20 +70,31 @@ export function parkHeaders(
   ];
 }
 
-/** Resolves with the next call `target` (InboundCalls or the outbound server) reports. */
+/**
+ * Resolves with the next call `target` (InboundCalls or the outbound server)
+ * reports; awaiting it fails after the hang guard.
+ */
 export function nextCall(target: EventTarget): Promise<InboundCall> {
-  return new Promise((resolve) =>
-    target.addEventListener("call", (e) => resolve((e as InboundCallEvent).call), { once: true })
+  return deadlineOnAwait(
+    new Promise((resolve) =>
+      target.addEventListener("call", (e) => resolve((e as InboundCallEvent).call), {
+        once: true,
+      })
+    ),
+    "the next call",
   );
 }
 
-/** Resolves with the session's close reason. */
+/** Resolves with the session's close reason; awaiting it fails after the hang guard. */
 export function closed(session: MsrpSession): Promise<string> {
   if (session.closed) return Promise.resolve(session.closeReason);
-  return new Promise((resolve) =>
-    session.addEventListener("close", (e) => resolve((e as SessionCloseEvent).reason), {
-      once: true,
-    })
+  return deadlineOnAwait(
+    new Promise((resolve) =>
+      session.addEventListener("close", (e) => resolve((e as SessionCloseEvent).reason), {
+        once: true,
+      })
+    ),
+    `session ${session.localUri} to close`,
   );
 }
 

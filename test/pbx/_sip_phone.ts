@@ -9,6 +9,7 @@
 
 import { headerOf, type SipMessage, sipRandom, statusOf } from "../../src/pbx/_sip_message.ts";
 import { type SipDialog, type SipInviteResult, SipUserAgent } from "../../src/pbx/sip_ua.ts";
+import { deadlineOnAwait } from "../_until.ts";
 
 export { headerOf, type SipMessage, statusOf };
 
@@ -45,7 +46,10 @@ export class SipCall {
   readonly answerSdp: string;
   /** Every response to the INVITE, in order (provisional ones included). */
   readonly responses: readonly SipMessage[];
-  /** Resolves when the server sends BYE (we answer it 200). */
+  /**
+   * Resolves when the server sends BYE (we answer it 200); awaiting it fails
+   * after the hang guard (the clock starts at the first await).
+   */
   readonly remoteBye: Promise<void>;
   readonly #dialog: SipDialog;
 
@@ -55,8 +59,11 @@ export class SipCall {
     this.callId = result.dialog.callId;
     this.answerSdp = result.answerSdp ?? "";
     this.responses = result.responses;
-    this.remoteBye = new Promise((resolve) =>
-      result.dialog.addEventListener("bye", () => resolve(), { once: true })
+    this.remoteBye = deadlineOnAwait(
+      new Promise((resolve) =>
+        result.dialog.addEventListener("bye", () => resolve(), { once: true })
+      ),
+      `a BYE from the server in call ${this.callId}`,
     );
   }
 

@@ -5,10 +5,10 @@
  */
 
 import { assert, assertEquals } from "../_assert.ts";
-import { loadConfig } from "../../src/config.ts";
-import { Logger } from "../../src/log.ts";
+import { startBridge } from "../_bridge.ts";
+import { until } from "../_until.ts";
+import type { Bridge } from "../../src/bridge/mod.ts";
 import { buildOffer } from "../../src/sdp/mod.ts";
-import { Bridge } from "../../src/service.ts";
 import { MsrpEndpoint } from "../../src/session/mod.ts";
 import type { EventRecord } from "../../src/store/mod.ts";
 import { FakeFreeSwitch } from "./_fake_freeswitch.ts";
@@ -20,36 +20,16 @@ async function withService(
 ): Promise<void> {
   const fs = new FakeFreeSwitch();
   fs.setApi("uuid_exists", (args) => fs.channel(args.trim()) ? "true" : "false");
-  const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-pbx-" });
-  const bridge = new Bridge(
-    loadConfig({
-      DATA_DIR: dir,
-      MSRP_PORT: "0",
-      HTTP_PORT: "0",
+  try {
+    await using b = await startBridge({
+      ESL_MODE: "inbound",
       ESL_PORT: String(fs.port),
       SIP_PROFILE: "msrp",
-      LOG_LEVEL: "error",
-    }),
-    new Logger("error"),
-  );
-  await bridge.start();
-  const events: EventRecord[] = [];
-  bridge.subscribe({ event: (r) => events.push(r), close() {} });
-  try {
-    while (bridge.eslState !== "connected") await new Promise((r) => setTimeout(r, 10));
-    await body({ fs, bridge, events });
+    });
+    await until(() => b.bridge.eslState === "connected", "the event socket");
+    await body({ fs, bridge: b.bridge, events: b.events });
   } finally {
-    await bridge.stop();
     await fs.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000; // hang guard only
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not reached");
-    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
@@ -79,24 +59,26 @@ Deno.test("service+pbx: an inbound MSRP call is answered, recorded with the call
       ];
       fs.addChannel(headers);
       fs.emit("CHANNEL_PARK", headers);
-      await until(() =>
-        events.some((e) => e.type === "session.started") || fs.channel(CALL)?.answered === true
+      await until(
+        () =>
+          events.some((e) => e.type === "session.started") || fs.channel(CALL)?.answered === true,
+        "the answer",
       );
       const answered = fs.channel(CALL)!;
       assert(answered.answered, "FreeSWITCH answered the call");
       const answer = answered.variables.get("switch_m_sdp")!;
       const path = /a=path:(.*)/.exec(answer)![1].trim().split(" ");
       await peer.connectSession(caller, path);
-      await until(() => events.some((e) => e.type === "session.started"));
+      await until(() => events.some((e) => e.type === "session.started"), "session.started");
       const started = JSON.parse(events.find((e) => e.type === "session.started")!.payload);
       const id = started.data.sessionId;
-      const row = bridge.store.getSession(id)!;
+      const row = bridge.getSession(id)!;
       assertEquals(
         [row.fromUri, row.fromDisplay, row.callId, row.channelUuid],
         ["sip:alice@127.0.0.1:5090", "Alice Example", "abc123@127.0.0.1", CALL],
       );
       await caller.send("hi from the phone").done;
-      await until(() => events.some((e) => e.type === "message.received"));
+      await until(() => events.some((e) => e.type === "message.received"), "message.received");
       bridge.closeSession(id, "agent hung up");
       await fs.waitForCommand((c) => c.line.includes("uuid_kill") && c.line.includes(CALL));
     } finally {
@@ -113,7 +95,7 @@ Deno.test("service+pbx: an inbound SIP MESSAGE is published as pager.received; s
       ["type", "text/plain"],
       ["from_full", '"Alice Example" <sip:alice@192.0.2.20>;tag=9fxced76sl'],
     ], "Hello from pager mode");
-    await until(() => events.some((e) => e.type === "pager.received"));
+    await until(() => events.some((e) => e.type === "pager.received"), "pager.received");
     const pager = JSON.parse(events.find((e) => e.type === "pager.received")!.payload).data;
     assertEquals(
       [pager.from, pager.to, pager.fromDisplay, pager.text],

@@ -15,6 +15,7 @@ import { parseSessionDescription } from "../../src/sdp/mod.ts";
 import { AUDIO_OFFER, caller, closed, endpoint, exchange, nextCall } from "./_calls.ts";
 import { SipFailure, SipPhone } from "./_sip_phone.ts";
 import { skipUnlessReachable } from "../_services.ts";
+import { deadlineOnAwait, withDeadline } from "../_until.ts";
 
 const ESL = { hostname: "127.0.0.1", port: 8021 };
 const SIP = { hostname: "127.0.0.1", port: 5080 };
@@ -31,14 +32,14 @@ async function setUp() {
     session: { acceptTypes: ["text/plain"] },
   }).listen();
   const phone = await SipPhone.open({ server: SIP });
-  await esl.whenConnected();
+  await withDeadline(esl.whenConnected(), "the ESL connection");
   return {
     esl,
     server,
     phone,
     /** Resolves with the UUID of the next channel parked by the `msrp` extension with this Call-ID. */
     parked(callId: () => string | undefined): Promise<string> {
-      return new Promise((resolve) => {
+      const parked = new Promise<string>((resolve) => {
         const listener = (e: Event) => {
           const { event } = e as EslEventReceived;
           if (
@@ -52,6 +53,7 @@ async function setUp() {
         };
         esl.addEventListener("event", listener);
       });
+      return deadlineOnAwait(parked, "CHANNEL_PARK of the call");
     },
     /** Runs the `socket` application on the channel, pointed at our server. */
     async transfer(uuid: string, then = ""): Promise<void> {

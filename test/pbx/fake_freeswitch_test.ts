@@ -1,6 +1,8 @@
 /**
  * The FreeSWITCH double against a plain Deno TCP client using the codec, and
- * against the real `modesl` npm client the product uses.
+ * against `modesl`, a stock npm ESL client: the double must speak what such a
+ * client expects. The product does not use modesl (see src/pbx/esl_client.ts);
+ * this test is its only user.
  */
 
 import esl from "modesl";

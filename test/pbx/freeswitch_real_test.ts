@@ -10,11 +10,12 @@
 
 import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { type InboundCall, type InboundCallEvent, InboundCalls } from "../../src/pbx/calls.ts";
+import { InboundCalls } from "../../src/pbx/calls.ts";
 import { EslClient, type EslEventReceived } from "../../src/pbx/esl_client.ts";
 import { buildOffer, parseSessionDescription } from "../../src/sdp/mod.ts";
-import { MsrpEndpoint, type MsrpSession, type SessionCloseEvent } from "../../src/session/mod.ts";
-import { AUDIO_OFFER, exchange } from "./_calls.ts";
+import { MsrpEndpoint } from "../../src/session/mod.ts";
+import { deadlineOnAwait, until, withDeadline } from "../_until.ts";
+import { AUDIO_OFFER, closed, exchange, nextCall } from "./_calls.ts";
 import { SipFailure, SipPhone } from "./_sip_phone.ts";
 import { skipUnlessReachable } from "../_services.ts";
 
@@ -49,7 +50,7 @@ async function setUp(callerSetup: "active" | "passive") {
     originUsername: "alice",
   });
   const phone = await SipPhone.open({ server: SIP });
-  await esl.whenConnected();
+  await withDeadline(esl.whenConnected(), "the ESL connection");
   return {
     esl,
     bridge,
@@ -66,21 +67,6 @@ async function setUp(callerSetup: "active" | "passive") {
       await bridge.close();
     },
   };
-}
-
-function nextCall(calls: InboundCalls): Promise<InboundCall> {
-  return new Promise((resolve) =>
-    calls.addEventListener("call", (e) => resolve((e as InboundCallEvent).call), { once: true })
-  );
-}
-
-function closed(session: MsrpSession): Promise<string> {
-  if (session.closed) return Promise.resolve(session.closeReason);
-  return new Promise((resolve) =>
-    session.addEventListener("close", (e) => resolve((e as SessionCloseEvent).reason), {
-      once: true,
-    })
-  );
 }
 
 for (const callerSetup of ["active", "passive"] as const) {
@@ -182,7 +168,7 @@ Deno.test({
 
 /** Resolves with the UUID of the channel whose INVITE had `callId`, once it parks. */
 function parkedChannel(esl: EslClient, callId: string): Promise<string> {
-  return new Promise((resolve) => {
+  const parked = new Promise<string>((resolve) => {
     const listener = (e: Event) => {
       const { event } = e as EslEventReceived;
       if (event.name !== "CHANNEL_PARK" || event.get("variable_sip_call_id") !== callId) return;
@@ -191,6 +177,7 @@ function parkedChannel(esl: EslClient, callId: string): Promise<string> {
     };
     esl.addEventListener("event", listener);
   });
+  return deadlineOnAwait(parked, `CHANNEL_PARK of the call ${callId}`);
 }
 
 Deno.test({
@@ -244,15 +231,17 @@ Deno.test({
     let esl: EslClient | undefined;
     let calls: InboundCalls | undefined;
     try {
-      await watcher.whenConnected();
+      await withDeadline(watcher.whenConnected(), "the watcher's ESL connection");
       const callId = `${crypto.randomUUID()}@127.0.0.1`;
       const parked = parkedChannel(watcher, callId);
       const ringing = phone.invite("msrp", offer, [], callId);
       const uuid = await parked;
       // `show channels` reads FreeSWITCH's channel table, written just after the event.
-      while (!(await watcher.api("show channels as json")).includes(uuid)) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await until(
+        async () => (await watcher.api("show channels as json")).includes(uuid),
+        `channel ${uuid} in show channels`,
+        { intervalMs: 20 },
+      );
 
       esl = new EslClient(ESL);
       calls = new InboundCalls({ esl, endpoint: bridge, session: { acceptTypes: ["text/plain"] } });

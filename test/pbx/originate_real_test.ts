@@ -7,12 +7,11 @@
  */
 
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { loadConfig } from "../../src/config.ts";
-import { Logger } from "../../src/log.ts";
+import { startBridge } from "../_bridge.ts";
+import { type Bridge, BridgeError } from "../../src/bridge/mod.ts";
 import { headerOf } from "../../src/pbx/_sip_message.ts";
 import { FakeUas } from "./_fake_uas.ts";
 import { buildOffer } from "../../src/sdp/mod.ts";
-import { Bridge, BridgeError } from "../../src/service.ts";
 import { MsrpEndpoint } from "../../src/session/mod.ts";
 import type { EventRecord } from "../../src/store/mod.ts";
 import { skipUnlessReachable } from "../_services.ts";
@@ -22,38 +21,8 @@ const skip = await skipUnlessReachable("originate_real_test", 5080);
 async function withBridge(
   body: (t: { bridge: Bridge; next: (type: string) => Promise<EventRecord> }) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-originate-real-" });
-  const bridge = new Bridge(
-    loadConfig({
-      DATA_DIR: dir,
-      MSRP_PORT: "0",
-      HTTP_PORT: "0",
-      SIP_PROFILE: "msrp",
-      LOG_LEVEL: "error",
-    }),
-    new Logger("error"),
-  );
-  await bridge.start();
-  const events: EventRecord[] = [];
-  const waiters = new Set<() => void>();
-  bridge.subscribe({
-    event: (r) => {
-      events.push(r);
-      for (const wake of waiters) wake();
-      waiters.clear();
-    },
-    close() {},
-  });
-  const next = async (type: string) => {
-    while (!events.some((e) => e.type === type)) await new Promise<void>((r) => waiters.add(r));
-    return events.find((e) => e.type === type)!;
-  };
-  try {
-    await body({ bridge, next });
-  } finally {
-    await bridge.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using b = await startBridge({ ESL_MODE: "inbound", SIP_PROFILE: "msrp" });
+  await body({ bridge: b.bridge, next: b.next });
 }
 
 Deno.test({
@@ -83,7 +52,7 @@ Deno.test({
         assert(invite.body.includes("a=setup:actpass"), invite.body);
         await bob.ready;
         await next("session.started");
-        const row = bridge.store.getSession(id)!;
+        const row = bridge.getSession(id)!;
         assertEquals([row.direction, row.toUri, row.sipStatus], ["out", to, 200]);
 
         const received = bob.messages()[Symbol.asyncIterator]().next();
@@ -124,7 +93,7 @@ Deno.test({
         await callee.request("ACK");
         await callee.bye();
         await next("session.ended");
-        assertEquals(bridge.store.getSession(id)!.endReason, "hangup: BYE");
+        assertEquals(bridge.getSession(id)!.endReason, "hangup: BYE");
       });
     } finally {
       await callee.close();
@@ -147,7 +116,7 @@ Deno.test({
         );
         assertEquals(error.code, "pbx-unavailable");
         const ended = JSON.parse((await next("session.ended")).payload).data;
-        const row = bridge.store.getSession(ended.sessionId)!;
+        const row = bridge.getSession(ended.sessionId)!;
         assertEquals([row.state, row.sipStatus, row.hangupCause], ["ended", 486, "USER_BUSY"]);
         assert(row.endReason?.startsWith("sip 486"), row.endReason ?? "");
       });
@@ -167,13 +136,13 @@ Deno.test({
       await withBridge(async ({ bridge, next }) => {
         const placing = bridge.originate(`sip:bob@127.0.0.1:${callee.port};transport=tcp`);
         await callee.request("INVITE");
-        const [ringing] = bridge.store.listSessions({ state: "pending" }).items;
+        const [ringing] = bridge.listSessions({ state: "pending" }).items;
         bridge.closeSession(ringing.id, "closed by API");
         const error = await assertRejects(() => placing, BridgeError, "487");
         assertEquals(error.code, "session-closed");
         await callee.request("CANCEL");
         await next("session.ended");
-        const row = bridge.store.getSession(ringing.id)!;
+        const row = bridge.getSession(ringing.id)!;
         assertEquals([row.state, row.sipStatus, row.endReason], ["ended", 487, "closed by API"]);
       });
     } finally {

@@ -5,11 +5,10 @@
  */
 
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { loadConfig } from "../../src/config.ts";
-import { Logger } from "../../src/log.ts";
+import { startBridge } from "../_bridge.ts";
+import { type Bridge, BridgeError } from "../../src/bridge/mod.ts";
 import { headerOf, type SipMessage } from "../../src/pbx/_sip_message.ts";
 import { buildOffer } from "../../src/sdp/mod.ts";
-import { Bridge, BridgeError } from "../../src/service.ts";
 import { MsrpEndpoint, type MsrpSession } from "../../src/session/mod.ts";
 import type { EventRecord } from "../../src/store/mod.ts";
 import { FakeFreeSwitch } from "./_fake_freeswitch.ts";
@@ -40,40 +39,16 @@ async function withBridge(
 ): Promise<void> {
   const esl = new FakeFreeSwitch();
   const pbx = new FakeUas(answer);
-  const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-originate-" });
-  const bridge = new Bridge(
-    loadConfig({
-      DATA_DIR: dir,
-      MSRP_PORT: "0",
-      HTTP_PORT: "0",
-      ESL_PORT: String(esl.port),
-      LOG_LEVEL: "error",
-      SIP_URI: sipUri ?? `sip:127.0.0.1:${pbx.port};transport=tcp`,
-    }),
-    new Logger("error"),
-  );
-  await bridge.start();
-  const events: EventRecord[] = [];
-  const waiters = new Set<() => void>();
-  bridge.subscribe({
-    event: (r) => {
-      events.push(r);
-      for (const wake of waiters) wake();
-      waiters.clear();
-    },
-    close() {},
-  });
-  const next = async (type: string) => {
-    while (!events.some((e) => e.type === type)) await new Promise<void>((r) => waiters.add(r));
-    return events.find((e) => e.type === type)!;
-  };
   try {
-    await body({ bridge, pbx, events, next });
+    await using b = await startBridge({
+      ESL_MODE: "inbound",
+      ESL_PORT: String(esl.port),
+      SIP_URI: sipUri ?? `sip:127.0.0.1:${pbx.port};transport=tcp`,
+    });
+    await body({ bridge: b.bridge, pbx, events: b.events, next: b.next });
   } finally {
-    await bridge.stop();
     await pbx.close();
     await esl.close();
-    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -94,7 +69,7 @@ Deno.test("originate: the INVITE carries our offer and X-Msrp-Target; the answer
         await pbx.request("ACK");
         await callee.ready;
         await next("session.started");
-        const row = bridge.store.getSession(id)!;
+        const row = bridge.getSession(id)!;
         assertEquals(
           [row.direction, row.toUri, row.callId, row.sipStatus, row.state],
           ["out", to, headerOf(invite, "call-id"), 200, "active"],
@@ -110,7 +85,7 @@ Deno.test("originate: the INVITE carries our offer and X-Msrp-Target; the answer
         bridge.closeSession(id, "closed by API");
         const bye = await pbx.request("BYE");
         assertEquals(headerOf(bye, "call-id"), headerOf(invite, "call-id"));
-        assertEquals(bridge.store.getSession(id)!.endReason, "closed by API");
+        assertEquals(bridge.getSession(id)!.endReason, "closed by API");
       },
     );
   } finally {
@@ -129,7 +104,7 @@ Deno.test("originate: a BYE from the PBX ends the session", async () => {
         await pbx.request("ACK");
         await pbx.bye();
         await next("session.ended");
-        assertEquals(bridge.store.getSession(id)!.endReason, "hangup: BYE");
+        assertEquals(bridge.getSession(id)!.endReason, "hangup: BYE");
         assertEquals(pbx.requests.filter((r) => r.startLine.startsWith("BYE")).length, 0);
       },
     );
@@ -155,7 +130,7 @@ Deno.test("originate: a 486 rejects with the SIP status, ACKs it and ends the se
       const ack = await pbx.request("ACK");
       assertEquals(headerOf(ack, "cseq"), "1 ACK");
       const ended = JSON.parse((await next("session.ended")).payload).data;
-      const row = bridge.store.getSession(ended.sessionId)!;
+      const row = bridge.getSession(ended.sessionId)!;
       assertEquals(
         [row.state, row.sipStatus, row.hangupCause, row.endReason],
         ["ended", 486, "USER_BUSY", "sip 486 Busy Here"],
@@ -170,7 +145,7 @@ Deno.test("originate: closing the session while it rings sends CANCEL (after the
     async ({ bridge, pbx, next }) => {
       const placing = bridge.originate("sip:bob@127.0.0.1:5090");
       const invite = await pbx.request("INVITE");
-      const [ringing] = bridge.store.listSessions({ state: "pending" }).items;
+      const [ringing] = bridge.listSessions({ state: "pending" }).items;
       bridge.closeSession(ringing.id, "closed by API");
       const error = await assertRejects(() => placing, BridgeError, "487");
       assertEquals(error.code, "session-closed");
@@ -181,7 +156,7 @@ Deno.test("originate: closing the session while it rings sends CANCEL (after the
       assertEquals(headerOf(cancel, "cseq"), "1 CANCEL");
       assertEquals(headerOf(await pbx.request("ACK"), "cseq"), "1 ACK", "the 487 is ACKed");
       await next("session.ended");
-      const row = bridge.store.getSession(ringing.id)!;
+      const row = bridge.getSession(ringing.id)!;
       assertEquals([row.state, row.sipStatus, row.endReason], ["ended", 487, "closed by API"]);
     },
   );
@@ -198,6 +173,6 @@ Deno.test("originate: an unreachable PBX rejects with pbx-unavailable and create
       "cannot reach the PBX",
     );
     assertEquals(error.code, "pbx-unavailable");
-    assertEquals(bridge.store.listSessions().items, []);
+    assertEquals(bridge.listSessions().items, []);
   }, nobody);
 });

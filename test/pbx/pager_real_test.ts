@@ -7,10 +7,8 @@
  */
 
 import { assertEquals } from "../_assert.ts";
-import { loadConfig } from "../../src/config.ts";
-import { Logger } from "../../src/log.ts";
-import { Bridge } from "../../src/service.ts";
-import type { EventRecord } from "../../src/store/mod.ts";
+import { startBridge } from "../_bridge.ts";
+import { until } from "../_until.ts";
 import dgram from "node:dgram";
 import { SipPhone } from "./_sip_phone.ts";
 import { skipUnlessReachable } from "../_services.ts";
@@ -38,33 +36,13 @@ async function udpMessageSink(): Promise<{ port: number; bodies: string[]; close
   return { port: socket.address().port, bodies, close: () => socket.close() };
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000; // hang guard only
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 Deno.test({
   name:
     "pager (real FreeSWITCH): a SIP MESSAGE in becomes pager.received; sendPager delivers one out",
   ignore: skip !== undefined,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-pager-real-" });
-    const bridge = new Bridge(
-      loadConfig({
-        DATA_DIR: dir,
-        MSRP_PORT: "0",
-        HTTP_PORT: "0",
-        SIP_PROFILE: "msrp",
-        LOG_LEVEL: "error",
-      }),
-      new Logger("error"),
-    );
-    await bridge.start();
-    const events: EventRecord[] = [];
-    bridge.subscribe({ event: (r) => events.push(r), close() {} });
+    const fixture = await startBridge({ ESL_MODE: "inbound", SIP_PROFILE: "msrp" });
+    const { bridge, events } = fixture;
     const phone = await SipPhone.open({ server: { hostname: "127.0.0.1", port: 5080 } });
     const sink = await udpMessageSink();
     try {
@@ -85,8 +63,7 @@ Deno.test({
     } finally {
       await phone.close();
       sink.close();
-      await bridge.stop();
-      await Deno.remove(dir, { recursive: true });
+      await fixture[Symbol.asyncDispose]();
     }
   },
 });

@@ -8,25 +8,15 @@
  */
 
 import { assertEquals } from "../_assert.ts";
-import { loadConfig } from "../../src/config.ts";
-import { Logger } from "../../src/log.ts";
+import { startBridge } from "../_bridge.ts";
+import { until } from "../_until.ts";
 import { buildOffer } from "../../src/sdp/mod.ts";
-import { Bridge } from "../../src/service.ts";
 import { MsrpEndpoint } from "../../src/session/mod.ts";
-import type { EventRecord } from "../../src/store/mod.ts";
 import { SipPhone } from "./_sip_phone.ts";
 import { skipUnlessRestartable } from "../_services.ts";
 
 const SCRIPT = new URL("../../.ci/freeswitch.sh", import.meta.url).pathname;
 const skip = await skipUnlessRestartable("restart_real_test");
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000; // hang guard only
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function freeswitch(action: "start" | "stop"): Promise<void> {
   const out = await new Deno.Command("bash", { args: [SCRIPT, action], stdout: "null" }).output();
@@ -40,14 +30,8 @@ Deno.test({
     "real FreeSWITCH restart mid-call: ESL state and readiness follow, the bridge reconnects, the lost call's session ends",
   ignore: skip !== undefined,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-restart-" });
-    const bridge = new Bridge(
-      loadConfig({ DATA_DIR: dir, MSRP_PORT: "0", HTTP_PORT: "0", LOG_LEVEL: "error" }),
-      new Logger("error"),
-    );
-    await bridge.start();
-    const events: EventRecord[] = [];
-    bridge.subscribe({ event: (r) => events.push(r), close() {} });
+    const fixture = await startBridge({ ESL_MODE: "inbound" });
+    const { bridge, events } = fixture;
     const peer = new MsrpEndpoint({ port: 0 }).listen();
     let phone: SipPhone | undefined;
     try {
@@ -80,12 +64,11 @@ Deno.test({
         () => events.some((e) => e.type === "session.ended" && e.payload.includes(id)),
         "session.ended",
       );
-      assertEquals(bridge.store.getSession(id)?.state, "ended");
+      assertEquals(bridge.getSession(id)?.state, "ended");
     } finally {
       await phone?.close();
       await peer.close();
-      await bridge.stop();
-      await Deno.remove(dir, { recursive: true });
+      await fixture[Symbol.asyncDispose]();
       // Leave FreeSWITCH running for whatever comes next.
       if (
         !(await Deno.connect({ hostname: "127.0.0.1", port: 8021 }).then(

@@ -10,7 +10,7 @@ import {
   type PluginMessage,
   type PluginMessageInit,
   type PluginSession,
-} from "../../src/plugins.ts";
+} from "../../src/plugins/mod.ts";
 
 /** A log record as written by `Logger`. */
 export type LogRecord = Record<string, unknown> & { level: string; msg: string };

@@ -1,6 +1,6 @@
 import { assertEquals } from "../_assert.ts";
 import { Logger } from "../../src/log.ts";
-import { createPluginMessage, type PluginMessage, PluginRunner } from "../../src/plugins.ts";
+import { createPluginMessage, type PluginMessage, PluginRunner } from "../../src/plugins/mod.ts";
 import { archiveFileName, type ArchiveRecord, pruneArchive } from "../../plugins/archive.ts";
 import { fakeSession, incoming } from "./_helpers.ts";
 

@@ -8,7 +8,7 @@ import {
   type PluginDelivery,
   type PluginMessage,
   PluginRunner,
-} from "../../src/plugins.ts";
+} from "../../src/plugins/mod.ts";
 import {
   buildIsComposing,
   IS_COMPOSING_TYPE,

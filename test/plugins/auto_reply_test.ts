@@ -1,6 +1,6 @@
 import { assertEquals, assertRejects, assertThrows } from "../_assert.ts";
 import { Logger } from "../../src/log.ts";
-import { PluginConfig, PluginConfigError, PluginRunner } from "../../src/plugins.ts";
+import { PluginConfig, PluginConfigError, PluginRunner } from "../../src/plugins/mod.ts";
 import { isBusinessTime, parseBusinessHours, parseRules } from "../../plugins/auto-reply.ts";
 import { fakeSession, incoming, textOf } from "./_helpers.ts";
 

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { Logger } from "../../src/log.ts";
 import { MsrpError } from "../../src/msrp/mod.ts";
-import { PluginRunner } from "../../src/plugins.ts";
+import { PluginRunner } from "../../src/plugins/mod.ts";
 import { type CpimInit, cpimOf, parseCpim, wrapCpim } from "../../plugins/cpim.ts";
 import { fakeSession, incoming, textOf } from "./_helpers.ts";
 

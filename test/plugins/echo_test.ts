@@ -1,6 +1,6 @@
 import { assertEquals } from "../_assert.ts";
 import { Logger } from "../../src/log.ts";
-import { PluginRunner } from "../../src/plugins.ts";
+import { PluginRunner } from "../../src/plugins/mod.ts";
 import { buildIsComposing, IS_COMPOSING_TYPE } from "../../plugins/is-composing.ts";
 import { fakeSession, incoming, textOf } from "./_helpers.ts";
 

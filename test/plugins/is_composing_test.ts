@@ -1,15 +1,15 @@
-import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import { assertEquals, assertThrows } from "../_assert.ts";
 import { Logger } from "../../src/log.ts";
 import { MsrpError } from "../../src/msrp/mod.ts";
-import { type OutgoingContent, PluginRunner } from "../../src/plugins.ts";
+import { type OutgoingContent, PluginRunner } from "../../src/plugins/mod.ts";
 import {
   buildIsComposing,
   type ComposingIndication,
   ComposingNotifier,
   IS_COMPOSING_TYPE,
   type IsComposing,
-  IsComposingPlugin,
   parseIsComposing,
+  plugin,
 } from "../../plugins/is-composing.ts";
 import { captureLogs, fakeSession, incoming, textOf } from "./_helpers.ts";
 
@@ -78,10 +78,8 @@ Deno.test("is-composing: received indications are consumed and announced; others
   await using runner = await PluginRunner.load(["is-composing", "echo"], {
     logger: new Logger("error"),
   });
-  const plugin = runner.plugin("is-composing");
-  assert(plugin instanceof IsComposingPlugin);
   const seen: ComposingIndication[] = [];
-  const unsubscribe = plugin.onComposing((event) => seen.push(event));
+  const unsubscribe = runner.onComposing((event) => seen.push(event));
   const session = fakeSession("s7");
   const indication = incoming(RFC_EXAMPLE, { contentType: IS_COMPOSING_TYPE, sessionId: "s7" });
   const outcome = await runner.message(session, indication);
@@ -104,15 +102,14 @@ Deno.test("is-composing: received indications are consumed and announced; others
 
 Deno.test("is-composing: a throwing listener is logged and does not stop the others", async () => {
   using logs = captureLogs();
-  const plugin = new IsComposingPlugin(new Logger("info"));
-  const seen: string[] = [];
-  plugin.onComposing(() => {
-    throw new Error("listener broke");
-  });
-  plugin.onComposing((e) => seen.push(e.indication.state));
-  await using runner = await PluginRunner.create([{ name: "ic", factory: () => plugin }], {
+  await using runner = await PluginRunner.create([{ name: "ic", factory: plugin }], {
     logger: new Logger("error"),
   });
+  const seen: string[] = [];
+  runner.onComposing(() => {
+    throw new Error("listener broke");
+  });
+  runner.onComposing((e) => seen.push(e.indication.state));
   const outcome = await runner.message(
     fakeSession(),
     incoming(RFC_EXAMPLE, { contentType: IS_COMPOSING_TYPE }),

@@ -9,7 +9,7 @@ import {
   type PluginDefinition,
   PluginLoadError,
   PluginRunner,
-} from "../../src/plugins.ts";
+} from "../../src/plugins/mod.ts";
 import { captureLogs, fakeSession, incoming, textOf } from "./_helpers.ts";
 
 const SECRET = "top secret body";

@@ -1,27 +1,15 @@
 import { assertEquals } from "../_assert.ts";
-import { loadConfig } from "../../src/config.ts";
+import { startBridge } from "../_bridge.ts";
 import { Logger } from "../../src/log.ts";
-import { PluginRunner } from "../../src/plugins.ts";
+import { PluginRunner } from "../../src/plugins/mod.ts";
 import { buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
-import { Bridge } from "../../src/service.ts";
 import { type IncomingMessage, MsrpEndpoint } from "../../src/session/mod.ts";
 
 Deno.test("service: with PLUGINS=echo the bridge echoes a peer's text back in the same session", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-plugins-" });
   const log = new Logger("error");
   const plugins = await PluginRunner.fromEnv({ PLUGINS: "echo" }, { logger: log });
-  const bridge = new Bridge(
-    loadConfig({
-      DATA_DIR: dir,
-      MSRP_PORT: "0",
-      HTTP_PORT: "0",
-      LOG_LEVEL: "error",
-      ESL_MODE: "off",
-    }),
-    log,
-    plugins,
-  );
-  await bridge.start();
+  await using fixture = await startBridge({}, { logger: log, plugins });
+  const bridge = fixture.bridge;
   const peer = new MsrpEndpoint({ port: 0 }).listen();
   try {
     const peerSession = peer.createSession();
@@ -45,7 +33,5 @@ Deno.test("service: with PLUGINS=echo the bridge echoes a peer's text back in th
     assertEquals((await echoed).text(), "hello bridge");
   } finally {
     await peer.close();
-    await bridge.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });

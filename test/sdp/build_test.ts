@@ -1,4 +1,4 @@
-import { parse as transformParse } from "../../src/sdp/_sdp_transform.ts";
+import { parse as transformParse } from "./_sdp_transform.ts";
 import {
   type AcceptedMedia,
   buildAnswer,
@@ -383,6 +383,10 @@ const BAD_LOCALS: [string, LocalMsrpEndpoint, string][] = [
   ["no accept types", { ...LOCAL_TCP, acceptTypes: [] }, "a=accept-types must not be empty"],
   ["port 0", { ...LOCAL_TCP, port: 0 }, "bad port 0"],
   ["empty address", { ...LOCAL_TCP, address: "" }, "bad address"],
+  ["o= username with a space", { ...LOCAL_TCP, originUsername: "a b" }, "bad o= username"],
+  ["o= session id not numeric", { ...LOCAL_TCP, originSessionId: "x1" }, "must be numeric"],
+  ["o= version negative", { ...LOCAL_TCP, originVersion: -1 }, "bad o= session version"],
+  ["s= with CRLF", { ...LOCAL_TCP, sessionName: "x\r\na=evil" }, "s= must not hold CR, LF"],
   [
     "unknown transport",
     { ...LOCAL_TCP, path: ["msrp://192.0.2.10:2855/x;sctp"] },

@@ -1,4 +1,4 @@
-import { parse as transformParse } from "../../src/sdp/_sdp_transform.ts";
+import { parse as transformParse } from "./_sdp_transform.ts";
 import {
   answerDirection,
   buildAnswer,

@@ -15,7 +15,8 @@ import {
   startHarness,
   WebhookReceiver,
 } from "../api/_harness.ts";
-import { loadConfig } from "../../src/config.ts";
+import { startBridge } from "../_bridge.ts";
+import { until } from "../_until.ts";
 import { Logger, type LogLevel } from "../../src/log.ts";
 import {
   encodeRequest,
@@ -25,9 +26,8 @@ import {
   type OutgoingRequest,
 } from "../../src/msrp/mod.ts";
 import { serializeSip } from "../../src/pbx/_sip_message.ts";
-import { PluginRunner } from "../../src/plugins.ts";
+import { PluginRunner } from "../../src/plugins/mod.ts";
 import { buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
-import { Bridge } from "../../src/service.ts";
 import {
   type IncomingMessage,
   type MessageEvent,
@@ -52,12 +52,8 @@ const BAD_TYPES = [
   "",
 ];
 
-async function waitUntil(what: string, predicate: () => boolean): Promise<void> {
-  const deadline = Date.now() + HANG_GUARD_MS;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${HANG_GUARD_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+function waitUntil(what: string, predicate: () => boolean): Promise<void> {
+  return until(predicate, what, { timeoutMs: HANG_GUARD_MS });
 }
 
 Deno.test("header injection: one media-type rule — CR, LF, NUL and non-types are refused, parameters and quoted strings pass", () => {
@@ -191,21 +187,9 @@ async function withPeer(
     received: IncomingMessage[];
   }) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-headers-" });
   const log = new CaptureLogger();
-  const bridge = new Bridge(
-    loadConfig({
-      DATA_DIR: dir,
-      MSRP_PORT: "0",
-      HTTP_PORT: "0",
-      LOG_LEVEL: "error",
-      ESL_MODE: "off",
-      ...env,
-    }),
-    log,
-    await plugins(log),
-  );
-  await bridge.start();
+  await using fixture = await startBridge(env, { logger: log, plugins: await plugins(log) });
+  const bridge = fixture.bridge;
   const peer = new MsrpEndpoint({ hostname: "127.0.0.1", port: 0 }).listen();
   try {
     const session: MsrpSession = peer.createSession({ acceptTypes: ["*"] });
@@ -226,8 +210,6 @@ async function withPeer(
     await body({ log, send, received });
   } finally {
     await peer.close();
-    await bridge.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 }
 

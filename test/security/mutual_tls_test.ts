@@ -15,10 +15,9 @@ import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { type Harness, startHarness } from "../api/_harness.ts";
+import { createBridge } from "../_bridge.ts";
 import { sendFrame } from "../session/_peer.ts";
-import { Bridge } from "../../src/service.ts";
-import { ConfigError, loadConfig } from "../../src/config.ts";
-import { Logger } from "../../src/log.ts";
+import { ConfigError } from "../../src/config.ts";
 import {
   buildAnswer,
   buildOffer,
@@ -502,22 +501,9 @@ Deno.test("start-up: an unreadable or unusable MSRP TLS file stops the bridge wi
     }, "MSRP_TLS_CLIENT_CA"],
   ];
   for (const [env, variable] of cases) {
-    const dataDir = await Deno.makeTempDir({ prefix: "msrp-tls-start-" });
-    try {
-      const config = loadConfig({
-        DATA_DIR: dataDir,
-        MSRP_PORT: "0",
-        HTTP_PORT: "0",
-        LOG_LEVEL: "error",
-        ESL_MODE: "off",
-        ...env,
-      });
-      const bridge = new Bridge(config, new Logger("error"));
-      const error = await assertRejects(() => bridge.start(), ConfigError);
-      assert(error.message.startsWith(`${variable}: `), error.message);
-      assert(!error.message.includes("\n"), "one line");
-    } finally {
-      await Deno.remove(dataDir, { recursive: true });
-    }
+    await using fixture = await createBridge(env);
+    const error = await assertRejects(() => fixture.bridge.start(), ConfigError);
+    assert(error.message.startsWith(`${variable}: `), error.message);
+    assert(!error.message.includes("\n"), "one line");
   }
 });

@@ -7,14 +7,14 @@
  */
 
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { startBridge } from "../_bridge.ts";
 import { freePorts, startService } from "../_service_process.ts";
-import { loadConfig } from "../../src/config.ts";
+import { until } from "../_until.ts";
 import { Logger } from "../../src/log.ts";
 import { type FrameHead, MsrpParser } from "../../src/msrp/mod.ts";
 import { EslOutboundServer } from "../../src/pbx/esl_outbound.ts";
 import { SipUserAgent } from "../../src/pbx/sip_ua.ts";
 import { buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
-import { Bridge } from "../../src/service.ts";
 import {
   FileSink,
   MsrpEndpoint,
@@ -30,12 +30,8 @@ const dec = new TextDecoder();
 const HANG_GUARD_MS = 60_000;
 const TOKEN = "resource-caps-token-0123";
 
-async function waitUntil(predicate: () => boolean | Promise<boolean>, what: string) {
-  const deadline = Date.now() + HANG_GUARD_MS;
-  while (!await predicate()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function waitUntil(predicate: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  return until(predicate, what, { timeoutMs: HANG_GUARD_MS, intervalMs: 20 });
 }
 
 /**
@@ -301,16 +297,11 @@ Deno.test("unfinished messages: MAX_UNFINISHED_PER_CONNECTION caps them over all
 });
 
 Deno.test("disk quota: content past DATA_QUOTA_BYTES is refused with 413 disk quota exceeded and a log line; nothing is half-stored", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "msrp-bridge-quota-" });
-  const config = loadConfig({
-    DATA_DIR: dataDir,
-    MSRP_PORT: "0",
-    HTTP_PORT: "0",
-    ESL_MODE: "off",
-    DATA_QUOTA_BYTES: "1000",
-  });
-  const bridge = new Bridge(config, new Logger("warn"));
-  await bridge.start();
+  await using fixture = await startBridge(
+    { DATA_QUOTA_BYTES: "1000" },
+    { logger: new Logger("warn") },
+  );
+  const { bridge, dataDir } = fixture;
   const peer = new MsrpEndpoint({ port: 0 }).listen();
   try {
     await capturingLog(async (log) => {
@@ -324,7 +315,7 @@ Deno.test("disk quota: content past DATA_QUOTA_BYTES is refused with 413 disk qu
       };
       const { id, answer } = bridge.createSessionFromOffer(buildOffer(local));
       await peer.connectSession(session, parseAnswer(answer, local).remotePath);
-      const rows = () => bridge.store.listMessages(id).items;
+      const rows = () => bridge.listMessages(id).items;
       const files = () => [...Deno.readDirSync(`${dataDir}/content`)].length;
       const settled = (n: number) =>
         waitUntil(() => rows().filter((r) => r.status !== "receiving").length === n, `${n} rows`);
@@ -367,8 +358,6 @@ Deno.test("disk quota: content past DATA_QUOTA_BYTES is refused with 413 disk qu
     });
   } finally {
     await peer.close();
-    await bridge.stop();
-    await Deno.remove(dataDir, { recursive: true });
   }
 });
 

@@ -1,4 +1,5 @@
 import { nextMessage } from "../_messages.ts";
+import { until } from "../_until.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { type IncomingMessage, MsrpEndpoint, type MsrpSession } from "../../src/session/mod.ts";
 import { MsrpError } from "../../src/msrp/mod.ts";
@@ -88,10 +89,11 @@ Deno.test("session: a short message is sent between the chunks of a long one (RF
     },
   });
   const big = p.a.send(slow, { contentType: "application/octet-stream", size: 64 * 1024 });
-  await new Promise((r) => setTimeout(r, 20));
+  await until(() => big.bytesSent > 0, "the long message's first chunk", { intervalMs: 1 });
+  assert(big.bytesSent < 64 * 1024, "the long message is still being sent");
   const small = p.a.send("urgent", { contentType: "text/plain" });
   await Promise.all([big.done, small.done]);
-  await new Promise((r) => setTimeout(r, 20));
+  await until(() => order.length === 2, "both messages at the receiver");
   assertEquals(order, ["text/plain", "application/octet-stream"]);
 });
 

@@ -6,6 +6,7 @@
  */
 
 import type { Frame, FrameHead, OutgoingRequest } from "../../src/msrp/message.ts";
+import { withDeadline } from "../_until.ts";
 import { concatBytes, type FrameFailure, type FrameHandler } from "../../src/msrp/parser.ts";
 
 /** Collects frames (keeping the body views it is given) and failures. */
@@ -58,17 +59,12 @@ export class FrameCollector implements FrameHandler {
   }
 }
 
-/** Rejects when `promise` has not settled after `ms`: a guard against hangs, not a measurement. */
-export async function within<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, hang]);
-  } finally {
-    clearTimeout(timer);
-  }
+/**
+ * Rejects when `promise` has not settled after `ms` (60 s by default): a
+ * guard against hangs, not a measurement; `withDeadline` of `test/_until.ts`.
+ */
+export function within<T>(promise: Promise<T>, what: string, ms?: number): Promise<T> {
+  return withDeadline(promise, what, ms);
 }
 
 /** Resolves after `ms`. */

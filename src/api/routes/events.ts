@@ -8,7 +8,7 @@
 
 import { createRoute, z } from "@hono/zod-openapi";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
-import type { Bridge } from "../../service.ts";
+import type { Bridge } from "../../bridge/mod.ts";
 import type { EventRecord } from "../../store/mod.ts";
 import type { ApiApp } from "../types.ts";
 import { BEARER, problems } from "../responses.ts";
@@ -84,10 +84,10 @@ async function feed(
   try {
     await stream.write("retry: 3000\n\n");
     if (after !== undefined) {
-      let page = bridge.store.eventsSince(last, REPLAY_PAGE);
+      let page = bridge.eventsSince(last, REPLAY_PAGE);
       while (page.length > 0 && !ended) {
         for (const record of page) await send(record);
-        page = bridge.store.eventsSince(last, REPLAY_PAGE);
+        page = bridge.eventsSince(last, REPLAY_PAGE);
       }
     }
     while (!ended) {

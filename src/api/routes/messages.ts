@@ -8,7 +8,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Config } from "../../config.ts";
 import { isMediaType } from "../../msrp/media_type.ts";
-import type { Bridge, SentMessage } from "../../service.ts";
+import type { Bridge, SentMessage } from "../../bridge/mod.ts";
 import type { ApiApp } from "../types.ts";
 import { ApiProblem } from "../problem.ts";
 import { BEARER, problems } from "../responses.ts";
@@ -144,7 +144,7 @@ async function sendRaw(
       field: "Content-Type",
     });
   }
-  if (bridge.store.getSession(id)?.state === "pending") {
+  if (bridge.getSession(id)?.state === "pending") {
     throw new ApiProblem(
       "session-not-active",
       `id: session ${id} is not connected yet; send raw bodies after session.started`,
@@ -188,24 +188,21 @@ export function messageRoutes(app: ApiApp, bridge: Bridge, config: Config): void
 
   app.openapi(listMessages, (c) => {
     const { id } = c.req.valid("param");
-    if (!bridge.store.getSession(id)) {
-      throw new ApiProblem("not-found", `id: no session ${id}`, { field: "id" });
-    }
-    const page = bridge.store.listMessages(id, c.req.valid("query"));
+    const page = bridge.listMessages(id, c.req.valid("query"));
     const items = page.items.map(messageViewWithText);
     return c.json({ items, nextCursor: page.nextCursor ?? null }, 200);
   });
 
   app.openapi(getMessage, (c) => {
     const { id } = c.req.valid("param");
-    const message = bridge.store.getMessage(id);
+    const message = bridge.getMessage(id);
     if (!message) throw new ApiProblem("not-found", `id: no message ${id}`, { field: "id" });
     return c.json(messageViewWithText(message), 200);
   });
 
   app.openapi(getContent, async (c) => {
     const { id } = c.req.valid("param");
-    const message = bridge.store.getMessage(id);
+    const message = bridge.getMessage(id);
     const headers = {
       "content-type": message?.contentType ?? "",
       "content-security-policy": "sandbox",

@@ -5,7 +5,7 @@
  */
 
 import { createRoute } from "@hono/zod-openapi";
-import type { Bridge } from "../../service.ts";
+import type { Bridge } from "../../bridge/mod.ts";
 import type { ApiApp } from "../types.ts";
 import { BEARER, problems } from "../responses.ts";
 import { PagerRequest } from "../schemas.ts";

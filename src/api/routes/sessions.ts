@@ -6,7 +6,7 @@
  */
 
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Bridge } from "../../service.ts";
+import type { Bridge } from "../../bridge/mod.ts";
 import type { ApiApp } from "../types.ts";
 import { ApiProblem } from "../problem.ts";
 import { BEARER, problems } from "../responses.ts";
@@ -125,13 +125,13 @@ export function sessionRoutes(app: ApiApp, bridge: Bridge): void {
   });
 
   app.openapi(listSessions, (c) => {
-    const page = bridge.store.listSessions(c.req.valid("query"));
+    const page = bridge.listSessions(c.req.valid("query"));
     return c.json({ items: page.items.map(sessionView), nextCursor: page.nextCursor ?? null }, 200);
   });
 
   app.openapi(getSession, (c) => {
     const { id } = c.req.valid("param");
-    const session = bridge.store.getSession(id);
+    const session = bridge.getSession(id);
     if (!session) throw new ApiProblem("not-found", `id: no session ${id}`, { field: "id" });
     return c.json(sessionView(session), 200);
   });

@@ -6,7 +6,7 @@
  */
 
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Bridge } from "../../service.ts";
+import type { Bridge } from "../../bridge/mod.ts";
 import type { ApiApp } from "../types.ts";
 import { docsPage } from "../docs_page.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";

@@ -9,7 +9,7 @@ import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals } from "../_assert.ts";
 import { type Frame, MsrpParser, type RequestHead } from "../../src/msrp/mod.ts";
 import type { IncomingMessageSink } from "../../src/session/mod.ts";
-import { BrowserPeer, chunkFrame } from "./_browser.ts";
+import { BrowserPeer, chunkFrame } from "../session/_browser.ts";
 import { auth, LOOPBACK_HOPS, until, wsRelay } from "./_ws_relay_server.ts";
 
 const KiB = 1024;

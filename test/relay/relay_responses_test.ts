@@ -4,8 +4,9 @@
  */
 import { assertEquals, assertRejects } from "../_assert.ts";
 import { MsrpEndpoint } from "../../src/session/mod.ts";
+import { registerWithRelay } from "../../src/relay/mod.ts";
 import { MsrpError } from "../../src/msrp/mod.ts";
-import { RawPeer } from "./_peer.ts";
+import { RawPeer } from "../session/_peer.ts";
 
 /** Runs AUTH against a fake relay that answers every AUTH with `status` and `extra` headers. */
 async function authAgainst(status: string, extra = "") {
@@ -13,7 +14,7 @@ async function authAgainst(status: string, extra = "") {
   const e = new MsrpEndpoint({ port: 0 }).listen();
   const relayUri = `msrp://127.0.0.1:${listener.addr.port};tcp`;
   const relay = RawPeer.accept(listener);
-  const registering = e.registerWithRelay({
+  const registering = registerWithRelay(e, {
     uri: relayUri,
     username: "u",
     password: "p",

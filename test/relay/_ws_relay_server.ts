@@ -7,14 +7,11 @@
 
 import { assertEquals } from "../_assert.ts";
 import type { ResponseHead } from "../../src/msrp/mod.ts";
-import {
-  type EndpointOptions,
-  MsrpEndpoint,
-  type WebSocketRelayOptions,
-} from "../../src/session/mod.ts";
+import { type EndpointOptions, MsrpEndpoint } from "../../src/session/mod.ts";
+import { WebSocketRelay, type WebSocketRelayOptions } from "../../src/relay/mod.ts";
 import { upgradeMsrpWebSocket } from "../../src/transport/mod.ts";
 import { type AddressRule, parseAddressRules } from "../../src/transport/address_rule.ts";
-import { authFrame, type BrowserPeer } from "./_browser.ts";
+import { authFrame, type BrowserPeer } from "../session/_browser.ts";
 
 /**
  * `allow` for a relay whose tests forward to TCP next hops on loopback: any
@@ -26,6 +23,8 @@ export const LOOPBACK_HOPS: readonly AddressRule[] = parseAddressRules("127.0.0.
 export interface WsRelay extends AsyncDisposable {
   /** The endpoint whose WebSocket server is the relay. */
   readonly e: MsrpEndpoint;
+  /** The relay itself, the endpoint's router. */
+  readonly relay: WebSocketRelay;
   /** `ws://127.0.0.1:<port>/msrp`. */
   readonly url: string;
   /** `msrp://127.0.0.1:<port>;ws`, where browsers send AUTH. */
@@ -38,19 +37,20 @@ export function wsRelay(
   endpoint: EndpointOptions = {},
 ): WsRelay {
   const ac = new AbortController();
-  const holder: { e?: MsrpEndpoint } = {};
+  const holder: { relay?: WebSocketRelay } = {};
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
     (req, info) =>
-      upgradeMsrpWebSocket(req, (conn) => holder.e!.adoptWebSocket(conn, options), {
+      upgradeMsrpWebSocket(req, (conn) => holder.relay!.adopt(conn), {
         remoteAddr: info.remoteAddr,
       }),
   );
   const authority = `127.0.0.1:${server.addr.port}`;
-  const e = holder.e = new MsrpEndpoint({ ...endpoint, port: 0, webSocketAuthority: authority })
-    .listen();
+  const e = new MsrpEndpoint({ ...endpoint, port: 0, webSocketAuthority: authority }).listen();
+  const relay = holder.relay = new WebSocketRelay(e, options);
   return {
     e,
+    relay,
     url: `ws://${authority}/msrp`,
     relayUri: `msrp://${authority};ws`,
     async [Symbol.asyncDispose]() {

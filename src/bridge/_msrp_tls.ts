@@ -6,9 +6,9 @@
  * @module
  */
 
-import { type Config, ConfigError } from "./config.ts";
-import type { EndpointTlsOptions } from "./session/mod.ts";
-import { checkKeyPair, pemCertificates } from "./transport/pem.ts";
+import { type Config, ConfigError } from "../config.ts";
+import type { EndpointTlsOptions } from "../session/mod.ts";
+import { checkKeyPair, pemCertificates } from "../transport/pem.ts";
 
 /** What the MSRP listener serves `msrps` with, and what our SDP says of it. */
 export interface MsrpTls {

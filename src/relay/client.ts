@@ -1,22 +1,30 @@
 /**
- * Relay client (RFC 4976): AUTH with digest challenge/response, Use-Path and
- * Expires, refreshed before expiry.
+ * Relay client (RFC 4976): registers an endpoint with a relay by AUTH with
+ * digest challenge/response, Use-Path and Expires, refreshed before expiry.
  *
  * @module
  */
 
 import {
   answerChallenge,
+  effectivePort,
   encodeRequest,
   formatAuthorization,
   MsrpError,
   newTransactionId,
   parseChallenge,
+  parseMsrpUri,
   parsePath,
   type ResponseHead,
   Status,
 } from "../msrp/mod.ts";
-import type { Link } from "./_link.ts";
+import {
+  type MsrpEndpoint,
+  newSessionId,
+  type RelayRoute,
+  type RouterLink,
+} from "../session/mod.ts";
+import { connect } from "../transport/mod.ts";
 
 /** Where and how to authenticate with a relay. */
 export interface RelayOptions {
@@ -56,7 +64,7 @@ const DEFAULT_EXPIRES = 3600;
  * code, e.g. a non-MSRP 420, fails at once).
  */
 export async function authenticate(
-  link: Link,
+  link: RouterLink,
   clientUri: string,
   options: RelayOptions,
 ): Promise<RelayGrant> {
@@ -142,22 +150,24 @@ export function refreshDelaySeconds(expires: number): number {
 
 /**
  * An authenticated relay connection shared by sessions (RFC 4976 §5): keeps
- * the grant fresh until closed. Fires `close` when it ends.
+ * the grant fresh until closed. Fires `close` when it ends. Sessions created
+ * with `usePath: registration.usePath` are reachable through it, and
+ * `MsrpEndpoint.connectSession` with `relay: registration` sends through it.
  */
-export class RelayRegistration extends EventTarget {
+export class RelayRegistration extends EventTarget implements RelayRoute {
   /** The relay's URI. */
   readonly uri: string;
   /** The URI we authenticated as (AUTH From-Path). */
   readonly clientUri: string;
-  /** @internal The relay connection. */
-  readonly link: Link;
+  /** The relay connection. */
+  readonly link: RouterLink;
   #grant: RelayGrant;
   readonly #options: RelayOptions;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
-  /** Wraps a fresh grant; endpoints call this. */
-  constructor(link: Link, clientUri: string, options: RelayOptions, grant: RelayGrant) {
+  /** Wraps a fresh grant; {@linkcode registerWithRelay} calls this. */
+  constructor(link: RouterLink, clientUri: string, options: RelayOptions, grant: RelayGrant) {
     super();
     this.uri = options.uri;
     this.clientUri = clientUri;
@@ -205,5 +215,52 @@ export class RelayRegistration extends EventTarget {
     this.link.pinned = false;
     this.link.connection.close(new Error(reason));
     this.dispatchEvent(new Event("close"));
+  }
+}
+
+/**
+ * Connects `endpoint` to a relay and authenticates (RFC 4976 §5): the
+ * relay connection is one of the endpoint's, kept open with no session on
+ * it until the registration closes.
+ *
+ * @example Register, then connect a session through the relay
+ * ```ts ignore
+ * import { MsrpEndpoint, registerWithRelay } from "../../mod.ts";
+ *
+ * const endpoint = new MsrpEndpoint({ port: 0 }).listen();
+ * const relay = await registerWithRelay(endpoint, {
+ *   uri: "msrp://relay.example.net:2856;tcp",
+ *   username: "alice",
+ *   password: "secret",
+ * });
+ * const session = endpoint.createSession({ usePath: relay.usePath });
+ * await endpoint.connectSession(session, ["msrp://peer.example.net:2855/abc;tcp"], { relay });
+ * ```
+ *
+ * @throws {MsrpError} when the relay refuses AUTH (see {@linkcode authenticate}),
+ * and the errors of `connect`.
+ */
+export async function registerWithRelay(
+  endpoint: MsrpEndpoint,
+  options: RelayOptions,
+): Promise<RelayRegistration> {
+  const relay = parseMsrpUri(options.uri);
+  const conn = await connect({
+    hostname: relay.host,
+    port: effectivePort(relay),
+    tls: relay.scheme === "msrps",
+    caCerts: options.caCerts,
+    fingerprint: options.fingerprint,
+    insecure: options.insecure,
+  });
+  const link = endpoint.adopt(conn);
+  link.pinned = true;
+  const clientUri = `${endpoint.scheme}://${endpoint.authority}/${newSessionId()};tcp`;
+  try {
+    const grant = await authenticate(link, clientUri, options);
+    return new RelayRegistration(link, clientUri, options, grant);
+  } catch (e) {
+    link.connection.close();
+    throw e;
   }
 }

@@ -14,8 +14,8 @@ import {
   type ResponseHead,
 } from "../../src/msrp/mod.ts";
 import { MsrpEndpoint, type SessionCloseEvent } from "../../src/session/mod.ts";
-import { authFrame, BrowserPeer, chunkFrame } from "./_browser.ts";
-import { RawPeer, sendFrame } from "./_peer.ts";
+import { authFrame, BrowserPeer, chunkFrame } from "../session/_browser.ts";
+import { RawPeer, sendFrame } from "../session/_peer.ts";
 import { auth, LOOPBACK_HOPS, until, wsRelay } from "./_ws_relay_server.ts";
 
 function response(f: Frame): ResponseHead {
@@ -329,7 +329,7 @@ Deno.test("ws relay: an expired grant is dropped without being used and the sess
   const b = await BrowserPeer.open(r.url);
   try {
     const use = await auth(b, r.relayUri, "Expires: 1\r\n");
-    assertEquals(r.e.relayGrantCount, 1);
+    assertEquals(r.relay.grantCount, 1);
     const s = r.e.createSession();
     const connected = r.e.connectSession(s, [use, b.uri]);
     const bind = request(
@@ -348,7 +348,7 @@ Deno.test("ws relay: an expired grant is dropped without being used and the sess
       });
     });
     assert(reason.includes("expired"), reason);
-    assertEquals(r.e.relayGrantCount, 0);
+    assertEquals(r.relay.grantCount, 0);
     // The WebSocket stays open; the old Use-Path is gone.
     b.send(sendFrame({ tid: "gone1xyz", to: `${use} ${s.localUri}`, from: b.uri }));
     assertEquals(response(await b.response("gone1xyz")).status, 481);
@@ -358,8 +358,7 @@ Deno.test("ws relay: an expired grant is dropped without being used and the sess
 });
 
 Deno.test("ws relay: the connection it dialed to a next hop closes once its client is gone and it is idle", async () => {
-  await using r = wsRelay({ allow: LOOPBACK_HOPS }, {
-    relayHopIdleMs: 0,
+  await using r = wsRelay({ allow: LOOPBACK_HOPS, hopIdleMs: 0 }, {
     transactionTimeoutMs: 200,
   });
   const peer = new MsrpEndpoint({ port: 0 }).listen();

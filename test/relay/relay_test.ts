@@ -6,7 +6,8 @@
  */
 import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { MsrpEndpoint, type RelayRegistration } from "../../src/session/mod.ts";
+import { MsrpEndpoint } from "../../src/session/mod.ts";
+import { registerWithRelay, type RelayRegistration } from "../../src/relay/mod.ts";
 import { MsrpError } from "../../src/msrp/mod.ts";
 import { DEFAULT_RELAY_URI, skipUnlessRelay, skipUnlessRelayTls } from "../_services.ts";
 
@@ -21,13 +22,13 @@ const tlsUp = relayUp && await skipUnlessRelayTls("relay_test") === undefined;
 async function relayedPair(uri = RELAY_URI, caCerts?: string[], chunkSize = 8 * 1024) {
   const ea = new MsrpEndpoint({ port: 0, session: { chunkSize } }).listen();
   const eb = new MsrpEndpoint({ port: 0, session: { chunkSize } }).listen();
-  const ra: RelayRegistration = await ea.registerWithRelay({
+  const ra: RelayRegistration = await registerWithRelay(ea, {
     uri,
     username: "alice",
     password: "secret",
     caCerts,
   });
-  const rb = await eb.registerWithRelay({ uri, username: "bob", password: "secret", caCerts });
+  const rb = await registerWithRelay(eb, { uri, username: "bob", password: "secret", caCerts });
   const b = eb.createSession({ usePath: rb.usePath });
   const a = ea.createSession({ usePath: ra.usePath });
   await ea.connectSession(a, b.localPath, { relay: ra });
@@ -52,7 +53,7 @@ Deno.test({
   async fn() {
     const e = new MsrpEndpoint({ port: 0 }).listen();
     try {
-      const r = await e.registerWithRelay({
+      const r = await registerWithRelay(e, {
         uri: RELAY_URI,
         username: "carol",
         password: "secret",
@@ -76,7 +77,7 @@ Deno.test({
     const e = new MsrpEndpoint({ port: 0 }).listen();
     try {
       const err = await assertRejects(
-        () => e.registerWithRelay({ uri: RELAY_URI, username: "alice", password: "wrong" }),
+        () => registerWithRelay(e, { uri: RELAY_URI, username: "alice", password: "wrong" }),
         MsrpError,
       );
       assertEquals(err.status, 403);
@@ -160,12 +161,12 @@ Deno.test({
     const ea = new MsrpEndpoint({ port: 0 }).listen();
     const eb = new MsrpEndpoint({ port: 0 }).listen();
     try {
-      const ra = await ea.registerWithRelay({
+      const ra = await registerWithRelay(ea, {
         uri: RELAY_URI,
         username: "alice",
         password: "secret",
       });
-      const rb = await eb.registerWithRelay({
+      const rb = await registerWithRelay(eb, {
         uri: RELAY_URI,
         username: "bob",
         password: "secret",

@@ -1,6 +1,7 @@
 /**
- * A typed view of the parts of the `sdp-transform` npm package used here;
- * the package ships no type declarations.
+ * A typed view of the `sdp-transform` npm package's parser, which the SDP tests
+ * use as an independent reader of the SDP we write; the package ships no type
+ * declarations. The product writes and parses SDP itself (src/sdp/).
  *
  * @module
  */
@@ -80,16 +81,10 @@ export interface TransformSession {
 }
 
 interface SdpTransform {
-  write(session: TransformSession): string;
   parse(sdp: string): TransformSession;
 }
 
 const lib: SdpTransform = sdpTransform;
-
-/** Writes a session description with CRLF line endings. */
-export function write(session: TransformSession): string {
-  return lib.write(session);
-}
 
 /** Parses a session description the way `sdp-transform` does. */
 export function parse(sdp: string): TransformSession {

@@ -1,0 +1,167 @@
+/**
+ * The live sessions of the bridge and their rows (internal): every session
+ * has a row in the store with the MSRP session id as its id, kept up to
+ * date as it starts and ends (`session.started`, `session.ended`), and the
+ * plugins hear of both.
+ *
+ * @module
+ */
+
+import { type PluginSession, pluginSession } from "../plugins/mod.ts";
+import type {
+  IncomingMessageInfo,
+  IncomingMessageSink,
+  MsrpSession,
+  SessionCloseEvent,
+} from "../session/mod.ts";
+import type { CallIdentity, ListOptions, Page, SessionRecord, SessionState } from "../store/mod.ts";
+import { createEvent, sessionEventData } from "../webhooks/mod.ts";
+import type { Runtime } from "./_runtime.ts";
+import { BridgeError } from "./errors.ts";
+import type { EventLog } from "./events.ts";
+
+/** Makes the sink that stores a message received in session `sessionId`. */
+export type SinkFactory = (sessionId: string, info: IncomingMessageInfo) => IncomingMessageSink;
+
+/** What {@linkcode Sessions.list} filters and pages by. */
+export interface SessionQuery extends ListOptions {
+  /** Only sessions in this state. */
+  readonly state?: SessionState;
+}
+
+/** The open sessions, by id, with their rows and plugin views. */
+export class Sessions {
+  readonly #rt: Runtime;
+  readonly #events: EventLog;
+  readonly #sink: SinkFactory;
+  readonly #live = new Map<string, MsrpSession>();
+  readonly #pluginViews = new Map<string, PluginSession>();
+
+  /** Creates sessions on `rt`'s endpoint whose received messages go to `sink`. */
+  constructor(rt: Runtime, events: EventLog, sink: SinkFactory) {
+    this.#rt = rt;
+    this.#events = events;
+    this.#sink = sink;
+  }
+
+  /** How many sessions are open. */
+  get openCount(): number {
+    return this.#live.size;
+  }
+
+  /** The open session `id`. */
+  live(id: string): MsrpSession | undefined {
+    return this.#live.get(id);
+  }
+
+  /**
+   * The open session `id`.
+   *
+   * @throws {BridgeError} `not-found` without such a session, `session-closed` when it ended.
+   */
+  open(id: string): MsrpSession {
+    const session = this.#live.get(id);
+    if (session) return session;
+    if (!this.#rt.store.getSession(id)) {
+      throw new BridgeError("not-found", `no session ${id}`, "id");
+    }
+    throw new BridgeError("session-closed", `session ${id} has ended`, "id");
+  }
+
+  /** Session `id` as plugins see it, while it is open. */
+  pluginView(id: string): PluginSession | undefined {
+    return this.#pluginViews.get(id);
+  }
+
+  /**
+   * Creates a session on our endpoint, over WebSocket (`ws`) or TCP/TLS.
+   *
+   * @throws {BridgeError} `session-limit` when `MAX_SESSIONS` are open.
+   */
+  create(transport: "tcp" | "ws"): MsrpSession {
+    try {
+      const session: MsrpSession = this.#rt.endpoint.createSession({
+        transport,
+        sink: (info) => this.#sink(session.id, info),
+      });
+      return session;
+    } catch (e) {
+      if (e instanceof RangeError) throw new BridgeError("session-limit", e.message);
+      throw e;
+    }
+  }
+
+  /** Records a new session and follows its start and end. */
+  record(
+    session: MsrpSession,
+    direction: "in" | "out",
+    remotePath: readonly string[],
+    identity: Partial<CallIdentity> = {},
+  ): void {
+    const { store, log, plugins } = this.#rt;
+    store.insertSession({
+      id: session.id,
+      direction,
+      localUri: session.localUri,
+      remotePath,
+      ...identity,
+    });
+    this.#live.set(session.id, session);
+    const view = pluginSession(session, { direction });
+    this.#pluginViews.set(session.id, view);
+    session.ready.then(() => {
+      if (session.closed) return;
+      const row = store.updateSession(session.id, {
+        state: "active",
+        remotePath: session.remotePath ?? remotePath,
+      });
+      this.#events.publish(createEvent("session.started", sessionEventData(row)));
+      log.info("session started", { sessionId: session.id });
+      if (plugins) this.#rt.track(plugins.sessionStarted(view));
+    }, () => {});
+    session.addEventListener("close", (e) => {
+      const reason = (e as SessionCloseEvent).reason;
+      this.#live.delete(session.id);
+      const row = store.updateSession(session.id, {
+        state: "ended",
+        endedAt: Date.now(),
+        endReason: reason,
+      });
+      this.#events.publish(createEvent("session.ended", sessionEventData(row)));
+      log.info("session ended", { sessionId: session.id, reason });
+      this.#pluginViews.delete(session.id);
+      if (plugins) this.#rt.track(plugins.sessionEnded(view, reason));
+    }, { once: true });
+  }
+
+  /**
+   * Ends session `id` (messages in flight fail with `reason`); a no-op when it has ended.
+   *
+   * @throws {BridgeError} `not-found` without such a session.
+   */
+  close(id: string, reason: string): void {
+    const session = this.#live.get(id);
+    if (session) {
+      session.close(reason);
+      return;
+    }
+    if (!this.#rt.store.getSession(id)) {
+      throw new BridgeError("not-found", `no session ${id}`, "id");
+    }
+  }
+
+  /** Closes every open session with `reason`. */
+  closeAll(reason: string): void {
+    for (const session of [...this.#live.values()]) session.close(reason);
+  }
+
+  /** The row of session `id`. */
+  get(id: string): SessionRecord | undefined {
+    return this.#rt.store.getSession(id);
+  }
+
+  /** A page of session rows, newest first. */
+  list(query: SessionQuery = {}): Page<SessionRecord> {
+    return this.#rt.store.listSessions(query);
+  }
+}

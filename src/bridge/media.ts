@@ -1,0 +1,186 @@
+/**
+ * SDP offer/answer for the bridge's sessions (RFC 3264, RFC 4975 §8): answer
+ * an offer, make one and apply its answer, then connect by the one rule of
+ * `session/negotiated.ts` — the active side dials and pins the peer's
+ * `a=fingerprint`, the passive side waits for the peer its SDP named. Our
+ * SDP carries `a=max-size` (MAX_MESSAGE_BYTES) and, on our `msrps`
+ * listener, the fingerprint of our certificate (RFC 8122).
+ *
+ * @module
+ */
+
+import { effectivePort, parseMsrpUri } from "../msrp/mod.ts";
+import {
+  type AcceptedMedia,
+  buildAnswer,
+  buildOffer,
+  isWebSocketProtocol,
+  type LocalMsrpEndpoint,
+  type LocalMsrpOffer,
+  parseAnswer,
+  parseSessionDescription,
+  type SessionDescription,
+} from "../sdp/mod.ts";
+import { connectNegotiated, expectNegotiatedPeer, type MsrpSession } from "../session/mod.ts";
+import type { SessionRecord } from "../store/mod.ts";
+import type { Runtime } from "./_runtime.ts";
+import type { Sessions } from "./_sessions.ts";
+import { BridgeError, errorText, sdpFailure } from "./errors.ts";
+
+/** How long a negotiated session may wait for its connection (and a call for its answer). */
+export const CONNECT_WAIT_MS = 60_000;
+
+/** A session created from an offer, with our answer. */
+export interface AnsweredSession {
+  /** The session id (also the session part of our MSRP URI). */
+  readonly id: string;
+  /** Our answer SDP. */
+  readonly answer: string;
+}
+
+/** A session created with our offer, waiting for the answer. */
+export interface OfferedSession {
+  /** The session id (also the session part of our MSRP URI). */
+  readonly id: string;
+  /** Our offer SDP. */
+  readonly offer: string;
+}
+
+/** Offer/answer and connecting, for the API and for calls we place. */
+export class Media {
+  readonly #rt: Runtime;
+  readonly #sessions: Sessions;
+  /** Our unanswered offers, by session id. */
+  readonly #offers = new Map<string, LocalMsrpOffer>();
+
+  /** Negotiates sessions of `sessions` on `rt`'s endpoint. */
+  constructor(rt: Runtime, sessions: Sessions) {
+    this.#rt = rt;
+    this.#sessions = sessions;
+  }
+
+  /**
+   * Answers an SDP offer: creates a session (WebSocket when the offer's MSRP
+   * line is, else TCP), records it and connects to the peer when our
+   * negotiated role is active; otherwise the peer connects to us.
+   *
+   * @throws {BridgeError} `invalid-sdp`, `sdp-not-acceptable`, `session-limit`,
+   * `shutting-down`.
+   */
+  answer(sdp: string): AnsweredSession {
+    this.#rt.checkRunning();
+    let description: SessionDescription;
+    try {
+      description = parseSessionDescription(sdp);
+    } catch (e) {
+      throw sdpFailure(e, "offer");
+    }
+    const line = description.media.find((m) => m.kind === "msrp" && m.port !== 0);
+    const transport = line?.kind === "msrp" && isWebSocketProtocol(line.protocol) ? "ws" : "tcp";
+    const session = this.#sessions.create(transport);
+    let accepted: AcceptedMedia;
+    let answer: string;
+    try {
+      ({ sdp: answer, accepted } = buildAnswer(description, this.#local(session)));
+    } catch (e) {
+      session.close("offer not acceptable");
+      throw sdpFailure(e, "offer");
+    }
+    this.#sessions.record(session, "in", accepted.remotePath);
+    const connected = this.connect(session, accepted);
+    if (accepted.setup === "active") this.#rt.track(connected.catch(() => {}));
+    this.#rt.log.info("session answered", { sessionId: session.id, role: accepted.setup });
+    return { id: session.id, answer };
+  }
+
+  /** Creates a session with our offer (`a=setup:actpass`); see {@linkcode applyAnswer}. */
+  offer(): OfferedSession {
+    this.#rt.checkRunning();
+    const session = this.#sessions.create("tcp");
+    const local = this.localOffer(session);
+    const offer = buildOffer(local);
+    this.#sessions.record(session, "out", []);
+    this.#offers.set(session.id, local);
+    session.addEventListener("close", () => this.#offers.delete(session.id), { once: true });
+    this.#rt.log.info("session offered", { sessionId: session.id });
+    return { id: session.id, offer };
+  }
+
+  /**
+   * Applies the answer to our offer: when we are the active side, connects
+   * and resolves once the connection is bound; otherwise waits for the peer.
+   *
+   * @throws {BridgeError} `not-found`, `not-awaiting-answer`, `invalid-sdp`,
+   * `sdp-not-acceptable`, `connect-failed`, `shutting-down`.
+   */
+  async applyAnswer(id: string, sdp: string): Promise<SessionRecord> {
+    this.#rt.checkRunning();
+    const local = this.#offers.get(id);
+    const session = this.#sessions.live(id);
+    if (!local || !session) {
+      if (!this.#sessions.get(id)) throw new BridgeError("not-found", `no session ${id}`, "id");
+      throw new BridgeError("not-awaiting-answer", `session ${id} is not waiting for an answer`);
+    }
+    let accepted: AcceptedMedia;
+    try {
+      accepted = parseAnswer(sdp, local);
+    } catch (e) {
+      throw sdpFailure(e, "answer");
+    }
+    this.#offers.delete(id);
+    this.#rt.store.updateSession(id, { remotePath: accepted.remotePath });
+    await this.connect(session, accepted);
+    return this.#sessions.get(id)!;
+  }
+
+  /** Our offer (`a=setup:actpass`) for `session`. */
+  localOffer(session: MsrpSession): LocalMsrpOffer {
+    return { ...this.#local(session), setup: "actpass" };
+  }
+
+  /**
+   * The one rule once offer and answer are done. Active: dials the peer (an
+   * `msrps` peer must present the certificate of its `a=fingerprint`) and
+   * resolves once bound; a failure closes the session and rejects with
+   * `connect-failed`. Passive: lets only the peer the SDP named bind the
+   * session (see `expectNegotiatedPeer`), resolves at once, and ends the
+   * session when no peer connects within {@linkcode CONNECT_WAIT_MS}.
+   */
+  connect(session: MsrpSession, accepted: AcceptedMedia): Promise<void> {
+    if (accepted.setup === "active") return this.#dial(session, accepted);
+    expectNegotiatedPeer(this.#rt.endpoint, session, accepted);
+    const timer = setTimeout(() => session.close("no connection from the peer"), CONNECT_WAIT_MS);
+    session.ready.finally(() => clearTimeout(timer)).catch(() => {});
+    return Promise.resolve();
+  }
+
+  async #dial(session: MsrpSession, accepted: AcceptedMedia): Promise<void> {
+    try {
+      await connectNegotiated(this.#rt.endpoint, session, accepted);
+    } catch (e) {
+      const reason = `connection failed: ${errorText(e)}`;
+      session.close(reason);
+      this.#rt.log.warn("msrp connect failed", { sessionId: session.id, error: errorText(e) });
+      throw new BridgeError("connect-failed", reason);
+    }
+  }
+
+  /**
+   * Our side for SDP: the session's path, host and port from its URI,
+   * `a=max-size`, and for a session on our `msrps` listener the fingerprint
+   * of its certificate.
+   */
+  #local(session: MsrpSession): LocalMsrpEndpoint {
+    const { config, msrpTls } = this.#rt;
+    const uri = parseMsrpUri(session.localUri);
+    const tls = uri.transport === "tcp" ? msrpTls : undefined;
+    return {
+      path: session.localPath,
+      address: uri.host,
+      port: effectivePort(uri),
+      acceptTypes: config.acceptTypes,
+      maxSize: config.maxMessageBytes,
+      fingerprint: tls && { hash: "sha-256", value: tls.fingerprint },
+    };
+  }
+}

@@ -1,0 +1,359 @@
+/**
+ * Messages of the bridge's sessions: sending (a row that follows every
+ * status change, `message.delivered` or `message.failed` when it settles),
+ * receiving into the store within `DATA_QUOTA_BYTES` (`message.received`
+ * unless a plugin consumes it), the plugins' replies and forwards, and the
+ * message rows.
+ *
+ * @module
+ */
+
+import { MsrpError, Status } from "../msrp/mod.ts";
+import { applyOutcome, createPluginMessage } from "../plugins/mod.ts";
+import type {
+  DeliveryResult,
+  IncomingMessageInfo,
+  IncomingMessageSink,
+  OutgoingMessage,
+} from "../session/mod.ts";
+import {
+  type ListOptions,
+  type MessageRecord,
+  type Page,
+  StoreError,
+  StoreSink,
+} from "../store/mod.ts";
+import {
+  createEvent,
+  inlineText,
+  MAX_INLINE_TEXT_BYTES,
+  messageEventData,
+} from "../webhooks/mod.ts";
+import type { Runtime } from "./_runtime.ts";
+import type { Sessions } from "./_sessions.ts";
+import { BridgeError } from "./errors.ts";
+import type { EventLog, WebhookReplyTarget } from "./events.ts";
+
+/** Received bodies up to this size are offered to plugins. */
+const PLUGIN_BODY_BYTES = 1024 * 1024;
+/** Least time between two "disk quota exceeded" log lines; refusals in between are counted. */
+const QUOTA_LOG_INTERVAL_MS = 10_000;
+const encoder = new TextEncoder();
+
+/** Where the API serves the content of received message `id`. */
+export function contentUrl(id: string): string {
+  return `/v1/messages/${id}/content`;
+}
+
+/** Options of {@linkcode Messaging.send}. */
+export interface BridgeSendOptions {
+  /** Content-Type of the body. */
+  readonly contentType: string;
+  /** Size of a streamed body, when known. */
+  readonly size?: number;
+  /** Ask the receiver for a success REPORT, so the status becomes `delivered`. */
+  readonly report?: boolean;
+}
+
+/** A message handed to a session: its row as inserted and its delivery state. */
+export interface SentMessage {
+  /** The message row. */
+  readonly record: MessageRecord;
+  /** The message being sent; `done` settles with the outcome. */
+  readonly outgoing: OutgoingMessage;
+}
+
+/** What messaging counted since start, for `/metrics`. */
+export interface MessageCounters {
+  /** Messages received completely. */
+  readonly messagesIn: number;
+  /** Messages sent (`sent` or `delivered`). */
+  readonly messagesOut: number;
+  /** Body bytes received. */
+  readonly bytesIn: number;
+  /** Body bytes sent. */
+  readonly bytesOut: number;
+  /** Failed outgoing messages by MSRP status code. */
+  readonly failuresByCode: ReadonlyMap<number, number>;
+  /** Incoming messages that ended incomplete or could not be stored. */
+  readonly incomingFailures: number;
+}
+
+/** Sending, receiving and the rows of messages. */
+export class Messaging implements WebhookReplyTarget {
+  readonly #rt: Runtime;
+  readonly #events: EventLog;
+  readonly #sessions: Sessions;
+  readonly #failures = new Map<number, number>();
+  #messagesIn = 0;
+  #messagesOut = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #incomingFailures = 0;
+  #quotaLoggedAt = -Infinity;
+  #quotaRefusals = 0;
+
+  /** Sends and receives in `sessions`, publishing to `events`. */
+  constructor(rt: Runtime, events: EventLog, sessions: Sessions) {
+    this.#rt = rt;
+    this.#events = events;
+    this.#sessions = sessions;
+  }
+
+  /** The bridge takes new work. */
+  get running(): boolean {
+    return this.#rt.running;
+  }
+
+  /** What was counted since start. */
+  counters(): MessageCounters {
+    return {
+      messagesIn: this.#messagesIn,
+      messagesOut: this.#messagesOut,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      failuresByCode: new Map(this.#failures),
+      incomingFailures: this.#incomingFailures,
+    };
+  }
+
+  /** Session `sessionId` is open. */
+  isOpen(sessionId: string): boolean {
+    return this.#sessions.live(sessionId) !== undefined;
+  }
+
+  /** Sends `text` into an open session; see {@linkcode send}. */
+  sendText(sessionId: string, text: string, contentType: string): MessageRecord {
+    return this.send(sessionId, text, { contentType }).record;
+  }
+
+  /**
+   * Queues a message on a session and records it. Its row follows every
+   * status change; when it settles, `message.delivered` (status `sent` or
+   * `delivered`) or `message.failed` is published.
+   *
+   * @throws {BridgeError} `shutting-down`, `not-found`, `session-closed`.
+   */
+  send(
+    sessionId: string,
+    body: string | Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+    options: BridgeSendOptions,
+  ): SentMessage {
+    this.#rt.checkRunning();
+    const session = this.#sessions.open(sessionId);
+    const store = this.#rt.store;
+    const bytes = typeof body === "string" ? encoder.encode(body) : body;
+    const size = bytes instanceof Uint8Array ? bytes.length : options.size;
+    const outgoing = session.send(bytes, {
+      contentType: options.contentType,
+      successReport: options.report ?? false,
+      size,
+    });
+    const record = store.insertMessage({
+      sessionId,
+      direction: "out",
+      messageId: outgoing.messageId,
+      status: outgoing.status,
+      contentType: outgoing.contentType,
+      size: size ?? null,
+      // A short text is kept in the row, so transcripts show what was sent.
+      text: bytes instanceof Uint8Array ? inlineText(outgoing.contentType, bytes) : undefined,
+    });
+    // A message of one chunk settles in one round trip: its row goes from
+    // queued to the outcome, saving a write per text; longer ones show "sending".
+    const oneChunk = size !== undefined && size <= session.chunkSize;
+    const onStatus = () => {
+      if (outgoing.settled || (oneChunk && outgoing.status === "sending")) return;
+      store.updateMessage(record.id, { status: outgoing.status, bytes: outgoing.bytesSent });
+    };
+    outgoing.addEventListener("status", onStatus);
+    this.#rt.track(outgoing.done.then((result) => {
+      outgoing.removeEventListener("status", onStatus);
+      this.#settled(record.id, result);
+    }));
+    return { record, outgoing };
+  }
+
+  /**
+   * Stores a message received in session `sessionId`. Content past
+   * `DATA_QUOTA_BYTES` is refused with 413 "disk quota exceeded" (RFC 4975
+   * §10.5: stop sending this message): on the first chunk nothing is
+   * recorded; later the message fails and its content is removed (see
+   * `StoreSink`).
+   */
+  sink(sessionId: string, info: IncomingMessageInfo): IncomingMessageSink {
+    let sink: StoreSink;
+    try {
+      sink = new StoreSink(this.#rt.store, sessionId, info, {
+        quota: this.#rt.quota,
+        onClose: (row) => this.#rt.track(this.#received(row)),
+      });
+    } catch (e) {
+      throw this.#quotaRefusal(e, sessionId, info);
+    }
+    return {
+      write: (offset, bytes) => {
+        try {
+          return sink.write(offset, bytes);
+        } catch (e) {
+          throw this.#quotaRefusal(e, sessionId, info);
+        }
+      },
+      close: (outcome) => this.#rt.track(sink.close(outcome)),
+    };
+  }
+
+  /** The row of message `id`. */
+  get(id: string): MessageRecord | undefined {
+    return this.#rt.store.getMessage(id);
+  }
+
+  /**
+   * A page of session `sessionId`'s messages, oldest first.
+   *
+   * @throws {BridgeError} `not-found` without such a session.
+   */
+  list(sessionId: string, options: ListOptions = {}): Page<MessageRecord> {
+    if (!this.#sessions.get(sessionId)) {
+      throw new BridgeError("not-found", `no session ${sessionId}`, "id");
+    }
+    return this.#rt.store.listMessages(sessionId, options);
+  }
+
+  /** A quota failure as the MSRP refusal, logged (at most once per interval); others as they are. */
+  #quotaRefusal(e: unknown, sessionId: string, info: IncomingMessageInfo): unknown {
+    if (!(e instanceof StoreError) || e.code !== "quota-exceeded") return e;
+    this.#quotaRefusals++;
+    const now = performance.now();
+    if (now - this.#quotaLoggedAt >= QUOTA_LOG_INTERVAL_MS) {
+      this.#rt.log.warn("disk quota exceeded: received content refused", {
+        sessionId,
+        messageId: info.messageId,
+        size: info.size ?? null,
+        usedBytes: this.#rt.quota.usedBytes,
+        quotaBytes: this.#rt.config.dataQuotaBytes,
+        refused: this.#quotaRefusals,
+      });
+      this.#quotaLoggedAt = now;
+      this.#quotaRefusals = 0;
+    }
+    return new MsrpError(Status.RequestEntityTooLarge, "disk quota exceeded");
+  }
+
+  async #received(row: MessageRecord): Promise<void> {
+    const { store, log } = this.#rt;
+    const session = store.getSession(row.sessionId);
+    if (row.status !== "received") {
+      this.#incomingFailures++;
+      this.#events.publish(createEvent("message.failed", messageEventData(row, session)));
+      log.warn("message incomplete", { messageId: row.id, bytes: row.bytes });
+      return;
+    }
+    this.#messagesIn++;
+    this.#bytesIn += row.bytes;
+    let text: string | undefined;
+    if (row.bytes <= MAX_INLINE_TEXT_BYTES && /^text\//i.test(row.contentType) && row.contentPath) {
+      // Without the file the event still carries contentUrl, which then answers 404.
+      const body = await Deno.readFile(row.contentPath).catch(() => undefined);
+      text = body && inlineText(row.contentType, body);
+      // Kept in the row too, so transcripts list it without reading a file.
+      if (text !== undefined) store.updateMessage(row.id, { text });
+    }
+    if (await this.#consumedByPlugins(row)) return;
+    this.#events.publish(
+      createEvent(
+        "message.received",
+        messageEventData(row, session, { text, contentUrl: contentUrl(row.id) }),
+      ),
+    );
+    log.info("message received", {
+      sessionId: row.sessionId,
+      messageId: row.id,
+      bytes: row.bytes,
+    });
+  }
+
+  /**
+   * Runs the plugins on a received message, sends their replies and
+   * forwards (`applyOutcome`), and tells whether one of them consumed it
+   * (then no `message.received` is published).
+   */
+  async #consumedByPlugins(row: MessageRecord): Promise<boolean> {
+    const { plugins, log } = this.#rt;
+    const view = this.#sessions.pluginView(row.sessionId);
+    if (!view || !plugins) return false;
+    const body = row.contentPath && row.bytes <= PLUGIN_BODY_BYTES
+      ? await Deno.readFile(row.contentPath).catch(() => undefined)
+      : undefined;
+    const outcome = await plugins.message(
+      view,
+      createPluginMessage({
+        id: row.messageId,
+        sessionId: row.sessionId,
+        direction: "in",
+        contentType: row.contentType,
+        body,
+        size: row.bytes,
+      }),
+    );
+    const delivered = applyOutcome(outcome, (sessionId, content) => {
+      if (!this.isOpen(sessionId)) return false;
+      this.send(sessionId, content.body, { contentType: content.contentType });
+      return true;
+    }, log);
+    if (!delivered) {
+      log.info("message consumed by plugin", {
+        sessionId: row.sessionId,
+        messageId: row.id,
+        plugin: outcome.consumedBy,
+        rejectStatus: outcome.reject?.status,
+      });
+    }
+    return !delivered;
+  }
+
+  #settled(id: string, result: DeliveryResult): void {
+    const { store, plugins, log } = this.#rt;
+    const failed = result.status === "failed";
+    // The row and its event commit together; subscribers hear of it after the commit.
+    const { row, event } = store.transaction(() => {
+      const row = store.updateMessage(id, {
+        status: result.status,
+        bytes: result.bytesSent,
+        errorCode: failed ? result.code : null,
+        errorReason: failed ? result.reason : null,
+      });
+      const session = store.getSession(row.sessionId);
+      const type = failed ? "message.failed" : "message.delivered";
+      return { row, event: this.#events.record(createEvent(type, messageEventData(row, session))) };
+    });
+    this.#events.notify(event);
+    if (failed) {
+      this.#failures.set(result.code, (this.#failures.get(result.code) ?? 0) + 1);
+    } else {
+      this.#messagesOut++;
+      this.#bytesOut += result.bytesSent;
+    }
+    const view = this.#sessions.pluginView(row.sessionId);
+    if (plugins && view) {
+      this.#rt.track(plugins.delivery({
+        session: view,
+        message: createPluginMessage({
+          id: row.messageId,
+          sessionId: row.sessionId,
+          direction: "out",
+          contentType: row.contentType,
+          size: result.bytesSent,
+        }),
+        ...result,
+      }));
+    }
+    log.info("message settled", {
+      sessionId: row.sessionId,
+      messageId: id,
+      status: result.status,
+      code: result.code,
+      bytes: result.bytesSent,
+    });
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * The bridge's use cases behind one facade, {@linkcode Bridge}: SDP
+ * offer/answer and connecting (`media.ts`), messages (`messaging.ts`), calls
+ * through the PBX (`calls.ts`), pager mode (`pager.ts`), the event log and
+ * webhook replies (`events.ts`), readiness and metrics (`health.ts`).
+ *
+ * @module
+ */
+
+export { Bridge } from "./bridge.ts";
+export { BridgeError, type BridgeErrorCode } from "./errors.ts";
+export type { EslState } from "./calls.ts";
+export type { EventSubscriber } from "./events.ts";
+export type { BridgeMetrics, Readiness } from "./health.ts";
+export type { AnsweredSession, OfferedSession } from "./media.ts";
+export { type BridgeSendOptions, contentUrl, type SentMessage } from "./messaging.ts";
+export type { PagerMessage } from "./pager.ts";
+export type { SessionQuery } from "./_sessions.ts";

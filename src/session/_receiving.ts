@@ -1,0 +1,341 @@
+/**
+ * The receiving side of a session (RFC 4975 §7.1.1, §7.1.2): reassembles
+ * incoming messages into their sinks, answers their chunks, reports on
+ * them, and bounds how many stay unfinished.
+ *
+ * @module
+ */
+
+import {
+  buildReport,
+  buildResponse,
+  type ByteRange,
+  encodeRequest,
+  encodeResponse,
+  failureReportDue,
+  isAcceptedType,
+  MsrpError,
+  type ReportPolicy,
+  reportPolicy,
+  type RequestHead,
+  responseDue,
+  Status,
+  transactionIdFor,
+} from "../msrp/mod.ts";
+import {
+  IncomingMessage,
+  type IncomingMessageSink,
+  type IncomingOutcome,
+  type SinkFactory,
+  TOO_MANY_UNFINISHED,
+} from "./incoming.ts";
+import type { ChunkReceiver, LinkedSession } from "./_session_link.ts";
+
+/** How a session receives. */
+export interface InboxOptions {
+  /** Media types accepted (`a=accept-types`). */
+  readonly acceptTypes: readonly string[];
+  /** Largest message accepted, in bytes (413 beyond it). */
+  readonly maxMessageBytes: number;
+  /** Where received messages go; in memory when omitted. */
+  readonly sink?: SinkFactory;
+  /** See `SessionOptions.maxUnfinishedMessages`. */
+  readonly maxUnfinishedMessages: number;
+  /** See `SessionOptions.unfinishedIdleMs`. */
+  readonly unfinishedIdleMs: number;
+}
+
+/** A receiver asked for success reports reports progress this often. */
+const PROGRESS_REPORT_BYTES = 128 * 1024;
+/** Message-IDs refused with 413 kept in mind, so that later chunks of them are refused too. */
+const REFUSED_IDS = 256;
+const DROP: ChunkReceiver = { body() {}, end() {}, fail() {} };
+
+/** The messages a session receives. */
+export class Inbox {
+  readonly #session: LinkedSession;
+  readonly #acceptTypes: readonly string[];
+  readonly #maxMessageBytes: number;
+  readonly #sink: SinkFactory | undefined;
+  readonly #maxUnfinished: number;
+  readonly #unfinishedIdleMs: number;
+  readonly #announce: (message: IncomingMessage) => void;
+  readonly #incoming = new Map<string, IncomingMessage>();
+  /** Message-IDs refused with 413, oldest first, with the comment they got. */
+  readonly #refused = new Map<string, string | undefined>();
+
+  /** Creates the inbox of `session`; `announce` gets each message once it ends. */
+  constructor(
+    session: LinkedSession,
+    options: InboxOptions,
+    announce: (message: IncomingMessage) => void,
+  ) {
+    this.#session = session;
+    this.#acceptTypes = options.acceptTypes;
+    this.#maxMessageBytes = options.maxMessageBytes;
+    this.#sink = options.sink;
+    this.#maxUnfinished = options.maxUnfinishedMessages;
+    this.#unfinishedIdleMs = options.unfinishedIdleMs;
+    this.#announce = announce;
+  }
+
+  /** The session ended: unfinished messages end incomplete with `reason`. */
+  close(reason: string): void {
+    for (const m of this.#incoming.values()) this.#finishIncoming(m, reason);
+    this.#incoming.clear();
+  }
+
+  /** Handles a SEND's head; returns where its body goes. */
+  receiveSend(head: RequestHead): ChunkReceiver {
+    let policy: ReportPolicy;
+    try {
+      policy = reportPolicy(head);
+    } catch (e) {
+      this.#respond(head, e instanceof MsrpError ? e.status : Status.BadRequest);
+      return DROP;
+    }
+    const range = head.byteRange ?? { start: 1, end: "*", total: "*" } as ByteRange;
+    if (head.contentType === undefined) {
+      // A bodiless SEND (e.g. the one that binds a connection): just answer it.
+      return { body() {}, end: () => this.#answer(head, policy, Status.OK), fail() {} };
+    }
+    const messageId = head.messageId;
+    if (messageId === undefined) return this.#reject(head, policy, Status.BadRequest);
+    if (!isAcceptedType(head.contentType, this.#acceptTypes)) {
+      return this.#reject(head, policy, Status.UnsupportedMediaType);
+    }
+    if (range.total !== "*" && range.total > this.#maxMessageBytes) {
+      return this.#reject(head, policy, Status.RequestEntityTooLarge);
+    }
+    let message = this.#incoming.get(messageId);
+    if (!message) {
+      // RFC 4975 §10.5: a 413 asks the sender to stop sending the message.
+      if (this.#refused.has(messageId)) {
+        const comment = this.#refused.get(messageId);
+        return this.#reject(head, policy, Status.RequestEntityTooLarge, comment);
+      }
+      if (!this.#makeRoom()) {
+        this.#remember(messageId, TOO_MANY_UNFINISHED);
+        return this.#reject(head, policy, Status.RequestEntityTooLarge, TOO_MANY_UNFINISHED);
+      }
+      const headers = new Map<string, string>();
+      for (const [k, v] of head.headers) headers.set(k.toLowerCase(), v);
+      const info = {
+        messageId,
+        contentType: head.contentType,
+        size: range.total === "*" ? undefined : range.total,
+        headers,
+      };
+      let sink: IncomingMessageSink | undefined;
+      try {
+        sink = this.#sink?.(info);
+      } catch (e) {
+        // The sink refuses the message (e.g. 413 for a disk quota): nothing is kept of it.
+        if (!(e instanceof MsrpError)) throw e;
+        if (e.status === Status.RequestEntityTooLarge) this.#remember(messageId, e.message);
+        return this.#reject(head, policy, e.status, e.message);
+      }
+      message = new IncomingMessage(info, this.#maxMessageBytes, sink);
+      message.senderPath = head.fromPath;
+      message.policy = policy;
+      // RFC 4975 §7.1.2: a success REPORT goes to the SEND's From-Path.
+      if (policy.successReport) message.reportTo = head.fromPath;
+      this.#incoming.set(messageId, message);
+    }
+    message.lastActivity = performance.now();
+    const m = message;
+    try {
+      m.reassembler.beginChunk(range);
+    } catch (e) {
+      return this.#rejectIncoming(m, head, policy, e);
+    }
+    let failed = false;
+    return {
+      body: (bytes) => {
+        if (failed) return;
+        let offset: number;
+        try {
+          offset = m.reassembler.write(bytes);
+        } catch (e) {
+          failed = true;
+          this.#rejectIncoming(m, head, policy, e);
+          return;
+        }
+        if (!m.sink) return;
+        try {
+          this.#session.link?.track(m.sink.write(offset, bytes), bytes.length);
+        } catch (e) {
+          // The sink cannot take more (e.g. a disk quota): its reason is the comment.
+          failed = true;
+          this.#rejectIncoming(m, head, policy, e, e instanceof MsrpError ? e.message : undefined);
+        }
+      },
+      end: (flag) => {
+        if (failed) return;
+        m.reassembler.endChunk(flag);
+        this.#answer(head, policy, Status.OK);
+        if (flag === "#") this.#finishIncoming(m, "aborted by sender");
+        else if (m.reassembler.isComplete) this.#finishIncoming(m, "");
+        else if (m.reportTo) this.#reportProgress(m);
+      },
+      fail: (error) => {
+        failed = true;
+        this.#rejectIncoming(m, head, policy, error);
+      },
+    };
+  }
+
+  #reject(
+    head: RequestHead,
+    policy: ReportPolicy,
+    status: number,
+    comment?: string,
+  ): ChunkReceiver {
+    this.#answer(head, policy, status, comment);
+    return DROP;
+  }
+
+  #rejectIncoming(
+    m: IncomingMessage,
+    head: RequestHead,
+    policy: ReportPolicy,
+    e: unknown,
+    comment?: string,
+  ): ChunkReceiver {
+    const status = e instanceof MsrpError ? e.status : Status.BadRequest;
+    this.#answer(head, policy, status, comment);
+    if (status === Status.RequestEntityTooLarge) this.#remember(m.messageId, comment);
+    this.#finishIncoming(m, `rejected with ${status}${comment ? `: ${comment}` : ""}`);
+    return DROP;
+  }
+
+  // Keeps a Message-ID refused with 413 in mind (a bounded number of them).
+  #remember(messageId: string, comment: string | undefined): void {
+    this.#refused.delete(messageId);
+    this.#refused.set(messageId, comment);
+    if (this.#refused.size > REFUSED_IDS) this.#refused.delete(this.#refused.keys().next().value!);
+  }
+
+  /**
+   * Room for one more unfinished incoming message, in this session and on
+   * its connection (see `maxUnfinishedMessages`): at a cap, the message
+   * idle longest beyond `unfinishedIdleMs` is failed; false when none is.
+   */
+  #makeRoom(): boolean {
+    if (this.#incoming.size >= this.#maxUnfinished) {
+      const idle = this.oldestIdle(performance.now());
+      if (idle === undefined) return false;
+      this.dropIdle(idle);
+    }
+    return this.#session.link?.roomForIncoming() ?? true;
+  }
+
+  /** Incoming messages begun and not finished. */
+  get unfinishedCount(): number {
+    return this.#incoming.size;
+  }
+
+  /**
+   * The unfinished incoming message that has gone longest without
+   * a chunk, when that is at least `unfinishedIdleMs` before `now`.
+   */
+  oldestIdle(now: number): IncomingMessage | undefined {
+    let oldest: IncomingMessage | undefined;
+    for (const m of this.#incoming.values()) {
+      if (now - m.lastActivity < this.#unfinishedIdleMs) continue;
+      if (oldest === undefined || m.lastActivity < oldest.lastActivity) oldest = m;
+    }
+    return oldest;
+  }
+
+  /**
+   * Fails an idle unfinished message to make room for a new one:
+   * it ends incomplete (its sink is closed), the sender gets a failure
+   * REPORT 413 when it asked for failure reports (RFC 4975 §7.1.2), and
+   * later chunks of it are refused with 413.
+   */
+  dropIdle(m: IncomingMessage): void {
+    const idleSeconds = Math.round((performance.now() - m.lastActivity) / 1000);
+    this.#remember(m.messageId, TOO_MANY_UNFINISHED);
+    if (failureReportDue(m.policy, Status.RequestEntityTooLarge)) {
+      const total = m.reassembler.total ?? "*";
+      this.#report(
+        m.senderPath,
+        m.messageId,
+        { start: 1, end: total, total },
+        Status.RequestEntityTooLarge,
+        TOO_MANY_UNFINISHED,
+      );
+    }
+    this.#finishIncoming(
+      m,
+      `dropped to make room after ${idleSeconds} s without a chunk: ${TOO_MANY_UNFINISHED}`,
+    );
+  }
+
+  // Response and failure REPORT as the request's Failure-Report asks (RFC 4975 §7.2).
+  #answer(head: RequestHead, policy: ReportPolicy, status: number, comment?: string): void {
+    if (responseDue(policy, status)) this.#respond(head, status, comment);
+    if (status !== Status.OK && failureReportDue(policy, status) && head.messageId) {
+      this.#report(head.fromPath, head.messageId, head.byteRange, status, comment);
+    }
+  }
+
+  #respond(head: RequestHead, status: number, comment?: string): void {
+    this.#session.link?.post([
+      encodeResponse(buildResponse(head, status, this.#session.localUri, comment)),
+    ]);
+  }
+
+  #report(
+    toPath: readonly string[],
+    messageId: string,
+    range: ByteRange | undefined,
+    status: number,
+    comment?: string,
+  ): void {
+    const report = buildReport({
+      transactionId: transactionIdFor([]),
+      toPath,
+      fromPath: [this.#session.localUri],
+      messageId,
+      byteRange: range ?? { start: 1, end: 0, total: 0 },
+      status,
+      comment,
+    });
+    this.#session.link?.post(encodeRequest(report));
+  }
+
+  #finishIncoming(m: IncomingMessage, reason: string): void {
+    if (m.outcome) return;
+    this.#incoming.delete(m.messageId);
+    const r = m.reassembler;
+    const complete = r.isComplete;
+    m.outcome = {
+      complete,
+      aborted: !complete,
+      bytesReceived: r.bytesReceived,
+      ranges: r.ranges,
+      reason: complete ? "" : reason || "incomplete",
+    } satisfies IncomingOutcome;
+    if (m.sink) this.#session.link?.track(m.sink.close(m.outcome));
+    if (complete && m.reportTo) {
+      const total = r.total ?? r.bytesReceived;
+      this.#report(m.reportTo, m.messageId, { start: 1, end: total, total }, Status.OK);
+    }
+    this.#announce(m);
+  }
+
+  /**
+   * RFC 4975 §7.1.2 lets a receiver report parts of a message: when a success
+   * report was asked for, we report progress every PROGRESS_REPORT_BYTES.
+   * Senders through a relay use it to pace transfers end to end.
+   */
+  #reportProgress(m: IncomingMessage): void {
+    const first = m.reassembler.ranges[0];
+    if (!first || first[0] !== 1 || first[1] - m.reportedUpTo < PROGRESS_REPORT_BYTES) return;
+    m.reportedUpTo = first[1];
+    const total = m.reassembler.total ?? "*";
+    this.#report(m.reportTo!, m.messageId, { start: 1, end: first[1], total }, Status.OK);
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * The sending side of a session (RFC 4975 §5.1, §7.1.1): queues messages,
+ * writes their chunks to the bound connection within a send window, and
+ * settles them by responses and REPORTs.
+ *
+ * @module
+ */
+
+import {
+  assertMediaType,
+  type ByteRange,
+  checkHeader,
+  Chunker,
+  type ContinuationFlag,
+  encodeRequest,
+  MsrpError,
+  parseReport,
+  type RequestHead,
+  type ResponseHead,
+  Status,
+  transactionIdFor,
+} from "../msrp/mod.ts";
+import { OutgoingMessage, type SendOptions } from "./outgoing.ts";
+import type { LinkedSession } from "./_session_link.ts";
+import { Fifo } from "./_fifo.ts";
+
+/** How a session sends. */
+export interface OutboxOptions {
+  /** Body bytes per chunk. */
+  readonly chunkSize: number;
+  /** Most body bytes sent and not yet answered; see `SessionOptions.sendWindowBytes`. */
+  readonly sendWindowBytes?: number;
+  /** True when the session sends through a relay (it has a Use-Path). */
+  readonly viaRelay: boolean;
+}
+
+/** The session an outbox sends for. */
+export interface OutboxSession extends LinkedSession {
+  /** Why the session closed. */
+  readonly closeReason: string;
+}
+
+const DEFAULT_SEND_WINDOW = 4 * 1024 * 1024;
+// A Kamailio relay drops a receiver's connection once 32 KiB wait for it.
+const RELAY_SEND_WINDOW = 64 * 1024;
+/** Through a relay: most bytes sent beyond the receiver's last progress REPORT. */
+const END_TO_END_WINDOW = 512 * 1024;
+const encoder = new TextEncoder();
+
+/** The messages a session sends, and their transactions. */
+export class Outbox {
+  readonly #session: OutboxSession;
+  readonly #chunkSize: number;
+  readonly #window: number;
+  readonly #viaRelay: boolean;
+  #toPath: readonly string[] | undefined;
+  // RFC 4975 §5.1: messages that fit one chunk go before the next chunk of a long one.
+  readonly #short = new Fifo<OutgoingMessage>();
+  readonly #long = new Fifo<OutgoingMessage>();
+  readonly #awaitingReport = new Map<string, OutgoingMessage>();
+  #pumping = false;
+  #inFlightBytes = 0;
+  #windowOpen: (() => void) | undefined;
+
+  /** Creates the outbox of `session`. */
+  constructor(session: OutboxSession, options: OutboxOptions) {
+    this.#session = session;
+    this.#chunkSize = options.chunkSize;
+    this.#viaRelay = options.viaRelay;
+    this.#window = options.sendWindowBytes ??
+      (options.viaRelay ? RELAY_SEND_WINDOW : DEFAULT_SEND_WINDOW);
+  }
+
+  /** The session's connection is bound, its requests going to `toPath`: sending starts. */
+  bound(toPath: readonly string[]): void {
+    this.#toPath ??= toPath;
+    this.#pump();
+  }
+
+  /**
+   * Queues a message (see `MsrpSession.send`).
+   *
+   * @throws {TypeError} when `contentType` is not a media type (RFC 4975 §9),
+   * or the Message-ID or a header holds CR, LF or NUL.
+   */
+  send(
+    body: string | Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+    options: SendOptions,
+  ): OutgoingMessage {
+    const bytes = typeof body === "string" ? encoder.encode(body) : body;
+    const contentType = options.contentType ?? "text/plain";
+    // Checked here rather than when a chunk is encoded, where the error would stall the queue.
+    assertMediaType(contentType, "contentType");
+    if (options.messageId !== undefined) checkHeader("Message-ID", options.messageId);
+    for (const [name, value] of options.headers ?? []) checkHeader(name, value);
+    const chunker = new Chunker(bytes, { chunkSize: this.#chunkSize, totalSize: options.size });
+    const message = new OutgoingMessage(
+      options.messageId ?? crypto.randomUUID().replaceAll("-", ""),
+      chunker,
+      options,
+      contentType,
+    );
+    if (this.#session.closed) {
+      message.fail(Status.SessionDoesNotExist, `session closed: ${this.#session.closeReason}`);
+      return message;
+    }
+    const size = message.size;
+    (size !== undefined && size <= this.#chunkSize ? this.#short : this.#long).push(message);
+    if (message.successReport) {
+      this.#awaitingReport.set(message.messageId, message);
+      message.done.then(() => this.#awaitingReport.delete(message.messageId));
+    }
+    this.#pump();
+    return message;
+  }
+
+  /** The session ended: queued messages and those awaiting a REPORT fail with `reason`. */
+  close(reason: string): void {
+    for (const m of [...this.#short.drain(), ...this.#long.drain()]) {
+      m.stopChunking();
+      m.fail(Status.SessionDoesNotExist, reason);
+    }
+    for (const m of this.#awaitingReport.values()) m.fail(Status.SessionDoesNotExist, reason);
+    this.#windowOpen?.();
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping || !this.#session.link) return;
+    this.#pumping = true;
+    try {
+      while (!this.#session.closed && this.#session.link) {
+        const queue = this.#short.length > 0 ? this.#short : this.#long;
+        const message = queue.peek();
+        if (message === undefined) break;
+        if (message.settled) {
+          queue.shift(); // failed while queued (e.g. a 413 for an earlier chunk)
+          continue;
+        }
+        if (message.cancelReason !== undefined) {
+          queue.shift();
+          await this.#abort(message, 0, message.cancelReason);
+          continue;
+        }
+        let chunk;
+        try {
+          chunk = await message.chunker.next();
+        } catch (e) {
+          queue.shift();
+          const code = e instanceof MsrpError ? e.status : Status.BadRequest;
+          await this.#abort(
+            message,
+            code,
+            `body source failed: ${e instanceof Error ? e.message : e}`,
+          );
+          continue;
+        }
+        if (chunk === undefined || chunk.flag !== "+") queue.shift();
+        if (chunk === undefined || message.settled) continue;
+        await this.#writeChunk(message, chunk.byteRange, chunk.flag, chunk.body);
+        while (!this.#session.closed && this.#mustWait(message)) {
+          await new Promise<void>((resolve) => this.#windowOpen = resolve);
+        }
+      }
+    } catch {
+      // The connection failed: its loss ends the session and fails the messages.
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /**
+   * The send window: bytes awaiting responses, and — through a relay, whose
+   * 200s are hop by hop — bytes beyond the receiver's last progress REPORT,
+   * once it sends them (a receiver that never does is paced by 200s only).
+   */
+  #mustWait(message: OutgoingMessage): boolean {
+    if (this.#inFlightBytes >= this.#window) return true;
+    if (!this.#viaRelay || message.reportedBytes === 0 || message.settled) return false;
+    return message.bytesSent - message.reportedBytes > END_TO_END_WINDOW;
+  }
+
+  // RFC 4975 §7.1.1: a message cut short ends with a chunk flagged "#".
+  async #abort(message: OutgoingMessage, code: number, reason: string): Promise<void> {
+    const sent = message.bytesSent;
+    const partlySent = sent > 0 && !message.settled;
+    message.stopChunking();
+    message.fail(code, reason);
+    if (partlySent) {
+      await this.#writeChunk(
+        message,
+        { start: sent + 1, end: sent, total: message.size ?? "*" },
+        "#",
+        [],
+      );
+    }
+  }
+
+  async #writeChunk(
+    message: OutgoingMessage,
+    range: ByteRange,
+    flag: ContinuationFlag,
+    body: readonly Uint8Array[],
+  ): Promise<void> {
+    const link = this.#session.link!;
+    const headers: (readonly [string, string])[] = [
+      ["Message-ID", message.messageId],
+      ["Byte-Range", `${range.start}-${range.end}/${range.total}`],
+    ];
+    if (message.successReport) headers.push(["Success-Report", "yes"]);
+    if (message.failureReport !== "yes") headers.push(["Failure-Report", message.failureReport]);
+    headers.push(...message.headers);
+    const transactionId = transactionIdFor(body);
+    let size = 0;
+    for (const b of body) size += b.length;
+    const parts = encodeRequest({
+      transactionId,
+      method: "SEND",
+      toPath: this.#toPath!,
+      fromPath: [this.#session.localUri],
+      headers,
+      contentType: message.contentType,
+      body,
+      flag,
+    });
+    const expects = message.expectsResponses;
+    if (expects) {
+      link.expectResponse(transactionId, this.#session, message, size);
+      this.#inFlightBytes += size;
+    }
+    message.chunkWritten(size, flag !== "+", expects);
+    await link.send(parts);
+  }
+
+  /** Sends a bodiless SEND that binds a new connection (RFC 4975 §7.1). */
+  bindingSend(): Promise<void> {
+    const link = this.#session.link!;
+    const message = new OutgoingMessage(
+      crypto.randomUUID().replaceAll("-", ""),
+      new Chunker(new Uint8Array(0), { chunkSize: 1 }),
+      {},
+      "",
+    );
+    const transactionId = transactionIdFor([]);
+    link.expectResponse(transactionId, this.#session, message, 0);
+    message.chunkWritten(0, true, true);
+    const parts = encodeRequest({
+      transactionId,
+      method: "SEND",
+      toPath: this.#toPath!,
+      fromPath: [this.#session.localUri],
+      headers: [["Message-ID", message.messageId], ["Byte-Range", "1-0/0"]],
+    });
+    return link.send(parts).then(() => message.done).then((r) => {
+      if (r.status === "failed") throw new MsrpError(r.code, `binding SEND failed: ${r.reason}`);
+    });
+  }
+
+  // A progress REPORT arrived: the pump may send further ahead (end-to-end window).
+  #progress(message: OutgoingMessage, end: number): void {
+    message.reportedBytes = Math.max(message.reportedBytes, end);
+    const open = this.#windowOpen;
+    this.#windowOpen = undefined;
+    open?.();
+  }
+
+  /** Handles a REPORT about a message we sent (RFC 4975 §7.1.2). */
+  receiveReport(head: RequestHead): void {
+    try {
+      const report = parseReport(head);
+      const message = this.#awaitingReport.get(report.messageId);
+      if (!message) return;
+      const end = report.byteRange?.end;
+      if (report.status === Status.OK) {
+        const total = message.size ?? message.bytesSent;
+        const whole = end === undefined || end === "*" || end >= total;
+        if (whole && message.chunker.finished) message.delivered(total);
+        else if (typeof end === "number") this.#progress(message, end);
+      } else {
+        message.fail(report.status, report.comment || `REPORT ${report.status}`);
+      }
+    } catch {
+      // A malformed REPORT is ignored: REPORTs are never answered (RFC 4975 §7.1.2).
+    }
+  }
+
+  /** A transaction of ours ended (answered, timed out or failed). */
+  transactionEnded(bytes: number): void {
+    this.#inFlightBytes -= bytes;
+    const open = this.#windowOpen;
+    this.#windowOpen = undefined;
+    open?.();
+  }
+
+  /** A response to one of our chunks arrived. */
+  receiveResponse(head: ResponseHead, message: OutgoingMessage, bytes: number): void {
+    if (head.status === Status.OK) message.chunkAcknowledged(bytes);
+    else this.failOutgoing(message, head.status, head.comment || `response ${head.status}`);
+  }
+
+  /** A transaction timed out or its connection failed, or a response refused a chunk. */
+  failOutgoing(message: OutgoingMessage, code: number, reason: string): void {
+    // A message still being chunked stops; the pump drops it from its queue.
+    message.stopChunking();
+    message.fail(code, reason);
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The relay role an endpoint can take on (RFC 4976 §6.4): one
+ * {@linkcode RequestRouter} an endpoint consults for requests that are not
+ * for its own sessions, and the view of the endpoint's connections it gets.
+ * The router lives outside this package (e.g. `WebSocketRelay` in
+ * src/relay); the endpoint knows it only through this interface.
+ *
+ * @module
+ */
+
+import {
+  type FrameHandler,
+  type OutgoingResponse,
+  reasonPhrase,
+  reportPolicy,
+  type ReportRequest,
+  type RequestHead,
+  type ResponseHead,
+} from "../msrp/mod.ts";
+import type { ChunkReceiver } from "./_session_link.ts";
+
+/** The byte side of a connection: a framed socket, or one a router provides. */
+export interface LinkConnection {
+  /** Queues bytes; resolves when the queue has room again. */
+  send(parts: readonly Uint8Array[]): Promise<void>;
+  /** Closes the connection. */
+  close(error?: Error): void;
+  /** Bytes waiting to be written. */
+  readonly queuedBytes: number;
+  /** Queued bytes from which `send` waits for the queue to drain. */
+  readonly highWaterMark: number;
+}
+
+/**
+ * One connection of an endpoint as a router and a relay client use it. Its
+ * frame-handler methods take frames as if read from the connection.
+ */
+export interface RouterLink extends FrameHandler {
+  /** The byte side. */
+  readonly connection: LinkConnection;
+  /** True once the connection is gone. */
+  readonly closed: boolean;
+  /** True while a session of ours is bound to it or it is {@linkcode pinned}. */
+  readonly inUse: boolean;
+  /** Keep the connection open with no session on it (e.g. a relay registration's). */
+  pinned: boolean;
+  /** Called once when the connection is gone. */
+  onClosed: (() => void) | undefined;
+  /** True while the write queue is at or above its high-water mark (a send would wait). */
+  readonly behind: boolean;
+  /** Queues bytes without waiting; a closed connection drops them. */
+  post(parts: readonly Uint8Array[]): void;
+  /**
+   * Sends a request that is not part of a message (e.g. AUTH) and resolves
+   * with its response; rejects with a 408 `MsrpError` on timeout.
+   */
+  request(transactionId: string, parts: readonly Uint8Array[]): Promise<ResponseHead>;
+  /** Pauses reading from the connection until `wait` settles, however it settles. */
+  hold(wait: Promise<unknown>): void;
+  /** A promise while reading should pause: something holds it, or sinks or output are behind. */
+  backpressure(): Promise<void> | undefined;
+  /** The connection ended: every session on it ends, and the router hears of it. */
+  connectionClosed(error?: Error): void;
+}
+
+/**
+ * What an endpoint asks of its router (see `MsrpEndpoint.useRouter`): the
+ * relay role, consulted before the endpoint's own sessions.
+ */
+export interface RequestRouter {
+  /**
+   * Takes a request received on `link` when it is the router's business
+   * (e.g. AUTH on a WebSocket it serves, a To-Path through one of its
+   * Use-Path URIs): returns where its body goes (`undefined` when it was
+   * answered at once), or `false` when it is not, and the endpoint routes it
+   * to its sessions.
+   */
+  route(link: RouterLink, head: RequestHead): ChunkReceiver | undefined | false;
+  /** A response on `link` that matched no transaction of the endpoint: maybe one forwarded. */
+  response(link: RouterLink, head: ResponseHead): void;
+  /** A connection of the endpoint ended. */
+  linkClosed(link: RouterLink): void;
+  /**
+   * The link that reaches a peer path starting with `uri` without dialing
+   * (e.g. a client of the router behind one of its Use-Path URIs), or
+   * `undefined`.
+   */
+  linkFor(uri: string): RouterLink | undefined;
+}
+
+/**
+ * The To-Path of a response (RFC 4975 §7.2): the first From-Path URI of the
+ * request for SEND, its whole From-Path for other methods.
+ */
+export function responseToPath(method: string, fromPath: readonly string[]): readonly string[] {
+  return method === "SEND" ? [fromPath[0]] : fromPath;
+}
+
+/**
+ * The Failure-Report of a request (RFC 4975 §7.1.2: `no` for a REPORT); a
+ * malformed one counts as the default, `yes`.
+ */
+export function failureReportOf(head: RequestHead): ReportRequest {
+  try {
+    return reportPolicy(head).failureReport;
+  } catch {
+    return "yes";
+  }
+}
+
+/**
+ * The response refusing `head` with `status`, from the first To-Path URI
+ * (`ownUri` when there is none), or `undefined` when none is due: REPORTs
+ * are never answered and `Failure-Report: no` asks for no response (RFC 4975
+ * §7.2).
+ */
+export function refusalOf(
+  head: RequestHead,
+  status: number,
+  ownUri: string,
+  comment?: string,
+): OutgoingResponse | undefined {
+  if (failureReportOf(head) === "no") return undefined;
+  return {
+    transactionId: head.transactionId,
+    status,
+    comment: comment ?? reasonPhrase(status),
+    toPath: responseToPath(head.method, head.fromPath),
+    fromPath: [head.toPath[0] ?? ownUri],
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * The SQL of the store: every statement but the column updates, prepared
+ * once per database.
+ *
+ * @module
+ */
+
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+
+/** The SQL of each statement, by name. */
+const SQL = {
+  insertSession: `INSERT INTO sessions (id, state, direction, local_uri, remote_path,
+        from_uri, to_uri, from_display, call_id, channel_uuid, other_leg_uuid, sip_status,
+        hangup_cause, created_at)
+      VALUES (:id, :state, :direction, :local_uri, :remote_path, :from_uri, :to_uri,
+        :from_display, :call_id, :channel_uuid, :other_leg_uuid, :sip_status, :hangup_cause,
+        :created_at)
+      RETURNING *`,
+  getSession: "SELECT * FROM sessions WHERE id = ?",
+  listSessions: `SELECT rowid, * FROM sessions
+      WHERE (:cursor IS NULL OR rowid < :cursor) AND (:state IS NULL OR state = :state)
+      ORDER BY rowid DESC LIMIT :limit`,
+  insertMessage: `INSERT INTO messages (id, session_id, direction, message_id, status,
+        content_type, size, bytes, sha256, content_path, text, created_at, updated_at)
+      VALUES (:id, :session_id, :direction, :message_id, :status, :content_type, :size,
+        :bytes, :sha256, :content_path, :text, :created_at, :created_at)
+      RETURNING *`,
+  getMessage: "SELECT * FROM messages WHERE id = ?",
+  listMessages: `SELECT rowid, * FROM messages
+      WHERE session_id = :session_id AND (:cursor IS NULL OR rowid > :cursor)
+      ORDER BY rowid LIMIT :limit`,
+  appendEvent: `INSERT INTO events (type, payload, created_at) VALUES (?, ?, ?)
+      RETURNING *`,
+  eventsSince: "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+  enqueueWebhook: `INSERT INTO webhook_outbox (type, payload, created_at, next_attempt_at)
+      VALUES (:type, :payload, :now, :now) RETURNING *`,
+  dueWebhooks: `SELECT * FROM webhook_outbox
+      WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?
+      ORDER BY next_attempt_at, id LIMIT ?`,
+  startWebhookAttempt: `UPDATE webhook_outbox
+      SET attempts = attempts + 1, next_attempt_at = :lease_until
+      WHERE id = :id AND next_attempt_at IS NOT NULL RETURNING *`,
+  markWebhookDelivered: `UPDATE webhook_outbox
+      SET delivered_at = :now, next_attempt_at = NULL, last_error = NULL
+      WHERE id = :id AND delivered_at IS NULL`,
+  markWebhookFailed: `UPDATE webhook_outbox
+      SET last_error = :error, next_attempt_at = :next_attempt_at
+      WHERE id = :id AND delivered_at IS NULL`,
+  nextWebhookAttemptAt:
+    "SELECT MIN(next_attempt_at) AS at FROM webhook_outbox WHERE next_attempt_at IS NOT NULL",
+  webhookBacklog: `SELECT
+        COUNT(*) FILTER (WHERE next_attempt_at IS NOT NULL) AS pending,
+        COUNT(*) FILTER (WHERE next_attempt_at IS NULL AND delivered_at IS NULL) AS exhausted,
+        MIN(created_at) FILTER (WHERE next_attempt_at IS NOT NULL) AS oldest
+      FROM webhook_outbox`,
+  failOutgoing: `UPDATE messages
+      SET status = 'failed', error_reason = :reason, updated_at = :now
+      WHERE direction = 'out' AND status IN ('queued', 'sending')
+      RETURNING *`,
+  interruptIncoming: `UPDATE messages
+      SET status = 'partial', error_reason = :reason, updated_at = :now
+      WHERE direction = 'in' AND status = 'receiving'
+      RETURNING *`,
+  endOpenSessions: `UPDATE sessions
+      SET state = 'ended', ended_at = :now, end_reason = :reason
+      WHERE state <> 'ended'
+      RETURNING *`,
+  resumeWebhooks: `UPDATE webhook_outbox SET next_attempt_at = :now
+      WHERE next_attempt_at IS NOT NULL AND next_attempt_at > :now`,
+  storedContentBytes: `SELECT COALESCE(SUM(bytes), 0) AS bytes FROM messages
+      WHERE direction = 'in' AND content_path IS NOT NULL`,
+} as const;
+
+/** The prepared statements of a `Store`, by name. */
+export type Statements = { readonly [Name in keyof typeof SQL]: StatementSync };
+
+/** Prepares every statement of the store on `db`. */
+export function prepareStatements(db: DatabaseSync): Statements {
+  const prepared = Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)]);
+  return Object.fromEntries(prepared) as Statements;
+}

@@ -1,0 +1,84 @@
+/**
+ * `src/bridge/media.ts`: offers and answers carry a=max-size and the right
+ * a=setup, failures have the bridge's codes, and both roles connect by the
+ * one negotiated-peer rule.
+ */
+
+import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
+import { startBridge } from "../_bridge.ts";
+import { until } from "../_until.ts";
+import { peerEndpoint } from "../api/_harness.ts";
+import { BridgeError } from "../../src/bridge/mod.ts";
+import { buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
+
+Deno.test("media: our offer is actpass with a=max-size, and the session waits pending for its answer", async () => {
+  await using b = await startBridge({ MAX_MESSAGE_BYTES: "123456" });
+  const { id, offer } = b.bridge.createOffer();
+  assert(offer.includes("a=setup:actpass"), offer);
+  assert(offer.includes("a=max-size:123456"), offer);
+  assertEquals(b.bridge.getSession(id)?.state, "pending");
+});
+
+Deno.test("media: an answer to an unknown session is not-found, a second answer not-awaiting-answer, bad SDP invalid-sdp", async () => {
+  await using b = await startBridge();
+  const { bridge } = b;
+  const unknown = await assertRejects(() => bridge.applyAnswer("nope", "v=0"), BridgeError);
+  assertEquals([unknown.code, unknown.field], ["not-found", "id"]);
+  const bad = assertThrows(() => bridge.createSessionFromOffer("not sdp"), BridgeError);
+  assertEquals([bad.code, bad.field], ["invalid-sdp", "offer"]);
+
+  await using peer = peerEndpoint();
+  const { id, offer } = bridge.createOffer();
+  const session = peer.createSession();
+  const answer = buildOffer({
+    path: session.localPath,
+    address: "127.0.0.1",
+    port: peer.port,
+    acceptTypes: ["*"],
+    setup: "passive",
+  });
+  assert(offer.includes("a=setup:actpass"));
+  const row = await bridge.applyAnswer(id, answer);
+  assertEquals(row.remotePath, [...session.localPath]);
+  await session.ready;
+  const again = await assertRejects(() => bridge.applyAnswer(id, answer), BridgeError);
+  assertEquals(again.code, "not-awaiting-answer");
+});
+
+Deno.test("media: answering an active offer makes us passive with a=max-size; the peer that dials binds", async () => {
+  await using b = await startBridge();
+  await using peer = peerEndpoint();
+  const session = peer.createSession();
+  const local: LocalMsrpOffer = {
+    path: session.localPath,
+    address: "127.0.0.1",
+    port: peer.port,
+    acceptTypes: ["*"],
+    setup: "active",
+  };
+  const { id, answer } = b.bridge.createSessionFromOffer(buildOffer(local));
+  assert(answer.includes("a=setup:passive"), answer);
+  assert(answer.includes(`a=max-size:${b.config.maxMessageBytes}`), answer);
+  await peer.connectSession(session, parseAnswer(answer, local).remotePath);
+  await until(() => b.bridge.getSession(id)?.state === "active", "the session to start");
+});
+
+Deno.test("media: a peer that cannot be dialled fails applyAnswer with connect-failed and ends the session", async () => {
+  await using b = await startBridge();
+  const { id } = b.bridge.createOffer();
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = closed.addr.port;
+  closed.close();
+  const answer = buildOffer({
+    path: [`msrp://127.0.0.1:${port}/gone;tcp`],
+    address: "127.0.0.1",
+    port,
+    acceptTypes: ["*"],
+    setup: "passive",
+  });
+  const error = await assertRejects(() => b.bridge.applyAnswer(id, answer), BridgeError);
+  assertEquals(error.code, "connect-failed");
+  const row = b.bridge.getSession(id)!;
+  assertEquals(row.state, "ended");
+  assert(row.endReason?.startsWith("connection failed"), row.endReason ?? "");
+});
