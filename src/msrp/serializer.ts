@@ -57,7 +57,7 @@ function randomByte(): number {
 const DASH = 45;
 const SMALL_BODY = 8192;
 
-/** True when `-------<id>` occurs in any body part or across two of them. */
+/** True when `-------<id>` occurs in the body, within one part or across any number of them. */
 export function bodyContainsEndLine(
   transactionId: string,
   body: Uint8Array | readonly Uint8Array[],
@@ -72,18 +72,16 @@ export function bodyContainsEndLine(
   if (size < m) return parts.length > 1 && containsAcross(parts, bytes);
   if (size <= SMALL_BODY) return containsAcross(parts, bytes);
   const pattern = compilePattern(bytes);
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i];
+  // The last m - 1 bytes before the current part, gathered over as many parts as it takes:
+  // an occurrence that spans part boundaries ends in some part and starts in this tail.
+  let tail: Uint8Array = new Uint8Array(0);
+  for (const part of parts) {
     if (indexOfPattern(part, pattern, 0, part.length) >= 0) return true;
-    if (i + 1 < parts.length) {
-      // An occurrence split over two parts: search the seam.
-      const left = part.subarray(Math.max(0, part.length - m + 1));
-      const right = parts[i + 1].subarray(0, m - 1);
-      const seam = new Uint8Array(left.length + right.length);
-      seam.set(left);
-      seam.set(right, left.length);
-      if (indexOfPattern(seam, pattern, 0, seam.length) >= 0) return true;
-    }
+    const seam = concatBytes([tail, part.subarray(0, m - 1)]);
+    if (tail.length > 0 && indexOfPattern(seam, pattern, 0, seam.length) >= 0) return true;
+    tail = part.length >= m - 1
+      ? part.subarray(part.length - m + 1)
+      : seam.subarray(Math.max(0, seam.length - m + 1));
   }
   return false;
 }
@@ -185,8 +183,13 @@ export function encodeEndLine(
 
 /**
  * Encodes a request as byte arrays to write back to back: head, body parts
- * (not copied) and end-line. Throws `TypeError` when a body has no
- * Content-Type.
+ * (not copied) and end-line.
+ *
+ * @throws {TypeError} when a body has no Content-Type, or holds the
+ * transaction's end-line `-------<id>` (within a part or across parts): RFC
+ * 4975 §7.1 has the sender pick an id whose end-line the body does not hold
+ * ({@linkcode transactionIdFor}), else the receiver would end the body there
+ * and read the rest as frames of the body's choosing.
  */
 export function encodeRequest(req: OutgoingRequest): Uint8Array[] {
   const parts = req.body === undefined
@@ -199,6 +202,9 @@ export function encodeRequest(req: OutgoingRequest): Uint8Array[] {
   const hasBody = size > 0 || (req.contentType !== undefined && req.body !== undefined);
   if (hasBody && req.contentType === undefined) {
     throw new TypeError("a request with a body needs a Content-Type");
+  }
+  if (size > 0 && bodyContainsEndLine(req.transactionId, parts)) {
+    throw new TypeError(`the body holds the end-line of transaction ${req.transactionId}`);
   }
   const out = [encodeRequestHead(req, hasBody)];
   for (const p of parts) if (p.length > 0) out.push(p);

@@ -6,18 +6,27 @@
  * @module
  */
 
+import { sipSyntaxError } from "./_sip_grammar.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+// RFC 3261 §25.1: token, the grammar of a header name.
+const HEADER_NAME = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+const LINE_BREAK_OR_NUL = /[\r\n\0]/;
+
 /** Compact header forms (RFC 3261 §7.3.3) that a SIP stack may send. */
 const COMPACT: Record<string, string> = {
-  i: "call-id",
-  l: "content-length",
   c: "content-type",
+  e: "content-encoding",
   f: "from",
+  i: "call-id",
+  k: "supported",
+  l: "content-length",
+  m: "contact",
+  s: "subject",
   t: "to",
   v: "via",
-  m: "contact",
 };
 
 /** One SIP request or response. */
@@ -32,7 +41,7 @@ export interface SipMessage {
 
 /** The status code of a response, or 0 for a request. */
 export function statusOf(message: SipMessage): number {
-  const match = /^SIP\/2\.0 (\d{3})/.exec(message.startLine);
+  const match = /^SIP\/2\.0 (\d{3})(?: |$)/i.exec(message.startLine);
   return match ? Number(match[1]) : 0;
 }
 
@@ -42,14 +51,83 @@ export function headerOf(message: SipMessage, name: string): string | undefined 
   return message.headers.find(([n]) => n === wanted)?.[1];
 }
 
+/** A message framed at the start of a byte stream. */
+export interface FramedSipMessage {
+  /** The message. */
+  readonly message: SipMessage;
+  /** The bytes it took, keep-alive CRLFs before it included. */
+  readonly size: number;
+}
+
+/** Why the first message of a byte stream is refused. */
+export class SipMessageError extends Error {
+  /**
+   * The bytes the refused message takes, keep-alive CRLFs before it
+   * included; 0 when its end cannot be known (the stream is lost).
+   */
+  readonly size: number;
+
+  /** Creates the error; `message` says what is wrong. */
+  constructor(message: string, size: number) {
+    super(message);
+    this.name = "SipMessageError";
+    this.size = size;
+  }
+
+  /** True when the end of the message cannot be known, so neither can the next one's start. */
+  get framingLost(): boolean {
+    return this.size === 0;
+  }
+}
+
+/**
+ * Frames the first SIP message of a stream (RFC 3261 §7, §18.3): CRLFs before
+ * it are skipped (§7.5), folded header lines are unfolded (§7.3.1: the line
+ * break and the whitespace around it become one space), compact header names
+ * are expanded (§7.3.3) and Content-Length bytes are the body (none without
+ * the header). Returns `undefined` until the whole message is in.
+ *
+ * @throws {SipMessageError} when the message breaks the RFC 3261 grammar of
+ * what the user agent reads (see `_sip_grammar.ts`), with its size; or, with
+ * size 0, when Content-Length is not a number or given more than once.
+ */
+export function parseSipMessage(bytes: Uint8Array): FramedSipMessage | undefined {
+  let start = 0;
+  while (bytes[start] === 13 || bytes[start] === 10) start++;
+  const end = indexOfBlankLine(bytes, start);
+  if (end < 0) return undefined;
+  const [startLine, ...lines] = decoder.decode(bytes.subarray(start, end)).split("\r\n");
+  let malformed: string | undefined;
+  const headers: [string, string][] = [];
+  for (const line of lines) {
+    const last = headers[headers.length - 1];
+    if (line[0] === " " || line[0] === "\t") {
+      if (last) last[1] = trimLws(`${last[1]} ${trimLws(line)}`);
+      else malformed ??= "whitespace before the first header field";
+      continue;
+    }
+    const colon = line.indexOf(":");
+    const name = trimLws(line.slice(0, Math.max(colon, 0))).toLowerCase();
+    if (!HEADER_NAME.test(name)) malformed ??= "a header line without a name and colon";
+    headers.push([COMPACT[name] ?? name, trimLws(line.slice(colon + 1))]);
+  }
+  const lengths = headers.filter(([n]) => n === "content-length");
+  // RFC 3261 §18.3: on a stream, Content-Length alone says where the message ends.
+  if (lengths.length > 1) throw new SipMessageError("more than one Content-Length", 0);
+  const lengthText = lengths[0]?.[1] ?? "0";
+  if (!/^[0-9]+$/.test(lengthText)) throw new SipMessageError("bad Content-Length", 0);
+  const size = end + 4 + Number(lengthText);
+  if (bytes.length < size) return undefined;
+  malformed ??= sipSyntaxError(startLine, headers);
+  if (malformed) throw new SipMessageError(malformed, size);
+  const body = decoder.decode(bytes.subarray(end + 4, size));
+  return { message: { startLine, headers, body }, size };
+}
+
 /** A random token for tags, branches and Call-IDs. */
 export function sipRandom(): string {
   return crypto.randomUUID().replaceAll("-", "").slice(0, 16);
 }
-
-// RFC 3261 §25.1: token, the grammar of a header name.
-const HEADER_NAME = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
-const LINE_BREAK_OR_NUL = /[\r\n\0]/;
 
 /**
  * Serializes a message; Content-Length is added.
@@ -91,7 +169,9 @@ export class SipConnection {
   #buffer = new Uint8Array(0);
 
   /**
-   * Starts reading; `onMessage` gets every complete message. When more than
+   * Starts reading; `onMessage` gets every complete message that
+   * {@linkcode parseSipMessage} accepts — a refused one is skipped, and one
+   * whose end cannot be known closes the connection. When more than
    * `maxBytes` wait without making a complete message, `onOverflow` is told
    * how many and the connection is closed.
    */
@@ -109,8 +189,9 @@ export class SipConnection {
           joined.set(this.#buffer);
           joined.set(chunk, this.#buffer.length);
           this.#buffer = joined;
-          for (let message = this.#next(); message; message = this.#next()) {
-            onMessage(message, this);
+          if (!this.#deliver(onMessage)) {
+            this.close();
+            break;
           }
           if (this.#buffer.length > maxBytes) {
             onOverflow?.(this.#buffer.length);
@@ -124,23 +205,26 @@ export class SipConnection {
     })();
   }
 
-  #next(): SipMessage | undefined {
-    let start = 0; // skip keep-alive CRLFs
-    while (this.#buffer[start] === 13 || this.#buffer[start] === 10) start++;
-    this.#buffer = this.#buffer.subarray(start);
-    const end = indexOfBlankLine(this.#buffer);
-    if (end < 0) return undefined;
-    const [startLine, ...lines] = decoder.decode(this.#buffer.subarray(0, end)).split("\r\n");
-    const headers = lines.map((line): [string, string] => {
-      const colon = line.indexOf(":");
-      const name = line.slice(0, colon).trim().toLowerCase();
-      return [COMPACT[name] ?? name, line.slice(colon + 1).trim()];
-    });
-    const length = Number(headers.find(([n]) => n === "content-length")?.[1] ?? "0");
-    if (this.#buffer.length < end + 4 + length) return undefined;
-    const body = decoder.decode(this.#buffer.subarray(end + 4, end + 4 + length));
-    this.#buffer = this.#buffer.slice(end + 4 + length);
-    return { startLine, headers, body };
+  // Hands out every complete message buffered; false when framing is lost.
+  #deliver(onMessage: (message: SipMessage, from: SipConnection) => void): boolean {
+    while (true) {
+      let framed: FramedSipMessage | undefined;
+      try {
+        framed = parseSipMessage(this.#buffer);
+      } catch (e) {
+        if (!(e instanceof SipMessageError) || e.framingLost) return false;
+        this.#buffer = this.#buffer.slice(e.size);
+        continue;
+      }
+      if (!framed) {
+        let start = 0; // keep-alive CRLFs wait for nothing
+        while (this.#buffer[start] === 13 || this.#buffer[start] === 10) start++;
+        this.#buffer = this.#buffer.subarray(start);
+        return true;
+      }
+      this.#buffer = this.#buffer.slice(framed.size);
+      onMessage(framed.message, this);
+    }
   }
 
   /** Writes all of `bytes`. */
@@ -160,8 +244,14 @@ export class SipConnection {
   }
 }
 
-function indexOfBlankLine(bytes: Uint8Array): number {
-  for (let i = 0; i + 3 < bytes.length; i++) {
+// RFC 3261 §25.1: the whitespace around a value is SP and HTAB only; String.trim would also
+// take a value's own characters such as U+FEFF (RFC 4475 §3.1.1.2).
+function trimLws(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, "");
+}
+
+function indexOfBlankLine(bytes: Uint8Array, from: number): number {
+  for (let i = from; i + 3 < bytes.length; i++) {
     if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
       return i;
     }

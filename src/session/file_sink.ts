@@ -29,10 +29,36 @@ export interface SavedMessage {
   readonly reason: string;
 }
 
-/** A file name made from a Message-ID: only `[A-Za-z0-9._-]`, never empty or dot-only. */
+const encoder = new TextEncoder();
+const MAX_NAME = 128;
+// Cut so that the cut, "~" and 32 hex digits make MAX_NAME.
+const CUT_NAME = MAX_NAME - 33;
+
+function keptInName(byte: number): boolean {
+  return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) ||
+    (byte >= 0x61 && byte <= 0x7a) || byte === 0x2e || byte === 0x2d;
+}
+
+/**
+ * A file name made from a Message-ID, one Message-ID to one name, never
+ * ending in `.json` (the sidecars' names): letters, digits, `.` and `-` are
+ * kept, so an RFC 4975 §9 `ident` of only these is its own name; any other
+ * UTF-8 byte, a leading `.` and the `.` of a `.json` ending become `_` and
+ * two hex digits; an empty id is `_`. A name over 128 characters is cut and
+ * ends in `~` and 32 hex digits of the id's SHA-256.
+ */
 export function fileNameFor(messageId: string): string {
-  const safe = messageId.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 128);
-  return /^[._]*$/.test(safe) ? `msg_${crypto.randomUUID()}` : safe;
+  let name = "";
+  for (const byte of encoder.encode(messageId)) {
+    name += keptInName(byte)
+      ? String.fromCharCode(byte)
+      : `_${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  name = name.replace(/^\./, "_2E").replace(/\.(json)$/i, "_2E$1");
+  if (name === "") return "_";
+  if (name.length <= MAX_NAME) return name;
+  const digest = createHash("sha256").update(messageId).digest("hex");
+  return `${name.slice(0, CUT_NAME)}~${digest.slice(0, 32)}`;
 }
 
 /**
