@@ -56,9 +56,13 @@ export async function machine(): Promise<Record<string, unknown>> {
   return { cpu, cores: navigator.hardwareConcurrency, deno: Deno.version.deno, os: Deno.build.os };
 }
 
-/** Writes `bench/results/<name>.json` and prints it. */
+/**
+ * Writes `bench/results/<name>.json` (or `$BENCH_RESULTS_DIR/<name>.json`,
+ * as `bench/e2e.ts` asks of the benchmarks it runs) and prints it.
+ */
 export async function writeResult(name: string, result: unknown): Promise<void> {
-  const dir = new URL("./results/", import.meta.url);
+  const other = Deno.env.get("BENCH_RESULTS_DIR");
+  const dir = other ? new URL(`file://${other}/`) : new URL("./results/", import.meta.url);
   await Deno.mkdir(dir, { recursive: true });
   const text = JSON.stringify(result, null, 2) + "\n";
   await Deno.writeTextFile(new URL(`${name}.json`, dir), text);
