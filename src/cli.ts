@@ -97,6 +97,31 @@ async function listenCommand(args: string[]): Promise<void> {
   Deno.addSignalListener("SIGTERM", stop);
 }
 
+/** Bytes read from a file at a time: the sender cuts many chunks from one read. */
+const FILE_BLOCK_BYTES = 1024 * 1024;
+
+// Reads `file` in large blocks, the next read under way while a block is sent.
+// Each block is a new buffer: chunks are written from it, never copied.
+async function* fileBlocks(file: Deno.FsFile): AsyncGenerator<Uint8Array> {
+  const read = async (): Promise<Uint8Array | undefined> => {
+    const block = new Uint8Array(FILE_BLOCK_BYTES);
+    const n = await file.read(block);
+    return n === null ? undefined : block.subarray(0, n);
+  };
+  let next = read();
+  try {
+    while (true) {
+      const block = await next;
+      if (block === undefined) return;
+      next = read();
+      yield block;
+    }
+  } finally {
+    await next.catch(() => undefined);
+    file.close();
+  }
+}
+
 async function sendCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -145,8 +170,8 @@ async function sendCommand(args: string[]): Promise<void> {
       // the last says total "*" and the last one the real total.
       const stdin = values.file === "-";
       const size = stdin ? undefined : (await Deno.stat(values.file)).size;
-      const readable = stdin ? Deno.stdin.readable : (await Deno.open(values.file)).readable;
-      message = session.send(readable, {
+      const source = stdin ? Deno.stdin.readable : fileBlocks(await Deno.open(values.file));
+      message = session.send(source, {
         contentType: values["content-type"] ?? "application/octet-stream",
         size,
         successReport: values.report,

@@ -116,6 +116,8 @@ export class Chunker {
   #produced = 0;
   #finished = false;
   #queue: Promise<unknown> = Promise.resolve();
+  #waiting = 0; // calls of next() not yet started
+  #reading = false;
 
   /** Creates a chunker over a whole body or a stream of body pieces. */
   constructor(
@@ -158,7 +160,11 @@ export class Chunker {
    * bytes than its declared `totalSize`.
    */
   next(): Promise<Chunk | undefined> {
-    const result = this.#queue.then(() => this.#produce());
+    this.#waiting++;
+    const result = this.#queue.then(() => {
+      this.#waiting--;
+      return this.#produce();
+    });
     this.#queue = result.catch(() => {});
     return result;
   }
@@ -181,12 +187,32 @@ export class Chunker {
     return { byteRange: { start: n + 1, end: n, total: this.#total ?? "*" }, flag: "#", body: [] };
   }
 
+  /**
+   * The next chunk when it can be cut from bytes already read, without
+   * waiting: `undefined` when {@linkcode Chunker.next} must read first (or
+   * is still serving a call), or the message has ended. Lets a sender cut
+   * many chunks from one large read in one go.
+   *
+   * @throws {MsrpError} 400 when the body turns out shorter than its declared `totalSize`.
+   */
+  nextReady(): Chunk | undefined {
+    if (this.#finished || this.#waiting > 0 || this.#reading) return undefined;
+    if (this.#source !== undefined && this.#buffered <= this.#chunkSize) return undefined;
+    return this.#cut();
+  }
+
   async #produce(): Promise<Chunk | undefined> {
     if (this.#finished) return undefined;
     // Read until more than one chunk is buffered, so a chunk that is followed
     // by nothing is known to be the last one.
     while (this.#source !== undefined && this.#buffered <= this.#chunkSize) {
-      const piece = await this.#source.read();
+      this.#reading = true;
+      let piece;
+      try {
+        piece = await this.#source.read();
+      } finally {
+        this.#reading = false;
+      }
       if (this.#finished) return undefined;
       if (piece === undefined) {
         this.#source = undefined;
@@ -202,6 +228,11 @@ export class Chunker {
         );
       }
     }
+    return this.#cut();
+  }
+
+  // Cuts the next chunk from the buffered pieces; the source has ended or more than a chunk is buffered.
+  #cut(): Chunk {
     const size = Math.min(this.#chunkSize, this.#buffered);
     const last = this.#source === undefined && size === this.#buffered;
     if (last) {

@@ -26,11 +26,12 @@ function encodeText(text: string): Uint8Array {
   return out;
 }
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
-const TRANSACTION_ID_LENGTH = 16;
+// Long ids also make the end-line search cheap: Horspool skips up to 7 + 24 bytes a step.
+const TRANSACTION_ID_LENGTH = 24;
 
 /**
- * A new random transaction id: 16 characters of `[a-z0-9]` (about 82 bits),
- * within the RFC 4975 §9 `ident` grammar.
+ * A new random transaction id: 24 characters of `[a-z0-9]` (about 124 bits),
+ * within the RFC 4975 §9 `ident` grammar (4 to 32 characters).
  */
 export function newTransactionId(): string {
   let id = "";
@@ -56,6 +57,8 @@ function randomByte(): number {
 
 const DASH = 45;
 const SMALL_BODY = 8192;
+// The search's shift table, reused: one search runs at a time.
+const shiftTable = new Int32Array(256);
 
 /** True when `-------<id>` occurs in the body, within one part or across any number of them. */
 export function bodyContainsEndLine(
@@ -70,8 +73,8 @@ export function bodyContainsEndLine(
   let size = 0;
   for (const p of parts) size += p.length;
   if (size < m) return parts.length > 1 && containsAcross(parts, bytes);
-  if (size <= SMALL_BODY) return containsAcross(parts, bytes);
-  const pattern = compilePattern(bytes);
+  if (parts.length > 1 && size <= SMALL_BODY) return containsAcross(parts, bytes);
+  const pattern = compilePattern(bytes, shiftTable);
   // The last m - 1 bytes before the current part, gathered over as many parts as it takes:
   // an occurrence that spans part boundaries ends in some part and starts in this tail.
   let tail: Uint8Array = new Uint8Array(0);
@@ -88,7 +91,7 @@ export function bodyContainsEndLine(
 
 // Plain search over the parts as one sequence; for small bodies.
 function containsAcross(parts: readonly Uint8Array[], pattern: Uint8Array): boolean {
-  const all = concatBytes(parts);
+  const all = parts.length === 1 ? parts[0] : concatBytes(parts);
   for (
     let k = all.indexOf(DASH);
     k >= 0 && k + pattern.length <= all.length;
@@ -206,6 +209,48 @@ export function encodeRequest(req: OutgoingRequest): Uint8Array[] {
   if (size > 0 && bodyContainsEndLine(req.transactionId, parts)) {
     throw new TypeError(`the body holds the end-line of transaction ${req.transactionId}`);
   }
+  return encodeParts(req, parts, hasBody);
+}
+
+/** A request encoded by {@linkcode encodeRequestWithNewId}. */
+export interface EncodedRequest {
+  /** The transaction id chosen. */
+  readonly transactionId: string;
+  /** Head, body parts (not copied) and end-line, to write back to back. */
+  readonly parts: Uint8Array[];
+}
+
+/**
+ * Encodes a request under a new random transaction id whose end-line the
+ * body does not hold (RFC 4975 §7.1), searching the body once: what
+ * {@linkcode transactionIdFor} and {@linkcode encodeRequest} do together,
+ * for the sender's hot path.
+ *
+ * @throws {TypeError} as {@linkcode encodeRequest} does, but never for the end-line.
+ */
+export function encodeRequestWithNewId(
+  req: Omit<OutgoingRequest, "transactionId">,
+): EncodedRequest {
+  const parts = req.body === undefined
+    ? []
+    : req.body instanceof Uint8Array
+    ? [req.body]
+    : req.body;
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const hasBody = size > 0 || (req.contentType !== undefined && req.body !== undefined);
+  if (hasBody && req.contentType === undefined) {
+    throw new TypeError("a request with a body needs a Content-Type");
+  }
+  const transactionId = size > 0 ? transactionIdFor(parts) : newTransactionId();
+  return { transactionId, parts: encodeParts({ ...req, transactionId }, parts, hasBody) };
+}
+
+function encodeParts(
+  req: OutgoingRequest,
+  parts: readonly Uint8Array[],
+  hasBody: boolean,
+): Uint8Array[] {
   const out = [encodeRequestHead(req, hasBody)];
   for (const p of parts) if (p.length > 0) out.push(p);
   out.push(encodeEndLine(req.transactionId, req.flag ?? "$", hasBody));

@@ -11,8 +11,10 @@ import {
   type ByteRange,
   checkHeader,
   Chunker,
+  concatBytes,
   type ContinuationFlag,
   encodeRequest,
+  encodeRequestWithNewId,
   MsrpError,
   parseReport,
   type RequestHead,
@@ -45,6 +47,8 @@ const DEFAULT_SEND_WINDOW = 4 * 1024 * 1024;
 const RELAY_SEND_WINDOW = 64 * 1024;
 /** Through a relay: most bytes sent beyond the receiver's last progress REPORT. */
 const END_TO_END_WINDOW = 512 * 1024;
+/** Encoded frames are gathered into writes of about this many bytes. */
+const BATCH_BYTES = 256 * 1024;
 const encoder = new TextEncoder();
 
 /** The messages a session sends, and their transactions. */
@@ -59,7 +63,11 @@ export class Outbox {
   readonly #long = new Fifo<OutgoingMessage>();
   readonly #awaitingReport = new Map<string, OutgoingMessage>();
   #pumping = false;
+  #scheduled = false;
   #inFlightBytes = 0;
+  // Encoded frames not yet handed to the connection, and their size.
+  #batch: Uint8Array[] = [];
+  #batchBytes = 0;
   #windowOpen: (() => void) | undefined;
 
   /** Creates the outbox of `session`. */
@@ -74,7 +82,7 @@ export class Outbox {
   /** The session's connection is bound, its requests going to `toPath`: sending starts. */
   bound(toPath: readonly string[]): void {
     this.#toPath ??= toPath;
-    this.#pump();
+    this.#schedule();
   }
 
   /**
@@ -110,7 +118,7 @@ export class Outbox {
       this.#awaitingReport.set(message.messageId, message);
       message.done.then(() => this.#awaitingReport.delete(message.messageId));
     }
-    this.#pump();
+    this.#schedule();
     return message;
   }
 
@@ -124,6 +132,22 @@ export class Outbox {
     this.#windowOpen?.();
   }
 
+  // Starts the pump on a microtask: a message's first status event comes after send() returns.
+  #schedule(): void {
+    if (this.#scheduled || this.#pumping) return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      this.#pump();
+    });
+  }
+
+  /**
+   * Writes chunks while the window is open. Chunks that can be cut from bytes
+   * already read are encoded back to back into one batch, written with one
+   * send; the pump waits only to read the source, for the window, or while
+   * the connection's queue is above its high-water mark.
+   */
   async #pump(): Promise<void> {
     if (this.#pumping || !this.#session.link) return;
     this.#pumping = true;
@@ -131,41 +155,72 @@ export class Outbox {
       while (!this.#session.closed && this.#session.link) {
         const queue = this.#short.length > 0 ? this.#short : this.#long;
         const message = queue.peek();
-        if (message === undefined) break;
+        if (message === undefined) {
+          const wait = this.#flush();
+          if (wait === undefined) break;
+          await wait; // messages queued meanwhile go on in this loop
+          continue;
+        }
         if (message.settled) {
           queue.shift(); // failed while queued (e.g. a 413 for an earlier chunk)
           continue;
         }
         if (message.cancelReason !== undefined) {
           queue.shift();
-          await this.#abort(message, 0, message.cancelReason);
+          this.#abort(message, 0, message.cancelReason);
           continue;
         }
         let chunk;
         try {
-          chunk = await message.chunker.next();
+          chunk = message.chunker.nextReady();
+          if (chunk === undefined && !message.chunker.finished) {
+            const wait = this.#flush();
+            if (wait !== undefined) await wait;
+            chunk = await message.chunker.next();
+          }
         } catch (e) {
           queue.shift();
           const code = e instanceof MsrpError ? e.status : Status.BadRequest;
-          await this.#abort(
-            message,
-            code,
-            `body source failed: ${e instanceof Error ? e.message : e}`,
-          );
+          this.#abort(message, code, `body source failed: ${e instanceof Error ? e.message : e}`);
           continue;
         }
         if (chunk === undefined || chunk.flag !== "+") queue.shift();
         if (chunk === undefined || message.settled) continue;
-        await this.#writeChunk(message, chunk.byteRange, chunk.flag, chunk.body);
+        this.#encodeChunk(message, chunk.byteRange, chunk.flag, chunk.body);
+        if (this.#batchBytes >= BATCH_BYTES) {
+          const wait = this.#flush();
+          if (wait !== undefined) await wait;
+        }
         while (!this.#session.closed && this.#mustWait(message)) {
-          await new Promise<void>((resolve) => this.#windowOpen = resolve);
+          const wait = this.#flush();
+          if (wait !== undefined) await wait;
+          else await new Promise<void>((resolve) => this.#windowOpen = resolve);
         }
       }
     } catch {
       // The connection failed: its loss ends the session and fails the messages.
     } finally {
+      this.#batch = [];
+      this.#batchBytes = 0;
       this.#pumping = false;
     }
+  }
+
+  /**
+   * Sends the batch as one buffer; resolves at once unless the connection's
+   * queue is at its high-water mark, then once it drains.
+   */
+  #flush(): Promise<void> | undefined {
+    const link = this.#session.link;
+    if (this.#batch.length === 0 || link === undefined) return undefined;
+    const bytes = concatBytes(this.#batch);
+    this.#batch = [];
+    this.#batchBytes = 0;
+    const sent = link.send([bytes]);
+    if (link.behind) return sent;
+    // A failed connection ends the session, which fails the messages.
+    sent.catch(() => {});
+    return undefined;
   }
 
   /**
@@ -180,13 +235,13 @@ export class Outbox {
   }
 
   // RFC 4975 §7.1.1: a message cut short ends with a chunk flagged "#".
-  async #abort(message: OutgoingMessage, code: number, reason: string): Promise<void> {
+  #abort(message: OutgoingMessage, code: number, reason: string): void {
     const sent = message.bytesSent;
     const partlySent = sent > 0 && !message.settled;
     message.stopChunking();
     message.fail(code, reason);
     if (partlySent) {
-      await this.#writeChunk(
+      this.#encodeChunk(
         message,
         { start: sent + 1, end: sent, total: message.size ?? "*" },
         "#",
@@ -195,12 +250,13 @@ export class Outbox {
     }
   }
 
-  async #writeChunk(
+  // Encodes one chunk into the batch and registers its transaction.
+  #encodeChunk(
     message: OutgoingMessage,
     range: ByteRange,
     flag: ContinuationFlag,
     body: readonly Uint8Array[],
-  ): Promise<void> {
+  ): void {
     const link = this.#session.link!;
     const headers: (readonly [string, string])[] = [
       ["Message-ID", message.messageId],
@@ -209,11 +265,10 @@ export class Outbox {
     if (message.successReport) headers.push(["Success-Report", "yes"]);
     if (message.failureReport !== "yes") headers.push(["Failure-Report", message.failureReport]);
     headers.push(...message.headers);
-    const transactionId = transactionIdFor(body);
     let size = 0;
     for (const b of body) size += b.length;
-    const parts = encodeRequest({
-      transactionId,
+    // RFC 4975 §7.1: an id whose end-line the body does not hold, the body searched once.
+    const { transactionId, parts } = encodeRequestWithNewId({
       method: "SEND",
       toPath: this.#toPath!,
       fromPath: [this.#session.localUri],
@@ -228,7 +283,10 @@ export class Outbox {
       this.#inFlightBytes += size;
     }
     message.chunkWritten(size, flag !== "+", expects);
-    await link.send(parts);
+    for (const part of parts) {
+      this.#batch.push(part);
+      this.#batchBytes += part.length;
+    }
   }
 
   /** Sends a bodiless SEND that binds a new connection (RFC 4975 §7.1). */

@@ -23,6 +23,8 @@ export interface ChunkReceiver {
 export interface SessionLink {
   /** Queues bytes; resolves when the write queue has room again. */
   send(parts: readonly Uint8Array[]): Promise<void>;
+  /** True while the write queue is at or above its high-water mark (a send would wait). */
+  readonly behind: boolean;
   /** Queues bytes without waiting (responses, REPORTs). */
   post(parts: readonly Uint8Array[]): void;
   /** Registers a transaction of `session` that awaits a response. */

@@ -250,3 +250,47 @@ Deno.test("totalSize is the array length for bytes and the declared size for str
   assertEquals(new Chunker(sequence(42), { chunkSize: 10 }).totalSize, 42);
   assertEquals(new Chunker(streamOf([]), { chunkSize: 10, totalSize: 7 }).totalSize, 7);
 });
+
+Deno.test("Chunker: nextReady() cuts chunks from bytes already read, the same ones next() gives, and never reads", async () => {
+  const body = sequence(5 * 1000 + 300);
+  const pieces = [body.subarray(0, 3000), body.subarray(3000, 3100), body.subarray(3100)];
+  let reads = 0;
+  async function* source(): AsyncGenerator<Uint8Array> {
+    for (const p of pieces) {
+      reads++;
+      yield p;
+    }
+  }
+  const expected = await drain(new Chunker(body, { chunkSize: 1000 }));
+  const chunker = new Chunker(source(), { chunkSize: 1000, totalSize: body.length });
+  assertEquals(chunker.nextReady(), undefined, "nothing read yet");
+  const got: Chunk[] = [];
+  while (true) {
+    const before = reads;
+    for (let c = chunker.nextReady(); c !== undefined; c = chunker.nextReady()) got.push(c);
+    assertEquals(reads, before, "nextReady() does not read");
+    const c = await chunker.next();
+    if (c === undefined) break;
+    got.push(c);
+  }
+  assertEquals(
+    got.map((c) => [c.byteRange, c.flag, Array.from(concat(c.body))]),
+    expected.map((c) => [c.byteRange, c.flag, Array.from(concat(c.body))]),
+  );
+  assertEquals(got.at(-1)!.flag, "$");
+  assertEquals(chunker.nextReady(), undefined, "finished");
+});
+
+Deno.test("Chunker: nextReady() gives nothing while next() is reading", async () => {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  async function* source(): AsyncGenerator<Uint8Array> {
+    await promise;
+    yield sequence(5000);
+  }
+  const chunker = new Chunker(source(), { chunkSize: 1000 });
+  const first = chunker.next();
+  assertEquals(chunker.nextReady(), undefined);
+  resolve();
+  assertEquals((await first)!.byteRange, { start: 1, end: 1000, total: "*" });
+  assertEquals(chunker.nextReady()!.byteRange, { start: 1001, end: 2000, total: "*" });
+});
