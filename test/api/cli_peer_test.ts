@@ -8,6 +8,7 @@ import { assertEquals } from "../_assert.ts";
 import { buildAnswer, buildOffer } from "../../src/sdp/mod.ts";
 import type { MessageEventData } from "../../src/webhooks/mod.ts";
 import { randomStream, SECRET, sha256Of, startHarness, WebhookReceiver } from "./_harness.ts";
+import { freePort } from "../_service_process.ts";
 
 const CLI = new URL("../../src/cli.ts", import.meta.url).pathname;
 const MiB = 1024 * 1024;
@@ -27,14 +28,6 @@ function lines(stream: ReadableStream<Uint8Array>): () => Promise<string> {
     buffered = buffered.slice(i + 1);
     return line;
   };
-}
-
-/** A port on 127.0.0.1 that was free a moment ago. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
 }
 
 Deno.test("api+cli: a CLI listen endpoint answers the bridge's offer and receives text and 100 MiB", async () => {

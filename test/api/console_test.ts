@@ -5,6 +5,7 @@
  */
 
 import { assert, assertEquals } from "../_assert.ts";
+import { until } from "../_until.ts";
 import { buildIsComposing, IS_COMPOSING_TYPE } from "../../plugins/is-composing.ts";
 import { CONSOLE_CSP } from "../../src/api/console/mod.ts";
 import { launchChromium, openConsole } from "./_browser.ts";
@@ -25,12 +26,12 @@ async function sendDelivered(h: Harness, sessionId: string, text: string): Promi
   const res = await h.json("POST", `/v1/sessions/${sessionId}/messages`, { text, report: true });
   assertEquals(res.status, 202);
   const { messageId } = await res.json();
-  for (let tries = 0;; tries++) {
-    const row = await (await h.request(`/v1/messages/${messageId}`)).json();
-    if (row.status === "delivered") return messageId;
-    if (tries > 10_000) throw new Error(`message ${messageId} stayed ${row.status}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await until(
+    async () =>
+      (await (await h.request(`/v1/messages/${messageId}`)).json()).status === "delivered",
+    `message ${messageId} to be delivered`,
+  );
+  return messageId;
 }
 
 const XSS = "<script>alert(1)</script><b>x</b>";

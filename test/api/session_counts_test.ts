@@ -5,6 +5,7 @@
  */
 
 import { assert, assertEquals } from "../_assert.ts";
+import { until } from "../_until.ts";
 import { Random } from "../_random.ts";
 import {
   EventStreamReader,
@@ -37,12 +38,9 @@ async function countsOf(h: Harness, id: string): Promise<Counts> {
 
 /** Polls `GET path` until `done` holds for its JSON; the last answer. */
 async function pollUntil<T>(h: Harness, path: string, done: (body: T) => boolean): Promise<T> {
-  for (let tries = 0;; tries++) {
-    const body = await (await h.request(path)).json() as T;
-    if (done(body)) return body;
-    if (tries > 10_000) throw new Error(`gave up on ${path}: ${JSON.stringify(body)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  let body: T | undefined;
+  await until(async () => done(body = await (await h.request(path)).json() as T), `GET ${path}`);
+  return body!;
 }
 
 Deno.test("api sessions: message and byte counts each way, failures apart, in show and list", async () => {

@@ -1,5 +1,6 @@
 import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals } from "../_assert.ts";
+import { withDeadline } from "../_until.ts";
 import { Logger } from "../../src/log.ts";
 import { MsrpEndpoint, type MsrpSession } from "../../src/session/mod.ts";
 import {
@@ -15,18 +16,8 @@ import {
   plugin as isComposing,
 } from "../../plugins/is-composing.ts";
 
-/** Rejects when `promise` takes longer than 10 s: a hang guard, not a timing check. */
-async function guard<T>(promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("hang guard: no result within 10 s")), 10_000);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** The hang guard of this file's waits (not a timing check). */
+const GUARD_MS = 10_000;
 
 /** Two endpoints on 127.0.0.1 with `count` connected session pairs: `a[i]` active, `b[i]` passive. */
 async function pairs(count = 1) {
@@ -37,8 +28,8 @@ async function pairs(count = 1) {
   for (let i = 0; i < count; i++) {
     b.push(eb.createSession());
     a.push(ea.createSession());
-    await guard(ea.connectSession(a[i], [b[i].localUri]));
-    await guard(b[i].ready);
+    await withDeadline(ea.connectSession(a[i], [b[i].localUri]), "the connection", GUARD_MS);
+    await withDeadline(b[i].ready, "the passive session", GUARD_MS);
   }
   return {
     a,
@@ -65,8 +56,8 @@ Deno.test("attachPlugins with echo: a text sent by A comes back to A", async () 
   const sent = p.a[0].send("hello");
   const back = await echoed;
   assertEquals([back.contentType, back.text()], ["text/plain", "echo: hello"]);
-  assertEquals((await guard(sent.done)).status, "sent");
-  await guard(attachment.drained());
+  assertEquals((await withDeadline(sent.done, "the send", GUARD_MS)).status, "sent");
+  await withDeadline(attachment.drained(), "the plugins to drain", GUARD_MS);
   assertEquals(forApp, ["hello"], "the message still reaches the application");
 });
 
@@ -104,27 +95,29 @@ Deno.test("attachPlugins: lifecycle and delivery hooks; consumed and rejected me
   assertEquals(attachment.session.remotePath, p.b[0].remotePath);
 
   const reply = nextMessage(p.a[0]);
-  await guard(p.a[0].send("forbidden").done);
+  await withDeadline(p.a[0].send("forbidden").done, "the forbidden send", GUARD_MS);
   assertEquals((await reply).text(), "not allowed", "the refusal is notified by a reply");
-  await guard(p.a[0].send("fine").done);
-  await guard(
+  await withDeadline(p.a[0].send("fine").done, "the fine send", GUARD_MS);
+  await withDeadline(
     p.a[0].send(buildIsComposing({ state: "active" }), { contentType: IS_COMPOSING_TYPE }).done,
+    "the indication",
+    GUARD_MS,
   );
-  await guard(attachment.drained());
+  await withDeadline(attachment.drained(), "the plugins to drain", GUARD_MS);
   assertEquals(forApp.map((m) => m.text()), ["fine"]);
   assertEquals(rejected, [{ plugin: "guard", status: 403, reason: "forbidden word" }]);
 
   const fromB = nextMessage(p.a[0]);
   attachment.send("from b", { successReport: true });
   assertEquals((await fromB).text(), "from b");
-  await guard(attachment.drained());
+  await withDeadline(attachment.drained(), "the plugins to drain", GUARD_MS);
   assertEquals(
     deliveries.map((d) => [d.status, d.message.direction, d.message.text(), d.session.id]),
     [["sent", "out", "not allowed", p.b[0].id], ["delivered", "out", "from b", p.b[0].id]],
   );
 
   p.b[0].close("done");
-  await guard(attachment.drained());
+  await withDeadline(attachment.drained(), "the plugins to drain", GUARD_MS);
   assertEquals(hooks, ["started in", "ended done"]);
 });
 
@@ -149,6 +142,6 @@ Deno.test("attachPlugins: forward sends a copy into another session", async () =
   p.a[0].send("<p>hi</p>", { contentType: "text/html" });
   const copy = await forwarded;
   assertEquals([copy.contentType, copy.text()], ["text/html", "<p>hi</p>"]);
-  await guard(attachment.drained());
+  await withDeadline(attachment.drained(), "the plugins to drain", GUARD_MS);
   assert(forApp === 0, "a dropped message does not reach the application");
 });

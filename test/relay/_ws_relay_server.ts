@@ -69,12 +69,3 @@ export async function auth(b: BrowserPeer, relayUri: string, extra = ""): Promis
   assertEquals(ok.status, 200);
   return ok.headers.get("use-path")!;
 }
-
-/** Waits until `condition` holds, polling; throws after a 10 s hang guard. */
-export async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

@@ -10,7 +10,8 @@ import { assert, assertEquals } from "../_assert.ts";
 import { type Frame, MsrpParser, type RequestHead } from "../../src/msrp/mod.ts";
 import type { IncomingMessageSink } from "../../src/session/mod.ts";
 import { BrowserPeer, chunkFrame } from "../session/_browser.ts";
-import { auth, LOOPBACK_HOPS, until, wsRelay } from "./_ws_relay_server.ts";
+import { until } from "../_until.ts";
+import { auth, LOOPBACK_HOPS, wsRelay } from "./_ws_relay_server.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -35,25 +36,6 @@ function isRequest(f: Frame, method: string): f is Frame & { head: RequestHead }
   return f.head.kind === "request" && f.head.method === method;
 }
 
-/**
- * Samples `value` every 20 ms until it stayed the same for half a second and
- * returns it: the point where a stalled transfer stopped moving. Throws after
- * a 10 s hang guard.
- */
-async function settled(value: () => number): Promise<number> {
-  const deadline = Date.now() + 10_000;
-  let last = value();
-  let same = 0;
-  while (same < 25) {
-    if (Date.now() > deadline) throw new Error(`still changing after 10 s: ${last}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const now = value();
-    same = now === last ? same + 1 : 0;
-    last = now;
-  }
-  return last;
-}
-
 /** How far a browser upload got. */
 interface Upload {
   /** Body bytes sent. */
@@ -62,6 +44,8 @@ interface Upload {
   acknowledged: number;
   /** Resolves once every chunk got its 200. */
   done: Promise<void>;
+  /** Whether {@linkcode Upload.done} has settled. */
+  settled: boolean;
 }
 
 /**
@@ -73,7 +57,7 @@ function upload(
   p: { to: string; messageId: string; body: Uint8Array; window: number; extra?: string },
 ): Upload {
   const chunk = 64 * KiB;
-  const progress: Upload = { sent: 0, acknowledged: 0, done: Promise.resolve() };
+  const progress: Upload = { sent: 0, acknowledged: 0, done: Promise.resolve(), settled: false };
   const tids: string[] = [];
   const acknowledge = async (): Promise<void> => {
     const i = progress.acknowledged / chunk;
@@ -103,7 +87,7 @@ function upload(
     while (progress.acknowledged < p.body.length) await acknowledge();
   })();
   // A failed upload is reported where the test awaits it, not as an uncaught error.
-  progress.done.catch(() => {});
+  progress.done.catch(() => {}).finally(() => progress.settled = true);
   return progress;
 }
 
@@ -188,9 +172,16 @@ Deno.test("ws relay: a next hop that stops reading stalls the browser with the r
     try {
       // The browser may have 12 MiB unanswered: far more than the hop's socket buffers take.
       const up = upload(b, { to: `${use} ${hop.uri}`, messageId: "big", body, window: 12 * MiB });
+      // The stall, seen as events rather than as a quiet spell: the relay's queue at its
+      // high-water mark, the browser's whole window sent and its sender waiting on a 200
+      // that cannot come while the hop does not read.
       await until(() => r.e.queuedBytes >= HIGH_WATER_MARK, "the relay to fill the hop's queue");
-      await settled(() => r.e.queuedBytes);
-      assertEquals([up.sent, up.acknowledged], [12 * MiB, 0], "the browser is stalled");
+      await until(() => up.sent === 12 * MiB, "the browser to send its whole window");
+      assertEquals(
+        [up.sent, up.acknowledged, up.settled],
+        [12 * MiB, 0, false],
+        "the browser is stalled",
+      );
       // The relay stopped reading from the browser's WebSocket: what it holds for the
       // hop stays at the high-water mark plus one read, the rest waits unread.
       assert(most <= HIGH_WATER_MARK + 4 * READ_BYTES, `relay queue reached ${most} bytes`);
@@ -237,9 +228,11 @@ Deno.test("ws relay: a slow sink of our session pauses reading from the browser'
     const body = randomBytes(12 * MiB);
     // No window: the browser sends the whole message at once.
     const up = upload(b, { to: `${use} ${s.localUri}`, messageId: "slow", body, window: 12 * MiB });
+    // The stall as events: the sink holds its limit and the browser, whose window is the
+    // whole message, sent everything and waits for 200s.
     await until(() => pending >= MAX_PENDING_SINK_BYTES, "the sink to fall behind");
-    await settled(() => pending);
-    assertEquals(up.sent, body.length);
+    await until(() => up.sent === body.length, "the browser to send the whole message");
+    assertEquals([up.sent, up.settled], [body.length, false]);
     assert(most <= MAX_PENDING_SINK_BYTES + 2 * READ_BYTES, `sink had ${most} bytes pending`);
 
     gate.resolve();

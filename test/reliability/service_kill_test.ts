@@ -6,6 +6,7 @@
  */
 
 import { assert, assertEquals } from "../_assert.ts";
+import { until } from "../_until.ts";
 import { Random } from "../_random.ts";
 import {
   HashSink,
@@ -30,21 +31,7 @@ const SENT_BEFORE_KILL = 4 * MiB;
 const CROSSED_BEFORE_KILL = 2 * MiB;
 const PIECE = 64 * 1024;
 const REASON = "interrupted by restart";
-/** Largest wait for something to happen: a hang guard, not a timing check. */
-const HANG_GUARD_MS = 60_000;
-
 const encoder = new TextEncoder();
-
-/** Polls `probe` until it gives a value; throws after the hang guard, naming `what`. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + HANG_GUARD_MS;
-  while (true) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** `SENT_BEFORE_KILL` random bytes in pieces, then a pause until `release` is called. */
 function pausedBody(rng: Random): {
@@ -99,13 +86,22 @@ async function messages(svc: ServiceProcess, sessionId: string): Promise<Message
 }
 
 /** Waits until the API lists a message of `sessionId` matching `predicate`. */
-function messageWhere(
+async function messageWhere(
   svc: ServiceProcess,
   sessionId: string,
   what: string,
   predicate: (m: MessageView) => boolean,
 ): Promise<MessageView> {
-  return eventually(what, async () => (await messages(svc, sessionId)).find(predicate));
+  let found: MessageView | undefined;
+  await until(
+    async () => {
+      found = (await messages(svc, sessionId)).find(predicate);
+      return found !== undefined;
+    },
+    what,
+    { intervalMs: 20 },
+  );
+  return found!;
 }
 
 /** Hex SHA-256 of a message's content as the API serves it. */
@@ -281,7 +277,9 @@ Deno.test("service kill -9 mid-transfer: after a restart recorded messages are i
     );
 
     // The outbox resumes and delivers everything, including what recovery published.
-    await eventually("an empty outbox", async () => await pendingWebhooks(svc) === 0 || undefined);
+    await until(async () => await pendingWebhooks(svc) === 0, "an empty outbox", {
+      intervalMs: 20,
+    });
     const delivered = receiver.deliveries.map((d) => d.event);
     for (const m of [failed, partial]) {
       const event = delivered.find((e) => e.type === "message.failed" && messageIdOf(e) === m.id);

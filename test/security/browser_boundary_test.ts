@@ -14,25 +14,11 @@ import { assert, assertEquals } from "../_assert.ts";
 import { openPeerSession, peerEndpoint } from "../api/_harness.ts";
 import { freePorts, type ServiceProcess, startService } from "../_service_process.ts";
 import { makeTestCertificate } from "../transport/_certs.ts";
+import { until, withDeadline } from "../_until.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
-/** Largest wait for one exchange or process: a hang guard, not a timing check. */
-const HANG_GUARD_MS = 60_000;
 const TOKEN = "browser-boundary-token-0123";
 const EVIL = "http://evil.example";
-
-/** Rejects with `what` when `promise` has not settled within the hang guard. */
-async function guarded<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`gave up waiting for ${what}`)), HANG_GUARD_MS);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** The service with a fresh data directory (removed on dispose) and `env`. */
 async function service(env: Record<string, string>): Promise<ServiceProcess> {
@@ -92,7 +78,7 @@ async function startupFailure(env: Record<string, string>): Promise<StartupFailu
     stderr: "piped",
   }).spawn();
   try {
-    const { code, stderr } = await guarded(child.output(), "the service to exit");
+    const { code, stderr } = await withDeadline(child.output(), "the service to exit");
     return { code, stderr: new TextDecoder().decode(stderr) };
   } catch (e) {
     child.kill("SIGKILL");
@@ -121,7 +107,7 @@ async function rawRequest(
 ): Promise<RawResponse> {
   const conn = await connect();
   try {
-    return await guarded(exchange(conn, head), `a response to ${head.split("\r\n")[0]}`);
+    return await withDeadline(exchange(conn, head), `a response to ${head.split("\r\n")[0]}`);
   } finally {
     conn.close();
   }
@@ -191,7 +177,7 @@ function assertProblem(body: string, kind: string, status: number): void {
 /** Opens a WebSocket with the `msrp` subprotocol and `origin`; resolves with its protocol or "refused". */
 function openWebSocket(url: string, origin: string): Promise<string> {
   const ws = new WebSocket(url, { protocols: ["msrp"], headers: { origin } });
-  return guarded(
+  return withDeadline(
     new Promise<string>((resolve) => {
       ws.onopen = () => {
         resolve(ws.protocol);
@@ -363,15 +349,17 @@ Deno.test("after AUTH_FAILURE_LIMIT wrong tokens an address gets 429 with Retry-
   assertEquals(blocked.status, 429, "the right token is refused while blocked");
   await blocked.body?.cancel();
 
-  const deadline = Date.now() + HANG_GUARD_MS;
-  for (;;) {
-    const res = await svc.request("/v1/sessions");
-    await res.body?.cancel();
-    if (res.status === 200) break;
-    assertEquals(res.status, 429);
-    if (Date.now() > deadline) throw new Error("gave up waiting for the window to pass");
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await until(
+    async () => {
+      const res = await svc.request("/v1/sessions");
+      await res.body?.cancel();
+      if (res.status === 200) return true;
+      assertEquals(res.status, 429);
+      return false;
+    },
+    "the window to pass",
+    { intervalMs: 250 },
+  );
 });
 
 Deno.test("failed logins are counted per IPv4 address and per IPv6 /64, an IPv4-mapped client as IPv4", () => {
@@ -424,7 +412,7 @@ Deno.test("with HTTP_TLS_CERT and HTTP_TLS_KEY the API and the WebSocket are ser
 });
 
 async function assertRefused(request: Promise<Response>, what: string): Promise<void> {
-  const outcome = await guarded(
+  const outcome = await withDeadline(
     request.then(async (r) => {
       await r.body?.cancel();
       return `status ${r.status}`;

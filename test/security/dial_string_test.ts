@@ -8,6 +8,7 @@
  */
 
 import { assert, assertEquals } from "../_assert.ts";
+import { until } from "../_until.ts";
 import { freePorts, type ServiceProcess, startService } from "../_service_process.ts";
 import { headerOf } from "../../src/pbx/_sip_message.ts";
 import { FakeFreeSwitch } from "../pbx/_fake_freeswitch.ts";
@@ -78,11 +79,11 @@ async function withService(
       SIP_URI: `sip:127.0.0.1:${uas.port};transport=tcp`,
     });
     if (eslMode === "inbound") {
-      const deadline = Date.now() + HANG_GUARD_MS;
-      while ((await (await service.request("/readyz")).json()).checks?.esl !== "connected") {
-        if (Date.now() > deadline) throw new Error("the service never connected to the ESL double");
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await until(
+        async () => (await (await service.request("/readyz")).json()).checks?.esl === "connected",
+        "the service to connect to the ESL double",
+        { timeoutMs: HANG_GUARD_MS, intervalMs: 50 },
+      );
     }
     await body({ service, uas, fs });
   } finally {

@@ -10,6 +10,7 @@
  */
 
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import { until, withDeadline } from "../_until.ts";
 import { startHarness } from "../api/_harness.ts";
 import { type InboundCall, InboundCalls } from "../../src/pbx/calls.ts";
 import { EslClient, type EslEventReceived } from "../../src/pbx/esl_client.ts";
@@ -196,45 +197,14 @@ const SIP = { hostname: "127.0.0.1", port: 5080 };
 /** Every event of the watcher, in order, and a wait for one. */
 function recorder(esl: EslClient) {
   const events: EslEvent[] = [];
-  const waiters = new Set<() => void>();
-  esl.addEventListener("event", (e) => {
-    events.push((e as EslEventReceived).event);
-    for (const wake of waiters) wake();
-  });
+  esl.addEventListener("event", (e) => events.push((e as EslEventReceived).event));
   return {
     events,
     async waitFor(what: string, match: (event: EslEvent) => boolean): Promise<EslEvent> {
-      const deadline = Date.now() + HANG_GUARD_MS;
-      while (!events.some(match)) {
-        if (Date.now() > deadline) throw new Error(`no ${what} within ${HANG_GUARD_MS} ms`);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 100);
-          waiters.add(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-        waiters.clear();
-      }
+      await until(() => events.some(match), what, { timeoutMs: HANG_GUARD_MS });
       return events.find(match)!;
     },
   };
-}
-
-/** `work`, or a failure naming `what` once {@linkcode HANG_GUARD_MS} have passed. */
-async function within<T>(work: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`no ${what} within ${HANG_GUARD_MS} ms`)),
-      HANG_GUARD_MS,
-    );
-  });
-  try {
-    return await Promise.race([work, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The application runs FreeSWITCH reported for channel `uuid` (`CHANNEL_EXECUTE_COMPLETE`). */
@@ -283,11 +253,12 @@ Deno.test({
       // watcher. The bridge handles events in order, so it has seen the parks above.
       const plainCallId = `${crypto.randomUUID()}@127.0.0.1`;
       const answered = nextCall(calls);
-      const sipCall = await within(
+      const sipCall = await withDeadline(
         phone.invite("msrp", offerFrom(caller, (sdp) => sdp), [], plainCallId),
         "the answer to the plain call",
+        HANG_GUARD_MS,
       );
-      const call = await within(answered, "the bridge's call");
+      const call = await withDeadline(answered, "the bridge's call", HANG_GUARD_MS);
       const plainUuid = (await park(plainCallId)).uniqueId!;
       assertEquals(sipCall.answerSdp, call.answerSdp, "the 200 OK carries our SDP byte for byte");
       await seen.waitFor(

@@ -14,6 +14,7 @@
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { nextMessage } from "../_messages.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { until, withDeadline } from "../_until.ts";
 import { type Harness, startHarness } from "../api/_harness.ts";
 import { createBridge } from "../_bridge.ts";
 import { sendFrame } from "../session/_peer.ts";
@@ -31,17 +32,6 @@ import { fingerprintOf, type Issued, TestPki } from "./_tls_pki.ts";
 /** Largest wait for anything here: a hang guard, not a timing check. */
 const DEADLINE_MS = 10_000;
 
-/** Polls `check` until it returns a value; throws after the deadline, naming `what`. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + DEADLINE_MS;
-  while (true) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** A hand-written MSRP client over `node:tls`, optionally presenting a client certificate. */
 class TlsClient {
   /** Everything the server sent. */
@@ -51,7 +41,6 @@ class TlsClient {
   /** Resolves when the connection is closed. */
   readonly closed: Promise<void>;
   readonly #socket: TLSSocket;
-  readonly #changed = new Set<() => void>();
 
   constructor(port: number, serverCert: string, client?: Issued, maxVersion?: "TLSv1.2") {
     this.#socket = tlsConnect({
@@ -63,19 +52,13 @@ class TlsClient {
     });
     const { promise, resolve } = Promise.withResolvers<void>();
     this.closed = promise;
-    this.#socket.on("secureConnect", () => {
-      this.secure = true;
-      this.#wake();
-    });
-    this.#socket.on("data", (chunk: Uint8Array) => {
-      this.received += new TextDecoder().decode(chunk);
-      this.#wake();
-    });
+    this.#socket.on("secureConnect", () => this.secure = true);
+    this.#socket.on(
+      "data",
+      (chunk: Uint8Array) => this.received += new TextDecoder().decode(chunk),
+    );
     this.#socket.on("error", () => {}); // a refusal shows as the connection closing
-    this.#socket.on("close", () => {
-      resolve();
-      this.#wake();
-    });
+    this.#socket.on("close", () => resolve());
   }
 
   /** Resolves once the handshake completed; throws when the connection closed first. */
@@ -98,18 +81,7 @@ class TlsClient {
 
   /** Resolves once the server closed the connection (the hang guard fails the test otherwise). */
   async closedByServer(): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error("the server kept the refused connection open")),
-        DEADLINE_MS,
-      );
-    });
-    try {
-      await Promise.race([this.closed, deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withDeadline(this.closed, "the server to close the refused connection", DEADLINE_MS);
   }
 
   /** Closes the connection and waits until it is. */
@@ -119,24 +91,17 @@ class TlsClient {
   }
 
   async #until(what: string, predicate: () => boolean): Promise<void> {
-    const deadline = Date.now() + DEADLINE_MS;
     let closed = false;
     this.closed.then(() => closed = true);
-    while (!predicate()) {
-      if (closed) throw new Error(`the connection closed before ${what}`);
-      if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#changed.add(resolve);
-        timer = setTimeout(resolve, 100);
-      });
-      clearTimeout(timer);
-      this.#changed.clear();
-    }
-  }
-
-  #wake(): void {
-    for (const wake of this.#changed) wake();
+    await until(
+      () => {
+        if (predicate()) return true;
+        if (closed) throw new Error(`the connection closed before ${what}`);
+        return false;
+      },
+      what,
+      { timeoutMs: DEADLINE_MS },
+    );
   }
 }
 
@@ -229,10 +194,11 @@ Deno.test("mutual TLS: with MSRP_TLS_CLIENT_CA a client certificate that CA issu
     try {
       await client.handshake();
       assertEquals(await send(client, "good1", to, from), 200);
-      await eventually("the session to start", async () => {
-        const { state } = await sessionState(h, id);
-        return state === "active" ? state : undefined;
-      });
+      await until(
+        async () => (await sessionState(h, id)).state === "active",
+        "the session to start",
+        { timeoutMs: DEADLINE_MS, intervalMs: 20 },
+      );
     } finally {
       await client.close();
     }
@@ -305,10 +271,11 @@ Deno.test("a=fingerprint from SDP: the client whose certificate matches binds th
   const client = new TlsClient(port, server.cert, peer);
   try {
     assertEquals(await send(client, "peer1", to, from), 200);
-    await eventually("the session to start", async () => {
-      const { state } = await sessionState(h, id);
-      return state === "active" ? state : undefined;
-    });
+    await until(
+      async () => (await sessionState(h, id)).state === "active",
+      "the session to start",
+      { timeoutMs: DEADLINE_MS, intervalMs: 20 },
+    );
   } finally {
     await client.close();
   }
@@ -369,19 +336,22 @@ Deno.test("API offer: the bridge dialing an msrps peer whose certificate lacks t
   };
 
   const wrong = await offer({ hash: "sha-256", value: await fingerprintOf(other.cert, "sha-256") });
-  const ended = await eventually("the mismatched session to end", async () => {
-    const row = await sessionState(h, wrong.id);
-    return row.state === "ended" ? row : undefined;
-  });
+  await until(
+    async () => (await sessionState(h, wrong.id)).state === "ended",
+    "the mismatched session to end",
+    { timeoutMs: DEADLINE_MS, intervalMs: 20 },
+  );
+  const ended = await sessionState(h, wrong.id);
   assert(/fingerprint/.test(ended.endReason ?? ""), ended.endReason);
   assertEquals(wrong.session.remotePath, undefined, "the peer session was never bound");
 
   for (const hash of ["sha-256", "sha-384"] as const) {
     const right = await offer({ hash, value: await fingerprintOf(peerCert.cert, hash) });
-    await eventually(`the ${hash}-pinned session to start`, async () => {
-      const { state } = await sessionState(h, right.id);
-      return state === "active" ? state : undefined;
-    });
+    await until(
+      async () => (await sessionState(h, right.id)).state === "active",
+      `the ${hash}-pinned session to start`,
+      { timeoutMs: DEADLINE_MS, intervalMs: 20 },
+    );
     const got = nextMessage(right.session);
     const sent = await h.json("POST", `/v1/sessions/${right.id}/messages`, { text: hash });
     assertEquals(sent.status, 202, await sent.clone().text());

@@ -25,7 +25,8 @@ import {
 import { MsrpEndpoint } from "../../src/session/mod.ts";
 import { authFrame, BrowserPeer } from "../session/_browser.ts";
 import { RawPeer, sendFrame } from "../session/_peer.ts";
-import { auth, until, wsRelay } from "../relay/_ws_relay_server.ts";
+import { until } from "../_until.ts";
+import { auth, wsRelay } from "../relay/_ws_relay_server.ts";
 
 const API_TOKEN = "api-token-0123456789abcdef";
 const RELAY_PASSWORD = "relay-password-0123456789";

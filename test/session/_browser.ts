@@ -7,6 +7,7 @@
  */
 
 import { type Frame, MsrpParser } from "../../src/msrp/mod.ts";
+import { HANG_GUARD_MS } from "../_until.ts";
 
 /** A WebSocket MSRP client that writes raw frames and collects the frames it gets. */
 export class BrowserPeer {
@@ -72,10 +73,10 @@ export class BrowserPeer {
 
   /**
    * Waits for a received frame matching `predicate` and returns it; throws
-   * when the socket closes first or after a 10 s hang guard.
+   * when the socket closes first or after the hang guard.
    */
   async waitFor(predicate: (frame: Frame) => boolean): Promise<Frame> {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + HANG_GUARD_MS;
     while (true) {
       const found = this.frames.find(predicate);
       if (found) return found;
@@ -85,10 +86,10 @@ export class BrowserPeer {
 
   /**
    * The frame received at `index` (0-based), once it arrived; throws when the
-   * socket closes first or after a 10 s hang guard.
+   * socket closes first or after the hang guard.
    */
   async frameAt(index: number): Promise<Frame> {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + HANG_GUARD_MS;
     while (index >= this.frames.length) await this.#nextFrame(deadline, `no frame ${index}`);
     return this.frames[index];
   }

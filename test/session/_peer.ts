@@ -6,6 +6,7 @@
  */
 
 import { type Frame, MsrpParser } from "../../src/msrp/mod.ts";
+import { HANG_GUARD_MS } from "../_until.ts";
 
 const enc = new TextEncoder();
 
@@ -62,10 +63,10 @@ export class RawPeer {
 
   /**
    * Waits until `predicate` holds for the frames received; throws when the
-   * socket closes first or after a 10 s deadline (a hang guard, not a timing check).
+   * socket closes first or after the hang guard (not a timing check).
    */
   async waitFor(predicate: (frames: Frame[]) => boolean): Promise<Frame[]> {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + HANG_GUARD_MS;
     while (!predicate(this.frames)) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const wait = new Promise<string>((r) => {

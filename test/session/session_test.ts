@@ -79,19 +79,23 @@ Deno.test("session: a short message is sent between the chunks of a long one (RF
     "message",
     (e) => order.push((e as unknown as { message: IncomingMessage }).message.contentType),
   );
-  // A slow source: the big message takes many pump turns.
+  // A source that gives two chunks (the first is cut once the next is known), then waits
+  // until the short message is on its way: the long message has started and cannot have
+  // finished, however slow the machine.
+  const shortQueued = Promise.withResolvers<void>();
   let i = 0;
   const slow = new ReadableStream<Uint8Array>({
     async pull(c) {
-      await new Promise((r) => setTimeout(r, 2));
+      if (i > 1) await shortQueued.promise;
       if (i++ < 64) c.enqueue(new Uint8Array(1024).fill(65));
       else c.close();
     },
   });
   const big = p.a.send(slow, { contentType: "application/octet-stream", size: 64 * 1024 });
-  await until(() => big.bytesSent > 0, "the long message's first chunk", { intervalMs: 1 });
+  await until(() => big.bytesSent > 0, "the long message's first chunk");
   assert(big.bytesSent < 64 * 1024, "the long message is still being sent");
   const small = p.a.send("urgent", { contentType: "text/plain" });
+  shortQueued.resolve();
   await Promise.all([big.done, small.done]);
   await until(() => order.length === 2, "both messages at the receiver");
   assertEquals(order, ["text/plain", "application/octet-stream"]);
@@ -398,9 +402,11 @@ Deno.test("session: a receiver that stops consuming stalls the sender without gr
   let release!: () => void;
   const gate = new Promise<void>((r) => release = r);
   let received = 0;
+  let held = 0;
   await using p = await pair({
     sink: () => ({
       write: async (_offset, bytes) => {
+        held += bytes.length;
         await gate;
         received += bytes.length;
       },
@@ -417,12 +423,13 @@ Deno.test("session: a receiver that stops consuming stalls the sender without gr
     },
   });
   const m = p.a.send(source, { contentType: "application/octet-stream", size: total });
-  // Wait until the sender has stopped making progress (kernel buffers full).
-  let last = -1;
-  while (m.bytesSent !== last) {
-    last = m.bytesSent;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let settled = false;
+  m.done.then(() => settled = true, () => settled = true);
+  // The stall as events, not as a quiet spell: the receiver holds as much as it lets wait
+  // for its sink (8 MiB, src/session/_link.ts) and stops reading, while the sender's message
+  // stays unfinished.
+  await until(() => held >= 8 * 1024 * 1024, "the receiver to hold its limit for the sink");
+  assertEquals(settled, false, "the sender is blocked");
   assert(m.bytesSent < total / 2, `sender should stall, sent ${m.bytesSent}`);
   assert(p.a.queuedBytes <= 1024 * 1024 + 128 * 1024, `queued ${p.a.queuedBytes}`);
   release();

@@ -8,7 +8,8 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { encodeRequest } from "../../src/msrp/serializer.ts";
 import { MsrpConnection } from "../../src/transport/mod.ts";
-import { delay, FrameCollector, patternBytes, sendRequest, within } from "./_support.ts";
+import { FrameCollector, patternBytes, sendRequest } from "./_support.ts";
+import { until, withDeadline } from "../_until.ts";
 
 /**
  * Sends 64 MiB of frames from `clientSocket`, awaiting each `send()`, while
@@ -39,17 +40,9 @@ export async function checkBackpressure(
     }
   })();
 
-  // Wait until the buffers are full: nothing more gets written and a send is pending.
-  await within(
-    (async () => {
-      let written = -1;
-      while (client.bytesWritten !== written || client.queuedBytes < highWaterMark) {
-        written = client.bytesWritten;
-        await delay(100);
-      }
-    })(),
-    "the sender to block",
-  );
+  // The block as an event, not as a quiet spell: the queue at its high-water mark, so the
+  // producer's send() is pending (the receiver reads nothing, so it stays pending).
+  await until(() => client.queuedBytes >= highWaterMark, "the sender to block");
   assert(sent < frames, "the sender must be held back");
   assert(client.queuedBytes >= highWaterMark, "a send() is pending");
   assert(
@@ -81,10 +74,10 @@ export async function checkBackpressure(
       mismatch ||= failure.error.message;
     },
   });
-  await within(Promise.all([producer, allRead.promise]), "all frames to arrive");
+  await withDeadline(Promise.all([producer, allRead.promise]), "all frames to arrive");
   assertEquals(mismatch, "");
   assertEquals(sent, frames);
   assert(maxQueued <= highWaterMark + frameBytes, `queued up to ${maxQueued} bytes`);
   client.close();
-  await within(Promise.all([client.closed, server.closed]), "close");
+  await withDeadline(Promise.all([client.closed, server.closed]), "close");
 }

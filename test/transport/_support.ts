@@ -6,7 +6,6 @@
  */
 
 import type { Frame, FrameHead, OutgoingRequest } from "../../src/msrp/message.ts";
-import { withDeadline } from "../_until.ts";
 import { concatBytes, type FrameFailure, type FrameHandler } from "../../src/msrp/parser.ts";
 
 /** Collects frames (keeping the body views it is given) and failures. */
@@ -57,14 +56,6 @@ export class FrameCollector implements FrameHandler {
       return false;
     });
   }
-}
-
-/**
- * Rejects when `promise` has not settled after `ms` (60 s by default): a
- * guard against hangs, not a measurement; `withDeadline` of `test/_until.ts`.
- */
-export function within<T>(promise: Promise<T>, what: string, ms?: number): Promise<T> {
-  return withDeadline(promise, what, ms);
 }
 
 /** Resolves after `ms`. */

@@ -19,8 +19,8 @@ import {
   readToEnd,
   sendRequest,
   tcpPair,
-  within,
 } from "./_support.ts";
+import { withDeadline } from "../_until.ts";
 
 const enc = new TextEncoder();
 
@@ -46,7 +46,7 @@ async function roundTrip(hostname: string): Promise<void> {
     await connect({ hostname, port: listener.addr.port }),
     clientFrames,
   );
-  const server = await within(accepted.promise, "the accepted connection");
+  const server = await withDeadline(accepted.promise, "the accepted connection");
   listener.close();
   await listener.closed;
 
@@ -54,7 +54,7 @@ async function roundTrip(hostname: string): Promise<void> {
   const large = sendRequest(2, patternBytes(300_000, 2)); // spans many reads
   await client.send(encodeRequest(small));
   await client.send(encodeRequest(large));
-  await within(serverFrames.until(() => serverFrames.frames.length === 2), "two requests");
+  await withDeadline(serverFrames.until(() => serverFrames.frames.length === 2), "two requests");
   assertEquals(serverFrames.frames.map(summary), [
     { tid: small.transactionId, start: "SEND", messageId: "m1", body: small.body, flag: "$" },
     { tid: large.transactionId, start: "SEND", messageId: "m2", body: large.body, flag: "$" },
@@ -66,7 +66,7 @@ async function roundTrip(hostname: string): Promise<void> {
     toPath: small.fromPath,
     fromPath: small.toPath,
   })]);
-  await within(clientFrames.until(() => clientFrames.frames.length === 1), "the response");
+  await withDeadline(clientFrames.until(() => clientFrames.frames.length === 1), "the response");
   assertEquals(summary(clientFrames.frames[0]), {
     tid: small.transactionId,
     start: 200,
@@ -83,7 +83,7 @@ async function roundTrip(hostname: string): Promise<void> {
   assert(client.id !== server.id);
 
   client.close();
-  const [clientInfo, serverInfo] = await within(
+  const [clientInfo, serverInfo] = await withDeadline(
     Promise.all([client.closed, server.closed]),
     "both ends to close",
   );
@@ -116,7 +116,7 @@ Deno.test("MsrpConnection: many small sends in one tick go out in few writes, in
     sends.push(client.send(parts));
   }
   await Promise.all(sends); // far below the high-water mark: already resolved
-  await within(received.until(() => received.frames.length === count), "all frames");
+  await withDeadline(received.until(() => received.frames.length === count), "all frames");
   assertEquals(
     received.frames.map((f) => f.head.headers.get("message-id")),
     Array.from({ length: count }, (_, i) => `m${i}`),
@@ -124,7 +124,7 @@ Deno.test("MsrpConnection: many small sends in one tick go out in few writes, in
   assertEquals(client.bytesWritten, total);
   assert(counting.writes * 10 < count, `${counting.writes} writes for ${count} sends`);
   client.close();
-  await within(Promise.all([client.closed, server.closed]), "close");
+  await withDeadline(Promise.all([client.closed, server.closed]), "close");
 });
 
 Deno.test("MsrpConnection: partial writes are completed and keep the byte order", async () => {
@@ -134,10 +134,10 @@ Deno.test("MsrpConnection: partial writes are completed and keep the byte order"
   const server = new MsrpConnection(serverSocket, received);
   const bodies = [patternBytes(100_000, 1), enc.encode("small"), patternBytes(20_000, 3)];
   for (let i = 0; i < bodies.length; i++) client.send(encodeRequest(sendRequest(i, bodies[i])));
-  await within(received.until(() => received.frames.length === bodies.length), "all frames");
+  await withDeadline(received.until(() => received.frames.length === bodies.length), "all frames");
   assertEquals(received.frames.map((f) => f.body), bodies);
   client.close();
-  await within(Promise.all([client.closed, server.closed]), "close");
+  await withDeadline(Promise.all([client.closed, server.closed]), "close");
 });
 
 Deno.test("MsrpConnection: body views given to the handler stay intact after later reads", async () => {
@@ -149,10 +149,10 @@ Deno.test("MsrpConnection: body views given to the handler stay intact after lat
   for (let i = 0; i < bodies.length; i++) {
     await client.send(encodeRequest(sendRequest(i, bodies[i])));
   }
-  await within(received.until(() => received.frames.length === bodies.length), "all frames");
+  await withDeadline(received.until(() => received.frames.length === bodies.length), "all frames");
   assertEquals(received.frames.map((f) => f.body), bodies);
   client.close();
-  await within(Promise.all([client.closed, server.closed]), "close");
+  await withDeadline(Promise.all([client.closed, server.closed]), "close");
 });
 
 Deno.test("MsrpConnection: send() stays pending past highWaterMark while the peer does not read; all arrives once it reads", async () => {
@@ -175,7 +175,7 @@ Deno.test("MsrpConnection: a peer that never reads gets the connection closed wi
       if (i % 16 === 15) await delay(0);
     }
   })();
-  const info = await within(client.closed, "the overflow");
+  const info = await withDeadline(client.closed, "the overflow");
   await flood;
   assert(info.error instanceof TransportError);
   assertEquals(info.error.code, "write-queue-overflow");
@@ -208,7 +208,7 @@ Deno.test("MsrpConnection: one send() past maxQueuedBytes closes at once with wr
   const pending = await assertRejects(() => ok, TransportError, "connection closed");
   assertEquals(pending.code, "closed");
   assert(pending.cause instanceof TransportError && pending.cause.code === "write-queue-overflow");
-  const info = await within(client.closed, "close");
+  const info = await withDeadline(client.closed, "close");
   assert(info.error instanceof TransportError);
   assertEquals(info.error.code, "write-queue-overflow");
   serverSocket.close();
@@ -218,7 +218,7 @@ Deno.test("MsrpConnection: idleTimeoutMs closes a silent connection; the peer se
   const [clientSocket, serverSocket] = await tcpPair("127.0.0.1");
   const client = new MsrpConnection(clientSocket, new FrameCollector(), { idleTimeoutMs: 50 });
   const server = new MsrpConnection(serverSocket, new FrameCollector());
-  const [clientInfo, serverInfo] = await within(
+  const [clientInfo, serverInfo] = await withDeadline(
     Promise.all([client.closed, server.closed]),
     "the idle timeout",
   );
@@ -237,7 +237,7 @@ Deno.test("MsrpConnection: peer end of stream resolves closed without error; lat
     fromPath: ["msrp://[::1]:2/b;tcp"],
   }));
   serverSocket.close();
-  const info = await within(client.closed, "end of stream");
+  const info = await withDeadline(client.closed, "end of stream");
   assertEquals(info.error, undefined);
   assert(info.bytesRead > 0);
   assertEquals(info.bytesWritten, 0);
@@ -253,7 +253,7 @@ Deno.test("MsrpConnection: end of stream in the middle of a frame closes with a 
   await serverSocket.write(frame[0]);
   await serverSocket.write(frame[1].subarray(0, 2000));
   serverSocket.close();
-  const info = await within(client.closed, "end of stream");
+  const info = await withDeadline(client.closed, "end of stream");
   assert(info.error instanceof TransportError);
   assertEquals(info.error.code, "truncated");
   assertEquals(received.frames.length, 0);
@@ -271,10 +271,10 @@ Deno.test("MsrpConnection: close() rejects pending and later sends and closes th
   assertEquals(error.code, "closed");
   assertEquals(error.cause, reason);
   await assertRejects(() => client.send([new Uint8Array(1)]), TransportError, "connection closed");
-  const info = await within(client.closed, "close");
+  const info = await withDeadline(client.closed, "close");
   assertEquals(info.error, reason);
   assertEquals(client.queuedBytes, 0);
-  await within(readToEnd(serverSocket), "the peer to see the close");
+  await withDeadline(readToEnd(serverSocket), "the peer to see the close");
   serverSocket.close();
 });
 
@@ -283,13 +283,13 @@ Deno.test("MsrpConnection: garbage that loses framing is reported to the handler
   const received = new FrameCollector();
   const client = new MsrpConnection(clientSocket, received);
   await serverSocket.write(enc.encode("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"));
-  const info = await within(client.closed, "the close");
+  const info = await withDeadline(client.closed, "the close");
   assertEquals(received.failures.length, 1);
   const failure = received.failures[0].error;
   assert(failure.framingLost);
   assert(info.error instanceof MsrpError);
   assertEquals(info.error, failure);
-  assertEquals(await within(readToEnd(serverSocket), "the peer to see the close"), 0);
+  assertEquals(await withDeadline(readToEnd(serverSocket), "the peer to see the close"), 0);
   serverSocket.close();
 });
 
@@ -306,17 +306,17 @@ Deno.test("MsrpConnection: a pending backpressure promise stops reading until it
   });
   gate = Promise.withResolvers<void>();
   await serverSocket.write(concatBytes(encodeRequest(sendRequest(1, enc.encode("first")))));
-  await within(received.until(() => received.frames.length === 1), "the first frame");
+  await withDeadline(received.until(() => received.frames.length === 1), "the first frame");
   await serverSocket.write(concatBytes(encodeRequest(sendRequest(2, enc.encode("second")))));
   await delay(50); // give a broken implementation the chance to read on
   assertEquals(received.frames.length, 1, "nothing is read while the consumer holds back");
   const held = gate;
   gate = undefined;
   held.resolve();
-  await within(received.until(() => received.frames.length === 2), "the second frame");
+  await withDeadline(received.until(() => received.frames.length === 2), "the second frame");
   assert(calls >= 2);
   client.close();
-  await within(client.closed, "close");
+  await withDeadline(client.closed, "close");
   serverSocket.close();
 });
 
@@ -327,7 +327,7 @@ Deno.test("MsrpConnection: a rejected backpressure promise closes the connection
     backpressure: () => Promise.reject(reason),
   });
   await serverSocket.write(concatBytes(encodeRequest(sendRequest(1, enc.encode("data")))));
-  const info = await within(client.closed, "the close");
+  const info = await withDeadline(client.closed, "the close");
   assertEquals(info.error, reason);
   serverSocket.close();
 });
@@ -341,7 +341,7 @@ Deno.test("MsrpConnection: a handler that throws closes the connection with that
   };
   const client = new MsrpConnection(clientSocket, handler);
   await serverSocket.write(concatBytes(encodeRequest(sendRequest(1, enc.encode("data")))));
-  const info = await within(client.closed, "the close");
+  const info = await withDeadline(client.closed, "the close");
   assertEquals(info.error, reason);
   serverSocket.close();
 });

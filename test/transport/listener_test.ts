@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
 import { listen } from "../../src/transport/mod.ts";
-import { readToEnd, within } from "./_support.ts";
+import { readToEnd } from "./_support.ts";
+import { withDeadline } from "../_until.ts";
 
 /** Accepted connections, with a way to wait for the next ones. */
 class Accepted {
@@ -27,7 +28,7 @@ class Accepted {
 
 /** Resolves once the listener closed `conn`: end of stream or a reset. */
 function rejected(conn: Deno.Conn): Promise<number> {
-  return within(readToEnd(conn), "the listener to close the connection");
+  return withDeadline(readToEnd(conn), "the listener to close the connection");
 }
 
 Deno.test("listen: maxConnections closes connections beyond the limit and counts them", async () => {
@@ -40,7 +41,7 @@ Deno.test("listen: maxConnections closes connections beyond the limit and counts
   assert(port > 0);
   const c1 = await Deno.connect({ hostname: "127.0.0.1", port });
   const c2 = await Deno.connect({ hostname: "127.0.0.1", port });
-  await within(accepted.until(2), "two connections");
+  await withDeadline(accepted.until(2), "two connections");
   const c3 = await Deno.connect({ hostname: "127.0.0.1", port });
   assertEquals(await rejected(c3), 0);
   assertEquals(listener.connectionCount, 2);
@@ -49,7 +50,7 @@ Deno.test("listen: maxConnections closes connections beyond the limit and counts
   accepted.conns[0].close(); // frees a place
   assertEquals(listener.connectionCount, 1);
   const c4 = await Deno.connect({ hostname: "127.0.0.1", port });
-  await within(accepted.until(3), "a connection in the freed place");
+  await withDeadline(accepted.until(3), "a connection in the freed place");
   assertEquals(listener.connectionCount, 2);
   assertEquals(accepted.conns.length, 3);
 
@@ -67,7 +68,7 @@ Deno.test("listen: maxConnectionsPerIp limits connections from one address (::1)
   );
   const port = listener.addr.port;
   const c1 = await Deno.connect({ hostname: "::1", port });
-  await within(accepted.until(1), "the first connection");
+  await withDeadline(accepted.until(1), "the first connection");
   assertEquals(listener.connectionsFrom("::1"), 1);
   const c2 = await Deno.connect({ hostname: "::1", port });
   assertEquals(await rejected(c2), 0);
@@ -77,7 +78,7 @@ Deno.test("listen: maxConnectionsPerIp limits connections from one address (::1)
   accepted.conns[0].close();
   assertEquals(listener.connectionsFrom("::1"), 0);
   const c3 = await Deno.connect({ hostname: "::1", port });
-  await within(accepted.until(2), "a connection after the first closed");
+  await withDeadline(accepted.until(2), "a connection after the first closed");
   assertEquals(listener.connectionsFrom("::1"), 1);
 
   listener.close();
@@ -90,10 +91,10 @@ Deno.test("listen: close() stops accepting, resolves closed and leaves accepted 
   const listener = listen({ hostname: "127.0.0.1", port: 0 }, accepted.onConnection);
   const port = listener.addr.port;
   const client = await Deno.connect({ hostname: "127.0.0.1", port });
-  await within(accepted.until(1), "the connection");
+  await withDeadline(accepted.until(1), "the connection");
   listener.close();
   listener.close(); // idempotent
-  await within(listener.closed, "the listener to close");
+  await withDeadline(listener.closed, "the listener to close");
   await assertRejects(
     () => Deno.connect({ hostname: "127.0.0.1", port }),
     Deno.errors.ConnectionRefused,
@@ -112,7 +113,7 @@ Deno.test("listen: an onConnection that throws closes the listener and rejects c
     throw bug;
   });
   const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  const error = await within(assertRejects(() => listener.closed), "the listener to fail");
+  const error = await withDeadline(assertRejects(() => listener.closed), "the listener to fail");
   assertEquals(error, bug);
   assertEquals(await rejected(client), 0, "the connection was closed");
   assertEquals(listener.connectionCount, 0);

@@ -14,7 +14,7 @@ import { until, withDeadline } from "../_until.ts";
 import { skipUnless } from "../_services.ts";
 import { checkBackpressure } from "./_backpressure.ts";
 import { makeTestCertificate, type TestCertificate } from "./_certs.ts";
-import { FrameCollector, patternBytes, readToEnd, sendRequest, within } from "./_support.ts";
+import { FrameCollector, patternBytes, readToEnd, sendRequest } from "./_support.ts";
 
 const dec = new TextDecoder();
 
@@ -65,13 +65,13 @@ async function roundTrip(
     await connect({ ...options, port: listener.addr.port }),
     clientFrames,
   );
-  const server = await within(accepted, "the TLS connection");
+  const server = await withDeadline(accepted, "the TLS connection");
   assert(client.secure && server.connection.secure);
   assertEquals(listener.connectionCount, 1);
 
   const request = sendRequest(1, patternBytes(200_000, 4));
   await client.send(encodeRequest(request));
-  await within(server.frames.until(() => server.frames.frames.length === 1), "the request");
+  await withDeadline(server.frames.until(() => server.frames.frames.length === 1), "the request");
   assertEquals(server.frames.frames[0].body, request.body);
   await server.connection.send([encodeResponse({
     transactionId: request.transactionId,
@@ -79,12 +79,12 @@ async function roundTrip(
     toPath: request.fromPath,
     fromPath: request.toPath,
   })]);
-  await within(clientFrames.until(() => clientFrames.frames.length === 1), "the response");
+  await withDeadline(clientFrames.until(() => clientFrames.frames.length === 1), "the response");
   const head = clientFrames.frames[0].head;
   assertEquals(head.kind === "response" && head.status, 200);
 
   (closeFrom === "client" ? client : server.connection).close();
-  const [clientInfo, serverInfo] = await within(
+  const [clientInfo, serverInfo] = await withDeadline(
     Promise.all([client.closed, server.connection.closed]),
     "both ends to close",
   );
@@ -231,16 +231,16 @@ Deno.test("TLS: the connection from a fingerprint-pinned connect works as a Deno
     assert("handshake" in conn);
     const { transport, hostname, port } = conn.remoteAddr as Deno.NetAddr;
     assertEquals([transport, hostname, port], ["tcp", "127.0.0.1", listener.addr.port]);
-    const server = await within(accepted, "the TLS connection");
+    const server = await withDeadline(accepted, "the TLS connection");
     const writer = conn.writable.getWriter();
     const request = sendRequest(7, patternBytes(40_000, 7));
     for (const part of encodeRequest(request)) await writer.write(part);
-    await within(server.frames.until(() => server.frames.frames.length === 1), "the request");
+    await withDeadline(server.frames.until(() => server.frames.frames.length === 1), "the request");
     assertEquals(server.frames.frames[0].body, request.body);
     await writer.close(); // closeWrite: the server sees end of stream and closes
-    const info = await within(server.connection.closed, "the server side to close");
+    const info = await withDeadline(server.connection.closed, "the server side to close");
     assertEquals(info.error, undefined);
-    const rest = await within(new Response(conn.readable).arrayBuffer(), "end of stream");
+    const rest = await withDeadline(new Response(conn.readable).arrayBuffer(), "end of stream");
     assertEquals(rest.byteLength, 0);
     conn.close();
     await assertRejects(() => conn.read(new Uint8Array(1)), Deno.errors.BadResource);
@@ -261,7 +261,7 @@ Deno.test("TLS: send() stays pending past highWaterMark while the peer does not 
       tls: true,
       caCerts: [certificate.cert],
     });
-    await checkBackpressure(client, await within(accepted.promise, "the TLS connection"));
+    await checkBackpressure(client, await withDeadline(accepted.promise, "the TLS connection"));
   } finally {
     listener.close();
     await listener.closed;
@@ -289,7 +289,7 @@ Deno.test("TLS: contradictory or malformed options fail before connecting", asyn
 Deno.test("TLS: the listener closes a connection whose handshake does not complete in handshakeTimeoutMs", async () => {
   await withTlsServer("127.0.0.1", async ({ listener }) => {
     const raw = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-    assertEquals(await within(readToEnd(raw), "the listener to give up"), 0);
+    assertEquals(await withDeadline(readToEnd(raw), "the listener to give up"), 0);
     raw.close();
     await until(() => listener.connectionCount === 0, "the count to drop");
   }, 100);
@@ -316,7 +316,7 @@ for (const mode of ["caCerts", "fingerprint"] as const) {
       );
       assertEquals(error.code, "connect-timeout");
       const peer = await accepting;
-      await within(readToEnd(peer), "the client to hang up"); // after its ClientHello
+      await withDeadline(readToEnd(peer), "the client to hang up"); // after its ClientHello
       peer.close();
     } finally {
       silent.close();
@@ -450,7 +450,7 @@ Deno.test("TLS: a plain TCP client of a TLS listener gets an alert and the conne
   await withTlsServer("127.0.0.1", async ({ listener }) => {
     const conn = await connect({ hostname: "127.0.0.1", port: listener.addr.port });
     await conn.write(new TextEncoder().encode("MSRP abcd SEND\r\n"));
-    await within(readToEnd(conn), "the listener to drop it");
+    await withDeadline(readToEnd(conn), "the listener to drop it");
     conn.close();
     await until(() => listener.connectionCount === 0, "the count to drop");
   });

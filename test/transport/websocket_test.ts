@@ -16,7 +16,8 @@ import {
 } from "../../src/transport/mod.ts";
 import { FrameAligner } from "../../src/transport/_ws_frames.ts";
 import { Random } from "../_random.ts";
-import { FrameCollector, patternBytes, sendRequest, within } from "./_support.ts";
+import { FrameCollector, patternBytes, sendRequest } from "./_support.ts";
+import { withDeadline } from "../_until.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -106,13 +107,13 @@ Deno.test("WebSocket: MSRP frames round-trip through MsrpConnection in both dire
   });
   const clientFrames = new FrameCollector();
   const client = new MsrpConnection(await connectWebSocket(url), clientFrames);
-  const peer = await within(accepted.promise, "the accepted connection");
+  const peer = await withDeadline(accepted.promise, "the accepted connection");
 
   const small = sendRequest(1, enc.encode("Hey Bob, are you there?"));
   const large = sendRequest(2, patternBytes(300_000, 2));
   await client.send(encodeRequest(small));
   await client.send(encodeRequest(large));
-  await within(serverFrames.until(() => serverFrames.frames.length === 2), "two requests");
+  await withDeadline(serverFrames.until(() => serverFrames.frames.length === 2), "two requests");
   assertEquals(serverFrames.frames.map((f) => [f.head.transactionId, f.body, f.flag]), [
     [small.transactionId, small.body, "$"],
     [large.transactionId, large.body, "$"],
@@ -126,7 +127,10 @@ Deno.test("WebSocket: MSRP frames round-trip through MsrpConnection in both dire
     fromPath: small.toPath,
   })]);
   await peer.send(encodeRequest(back));
-  await within(clientFrames.until(() => clientFrames.frames.length === 2), "response and SEND");
+  await withDeadline(
+    clientFrames.until(() => clientFrames.frames.length === 2),
+    "response and SEND",
+  );
   const [response, request] = clientFrames.frames;
   assertEquals(response.head.kind === "response" && response.head.status, 200);
   assertEquals(request.body, back.body);
@@ -137,7 +141,7 @@ Deno.test("WebSocket: MSRP frames round-trip through MsrpConnection in both dire
   assertEquals(client.secure, false);
 
   client.close();
-  const [clientInfo, serverInfo] = await within(
+  const [clientInfo, serverInfo] = await withDeadline(
     Promise.all([client.closed, peer.closed]),
     "both ends to close",
   );
@@ -154,8 +158,8 @@ Deno.test("WebSocket: each frame goes out as one message, text when UTF-8 and bi
     accepted.resolve(new MsrpConnection(conn, new FrameCollector()));
   });
   const raw = new RawPeer(url);
-  await within(raw.opened(), "open");
-  const connection = await within(accepted.promise, "the accepted connection");
+  await withDeadline(raw.opened(), "open");
+  const connection = await withDeadline(accepted.promise, "the accepted connection");
 
   // Sent in one tick, the small frames share writes; the large ones are written in parts.
   const sends: Promise<void>[] = [];
@@ -166,7 +170,7 @@ Deno.test("WebSocket: each frame goes out as one message, text when UTF-8 and bi
   requests.push(sendRequest(52, enc.encode("last")));
   for (const r of requests) sends.push(connection.send(encodeRequest(r)));
   await Promise.all(sends);
-  await within(raw.until(requests.length), "one message per frame");
+  await withDeadline(raw.until(requests.length), "one message per frame");
   assertEquals(raw.messages.length, requests.length);
   raw.messages.forEach((message, i) => {
     assertEquals(typeof message, i === 50 ? "object" : "string", `message ${i}`);
@@ -178,7 +182,7 @@ Deno.test("WebSocket: each frame goes out as one message, text when UTF-8 and bi
   });
 
   connection.close();
-  await within(Promise.all([connection.closed, raw.closed]), "close");
+  await withDeadline(Promise.all([connection.closed, raw.closed]), "close");
   await server.shutdown();
 });
 
@@ -188,14 +192,14 @@ Deno.test("WebSocket: a frame above maxMessageBytes is sent in several messages"
     accepted.resolve(new MsrpConnection(conn, new FrameCollector()));
   }, { maxMessageBytes: 1000, secure: true });
   const raw = new RawPeer(url);
-  await within(raw.opened(), "open");
-  const connection = await within(accepted.promise, "the accepted connection");
+  await withDeadline(raw.opened(), "open");
+  const connection = await withDeadline(accepted.promise, "the accepted connection");
   assert(connection.secure, "secure: true (e.g. TLS ended by a proxy) marks the connection");
   const big = sendRequest(1, patternBytes(5000, 1));
   const after = sendRequest(2, enc.encode("after"));
   await connection.send(encodeRequest(big));
   await connection.send(encodeRequest(after));
-  await within(
+  await withDeadline(
     (async () => {
       while (true) {
         await raw.until(raw.messages.length + 1);
@@ -212,7 +216,7 @@ Deno.test("WebSocket: a frame above maxMessageBytes is sent in several messages"
   assertEquals(all.frames.map((f) => f.body), [big.body, after.body]);
 
   connection.close();
-  await within(Promise.all([connection.closed, raw.closed]), "close");
+  await withDeadline(Promise.all([connection.closed, raw.closed]), "close");
   await server.shutdown();
 });
 
@@ -281,8 +285,8 @@ Deno.test("WebSocket: a frame split over messages and two frames in one message 
     accepted.resolve(new MsrpConnection(conn, frames));
   });
   const raw = new RawPeer(url);
-  await within(raw.opened(), "open");
-  const connection = await within(accepted.promise, "the accepted connection");
+  await withDeadline(raw.opened(), "open");
+  const connection = await withDeadline(accepted.promise, "the accepted connection");
 
   const a = sendRequest(1, patternBytes(10_000, 1));
   const b = sendRequest(2, enc.encode("second"));
@@ -295,7 +299,7 @@ Deno.test("WebSocket: a frame split over messages and two frames in one message 
   raw.ws.send(first.subarray(5000, end));
   raw.ws.send(first.subarray(end));
   raw.ws.send(concatBytes([...encodeRequest(b), ...encodeRequest(c)]));
-  await within(frames.until(() => frames.frames.length === 3), "three frames");
+  await withDeadline(frames.until(() => frames.frames.length === 3), "three frames");
   assertEquals(frames.frames.map((f) => [f.head.transactionId, f.body]), [
     [a.transactionId, a.body],
     [b.transactionId, b.body],
@@ -304,7 +308,7 @@ Deno.test("WebSocket: a frame split over messages and two frames in one message 
   assertEquals(frames.failures.length, 0);
 
   await raw.close();
-  const info = await within(connection.closed, "close");
+  const info = await withDeadline(connection.closed, "close");
   assertEquals(info.error, undefined);
   await server.shutdown();
 });
@@ -316,15 +320,15 @@ Deno.test("WebSocket: a peer sending text messages is read as UTF-8 and answered
     accepted.resolve(new MsrpConnection(conn, frames));
   });
   const raw = new RawPeer(url);
-  await within(raw.opened(), "open");
-  const connection = await within(accepted.promise, "the accepted connection");
+  await withDeadline(raw.opened(), "open");
+  const connection = await withDeadline(accepted.promise, "the accepted connection");
 
   const body = "Grüße aus dem Browser ✓ 👋";
   const text = dec.decode(concatBytes(encodeRequest(sendRequest(1, enc.encode(body)))));
   const cut = text.indexOf("✓"); // split the frame over two text messages
   raw.ws.send(text.slice(0, cut));
   raw.ws.send(text.slice(cut));
-  await within(frames.until(() => frames.frames.length === 1), "the frame");
+  await withDeadline(frames.until(() => frames.frames.length === 1), "the frame");
   assertEquals(dec.decode(frames.frames[0].body), body);
   assertEquals(frames.failures.length, 0);
 
@@ -335,12 +339,12 @@ Deno.test("WebSocket: a peer sending text messages is read as UTF-8 and answered
     toPath: head.fromPath,
     fromPath: head.toPath,
   })]);
-  await within(raw.until(1), "the response");
+  await withDeadline(raw.until(1), "the response");
   assertEquals(typeof raw.messages[0], "string");
   assert((raw.messages[0] as string).startsWith(`MSRP ${head.transactionId} 200 OK\r\n`));
 
   await raw.close();
-  await within(connection.closed, "close");
+  await withDeadline(connection.closed, "close");
   await server.shutdown();
 });
 
@@ -381,7 +385,7 @@ Deno.test("WebSocket: the handshake needs the msrp subprotocol", async () => {
   // Over the network: a platform client offering another subprotocol never opens.
   const { url, server } = serveMsrp(onConnection);
   const sip = new RawPeer(url, "sip");
-  await assertRejects(() => within(sip.opened(), "the refusal"), Error, "closed before open");
+  await assertRejects(() => withDeadline(sip.opened(), "the refusal"), Error, "closed before open");
   assertEquals(connections, 0);
   await server.shutdown();
 
@@ -438,7 +442,7 @@ Deno.test("WebSocket: a browser-style client talks to an MsrpEndpoint over the W
     while (messages.length < n) await new Promise<void>((r) => arrived = r);
     return messages[n - 1];
   };
-  await within(new Promise((resolve) => ws.onopen = resolve), "open");
+  await withDeadline(new Promise((resolve) => ws.onopen = resolve), "open");
   ws.send(
     "MSRP a786hjs2 SEND\r\n" +
       `To-Path: ${session.localUri}\r\n` +
@@ -450,18 +454,18 @@ Deno.test("WebSocket: a browser-style client talks to an MsrpEndpoint over the W
       "Hey Bob, are you there?\r\n" +
       "-------a786hjs2$\r\n",
   );
-  const ok = await within(next(1), "the 200");
+  const ok = await withDeadline(next(1), "the 200");
   assert(ok.startsWith("MSRP a786hjs2 200 OK\r\n"), ok);
   assert(ok.includes(`\r\nTo-Path: ${browserUri}\r\n`), ok);
   assert(ok.includes(`\r\nFrom-Path: ${session.localUri}\r\n`), ok);
   assert(ok.endsWith("\r\n-------a786hjs2$\r\n"), ok);
-  const message = await within(received.promise, "the message");
+  const message = await withDeadline(received.promise, "the message");
   assertEquals(message.text(), "Hey Bob, are you there?");
   assertEquals(session.remotePath, [browserUri]);
 
   // The reply goes back over the same WebSocket, to the *.invalid path.
   const reply = session.send("Yes, here.");
-  const send = await within(next(2), "the reply SEND");
+  const send = await withDeadline(next(2), "the reply SEND");
   const start = /^MSRP (\S+) SEND\r\n/.exec(send);
   assert(start !== null, send);
   const tid = start[1];
@@ -472,11 +476,11 @@ Deno.test("WebSocket: a browser-style client talks to an MsrpEndpoint over the W
     `MSRP ${tid} 200 OK\r\nTo-Path: ${session.localUri}\r\nFrom-Path: ${browserUri}\r\n` +
       `-------${tid}$\r\n`,
   );
-  const result = await within(reply.done, "the reply's outcome");
+  const result = await withDeadline(reply.done, "the reply's outcome");
   assertEquals([result.status, result.code], ["sent", 200]);
 
   ws.close();
-  await within(closed, "the browser's close");
+  await withDeadline(closed, "the browser's close");
   await endpoint.close();
   await server.shutdown();
 });
@@ -526,15 +530,15 @@ Deno.test("WebSocket: a 50 MiB message in 64 KiB chunks crosses to an MsrpEndpoi
       flag: i + 1 === chunks ? "$" : "+",
     }));
   }
-  await within(allOk.promise, "a 200 for every chunk", 120_000);
-  const message = await within(received.promise, "the message", 120_000);
+  await withDeadline(allOk.promise, "a 200 for every chunk", 120_000);
+  const message = await withDeadline(received.promise, "the message", 120_000);
   assertEquals(failed, "");
   assertEquals(message.outcome?.complete, true);
   assertEquals(message.body().length, total);
   assertEquals(await sha256(message.body()), await sha256(source));
 
   client.close();
-  await within(client.closed, "close");
+  await withDeadline(client.closed, "close");
   await endpoint.close();
   await server.shutdown();
 });
@@ -548,17 +552,17 @@ Deno.test("WebSocket: more unread bytes than maxUnreadBytes close the connection
     accepted.resolve(new MsrpConnection(conn, frames, { backpressure: () => gate.promise }));
   }, { maxUnreadBytes: 64 * 1024 });
   const raw = new RawPeer(url);
-  await within(raw.opened(), "open");
-  const connection = await within(accepted.promise, "the accepted connection");
+  await withDeadline(raw.opened(), "open");
+  const connection = await withDeadline(accepted.promise, "the accepted connection");
   raw.ws.send(concatBytes(encodeRequest(sendRequest(1, enc.encode("first")))));
-  await within(frames.until(() => frames.frames.length === 1), "the first frame");
+  await withDeadline(frames.until(() => frames.frames.length === 1), "the first frame");
   for (let i = 0; i < 3; i++) raw.ws.send(patternBytes(32 * 1024, i));
 
-  const close = await within(raw.closed, "the server to close the WebSocket");
+  const close = await withDeadline(raw.closed, "the server to close the WebSocket");
   assertEquals(close.code, 1008);
   assertEquals(close.reason, "MSRP receive buffer limit exceeded");
   gate.resolve();
-  const info = await within(connection.closed, "the connection to close");
+  const info = await withDeadline(connection.closed, "the connection to close");
   assert(info.error instanceof MsrpWebSocketError, String(info.error));
   assertEquals(info.error.code, "unread-limit");
   assertEquals(
@@ -572,7 +576,7 @@ Deno.test("WebSocket: write() waits for bufferedAmount; close and peer close end
   const accepted = Promise.withResolvers<Deno.Conn>();
   const { url, port, server } = serveMsrp((conn) => accepted.resolve(conn));
   const ws = new WebSocket(url, "msrp");
-  await within(
+  await withDeadline(
     new Promise((resolve, reject) => {
       ws.onopen = resolve;
       ws.onclose = reject;
@@ -583,7 +587,7 @@ Deno.test("WebSocket: write() waits for bufferedAmount; close and peer close end
   const remote: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port };
   const limit = 64 * 1024;
   const conn = webSocketConn(ws, local, remote, { maxBufferedBytes: limit, frameAligned: false });
-  const peer = await within(accepted.promise, "the accepted connection");
+  const peer = await withDeadline(accepted.promise, "the accepted connection");
   assert(!("handshake" in conn), "a ws: connection is not secure");
 
   // The peer reads everything; the writer never has much in the WebSocket's buffer.
@@ -603,7 +607,7 @@ Deno.test("WebSocket: write() waits for bufferedAmount; close and peer close end
 
   // Our close closes the WebSocket: the peer reads everything sent, then null.
   conn.close();
-  assertEquals(await within(reading, "the peer to read to the end"), total);
+  assertEquals(await withDeadline(reading, "the peer to read to the end"), total);
   assertEquals(await conn.read(new Uint8Array(10)), null);
   const e = await assertRejects(() => conn.write(piece), MsrpWebSocketError);
   assertEquals(e.code, "closed");

@@ -1,5 +1,5 @@
 /**
- * A real HTTP webhook receiver on 127.0.0.1 for tests, and a waiting helper.
+ * A real HTTP webhook receiver on 127.0.0.1 for tests.
  *
  * @module
  */
@@ -68,17 +68,4 @@ export function aborted(signal: AbortSignal): Promise<void> {
     if (signal.aborted) resolve();
     else signal.addEventListener("abort", () => resolve(), { once: true });
   });
-}
-
-/** Polls until `condition` holds; throws after `guardMs` so a broken test cannot hang. */
-export async function waitUntil(
-  condition: () => boolean,
-  what: string,
-  guardMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + guardMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }

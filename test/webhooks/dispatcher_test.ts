@@ -13,7 +13,8 @@ import {
   type WebhookStore,
 } from "../../src/webhooks/mod.ts";
 import { tempStore } from "../store/_support.ts";
-import { aborted, Receiver, waitUntil } from "./_receiver.ts";
+import { until } from "../_until.ts";
+import { aborted, Receiver } from "./_receiver.ts";
 
 const SECRET = "test-secret";
 const quiet = new Logger("error");
@@ -74,7 +75,7 @@ Deno.test("webhook dispatcher: posts signed JSON with the event headers", async 
   const event = pagerEvent("hello");
   publishEvent(t.store, event);
   await using _d = dispatcher({ url: receiver.url, store: t.store });
-  await waitUntil(() => t.store.webhookBacklog().pending === 0, "delivery");
+  await until(() => t.store.webhookBacklog().pending === 0, "delivery");
   assertEquals(receiver.requests.length, 1);
   const [request] = receiver.requests;
   const h = request.headers;
@@ -98,7 +99,7 @@ Deno.test("webhook dispatcher: a failing receiver gets retries until it recovers
   const counting = countingFailures(t.store);
   publishEvent(t.store, pagerEvent("retry me"));
   await using _d = dispatcher({ url: receiver.url, store: counting.store });
-  await waitUntil(() => t.store.webhookBacklog().pending === 0, "delivery after retries");
+  await until(() => t.store.webhookBacklog().pending === 0, "delivery after retries");
   assertEquals(receiver.requests.length, 4);
   assertEquals(counting.failures.get(1), 3);
   assertEquals(
@@ -118,7 +119,7 @@ Deno.test("webhook dispatcher: a receiver that does not answer in time is retrie
   const counting = countingFailures(t.store);
   publishEvent(t.store, pagerEvent("slow"));
   await using _d = dispatcher({ url: receiver.url, store: counting.store, requestTimeoutMs: 100 });
-  await waitUntil(() => t.store.webhookBacklog().pending === 0, "delivery after a timeout");
+  await until(() => t.store.webhookBacklog().pending === 0, "delivery after a timeout");
   assert(receiver.requests.length >= 2);
   assert((counting.failures.get(1) ?? 0) >= 1);
 });
@@ -133,7 +134,7 @@ Deno.test("webhook dispatcher: while the receiver is down the backlog grows in t
   const first = Array.from({ length: 5 }, (_, i) => pagerEvent(`first ${i}`));
   for (const event of first) publishEvent(t.store, event);
   await using d = dispatcher({ url, store: counting.store, concurrency: 2 });
-  await waitUntil(
+  await until(
     () => counting.failures.size === 5 && [...counting.failures.values()].every((n) => n >= 5),
     "five failed attempts per delivery",
   );
@@ -146,7 +147,7 @@ Deno.test("webhook dispatcher: while the receiver is down the backlog grows in t
   assert(d.inFlight <= 2);
 
   await using receiver = new Receiver(() => new Response("ok"), port);
-  await waitUntil(() => t.store.webhookBacklog().pending === 0, "backlog drained");
+  await until(() => t.store.webhookBacklog().pending === 0, "backlog drained");
   const ids = eventIds(receiver);
   for (const event of [...first, ...later]) assert(ids.has(event.id), event.id);
   assertEquals(t.store.webhookBacklog().exhausted, 0);
@@ -154,22 +155,27 @@ Deno.test("webhook dispatcher: while the receiver is down the backlog grows in t
 
 Deno.test("webhook dispatcher: a restart in the middle loses nothing", async () => {
   await using t = await tempStore();
+  // The first five posts are answered at once, later ones once the first dispatcher stops.
+  const stopping = Promise.withResolvers<void>();
+  let posts = 0;
   await using receiver = new Receiver(async () => {
-    await new Promise((resolve) => setTimeout(resolve, 2));
+    if (++posts > 5) await stopping.promise;
     return new Response("ok");
   });
   const events = Array.from({ length: 40 }, (_, i) => pagerEvent(`n${i}`));
   for (const event of events) publishEvent(t.store, event);
 
   const first = dispatcher({ url: receiver.url, store: t.store, concurrency: 2 });
-  await waitUntil(() => receiver.requests.length >= 5, "some deliveries");
-  await first.stop();
+  await until(() => receiver.requests.length >= 5, "some deliveries");
+  const stopped = first.stop();
+  stopping.resolve();
+  await stopped;
   assertEquals(first.inFlight, 0);
   const afterStop = receiver.requests.length;
   assert(t.store.webhookBacklog().pending > 0, "the first dispatcher delivered everything");
 
   await using _second = dispatcher({ url: receiver.url, store: t.store });
-  await waitUntil(() => t.store.webhookBacklog().pending === 0, "the rest delivered");
+  await until(() => t.store.webhookBacklog().pending === 0, "the rest delivered");
   assert(receiver.requests.length > afterStop);
   const ids = eventIds(receiver);
   for (const event of events) assert(ids.has(event.id), event.id);
@@ -184,13 +190,13 @@ Deno.test("webhook dispatcher: stop aborts a hanging post and the delivery stays
   });
   publishEvent(t.store, pagerEvent("stuck"));
   const first = dispatcher({ url: receiver.url, store: t.store, stopTimeoutMs: 50 });
-  await waitUntil(() => receiver.requests.length === 1, "the post arrived");
+  await until(() => receiver.requests.length === 1, "the post arrived");
   await first.stop();
   assertEquals(t.store.webhookBacklog().pending, 1);
   assertEquals(t.store.dueWebhooks(Date.now(), 10).length, 1);
   hang = false;
   await using _second = dispatcher({ url: receiver.url, store: t.store });
-  await waitUntil(() => t.store.webhookBacklog().pending === 0, "delivered after restart");
+  await until(() => t.store.webhookBacklog().pending === 0, "delivered after restart");
 });
 
 Deno.test("webhook dispatcher: a reply in the 2xx body is handed to onReply", async () => {
@@ -212,8 +218,8 @@ Deno.test("webhook dispatcher: a reply in the 2xx body is handed to onReply", as
       replies.push([event, reply]);
     },
   });
-  await waitUntil(() => replies.length === 1, "the reply");
-  await waitUntil(() => t.store.webhookBacklog().pending === 0, "both delivered");
+  await until(() => replies.length === 1, "the reply");
+  await until(() => t.store.webhookBacklog().pending === 0, "both delivered");
   assertEquals(replies, [[ping, { text: "pong" }]]);
 });
 
@@ -222,7 +228,7 @@ Deno.test("webhook dispatcher: a delivery is given up after maxAttempts", async 
   await using receiver = new Receiver(() => new Response("no", { status: 503 }));
   publishEvent(t.store, pagerEvent("doomed"));
   await using _d = dispatcher({ url: receiver.url, store: t.store, maxAttempts: 3 });
-  await waitUntil(() => t.store.webhookBacklog().exhausted === 1, "given up");
+  await until(() => t.store.webhookBacklog().exhausted === 1, "given up");
   assertEquals(receiver.requests.length, 3);
   assertEquals(t.store.webhookBacklog().pending, 0);
 });
