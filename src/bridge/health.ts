@@ -9,7 +9,7 @@ import type { WebhookBacklog } from "../store/mod.ts";
 import type { Runtime } from "./_runtime.ts";
 import type { Sessions } from "./_sessions.ts";
 import type { Calls, EslState } from "./calls.ts";
-import type { Messaging } from "./messaging.ts";
+import type { MessageCounters, Messaging } from "./messaging.ts";
 
 /** What `/readyz` reports. */
 export interface Readiness {
@@ -22,23 +22,11 @@ export interface Readiness {
 }
 
 /** Counters and gauges for `/metrics`, counted since start. */
-export interface BridgeMetrics {
+export interface BridgeMetrics extends MessageCounters {
   /** Sessions open now. */
   readonly sessionsOpen: number;
   /** MSRP connections open now. */
   readonly msrpConnections: number;
-  /** Messages received completely. */
-  readonly messagesIn: number;
-  /** Messages sent (`sent` or `delivered`). */
-  readonly messagesOut: number;
-  /** Body bytes received. */
-  readonly bytesIn: number;
-  /** Body bytes sent. */
-  readonly bytesOut: number;
-  /** Failed outgoing messages by MSRP status code. */
-  readonly failuresByCode: ReadonlyMap<number, number>;
-  /** Incoming messages that ended incomplete or could not be stored. */
-  readonly incomingFailures: number;
   /** The webhook outbox; `undefined` without `WEBHOOK_URL`. */
   readonly webhookBacklog: WebhookBacklog | undefined;
   /** The PBX connection. */

@@ -13,6 +13,11 @@ export type { EslState } from "./calls.ts";
 export type { EventSubscriber } from "./events.ts";
 export type { BridgeMetrics, Readiness } from "./health.ts";
 export type { AnsweredSession, OfferedSession } from "./media.ts";
-export { type BridgeSendOptions, contentUrl, type SentMessage } from "./messaging.ts";
+export {
+  type BridgeSendOptions,
+  contentUrl,
+  type MessageCounters,
+  type SentMessage,
+} from "./messaging.ts";
 export type { PagerMessage } from "./pager.ts";
 export type { SessionQuery } from "./_sessions.ts";

@@ -185,16 +185,14 @@ export function encodeEndLine(
 }
 
 /**
- * Encodes a request as byte arrays to write back to back: head, body parts
- * (not copied) and end-line.
+ * A request's body as parts, their total size, and whether there is a body
+ * (bytes, or an empty body with a Content-Type).
  *
- * @throws {TypeError} when a body has no Content-Type, or holds the
- * transaction's end-line `-------<id>` (within a part or across parts): RFC
- * 4975 §7.1 has the sender pick an id whose end-line the body does not hold
- * ({@linkcode transactionIdFor}), else the receiver would end the body there
- * and read the rest as frames of the body's choosing.
+ * @throws {TypeError} when a body has no Content-Type.
  */
-export function encodeRequest(req: OutgoingRequest): Uint8Array[] {
+function bodyOf(
+  req: Pick<OutgoingRequest, "body" | "contentType">,
+): { parts: readonly Uint8Array[]; size: number; hasBody: boolean } {
   const parts = req.body === undefined
     ? []
     : req.body instanceof Uint8Array
@@ -206,6 +204,21 @@ export function encodeRequest(req: OutgoingRequest): Uint8Array[] {
   if (hasBody && req.contentType === undefined) {
     throw new TypeError("a request with a body needs a Content-Type");
   }
+  return { parts, size, hasBody };
+}
+
+/**
+ * Encodes a request as byte arrays to write back to back: head, body parts
+ * (not copied) and end-line.
+ *
+ * @throws {TypeError} when a body has no Content-Type, or holds the
+ * transaction's end-line `-------<id>` (within a part or across parts): RFC
+ * 4975 §7.1 has the sender pick an id whose end-line the body does not hold
+ * ({@linkcode transactionIdFor}), else the receiver would end the body there
+ * and read the rest as frames of the body's choosing.
+ */
+export function encodeRequest(req: OutgoingRequest): Uint8Array[] {
+  const { parts, size, hasBody } = bodyOf(req);
   if (size > 0 && bodyContainsEndLine(req.transactionId, parts)) {
     throw new TypeError(`the body holds the end-line of transaction ${req.transactionId}`);
   }
@@ -231,17 +244,7 @@ export interface EncodedRequest {
 export function encodeRequestWithNewId(
   req: Omit<OutgoingRequest, "transactionId">,
 ): EncodedRequest {
-  const parts = req.body === undefined
-    ? []
-    : req.body instanceof Uint8Array
-    ? [req.body]
-    : req.body;
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const hasBody = size > 0 || (req.contentType !== undefined && req.body !== undefined);
-  if (hasBody && req.contentType === undefined) {
-    throw new TypeError("a request with a body needs a Content-Type");
-  }
+  const { parts, size, hasBody } = bodyOf(req);
   const transactionId = size > 0 ? transactionIdFor(parts) : newTransactionId();
   return { transactionId, parts: encodeParts({ ...req, transactionId }, parts, hasBody) };
 }
