@@ -25,9 +25,37 @@ export const Problem = z.object({
   }),
 }).openapi("Problem");
 
+/** The file of a file-transfer session, as its offer's RFC 5547 attributes describe it. */
+export const SessionFile = z.object({
+  name: z.string().nullable().openapi({ example: "report.pdf" }),
+  type: z.string().nullable().openapi({ example: "application/pdf" }),
+  size: z.number().int().nullable().openapi({ description: "Bytes, as offered.", example: 32349 }),
+  hash: z.object({
+    algorithm: z.string().openapi({ example: "sha-1" }),
+    value: z.string().openapi({
+      example: "72:24:5F:E8:65:3D:DA:F3:71:36:2F:86:D4:71:91:3E:E4:A2:CE:2E",
+    }),
+  }).nullable().openapi({
+    description: "The offered hash, checked once the file is received (sha-1, sha-256, " +
+      "sha-384 and sha-512 are checked).",
+  }),
+  transferId: z.string().nullable().openapi({ description: "`a=file-transfer-id`." }),
+  disposition: z.string().nullable().openapi({ description: "`a=file-disposition`." }),
+  date: z.object({
+    creation: z.string().optional(),
+    modification: z.string().optional(),
+    read: z.string().optional(),
+  }).nullable().openapi({ description: "`a=file-date`, dates as given (RFC 5322)." }),
+}).openapi("SessionFile");
+
 /** A session as the API shows it. */
 export const Session = z.object({
   id: z.string().openapi({ description: "The session id; also the session part of our MSRP URI." }),
+  kind: z.enum(["chat", "file-transfer"]).openapi({
+    description: "`file-transfer`: the peer pushes one file (RFC 5547); the session ends " +
+      "once it is received. `chat` otherwise.",
+  }),
+  file: SessionFile.nullable().openapi({ description: "The file of a `file-transfer` session." }),
   state: z.enum(["pending", "active", "ended"]),
   direction: z.enum(["in", "out"]).openapi({
     description: "`in`: the peer offered; `out`: we offered.",
@@ -78,6 +106,11 @@ export const Message = z.object({
   size: z.number().int().nullable().openapi({ description: "Declared size, when known." }),
   bytes: z.number().int().openapi({ description: "Body bytes sent or received." }),
   sha256: z.string().nullable(),
+  hashVerified: z.boolean().nullable().optional().openapi({
+    description: "The file of a file-transfer session: whether it matched the offered hash " +
+      '(`false`: the message failed with "hash mismatch"); `null` when no hash we ' +
+      "check was offered.",
+  }),
   error: z.object({ code: z.number().int().nullable(), reason: z.string() }).nullable().openapi({
     description: "Why it failed or is incomplete; `code` is the MSRP status code.",
   }),

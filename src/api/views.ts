@@ -24,6 +24,8 @@ function iso(ms: number): string {
 export function sessionView(s: SessionRecord): SessionView {
   return {
     id: s.id,
+    kind: s.kind,
+    file: s.file ?? null,
     state: s.state,
     direction: s.direction,
     localUri: s.localUri,
@@ -57,6 +59,7 @@ export function messageView(m: MessageRecord): MessageView {
     size: m.size,
     bytes: m.bytes,
     sha256: m.sha256,
+    ...(m.hashVerified === undefined ? {} : { hashVerified: m.hashVerified }),
     error: m.errorCode === null && m.errorReason === null
       ? null
       : { code: m.errorCode, reason: m.errorReason ?? "" },

@@ -14,7 +14,15 @@ import type {
   MsrpSession,
   SessionCloseEvent,
 } from "../session/mod.ts";
-import type { CallIdentity, ListOptions, Page, SessionRecord, SessionState } from "../store/mod.ts";
+import type { AcceptedMedia } from "../sdp/mod.ts";
+import type {
+  CallIdentity,
+  ListOptions,
+  Page,
+  SessionFile,
+  SessionRecord,
+  SessionState,
+} from "../store/mod.ts";
 import { createEvent, sessionEventData } from "../webhooks/mod.ts";
 import type { Runtime } from "./_runtime.ts";
 import { BridgeError } from "./errors.ts";
@@ -29,6 +37,31 @@ export interface SessionQuery extends ListOptions {
   readonly state?: SessionState;
 }
 
+/** What a session row records besides its path: the call's identity, and the file of a transfer. */
+export interface SessionDetails extends Partial<CallIdentity> {
+  /** The file pushed to us; the session is then of kind `file-transfer`. */
+  readonly file?: SessionFile;
+}
+
+/**
+ * The file of a negotiated RFC 5547 push (the peer sends, we receive, and
+ * its `a=file-selector` describes the file), or `undefined` for a chat.
+ */
+export function pushedFile(accepted: AcceptedMedia): SessionFile | undefined {
+  const transfer = accepted.fileTransfer;
+  if (transfer?.selector === undefined || accepted.direction !== "recvonly") return undefined;
+  const { name, type, size, hash } = transfer.selector;
+  return {
+    name: name ?? null,
+    type: type ?? null,
+    size: size ?? null,
+    hash: hash ? { algorithm: hash.algorithm, value: hash.value } : null,
+    transferId: transfer.transferId ?? null,
+    disposition: transfer.disposition ?? null,
+    date: transfer.date ? { ...transfer.date } : null,
+  };
+}
+
 /** The open sessions, by id, with their rows and plugin views. */
 export class Sessions {
   readonly #rt: Runtime;
@@ -36,6 +69,7 @@ export class Sessions {
   readonly #sink: SinkFactory;
   readonly #live = new Map<string, MsrpSession>();
   readonly #pluginViews = new Map<string, PluginSession>();
+  readonly #files = new Map<string, SessionFile>();
 
   /** Creates sessions on `rt`'s endpoint whose received messages go to `sink`. */
   constructor(rt: Runtime, events: EventLog, sink: SinkFactory) {
@@ -68,6 +102,11 @@ export class Sessions {
     throw new BridgeError("session-closed", `session ${id} has ended`, "id");
   }
 
+  /** The file of open file-transfer session `id`. */
+  file(id: string): SessionFile | undefined {
+    return this.#files.get(id);
+  }
+
   /** Session `id` as plugins see it, while it is open. */
   pluginView(id: string): PluginSession | undefined {
     return this.#pluginViews.get(id);
@@ -91,12 +130,12 @@ export class Sessions {
     }
   }
 
-  /** Records a new session and follows its start and end. */
+  /** Records a new session, of kind `file-transfer` with `details.file`, and follows its start and end. */
   record(
     session: MsrpSession,
     direction: "in" | "out",
     remotePath: readonly string[],
-    identity: Partial<CallIdentity> = {},
+    details: SessionDetails = {},
   ): void {
     const { store, log, plugins } = this.#rt;
     store.insertSession({
@@ -104,9 +143,10 @@ export class Sessions {
       direction,
       localUri: session.localUri,
       remotePath,
-      ...identity,
+      ...details,
     });
     this.#live.set(session.id, session);
+    if (details.file) this.#files.set(session.id, details.file);
     const view = pluginSession(session, { direction });
     this.#pluginViews.set(session.id, view);
     session.ready.then(() => {
@@ -122,6 +162,7 @@ export class Sessions {
     session.addEventListener("close", (e) => {
       const reason = (e as SessionCloseEvent).reason;
       this.#live.delete(session.id);
+      this.#files.delete(session.id);
       const row = store.updateSession(session.id, {
         state: "ended",
         endedAt: Date.now(),

@@ -21,7 +21,7 @@ import { parseSipUri } from "../pbx/sip_uri.ts";
 import { type AcceptedMedia, buildOffer, parseAnswer } from "../sdp/mod.ts";
 import type { MsrpSession } from "../session/mod.ts";
 import type { Runtime } from "./_runtime.ts";
-import type { Sessions } from "./_sessions.ts";
+import { pushedFile, type Sessions } from "./_sessions.ts";
 import { BridgeError, dialTarget, errorText, sdpFailure } from "./errors.ts";
 import { CONNECT_WAIT_MS, type Media, type OfferedSession } from "./media.ts";
 
@@ -240,10 +240,14 @@ export class Calls {
     this.#calls = server.listen();
   }
 
-  /** Records the session of an inbound call with the caller's identity. */
+  /**
+   * Records the session of an inbound call with the caller's identity, of
+   * kind `file-transfer` for an RFC 5547 push.
+   */
   #recordCall({ call }: InboundCallEvent): void {
     const info = call.info;
     this.#sessions.record(call.session, "in", call.media.remotePath, {
+      file: pushedFile(call.media),
       fromUri: info.fromUri,
       toUri: info.toUri,
       fromDisplay: info.fromDisplay,

@@ -24,7 +24,7 @@ import {
 import { connectNegotiated, expectNegotiatedPeer, type MsrpSession } from "../session/mod.ts";
 import type { SessionRecord } from "../store/mod.ts";
 import type { Runtime } from "./_runtime.ts";
-import type { Sessions } from "./_sessions.ts";
+import { pushedFile, type Sessions } from "./_sessions.ts";
 import { BridgeError, errorText, sdpFailure } from "./errors.ts";
 
 /** How long a negotiated session may wait for its connection (and a call for its answer). */
@@ -61,7 +61,8 @@ export class Media {
 
   /**
    * Answers an SDP offer: creates a session (WebSocket when the offer's MSRP
-   * line is, else TCP), records it and connects to the peer when our
+   * line is, else TCP), records it (of kind `file-transfer` for an RFC 5547
+   * push) and connects to the peer when our
    * negotiated role is active; otherwise the peer connects to us.
    *
    * @throws {BridgeError} `invalid-sdp`, `sdp-not-acceptable`, `session-limit`,
@@ -86,7 +87,8 @@ export class Media {
       session.close("offer not acceptable");
       throw sdpFailure(e, "offer");
     }
-    this.#sessions.record(session, "in", accepted.remotePath);
+    const file = pushedFile(accepted);
+    this.#sessions.record(session, "in", accepted.remotePath, { file });
     const connected = this.connect(session, accepted);
     if (accepted.setup === "active") this.#rt.track(connected.catch(() => {}));
     this.#rt.log.info("session answered", { sessionId: session.id, role: accepted.setup });

@@ -2,13 +2,13 @@
  * Messages of the bridge's sessions: sending (a row that follows every
  * status change, `message.delivered` or `message.failed` when it settles),
  * receiving into the store within `DATA_QUOTA_BYTES` (`message.received`
- * unless a plugin consumes it), the plugins' replies and forwards, and the
- * message rows.
+ * unless a plugin consumes it), the file of an RFC 5547 push checked against
+ * its offer, the plugins' replies and forwards, and the message rows.
  *
  * @module
  */
 
-import { MsrpError, Status } from "../msrp/mod.ts";
+import { mediaType, MsrpError, Status } from "../msrp/mod.ts";
 import { applyOutcome, createPluginMessage } from "../plugins/mod.ts";
 import type {
   DeliveryResult,
@@ -17,9 +17,11 @@ import type {
   OutgoingMessage,
 } from "../session/mod.ts";
 import {
+  type ExpectedFile,
   type ListOptions,
   type MessageRecord,
   type Page,
+  type SessionFile,
   StoreError,
   StoreSink,
 } from "../store/mod.ts";
@@ -34,11 +36,27 @@ import type { Sessions } from "./_sessions.ts";
 import { BridgeError } from "./errors.ts";
 import type { EventLog, WebhookReplyTarget } from "./events.ts";
 
+/** Why a file-transfer session ends once its file arrived in full. */
+const FILE_RECEIVED = "file received";
 /** Received bodies up to this size are offered to plugins. */
 const PLUGIN_BODY_BYTES = 1024 * 1024;
 /** Least time between two "disk quota exceeded" log lines; refusals in between are counted. */
 const QUOTA_LOG_INTERVAL_MS = 10_000;
 const encoder = new TextEncoder();
+
+/** Room for the headers of a file wrapped in `message/cpim` (RFC 3862). */
+const CPIM_HEADROOM_BYTES = 64 * 1024;
+
+/**
+ * What received content must match for the file of a push. Wrapped in
+ * `message/cpim`, the content holds CPIM headers around the file: its size
+ * may pass the offered one by {@linkcode CPIM_HEADROOM_BYTES}, and its hash,
+ * which is of the file alone, is not checked.
+ */
+function expectedFile(file: SessionFile, contentType: string): ExpectedFile {
+  if (mediaType(contentType) !== "message/cpim") return { size: file.size, hash: file.hash };
+  return { size: file.size === null ? null : file.size + CPIM_HEADROOM_BYTES, hash: null };
+}
 
 /** Where the API serves the content of received message `id`. */
 export function contentUrl(id: string): string {
@@ -179,13 +197,17 @@ export class Messaging implements WebhookReplyTarget {
    * `DATA_QUOTA_BYTES` is refused with 413 "disk quota exceeded" (RFC 4975
    * §10.5: stop sending this message): on the first chunk nothing is
    * recorded; later the message fails and its content is removed (see
-   * `StoreSink`).
+   * `StoreSink`). In a file-transfer session the content is the file
+   * (RFC 5547): bytes past its offered size are refused with 413 the same
+   * way, and its offered hash is checked.
    */
   sink(sessionId: string, info: IncomingMessageInfo): IncomingMessageSink {
     let sink: StoreSink;
+    const file = this.#sessions.file(sessionId);
     try {
       sink = new StoreSink(this.#rt.store, sessionId, info, {
         quota: this.#rt.quota,
+        file: file && expectedFile(file, info.contentType),
         onClose: (row) => this.#rt.track(this.#received(row)),
       });
     } catch (e) {
@@ -220,8 +242,14 @@ export class Messaging implements WebhookReplyTarget {
     return this.#rt.store.listMessages(sessionId, options);
   }
 
-  /** A quota failure as the MSRP refusal, logged (at most once per interval); others as they are. */
+  /**
+   * A quota failure, or a file larger than offered, as the MSRP refusal (413),
+   * the quota logged at most once per interval; others as they are.
+   */
   #quotaRefusal(e: unknown, sessionId: string, info: IncomingMessageInfo): unknown {
+    if (e instanceof StoreError && e.code === "too-large") {
+      return new MsrpError(Status.RequestEntityTooLarge, e.message);
+    }
     if (!(e instanceof StoreError) || e.code !== "quota-exceeded") return e;
     this.#quotaRefusals++;
     const now = performance.now();
@@ -247,6 +275,7 @@ export class Messaging implements WebhookReplyTarget {
       this.#incomingFailures++;
       this.#events.publish(createEvent("message.failed", messageEventData(row, session)));
       log.warn("message incomplete", { messageId: row.id, bytes: row.bytes });
+      this.#fileDone(row);
       return;
     }
     this.#messagesIn++;
@@ -259,7 +288,10 @@ export class Messaging implements WebhookReplyTarget {
       // Kept in the row too, so transcripts list it without reading a file.
       if (text !== undefined) store.updateMessage(row.id, { text });
     }
-    if (await this.#consumedByPlugins(row)) return;
+    if (await this.#consumedByPlugins(row)) {
+      this.#fileDone(row);
+      return;
+    }
     this.#events.publish(
       createEvent(
         "message.received",
@@ -271,6 +303,20 @@ export class Messaging implements WebhookReplyTarget {
       messageId: row.id,
       bytes: row.bytes,
     });
+    this.#fileDone(row);
+  }
+
+  /**
+   * Ends a file-transfer session once its file settled: "file received",
+   * or "file transfer failed: <reason>". Clients expect the session to end
+   * with the transfer (RFC 5547 §8); for a call, closing the session hangs it up.
+   */
+  #fileDone(row: MessageRecord): void {
+    if (this.#sessions.file(row.sessionId) === undefined) return;
+    const reason = row.status === "received"
+      ? FILE_RECEIVED
+      : `file transfer failed: ${row.errorReason ?? row.status}`;
+    this.#sessions.close(row.sessionId, reason);
   }
 
   /**

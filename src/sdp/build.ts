@@ -46,6 +46,28 @@ function echoable(text: string): boolean {
   return !/[${}]/.test(text);
 }
 
+/**
+ * The `a=accept-wrapped-types` of our answer (RFC 4975 §8.6): without an
+ * offered list, ours; with one, the wrapped types we accept that they offer.
+ * When we set no wrapped types of our own but answer `message/cpim`, what we
+ * accept at all stands for them, so `*` repeats theirs. Types holding `$`,
+ * `{` or `}` are never answered.
+ */
+function wrappedTypes(
+  endpoint: LocalMsrpEndpoint,
+  acceptTypes: readonly string[],
+  offered: readonly string[],
+): readonly string[] {
+  if (offered.length === 0) return endpoint.acceptWrappedTypes ?? [];
+  let ours = endpoint.acceptWrappedTypes;
+  if (ours === undefined) {
+    if (!acceptTypes.some((type) => type.toLowerCase() === "message/cpim")) return [];
+    ours = endpoint.acceptTypes;
+  }
+  const wrapped = ours.includes("*") ? [...offered] : intersectAcceptTypes(ours, offered);
+  return wrapped.filter(echoable);
+}
+
 /** The direction we offer: `sendonly` for a file transfer (a push, RFC 5547), else `sendrecv`. */
 function offeredDirection(local: LocalMsrpOffer): Direction {
   return local.direction ?? (local.fileTransfer ? "sendonly" : "sendrecv");
@@ -137,10 +159,7 @@ function negotiate(offered: MsrpMediaDescription, local: Local): Negotiation {
       }`,
     };
   }
-  const ours = endpoint.acceptWrappedTypes ?? [];
-  const wrapped = offered.acceptWrappedTypes.length > 0
-    ? intersectAcceptTypes(ours, offered.acceptWrappedTypes).filter(echoable)
-    : ours;
+  const wrapped = wrappedTypes(endpoint, acceptTypes, offered.acceptWrappedTypes);
   // RFC 7701: CEMA is used only when both sides announce a=msrp-cema.
   const cema = offered.cema && endpoint.cema === true;
   const direction = answerDirection(offered.direction);
@@ -202,7 +221,9 @@ function rejected(offered: MediaDescription): string[] {
  *
  * The accepted line carries `a=accept-types` with the types both sides
  * accept (ours when the offer has `*`; never a type holding `$`, `{` or
- * `}`), `a=accept-wrapped-types` likewise,
+ * `}`), `a=accept-wrapped-types` likewise (when the offer lists wrapped
+ * types and we set none, those of ours that they list once we answer
+ * `message/cpim`),
  * our `a=path`, `a=setup` with our role (see {@linkcode answererRole}; a
  * WebSocket client is always active, RFC 7977), `a=connection:new`, the
  * mirrored direction (RFC 3264 §6.1), `a=msrp-cema` when both support CEMA

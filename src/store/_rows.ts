@@ -10,6 +10,7 @@ import type {
   EventRecord,
   MessageRecord,
   MessageStatus,
+  SessionKind,
   SessionRecord,
   SessionState,
   WebhookRecord,
@@ -48,6 +49,8 @@ export function sessionFromRow(row: Row): SessionRecord {
     messagesOut: Number(row.messages_out),
     bytesOut: Number(row.bytes_out),
     messagesFailed: Number(row.messages_failed),
+    kind: (row.kind ?? "chat") as SessionKind,
+    ...(row.file === null || row.file === undefined ? {} : { file: JSON.parse(String(row.file)) }),
   };
 }
 
@@ -65,6 +68,9 @@ export function messageFromRow(row: Row): MessageRecord {
     sha256: str(row.sha256),
     contentPath: str(row.content_path),
     text: str(row.text),
+    ...(row.hash_verified === null || row.hash_verified === undefined
+      ? {}
+      : { hashVerified: Number(row.hash_verified) === 1 }),
     errorCode: num(row.error_code),
     errorReason: str(row.error_reason),
     createdAt: Number(row.created_at),
@@ -127,6 +133,7 @@ export const MESSAGE_COLUMNS: ColumnMap = {
   sha256: ["sha256"],
   contentPath: ["content_path"],
   text: ["text"],
+  hashVerified: ["hash_verified", (v) => v === null ? null : v ? 1 : 0],
   errorCode: ["error_code"],
   errorReason: ["error_reason"],
 };

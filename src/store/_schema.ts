@@ -144,6 +144,13 @@ export const MIGRATIONS: readonly Migration[] = [
   sessionCounters,
   // Short texts kept in their row: transcripts list them without a file each.
   (db) => db.exec("ALTER TABLE messages ADD COLUMN text TEXT"),
+  // RFC 5547 file transfers: the session's kind and file (JSON), the file's hash check.
+  (db) =>
+    db.exec(`
+      ALTER TABLE sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'chat';
+      ALTER TABLE sessions ADD COLUMN file TEXT;
+      ALTER TABLE messages ADD COLUMN hash_verified INTEGER;
+    `),
 ];
 
 /**

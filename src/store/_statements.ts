@@ -11,10 +11,10 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 const SQL = {
   insertSession: `INSERT INTO sessions (id, state, direction, local_uri, remote_path,
         from_uri, to_uri, from_display, call_id, channel_uuid, other_leg_uuid, sip_status,
-        hangup_cause, created_at)
+        hangup_cause, created_at, kind, file)
       VALUES (:id, :state, :direction, :local_uri, :remote_path, :from_uri, :to_uri,
         :from_display, :call_id, :channel_uuid, :other_leg_uuid, :sip_status, :hangup_cause,
-        :created_at)
+        :created_at, :kind, :file)
       RETURNING *`,
   getSession: "SELECT * FROM sessions WHERE id = ?",
   listSessions: `SELECT rowid, * FROM sessions

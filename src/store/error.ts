@@ -10,12 +10,14 @@
  * - `invalid-argument`: an id, cursor or limit is unusable.
  * - `schema-too-new`: the database was written by a newer version of the service.
  * - `quota-exceeded`: received content would take the data directory past its quota.
+ * - `too-large`: a received file is larger than its offer said (RFC 5547).
  */
 export type StoreErrorCode =
   | "not-found"
   | "invalid-argument"
   | "schema-too-new"
-  | "quota-exceeded";
+  | "quota-exceeded"
+  | "too-large";
 
 /** An error of the store, told apart by its {@linkcode StoreError.code}. */
 export class StoreError extends Error {

@@ -15,7 +15,28 @@ import type {
 import { StoreError } from "./error.ts";
 import type { ContentQuota } from "./quota.ts";
 import type { Store } from "./store.ts";
-import type { MessageRecord } from "./types.ts";
+import type { FileHash, MessageRecord } from "./types.ts";
+
+/** The hash algorithms of RFC 5547 selectors we check, by their name in SDP. */
+const FILE_HASHES: Readonly<Record<string, string>> = {
+  "sha-1": "sha1",
+  "sha-256": "sha256",
+  "sha-384": "sha384",
+  "sha-512": "sha512",
+};
+
+/** What a received file must match: the size and hash its offer gave (RFC 5547 §5). */
+export interface ExpectedFile {
+  /** At most this many bytes; `null`: any size. */
+  readonly size: number | null;
+  /** The content's hash; `null`, or an algorithm we do not check: not checked. */
+  readonly hash: FileHash | null;
+}
+
+/** Whether we check hashes of `algorithm` (sha-1, sha-256, sha-384, sha-512). */
+export function checksFileHash(algorithm: string): boolean {
+  return Object.hasOwn(FILE_HASHES, algorithm.toLowerCase());
+}
 
 /** Options of a {@linkcode StoreSink}. */
 export interface StoreSinkOptions {
@@ -23,6 +44,8 @@ export interface StoreSinkOptions {
   readonly onClose?: (message: MessageRecord) => void;
   /** The disk quota the content counts against; none when omitted. */
   readonly quota?: ContentQuota;
+  /** The content is an offered file: more bytes are refused, its hash is checked. */
+  readonly file?: ExpectedFile;
 }
 
 /** MSRP's 413: the sender is to stop sending the message (RFC 4975 §10.5). */
@@ -42,6 +65,11 @@ const QUOTA_ERROR_CODE = 413;
  * fit is refused before anything is recorded, and one whose bytes go past
  * the quota later fails — its content file is removed and its row, with no
  * content, says `failed` with the quota as the reason.
+ *
+ * With a `file`, bytes past its size are refused the same way ("larger than
+ * the offered size"), and the content is hashed alongside with the offered
+ * algorithm: on close the row gets `hashVerified`, and a mismatch makes it
+ * `failed` with the reason "hash mismatch".
  */
 export class StoreSink implements IncomingMessageSink {
   /** The message row as inserted. */
@@ -51,10 +79,14 @@ export class StoreSink implements IncomingMessageSink {
   readonly #onClose: ((message: MessageRecord) => void) | undefined;
   readonly #quota: ContentQuota | undefined;
   readonly #file: Promise<Deno.FsFile>;
+  readonly #sizeLimit: number | null;
+  /** The offered hash: its `node:crypto` algorithm and hex digest. */
+  readonly #expected: { readonly algorithm: string; readonly hex: string } | undefined;
   #reserved: number;
-  #quotaFailure: string | undefined;
+  #refusal: string | undefined;
   #chain: Promise<void> = Promise.resolve();
-  #hash: Hash | undefined = createHash("sha256");
+  /** The running hashes by `node:crypto` algorithm, while bytes arrive in order. */
+  #hashes: Map<string, Hash> | undefined;
   #next = 0;
   #position = 0;
   #error: string | undefined;
@@ -78,6 +110,15 @@ export class StoreSink implements IncomingMessageSink {
     this.#onClose = options.onClose;
     this.#quota = options.quota;
     this.#reserved = info.size ?? 0;
+    this.#sizeLimit = options.file?.size ?? null;
+    const hash = options.file?.hash;
+    if (hash && checksFileHash(hash.algorithm)) {
+      this.#expected = {
+        algorithm: FILE_HASHES[hash.algorithm.toLowerCase()],
+        hex: hash.value.replaceAll(":", "").toLowerCase(),
+      };
+    }
+    this.#hashes = this.#newHashes();
     if (this.#quota !== undefined && !this.#quota.reserve(this.#reserved)) {
       throw new StoreError(
         "quota-exceeded",
@@ -103,21 +144,28 @@ export class StoreSink implements IncomingMessageSink {
    * Queues `bytes` (copied) for writing at `offset`; settles when written.
    *
    * @throws {StoreError} `quota-exceeded` when the bytes reach past the
-   * reservation and the quota has no room for more; the message then fails
-   * when it is closed.
+   * reservation and the quota has no room for more; `too-large` when they,
+   * or the declared size, reach past the size of the offered file. The message then fails when it
+   * is closed.
    */
   write(offset: number, bytes: Uint8Array): Promise<void> {
     const end = offset + bytes.length;
+    const declared = this.message.size ?? 0;
+    const limit = this.#sizeLimit;
+    if (limit !== null && (end > limit || declared > limit || this.#refusal !== undefined)) {
+      this.#refusal ??= "larger than the offered size";
+      throw new StoreError("too-large", this.#refusal);
+    }
     if (this.#quota !== undefined && end > this.#reserved) {
-      if (this.#quotaFailure !== undefined || !this.#quota.reserve(end - this.#reserved)) {
-        this.#quotaFailure = `disk quota exceeded: the content passed the quota of ` +
+      if (this.#refusal !== undefined || !this.#quota.reserve(end - this.#reserved)) {
+        this.#refusal = `disk quota exceeded: the content passed the quota of ` +
           `${this.#quota.limitBytes} bytes and was removed`;
-        throw new StoreError("quota-exceeded", this.#quotaFailure);
+        throw new StoreError("quota-exceeded", this.#refusal);
       }
       this.#reserved = end;
     }
-    if (offset !== this.#next) this.#hash = undefined;
-    this.#hash?.update(bytes);
+    if (offset !== this.#next) this.#hashes = undefined;
+    for (const hash of this.#hashes?.values() ?? []) hash.update(bytes);
     this.#next = offset + bytes.length;
     const copy = bytes.slice();
     this.#chain = this.#chain.then(() => this.#write(offset, copy));
@@ -149,8 +197,8 @@ export class StoreSink implements IncomingMessageSink {
     } catch (e) {
       this.#error ??= `content not stored: ${e instanceof Error ? e.message : String(e)}`;
     }
-    if (this.#quotaFailure !== undefined) {
-      // Nothing half-stored: the content that went past the quota goes.
+    if (this.#refusal !== undefined) {
+      // Nothing half-stored: the content that went past the quota or the offered size goes.
       await Deno.remove(this.#path).catch(() => {});
       this.#quota?.settle(this.#reserved, 0);
       this.#onClose?.(this.#store.updateMessage(this.message.id, {
@@ -158,33 +206,53 @@ export class StoreSink implements IncomingMessageSink {
         status: "failed",
         contentPath: null,
         errorCode: QUOTA_ERROR_CODE,
-        errorReason: this.#quotaFailure,
+        errorReason: this.#refusal,
       }));
       return;
     }
     this.#quota?.settle(this.#reserved, outcome.bytesReceived);
-    let sha256: string | null = null;
+    let digests: Map<string, string> | undefined;
     if (outcome.complete && this.#error === undefined) {
       try {
-        sha256 = this.#hash ? this.#hash.digest("hex") : await this.#hashFile();
+        digests = this.#digests(this.#hashes ?? await this.#hashFile());
       } catch (e) {
         this.#error = `content not readable: ${e instanceof Error ? e.message : String(e)}`;
       }
     }
+    const expected = this.#expected;
+    const hashVerified = digests && expected
+      ? digests.get(expected.algorithm) === expected.hex
+      : undefined;
+    const mismatch = hashVerified === false ? "hash mismatch" : undefined;
+    const error = this.#error ?? mismatch;
     const message = this.#store.updateMessage(this.message.id, {
       bytes: outcome.bytesReceived,
-      sha256,
-      status: this.#error !== undefined ? "failed" : outcome.complete ? "received" : "partial",
-      errorReason: this.#error ?? (outcome.complete ? null : outcome.reason),
+      sha256: digests?.get("sha256") ?? null,
+      hashVerified,
+      status: error !== undefined ? "failed" : outcome.complete ? "received" : "partial",
+      errorReason: error ?? (outcome.complete ? null : outcome.reason),
     });
     this.#onClose?.(message);
   }
 
-  async #hashFile(): Promise<string> {
-    const hash = createHash("sha256");
+  /** Fresh SHA-256, and the offered hash's algorithm when we check it. */
+  #newHashes(): Map<string, Hash> {
+    const algorithms = new Set(["sha256", this.#expected?.algorithm ?? "sha256"]);
+    return new Map([...algorithms].map((a) => [a, createHash(a)]));
+  }
+
+  #digests(hashes: Map<string, Hash>): Map<string, string> {
+    return new Map([...hashes].map(([algorithm, hash]) => [algorithm, hash.digest("hex")]));
+  }
+
+  /** The hashes of the stored content, for bytes that arrived out of order. */
+  async #hashFile(): Promise<Map<string, Hash>> {
+    const hashes = this.#newHashes();
     const file = await Deno.open(this.#path);
     // Reading the stream to its end (or abandoning it) closes the file.
-    for await (const piece of file.readable) hash.update(piece);
-    return hash.digest("hex");
+    for await (const piece of file.readable) {
+      for (const hash of hashes.values()) hash.update(piece);
+    }
+    return hashes;
   }
 }

@@ -179,6 +179,8 @@ export class Store {
       sip_status: session.sipStatus ?? null,
       hangup_cause: session.hangupCause ?? null,
       created_at: session.createdAt ?? this.#now(),
+      kind: session.file ? "file-transfer" : "chat",
+      file: session.file ? JSON.stringify(session.file) : null,
     }) as Row;
     return sessionFromRow(row);
   }

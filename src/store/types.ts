@@ -64,10 +64,51 @@ export interface SessionCounts {
   readonly messagesFailed: number;
 }
 
+/** What a session carries: a conversation (`chat`), or one file pushed to us (RFC 5547). */
+export type SessionKind = "chat" | "file-transfer";
+
+/** A hash of a file as its sender offered it (RFC 5547 §5, `hash:<algorithm>:<hex:hex…>`). */
+export interface FileHash {
+  /** The hash algorithm as offered, e.g. `sha-1`. */
+  readonly algorithm: string;
+  /** The hash as colon-separated hex bytes. */
+  readonly value: string;
+}
+
+/**
+ * The file of a file-transfer session, as the offer's RFC 5547 attributes
+ * describe it (`a=file-selector`, `a=file-transfer-id`, `a=file-disposition`,
+ * `a=file-date`); what the offer left out is `null`.
+ */
+export interface SessionFile {
+  /** The file name. */
+  readonly name: string | null;
+  /** The file's media type. */
+  readonly type: string | null;
+  /** The file's size in bytes. */
+  readonly size: number | null;
+  /** The file's hash, checked once it is received. */
+  readonly hash: FileHash | null;
+  /** `a=file-transfer-id`. */
+  readonly transferId: string | null;
+  /** `a=file-disposition`, e.g. `attachment` or `render`. */
+  readonly disposition: string | null;
+  /** `a=file-date`: creation, modification and read dates as given (RFC 5322 dates). */
+  readonly date: {
+    readonly creation?: string;
+    readonly modification?: string;
+    readonly read?: string;
+  } | null;
+}
+
 /** A stored MSRP session. */
 export interface SessionRecord extends CallIdentity, SessionCounts {
   /** The session id. */
   readonly id: string;
+  /** A conversation, or a file pushed to us. */
+  readonly kind: SessionKind;
+  /** The file of a `file-transfer` session. */
+  readonly file?: SessionFile;
   /** Lifecycle state. */
   readonly state: SessionState;
   /** Who started it. */
@@ -94,6 +135,8 @@ export interface NewSession extends Partial<CallIdentity> {
   readonly id?: string;
   /** Lifecycle state; `pending` when omitted. */
   readonly state?: SessionState;
+  /** The file of a file transfer; the session is then of kind `file-transfer`, else `chat`. */
+  readonly file?: SessionFile;
   /** Who started it. */
   readonly direction: Direction;
   /** Our MSRP URI. */
@@ -150,6 +193,12 @@ export interface MessageRecord {
   readonly contentPath: string | null;
   /** The body, when it is a short UTF-8 text kept in the row. */
   readonly text: string | null;
+  /**
+   * For the file of a file-transfer session: whether its content matched
+   * the offered hash; `null` while unknown or when no hash we check was
+   * offered. Absent on other messages.
+   */
+  readonly hashVerified?: boolean | null;
   /** MSRP status code of a failure. */
   readonly errorCode: number | null;
   /** Why it failed or is incomplete. */
@@ -202,6 +251,8 @@ export interface MessageChanges {
   readonly contentPath?: string | null;
   /** The body as text, for a short text kept in the row. */
   readonly text?: string | null;
+  /** Whether the content matched the offered hash of its file. */
+  readonly hashVerified?: boolean | null;
   /** MSRP status code of a failure. */
   readonly errorCode?: number | null;
   /** Why it failed or is incomplete. */

@@ -10,6 +10,7 @@ import type {
   EventRecord,
   MessageRecord,
   MessageStatus,
+  SessionFile,
   SessionRecord,
   SessionState,
   Store,
@@ -48,6 +49,10 @@ export interface SessionEventData extends EventIdentity {
   readonly sipStatus: number | null;
   /** The PBX hang-up cause, when known. */
   readonly hangupCause: string | null;
+  /** `file-transfer` for a file pushed to us (RFC 5547); absent for a chat. */
+  readonly kind?: "file-transfer";
+  /** The file of a `file-transfer` session, as offered. */
+  readonly file?: SessionFile;
 }
 
 /** Why a message failed or is incomplete. */
@@ -84,6 +89,13 @@ export interface MessageEventData extends EventIdentity {
   readonly text?: string;
   /** Where the received content can be fetched, for received messages not inlined. */
   readonly contentUrl?: string;
+  /** In a file-transfer session: the file, as offered (RFC 5547). */
+  readonly file?: SessionFile;
+  /**
+   * In a file-transfer session: whether the content matched the offered
+   * hash; `null` while unknown or when no hash we check was offered.
+   */
+  readonly hashVerified?: boolean | null;
 }
 
 /** Data of `pager.received`: a SIP MESSAGE outside any session. */
@@ -174,6 +186,13 @@ function identity(session: SessionRecord | undefined): EventIdentity {
   };
 }
 
+/** `kind` and `file` of a file-transfer session; nothing for a chat. */
+function fileTransfer(session: SessionRecord): { kind?: "file-transfer"; file?: SessionFile } {
+  return session.kind === "file-transfer" && session.file
+    ? { kind: "file-transfer", file: session.file }
+    : {};
+}
+
 /** The data of a session event from the session's row. */
 export function sessionEventData(session: SessionRecord): SessionEventData {
   return {
@@ -186,6 +205,7 @@ export function sessionEventData(session: SessionRecord): SessionEventData {
     endReason: session.endReason,
     sipStatus: session.sipStatus,
     hangupCause: session.hangupCause,
+    ...fileTransfer(session),
   };
 }
 
@@ -227,7 +247,8 @@ export interface MessageContent {
 
 /**
  * The data of a message event from the message's row, its session's row
- * (for the caller and callee) and optionally its content.
+ * (for the caller and callee, and the file of a file transfer with
+ * `hashVerified`) and optionally its content.
  */
 export function messageEventData(
   message: MessageRecord,
@@ -251,6 +272,9 @@ export function messageEventData(
     ...identity(session),
     ...(content.text === undefined ? {} : { text: content.text }),
     ...(content.contentUrl === undefined ? {} : { contentUrl: content.contentUrl }),
+    ...(session?.kind === "file-transfer" && session.file
+      ? { file: session.file, hashVerified: message.hashVerified ?? null }
+      : {}),
   };
 }
 

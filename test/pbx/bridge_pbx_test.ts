@@ -87,6 +87,60 @@ Deno.test("service+pbx: an inbound MSRP call is answered, recorded with the call
   });
 });
 
+Deno.test("service+pbx: an RFC 5547 file call is recorded as a file transfer and hung up once the file arrived", async () => {
+  await withService(async ({ fs, bridge, events }) => {
+    const peer = new MsrpEndpoint({ port: 0 }).listen();
+    try {
+      const caller = peer.createSession();
+      const file = new TextEncoder().encode("%PDF-1.4 not really\n".repeat(4000));
+      const offer = buildOffer({
+        path: caller.localPath,
+        address: "127.0.0.1",
+        port: peer.port,
+        acceptTypes: ["message/cpim", "application/pdf"],
+        acceptWrappedTypes: ["*"],
+        setup: "active",
+        fileTransfer: {
+          selector: { name: "notes.pdf", type: "application/pdf", size: file.length },
+          transferId: "Xf3kq9",
+        },
+      });
+      const headers: [string, string][] = [
+        ["Unique-ID", CALL],
+        ["Call-Direction", "inbound"],
+        ["Caller-Caller-ID-Name", "Alice Example"],
+        ["variable_sip_call_id", "file123@127.0.0.1"],
+        ["variable_switch_r_sdp", offer],
+        ["variable_endpoint_disposition", "RECEIVED_NOMEDIA"],
+      ];
+      fs.addChannel(headers);
+      fs.emit("CHANNEL_PARK", headers);
+      await until(() => fs.channel(CALL)?.answered === true, "the answer");
+      const answer = fs.channel(CALL)!.variables.get("switch_m_sdp")!;
+      assert(answer.includes("a=recvonly"), answer);
+      assert(answer.includes("a=accept-wrapped-types:*"), answer);
+      const path = /a=path:(.*)/.exec(answer)![1].trim().split(" ");
+      await peer.connectSession(caller, path);
+      await until(() => events.some((e) => e.type === "session.started"), "session.started");
+      const started = JSON.parse(events.find((e) => e.type === "session.started")!.payload);
+      assertEquals([started.data.kind, started.data.file.name], ["file-transfer", "notes.pdf"]);
+      const id = started.data.sessionId;
+      const row = bridge.getSession(id)!;
+      assertEquals([row.kind, row.file?.size, row.file?.transferId], [
+        "file-transfer",
+        file.length,
+        "Xf3kq9",
+      ]);
+      await caller.send(file, { contentType: "application/pdf" }).done;
+      await until(() => events.some((e) => e.type === "message.received"), "message.received");
+      await fs.waitForCommand((c) => c.line.includes("uuid_kill") && c.line.includes(CALL));
+      assertEquals(bridge.getSession(id)?.endReason, "file received");
+    } finally {
+      await peer.close();
+    }
+  });
+});
+
 Deno.test("service+pbx: an inbound SIP MESSAGE is published as pager.received; sendPager uses the chat API", async () => {
   await withService(async ({ fs, bridge, events }) => {
     fs.emit("MESSAGE", [

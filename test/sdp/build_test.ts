@@ -273,6 +273,47 @@ const ANSWERS: AnswerCase[] = [
     has: ["a=inactive"],
   },
   {
+    name: "RFC 5547 push in CPIM, we accept *: the wrapped types are echoed",
+    offer: FILE_PUSH.replace(
+      "a=accept-wrapped-types:*",
+      "a=accept-wrapped-types:application/pdf text/*",
+    ),
+    local: { ...LOCAL_TCP, acceptTypes: ["*"] },
+    accepted: {
+      acceptTypes: ["message/cpim"],
+      remoteAcceptWrappedTypes: ["application/pdf", "text/*"],
+    },
+    mLines: ["m=message 2855 TCP/MSRP *"],
+    has: ["a=accept-types:message/cpim", "a=accept-wrapped-types:application/pdf text/*"],
+  },
+  {
+    name: "RFC 5547 push in CPIM, no wrapped types of ours: those we accept that they list",
+    offer: FILE_PUSH,
+    local: { ...LOCAL_TCP, acceptTypes: ["message/cpim", "application/pdf"] },
+    accepted: { acceptTypes: ["message/cpim"] },
+    mLines: ["m=message 2855 TCP/MSRP *"],
+    has: ["a=accept-wrapped-types:message/cpim application/pdf"],
+  },
+  {
+    name: "wrapped types holding $, { or } are never echoed",
+    offer: FILE_PUSH.replace(
+      "a=accept-wrapped-types:*",
+      "a=accept-wrapped-types:text/plain a/${x} b/$y c/{z}",
+    ),
+    local: { ...LOCAL_TCP, acceptTypes: ["*"] },
+    accepted: { acceptTypes: ["message/cpim"] },
+    mLines: ["m=message 2855 TCP/MSRP *"],
+    has: ["a=accept-wrapped-types:text/plain"],
+  },
+  {
+    name: "no message/cpim answered: no wrapped types",
+    offer: BLINK,
+    local: { ...LOCAL_TLS, acceptTypes: ["text/plain"], acceptWrappedTypes: undefined },
+    accepted: { acceptTypes: ["text/plain"] },
+    mLines: ["m=message 2856 TCP/TLS/MSRP *"],
+    hasNot: ["a=accept-wrapped-types"],
+  },
+  {
     name: "relay Use-Path first, our URI last",
     offer: FREESWITCH,
     local: {

@@ -8,6 +8,44 @@ function pragma(db: DatabaseSync, name: string): unknown {
   return Object.values(db.prepare(`PRAGMA ${name}`).get() as Record<string, unknown>)[0];
 }
 
+Deno.test("store: a database from before file transfers gains kind, file and hash_verified", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/msrp-bridge.db`;
+  const old = new DatabaseSync(path);
+  migrate(old, MIGRATIONS.slice(0, 4));
+  old.prepare(`INSERT INTO sessions (id, state, direction, local_uri, remote_path, created_at)
+    VALUES ('s1', 'ended', 'in', 'msrp://a/s1;tcp', '[]', 5)`).run();
+  old.prepare(`INSERT INTO messages (id, session_id, direction, message_id, status,
+      content_type, bytes, created_at, updated_at)
+    VALUES ('m1', 's1', 'in', 'x', 'received', 'text/plain', 2, 5, 5)`).run();
+  old.close();
+
+  const store = openStore(dir.path);
+  const session = store.getSession("s1")!;
+  assertEquals([session.kind, "file" in session], ["chat", false]);
+  assertEquals("hashVerified" in store.getMessage("m1")!, false);
+  const file = {
+    name: "a.txt",
+    type: "text/plain",
+    size: 2,
+    hash: { algorithm: "sha-1", value: "AA:BB" },
+    transferId: "t1",
+    disposition: null,
+    date: null,
+  };
+  const transfer = store.insertSession({
+    id: "s2",
+    direction: "in",
+    localUri: "msrp://a/s2;tcp",
+    file,
+  });
+  assertEquals([transfer.kind, transfer.file], ["file-transfer", file]);
+  assertEquals(store.getSession("s2")?.file, file);
+  assertEquals(store.updateMessage("m1", { hashVerified: false }).hashVerified, false);
+  assertEquals(store.updateMessage("m1", { hashVerified: true }).hashVerified, true);
+  store.close();
+});
+
 Deno.test("store: opening creates the directory, WAL mode and the current schema", async () => {
   await using dir = await tempDir();
   const dataDir = `${dir.path}/nested/data`;
@@ -67,6 +105,7 @@ Deno.test("store: sessions are inserted, updated, read and listed in pages", asy
   });
   assertEquals(s, {
     id: "sess-1",
+    kind: "chat",
     state: "pending",
     direction: "in",
     localUri: "msrp://127.0.0.1:2855/sess-1;tcp",
