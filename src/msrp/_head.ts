@@ -9,8 +9,25 @@
 import { type FrameHead, type MsrpHeaders, parseByteRange, parsePath } from "./message.ts";
 import { MsrpError, Status } from "./status.ts";
 
-const METHOD = /^[A-Z]+$/;
-const STATUS_CODE = /^\d{3}$/;
+// Method: one or more of A-Z; status code: three digits (RFC 4975 §9). Plain
+// loops: a head is read per chunk and per response, and these words are short.
+function isMethod(word: string): boolean {
+  if (word.length === 0) return false;
+  for (let i = 0; i < word.length; i++) {
+    const c = word.charCodeAt(i);
+    if (c < 65 || c > 90) return false;
+  }
+  return true;
+}
+
+function isStatusCode(word: string): boolean {
+  if (word.length !== 3) return false;
+  for (let i = 0; i < 3; i++) {
+    const c = word.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
 
 /**
  * Reads the text of a complete head (start line, then header lines, LF or
@@ -35,8 +52,8 @@ export function parseHead(
   const rest = sp2 < 0 ? "" : startLine.slice(sp2 + 1);
   const sp3 = rest.indexOf(" ");
   const word = sp3 < 0 ? rest : rest.slice(0, sp3);
-  const response = STATUS_CODE.test(word);
-  if (!response && !(METHOD.test(word) && sp3 < 0)) {
+  const response = isStatusCode(word);
+  if (!response && !(isMethod(word) && sp3 < 0)) {
     throw new MsrpError(Status.BadRequest, "malformed start line");
   }
   while (eol >= 0 && eol < text.length - 1) {

@@ -85,6 +85,13 @@ function flagOf(byte: number): ContinuationFlag | undefined {
   return byte === 36 ? "$" : byte === 43 ? "+" : byte === 35 ? "#" : undefined;
 }
 
+// The ASCII bytes arr[from, to) as a string.
+function asciiString(arr: Uint8Array, from: number, to: number): string {
+  return from >= to
+    ? ""
+    : String.fromCharCode.apply(null, arr.subarray(from, to) as unknown as number[]);
+}
+
 function isTransactionIdByte(b: number): boolean {
   // ident-char (RFC 4975 §9): ALPHANUM / "." / "-" / "+" / "%" / "="
   return (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) ||
@@ -287,15 +294,12 @@ export class MsrpParser {
     this.#endLine.set(arr.subarray(start + 5, i), 7);
     this.#endLineLength = 7 + idLength;
     this.#terminator = undefined;
-    let tid = "";
-    for (let k = start + 5; k < i; k++) tid += String.fromCharCode(arr[k]);
-    this.#transactionId = tid;
+    // One flat string each (not a chain of one-character concatenations): the id is a map key.
+    this.#transactionId = asciiString(arr, start + 5, i);
     // A tentative method, so failures before the head is complete can name it.
-    let method = "";
-    for (let k = i + 1; k < end && arr[k] >= 65 && arr[k] <= 90; k++) {
-      method += String.fromCharCode(arr[k]);
-    }
-    this.#method = method;
+    let m = i + 1;
+    while (m < end && arr[m] >= 65 && arr[m] <= 90) m++;
+    this.#method = asciiString(arr, i + 1, m);
     this.#headers = new MsrpHeaders();
     this.#headerCount = 0;
     this.#head = undefined;

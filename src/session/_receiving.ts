@@ -11,7 +11,6 @@ import {
   buildResponse,
   type ByteRange,
   encodeRequest,
-  encodeResponse,
   failureReportDue,
   isAcceptedType,
   MsrpError,
@@ -19,6 +18,7 @@ import {
   reportPolicy,
   type RequestHead,
   responseDue,
+  ResponseEncoder,
   Status,
   transactionIdFor,
 } from "../msrp/mod.ts";
@@ -63,6 +63,8 @@ export class Inbox {
   readonly #incoming = new Map<string, IncomingMessage>();
   /** Message-IDs refused with 413, oldest first, with the comment they got. */
   readonly #refused = new Map<string, string | undefined>();
+  // The To-Path and From-Path lines of our responses, encoded once per peer path.
+  readonly #responses = new ResponseEncoder();
 
   /** Creates the inbox of `session`; `announce` gets each message once it ends. */
   constructor(
@@ -141,8 +143,9 @@ export class Inbox {
       // RFC 4975 §7.1.2: a success REPORT goes to the SEND's From-Path.
       if (policy.successReport) message.reportTo = head.fromPath;
       this.#incoming.set(messageId, message);
+    } else {
+      message.lastActivity = performance.now(); // a new one has the time it was made
     }
-    message.lastActivity = performance.now();
     const m = message;
     try {
       m.reassembler.beginChunk(range);
@@ -283,7 +286,7 @@ export class Inbox {
 
   #respond(head: RequestHead, status: number, comment?: string): void {
     this.#session.link?.post([
-      encodeResponse(buildResponse(head, status, this.#session.localUri, comment)),
+      this.#responses.encode(buildResponse(head, status, this.#session.localUri, comment)),
     ]);
   }
 

@@ -11,13 +11,12 @@ import {
   type ByteRange,
   checkHeader,
   Chunker,
-  concatBytes,
   type ContinuationFlag,
   encodeRequest,
-  encodeRequestWithNewId,
   MsrpError,
   parseReport,
   type RequestHead,
+  RequestTemplate,
   type ResponseHead,
   Status,
   transactionIdFor,
@@ -49,6 +48,9 @@ const RELAY_SEND_WINDOW = 64 * 1024;
 const END_TO_END_WINDOW = 512 * 1024;
 /** Encoded frames are gathered into writes of about this many bytes. */
 const BATCH_BYTES = 256 * 1024;
+/** Sizes of a batch's buffer: from small (a few short messages) to BATCH_BYTES and some. */
+const MIN_CAPACITY = 8 * 1024;
+const MAX_CAPACITY = BATCH_BYTES + 16 * 1024;
 const encoder = new TextEncoder();
 
 /** The messages a session sends, and their transactions. */
@@ -65,9 +67,12 @@ export class Outbox {
   #pumping = false;
   #scheduled = false;
   #inFlightBytes = 0;
-  // Encoded frames not yet handed to the connection, and their size.
-  #batch: Uint8Array[] = [];
+  // Encoded frames not yet handed to the connection: #batch[0, #batchBytes).
+  #batch: Uint8Array = new Uint8Array(0);
   #batchBytes = 0;
+  #capacity = MIN_CAPACITY;
+  // Each message's head lines, encoded once for all its chunks.
+  readonly #templates = new WeakMap<OutgoingMessage, RequestTemplate>();
   #windowOpen: (() => void) | undefined;
 
   /** Creates the outbox of `session`. */
@@ -200,7 +205,7 @@ export class Outbox {
     } catch {
       // The connection failed: its loss ends the session and fails the messages.
     } finally {
-      this.#batch = [];
+      this.#batch = new Uint8Array(0);
       this.#batchBytes = 0;
       this.#pumping = false;
     }
@@ -212,9 +217,14 @@ export class Outbox {
    */
   #flush(): Promise<void> | undefined {
     const link = this.#session.link;
-    if (this.#batch.length === 0 || link === undefined) return undefined;
-    const bytes = concatBytes(this.#batch);
-    this.#batch = [];
+    if (this.#batchBytes === 0 || link === undefined) return undefined;
+    // The buffer goes to the connection as it is; the next batch gets a new one.
+    const bytes = this.#batch.subarray(0, this.#batchBytes);
+    // A sender of small batches gets small buffers again.
+    if (bytes.length < this.#capacity / 4) {
+      this.#capacity = Math.max(MIN_CAPACITY, this.#capacity / 2);
+    }
+    this.#batch = new Uint8Array(0);
     this.#batchBytes = 0;
     const sent = link.send([bytes]);
     if (link.behind) return sent;
@@ -258,35 +268,65 @@ export class Outbox {
     body: readonly Uint8Array[],
   ): void {
     const link = this.#session.link!;
-    const headers: (readonly [string, string])[] = [
-      ["Message-ID", message.messageId],
-      ["Byte-Range", `${range.start}-${range.end}/${range.total}`],
-    ];
-    if (message.successReport) headers.push(["Success-Report", "yes"]);
-    if (message.failureReport !== "yes") headers.push(["Failure-Report", message.failureReport]);
-    headers.push(...message.headers);
+    const template = this.#templateOf(message);
     let size = 0;
     for (const b of body) size += b.length;
-    // RFC 4975 §7.1: an id whose end-line the body does not hold, the body searched once.
-    const { transactionId, parts } = encodeRequestWithNewId({
-      method: "SEND",
-      toPath: this.#toPath!,
-      fromPath: [this.#session.localUri],
-      headers,
-      contentType: message.contentType,
+    // RFC 4975 §7.1: an id whose end-line the body does not hold.
+    const transactionId = transactionIdFor(body);
+    const byteRange = `${range.start}-${range.end}/${range.total}`;
+    // Head, body, CRLF and "-------" id flag CRLF.
+    const frameBytes = template.headLength(transactionId, byteRange, true) + size +
+      transactionId.length + 12;
+    if (this.#batchBytes + frameBytes > this.#batch.length) this.#grow(frameBytes);
+    this.#batchBytes = template.writeRequest(
+      this.#batch,
+      this.#batchBytes,
+      transactionId,
+      byteRange,
       body,
       flag,
-    });
+    );
     const expects = message.expectsResponses;
     if (expects) {
       link.expectResponse(transactionId, this.#session, message, size);
       this.#inFlightBytes += size;
     }
     message.chunkWritten(size, flag !== "+", expects);
-    for (const part of parts) {
-      this.#batch.push(part);
-      this.#batchBytes += part.length;
+  }
+
+  // Room for `frameBytes` more in the batch: a new buffer, or a larger copy of the one begun.
+  #grow(frameBytes: number): void {
+    const need = this.#batchBytes + frameBytes;
+    const grown = new Uint8Array(Math.max(need, this.#capacity, 2 * this.#batch.length));
+    grown.set(this.#batch.subarray(0, this.#batchBytes));
+    this.#batch = grown;
+    // Buffers that had to grow start larger next time (up to the batch size).
+    if (this.#batchBytes > 0) this.#capacity = Math.min(grown.length, MAX_CAPACITY);
+  }
+
+  // The message's head lines: Message-ID, Byte-Range (varying), reports, its headers, Content-Type.
+  #templateOf(message: OutgoingMessage): RequestTemplate {
+    let template = this.#templates.get(message);
+    if (template === undefined) {
+      const headers: (readonly [string, string])[] = [
+        ["Message-ID", message.messageId],
+        ["Byte-Range", ""],
+      ];
+      if (message.successReport) headers.push(["Success-Report", "yes"]);
+      if (message.failureReport !== "yes") {
+        headers.push(["Failure-Report", message.failureReport]);
+      }
+      headers.push(...message.headers);
+      template = new RequestTemplate({
+        method: "SEND",
+        toPath: this.#toPath!,
+        fromPath: [this.#session.localUri],
+        headers,
+        contentType: message.contentType,
+      }, "Byte-Range");
+      this.#templates.set(message, template);
     }
+    return template;
   }
 
   /** Sends a bodiless SEND that binds a new connection (RFC 4975 §7.1). */
