@@ -21,6 +21,7 @@ import { ApiProblem, problemResponse } from "./problem.ts";
 import { lengthRequired } from "./upload.ts";
 import { BEARER_SCHEME } from "./responses.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { fileRoutes } from "./routes/files.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { pagerRoutes } from "./routes/pager.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
@@ -159,6 +160,7 @@ export function createApp(
   systemRoutes(app, bridge, INFO);
   sessionRoutes(app, bridge);
   messageRoutes(app, bridge, config);
+  fileRoutes(app, bridge, config);
   eventRoutes(app, bridge);
   pagerRoutes(app, bridge);
   consoleRoutes(app);

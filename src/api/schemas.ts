@@ -189,6 +189,38 @@ export const PagerRequest = z.strictObject({
   text: z.string().min(1).openapi({ description: "No `|` and no line breaks." }),
 }).openapi("PagerRequest");
 
+/** The query of `POST /v1/files`: whom to send the file to and how to describe it. */
+export const FileSendQuery = z.object({
+  to: z.string().min(1).openapi({ description: DIALABLE, example: "sip:1000@pbx" }),
+  name: z.string().min(1).max(255).openapi({
+    description: "The file name offered (`a=file-selector` name): no quotes, control " +
+      "characters or `$ { }`.",
+    example: "report.pdf",
+  }),
+  type: z.string().regex(MEDIA_TYPE_PATTERN, "must be a media type").openapi({
+    description: "The file's media type, also the MSRP Content-Type; no white space.",
+    example: "application/pdf",
+  }),
+  disposition: z.string().min(1).optional().openapi({
+    description: "`a=file-disposition` (RFC 5547), e.g. `render` or `attachment`.",
+    example: "attachment",
+  }),
+});
+
+/** A file we push, as `GET /v1/files/{id}` and the `file.*` events show it. */
+export const FileTransfer = z.object({
+  id: z.string().openapi({ description: "The transfer id: the id of its session." }),
+  sessionId: z.string(),
+  to: z.string().nullable().openapi({ description: "The SIP URI called." }),
+  file: SessionFile,
+  status: z.enum(["sending", "delivered", "failed"]).openapi({
+    description: "`delivered` once the receiver's success REPORT came; `failed` when the " +
+      "message failed or the session ended without it.",
+  }),
+  bytesSent: z.number().int(),
+  error: z.object({ code: z.number().int().nullable(), reason: z.string() }).nullable(),
+}).openapi("FileTransfer");
+
 /** A page of sessions. */
 export const SessionPage = z.object({
   items: z.array(Session),

@@ -106,3 +106,34 @@ export function lengthRequired(): ApiProblem {
     { field: "Content-Length" },
   );
 }
+
+/**
+ * A raw request body and the size it declares: its `Content-Length`, which
+ * must be there (411), a number (422), above zero (422) and at most
+ * `maxBytes` (413, `MAX_UPLOAD_BYTES`).
+ */
+export function sizedBody(
+  request: Request,
+  maxBytes: number,
+): { readonly body: ReadableStream<Uint8Array>; readonly size: number } {
+  const header = request.headers.get("content-length");
+  if (header === null) throw lengthRequired(); // e.g. an HTTP/2 stream of unknown size
+  if (!/^[0-9]{1,16}$/.test(header)) {
+    throw new ApiProblem("validation", "Content-Length: must be a number of bytes", {
+      field: "Content-Length",
+    });
+  }
+  const size = Number(header);
+  const body = request.body;
+  if (body === null || size === 0) {
+    throw new ApiProblem("validation", "body: must not be empty", { field: "body" });
+  }
+  if (size > maxBytes) {
+    throw new ApiProblem(
+      "payload-too-large",
+      `body: larger than MAX_UPLOAD_BYTES (${maxBytes} bytes)`,
+      { field: "body" },
+    );
+  }
+  return { body, size };
+}

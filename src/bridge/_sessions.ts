@@ -146,7 +146,8 @@ export class Sessions {
       ...details,
     });
     this.#live.set(session.id, session);
-    if (details.file) this.#files.set(session.id, details.file);
+    // Only a file coming to us is checked on receipt; a send-only session of ours receives none.
+    if (details.file && direction === "in") this.#files.set(session.id, details.file);
     const view = pluginSession(session, { direction });
     this.#pluginViews.set(session.id, view);
     session.ready.then(() => {

@@ -1,6 +1,6 @@
 /**
  * {@linkcode Bridge}: the facade that wires the use cases of the bridge —
- * media (offer/answer), messaging, calls, pager, events and health — over
+ * media (offer/answer), messaging, calls, files, pager, events and health — over
  * one runtime (store, MSRP endpoint, webhooks, plugins) and offers them to
  * the HTTP API.
  *
@@ -12,11 +12,12 @@ import type { Logger } from "../log.ts";
 import type { ComposingIndication, PluginRunner } from "../plugins/mod.ts";
 import type { MsrpEndpoint } from "../session/mod.ts";
 import type { EventRecord, ListOptions, MessageRecord, Page, SessionRecord } from "../store/mod.ts";
-import { composingEventData, createEvent } from "../webhooks/mod.ts";
+import { composingEventData, createEvent, type FileTransferData } from "../webhooks/mod.ts";
 import { Runtime } from "./_runtime.ts";
 import { type SessionQuery, Sessions } from "./_sessions.ts";
 import { Calls, type EslState } from "./calls.ts";
 import { EventLog, type EventSubscriber, replyToWebhook } from "./events.ts";
+import { Files, type FileSendRequest } from "./files.ts";
 import { type BridgeMetrics, Health, type Readiness } from "./health.ts";
 import { type AnsweredSession, Media, type OfferedSession } from "./media.ts";
 import { type BridgeSendOptions, Messaging, type SentMessage } from "./messaging.ts";
@@ -52,6 +53,7 @@ export class Bridge {
   readonly #messaging: Messaging;
   readonly #media: Media;
   readonly #calls: Calls;
+  readonly #files: Files;
   readonly #pager: Pager;
   readonly #health: Health;
 
@@ -72,6 +74,7 @@ export class Bridge {
       this.#media,
       (event) => this.#pager.received(event),
     );
+    this.#files = new Files(rt, this.#events, this.#sessions, this.#calls, this.#messaging);
     this.#pager = new Pager(rt, this.#events, this.#calls);
     this.#health = new Health(rt, this.#sessions, this.#messaging, this.#calls);
     plugins?.onComposing((event) => this.#composing(event));
@@ -104,6 +107,7 @@ export class Bridge {
       replyToWebhook(event, reply, this.#messaging, rt.log)
     );
     this.#events.publishRecovered(recovered);
+    await this.#files.clearSpool();
     rt.log.info("msrp listening", { uri: rt.endpoint.ownUri });
     rt.dispatcher?.start();
     rt.log.info("webhooks", { enabled: rt.dispatcher !== undefined });
@@ -186,6 +190,19 @@ export class Bridge {
    */
   originate(to: string): Promise<OfferedSession> {
     return this.#calls.originate(to);
+  }
+
+  /**
+   * Pushes a file through the PBX (RFC 5547); resolves once the call is
+   * answered and the file queued (see `Files.send`).
+   */
+  sendFile(request: FileSendRequest): Promise<FileTransferData> {
+    return this.#files.send(request);
+  }
+
+  /** The state of a file we push, by its id (its session's), or `undefined`. */
+  getFileTransfer(id: string): FileTransferData | undefined {
+    return this.#files.get(id);
   }
 
   /** Sends a pager-mode SIP MESSAGE through the PBX (see `Pager.send`). */

@@ -18,8 +18,9 @@ import {
 } from "../pbx/mod.ts";
 import { headerOf, type SipInviteResult, SipUserAgent } from "../pbx/sip_ua.ts";
 import { parseSipUri } from "../pbx/sip_uri.ts";
-import { type AcceptedMedia, buildOffer, parseAnswer } from "../sdp/mod.ts";
+import { type AcceptedMedia, buildOffer, type FileTransfer, parseAnswer } from "../sdp/mod.ts";
 import type { MsrpSession } from "../session/mod.ts";
+import type { SessionFile } from "../store/mod.ts";
 import type { Runtime } from "./_runtime.ts";
 import { pushedFile, type Sessions } from "./_sessions.ts";
 import { BridgeError, dialTarget, errorText, sdpFailure } from "./errors.ts";
@@ -32,6 +33,22 @@ export type EslState = "off" | "connecting" | "connected" | "disconnected";
 function sipServer(uri: string): { hostname: string; port: number; authority: string } {
   const { host, hostKind, port = 5060 } = parseSipUri(uri);
   return { hostname: host, port, authority: `${hostKind === "ipv6" ? `[${host}]` : host}:${port}` };
+}
+
+/** The RFC 5547 attributes of our offer to push `file` (what is `null` is left out). */
+function fileOffer(file: SessionFile): FileTransfer {
+  const { name, type, size, hash, transferId, disposition, date } = file;
+  return {
+    selector: {
+      ...(name === null ? {} : { name }),
+      ...(type === null ? {} : { type }),
+      ...(size === null ? {} : { size }),
+      ...(hash === null ? {} : { hash }),
+    },
+    ...(transferId === null ? {} : { transferId }),
+    ...(disposition === null ? {} : { disposition }),
+    ...(date === null ? {} : { date }),
+  };
 }
 
 /** The PBX side of the bridge: the event socket, inbound calls and calls we place. */
@@ -104,8 +121,12 @@ export class Calls {
    * the ended session); `connect-failed` when the MSRP connection fails;
    * `sdp-not-acceptable` for an answer we cannot use; `session-closed` when
    * the session was closed while ringing.
+   *
+   * With `file`, the offer pushes that file (RFC 5547 §6: `a=sendonly`,
+   * `a=file-selector`, `a=file-transfer-id`, `a=file-disposition`,
+   * `a=file-date`) and the session is recorded of kind `file-transfer`.
    */
-  async originate(to: string): Promise<OfferedSession> {
+  async originate(to: string, file?: SessionFile): Promise<OfferedSession> {
     to = dialTarget(to, "to");
     const { config, log, store } = this.#rt;
     this.#rt.checkRunning();
@@ -136,10 +157,13 @@ export class Calls {
       await ua.close();
       throw e;
     }
-    const local = this.#media.localOffer(session);
+    const local = {
+      ...this.#media.localOffer(session),
+      ...(file ? { fileTransfer: fileOffer(file) } : {}),
+    };
     const offer = buildOffer(local);
     const callId = `${session.id}@${server.hostname}`;
-    this.#sessions.record(session, "out", [], { toUri: to, callId });
+    this.#sessions.record(session, "out", [], { toUri: to, callId, file });
     const ended = Promise.withResolvers<void>();
     // Closed while ringing (e.g. DELETE): the INVITE is cancelled (RFC 3261 §9.1).
     const ringing = new AbortController();

@@ -20,6 +20,7 @@ import { SdpError } from "../sdp/mod.ts";
  * - `session-limit`: `MAX_SESSIONS` sessions are open.
  * - `pbx-unavailable`: the operation needs the PBX integration, which is not available.
  * - `validation`: a request field holds a value the operation cannot use.
+ * - `payload-too-large`: content does not fit under `DATA_QUOTA_BYTES`.
  * - `shutting-down`: the service is stopping.
  */
 export type BridgeErrorCode =
@@ -33,6 +34,7 @@ export type BridgeErrorCode =
   | "session-limit"
   | "pbx-unavailable"
   | "validation"
+  | "payload-too-large"
   | "shutting-down";
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The bridge's use cases behind one facade, {@linkcode Bridge}: SDP
  * offer/answer and connecting (`media.ts`), messages (`messaging.ts`), calls
- * through the PBX (`calls.ts`), pager mode (`pager.ts`), the event log and
+ * through the PBX (`calls.ts`), files we push (`files.ts`), pager mode (`pager.ts`), the event log and
  * webhook replies (`events.ts`), readiness and metrics (`health.ts`).
  *
  * @module
@@ -11,6 +11,7 @@ export { Bridge } from "./bridge.ts";
 export { BridgeError, type BridgeErrorCode } from "./errors.ts";
 export type { EslState } from "./calls.ts";
 export type { EventSubscriber } from "./events.ts";
+export type { FileSendRequest } from "./files.ts";
 export type { BridgeMetrics, Readiness } from "./health.ts";
 export type { AnsweredSession, OfferedSession } from "./media.ts";
 export {

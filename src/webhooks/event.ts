@@ -98,6 +98,30 @@ export interface MessageEventData extends EventIdentity {
   readonly hashVerified?: boolean | null;
 }
 
+/** Where a file we push stands: being sent, confirmed by a success REPORT, or failed. */
+export type FileTransferStatus = "sending" | "delivered" | "failed";
+
+/**
+ * Data of `file.delivered` and `file.failed`, and what `GET /v1/files/{id}`
+ * shows: a file we push (RFC 5547) in a session of its own.
+ */
+export interface FileTransferData {
+  /** The transfer id: the id of its session. */
+  readonly id: string;
+  /** The session that carries the file. */
+  readonly sessionId: string;
+  /** The SIP URI called. */
+  readonly to: string | null;
+  /** The file, as offered. */
+  readonly file: SessionFile;
+  /** Where the transfer stands. */
+  readonly status: FileTransferStatus;
+  /** Bytes of the file sent so far. */
+  readonly bytesSent: number;
+  /** Why it failed. */
+  readonly error: EventError | null;
+}
+
 /** Data of `pager.received`: a SIP MESSAGE outside any session. */
 export interface PagerEventData {
   /** SIP From URI. */
@@ -155,7 +179,9 @@ export type WebhookEvent =
   | WebhookEventOf<"message.received", MessageEventData>
   | WebhookEventOf<"message.delivered", MessageEventData>
   | WebhookEventOf<"message.failed", MessageEventData>
-  | WebhookEventOf<"pager.received", PagerEventData>;
+  | WebhookEventOf<"pager.received", PagerEventData>
+  | WebhookEventOf<"file.delivered", FileTransferData>
+  | WebhookEventOf<"file.failed", FileTransferData>;
 
 /** The event types. */
 export type WebhookEventType = WebhookEvent["type"];
@@ -275,6 +301,39 @@ export function messageEventData(
     ...(session?.kind === "file-transfer" && session.file
       ? { file: session.file, hashVerified: message.hashVerified ?? null }
       : {}),
+  };
+}
+
+/**
+ * The state of a file we push, from its session's row (of kind
+ * `file-transfer`, direction `out`) and the row of the message carrying the
+ * file (`undefined` before it was queued): `delivered` once the success
+ * REPORT came, `failed` when the message failed or the session ended
+ * without it, `sending` otherwise.
+ */
+export function fileTransferData(
+  session: SessionRecord & { readonly file: SessionFile },
+  message: MessageRecord | undefined,
+): FileTransferData {
+  let status: FileTransferStatus = "sending";
+  let error: EventError | null = null;
+  if (message?.status === "delivered") {
+    status = "delivered";
+  } else if (message?.status === "failed") {
+    status = "failed";
+    error = { code: message.errorCode, reason: message.errorReason ?? "" };
+  } else if (message === undefined && session.state === "ended") {
+    status = "failed";
+    error = { code: null, reason: session.endReason ?? "" };
+  }
+  return {
+    id: session.id,
+    sessionId: session.id,
+    to: session.toUri,
+    file: session.file,
+    status,
+    bytesSent: message?.bytes ?? 0,
+    error,
   };
 }
 

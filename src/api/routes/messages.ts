@@ -20,7 +20,7 @@ import {
   PageQuery,
   SendTextRequest,
 } from "../schemas.ts";
-import { lengthRequired, readUpload } from "../upload.ts";
+import { readUpload, sizedBody } from "../upload.ts";
 import { messageViewWithText } from "../views.ts";
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
@@ -108,15 +108,6 @@ const getContent = createRoute({
   },
 });
 
-function declaredSize(header: string): number {
-  if (!/^[0-9]{1,16}$/.test(header)) {
-    throw new ApiProblem("validation", "Content-Length: must be a number of bytes", {
-      field: "Content-Length",
-    });
-  }
-  return Number(header);
-}
-
 /** Sends a raw body, answering once it was read or the message settled. */
 async function sendRaw(
   bridge: Bridge,
@@ -125,19 +116,7 @@ async function sendRaw(
   report: boolean,
   maxBytes: number,
 ): Promise<SentMessage> {
-  const length = request.headers.get("content-length");
-  if (length === null) throw lengthRequired(); // e.g. an HTTP/2 stream of unknown size
-  const size = declaredSize(length);
-  if (request.body === null || size === 0) {
-    throw new ApiProblem("validation", "body: must not be empty", { field: "body" });
-  }
-  if (size > maxBytes) {
-    throw new ApiProblem(
-      "payload-too-large",
-      `body: larger than MAX_UPLOAD_BYTES (${maxBytes} bytes)`,
-      { field: "body" },
-    );
-  }
+  const { body, size } = sizedBody(request, maxBytes);
   const contentType = request.headers.get("content-type") ?? "";
   if (!isMediaType(contentType)) {
     throw new ApiProblem("validation", "Content-Type: must be a media type", {
@@ -151,7 +130,7 @@ async function sendRaw(
       { field: "id" },
     );
   }
-  const upload = readUpload(request.body, size);
+  const upload = readUpload(body, size);
   const sent = bridge.sendMessage(id, upload.pieces, { contentType, size, report });
   try {
     await Promise.race([upload.finished, sent.outgoing.done]);

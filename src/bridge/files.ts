@@ -1,0 +1,293 @@
+/**
+ * Sending a file (RFC 5547): the file is spooled under `DATA_DIR` while its
+ * SHA-1 is computed (the offer's `a=file-selector` needs it before the
+ * INVITE), pushed through the PBX in a session of its own with a success
+ * REPORT requested, and the session ends with the transfer
+ * (`file.delivered` or `file.failed`).
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { DeliveryResult, OutgoingMessage } from "../session/mod.ts";
+import type { MessageRecord, SessionFile, SessionRecord } from "../store/mod.ts";
+import { createEvent, type FileTransferData, fileTransferData } from "../webhooks/mod.ts";
+import { isMediaType } from "../msrp/media_type.ts";
+import type { Runtime } from "./_runtime.ts";
+import type { Sessions } from "./_sessions.ts";
+import type { Calls } from "./calls.ts";
+import { BridgeError, dialTarget, errorText } from "./errors.ts";
+import type { EventLog } from "./events.ts";
+import type { Messaging } from "./messaging.ts";
+
+/** Where files wait, under `DATA_DIR`, until they are sent. */
+const SPOOL_DIR = "outgoing";
+/** Bytes read from a spooled file per piece. */
+const READ_PIECE_BYTES = 64 * 1024;
+/** Why the session of a file we pushed ends once the success REPORT came. */
+const FILE_DELIVERED = "file delivered";
+/** The longest file name we offer. */
+const MAX_NAME_LENGTH = 255;
+/**
+ * What a name may not hold: the selector's name is a quoted string (RFC
+ * 5547 §9), so no quote or control character, and FreeSWITCH drops an SDP
+ * holding `${` (see docs/security.md), so none of `$ { }`.
+ */
+const UNSAFE_NAME = /["\p{Cc}${}]/u;
+/** What a selector's `type:` may not hold: white space ends it, quotes and `$ { }` as for names. */
+const UNSAFE_TYPE = /[\s"${}]/;
+/** `a=file-disposition` (RFC 5547 §6): a token, without `$ { }`. */
+const DISPOSITION = /^[!#%-'*+\-.0-9A-Z^-z|~]{1,64}$/;
+
+/** A file to push to `to` through the PBX. */
+export interface FileSendRequest {
+  /** The SIP URI to call (see `parseDialTarget`). */
+  readonly to: string;
+  /** The file name offered. */
+  readonly name: string;
+  /** The file's media type, sent as its Content-Type. */
+  readonly type: string;
+  /** `a=file-disposition`, e.g. `render` or `attachment`; left out when absent. */
+  readonly disposition?: string;
+  /** The file's size in bytes. */
+  readonly size: number;
+  /** The file's bytes; must come to `size` exactly. */
+  readonly body: AsyncIterable<Uint8Array>;
+}
+
+/** The selector's hash value: colon-separated upper-case hex bytes (RFC 5547 §9). */
+function hashValue(digest: string): string {
+  return digest.toUpperCase().match(/../g)?.join(":") ?? "";
+}
+
+/**
+ * A random `a=file-transfer-id` (RFC 5547 §6: globally unique, at least 32
+ * characters of randomness).
+ */
+function transferId(): string {
+  return crypto.randomUUID().replaceAll("-", "");
+}
+
+/** @throws {BridgeError} `validation` for a name, type or disposition the offer cannot carry. */
+function checkFields(request: FileSendRequest): void {
+  const { name, type, disposition } = request;
+  if (name.length === 0 || name.length > MAX_NAME_LENGTH || UNSAFE_NAME.test(name)) {
+    throw new BridgeError(
+      "validation",
+      `must be 1 to ${MAX_NAME_LENGTH} characters without quotes, control characters or $ { }`,
+      "name",
+    );
+  }
+  if (!isMediaType(type) || UNSAFE_TYPE.test(type)) {
+    throw new BridgeError(
+      "validation",
+      "must be a media type without white space, quotes or $ { }",
+      "type",
+    );
+  }
+  if (disposition !== undefined && !DISPOSITION.test(disposition)) {
+    throw new BridgeError(
+      "validation",
+      "must be a token such as render or attachment",
+      "disposition",
+    );
+  }
+}
+
+/** Reads `path` in fresh pieces (the sender may keep them), closing it when done or stopped. */
+async function* spooled(path: string): AsyncGenerator<Uint8Array> {
+  const file = await Deno.open(path);
+  try {
+    while (true) {
+      const piece = new Uint8Array(READ_PIECE_BYTES);
+      const n = await file.read(piece);
+      if (n === null) return;
+      yield piece.subarray(0, n);
+    }
+  } finally {
+    file.close();
+  }
+}
+
+/** Files we push through the PBX, and their state. */
+export class Files {
+  readonly #rt: Runtime;
+  readonly #events: EventLog;
+  readonly #sessions: Sessions;
+  readonly #calls: Calls;
+  readonly #messaging: Messaging;
+
+  /** Pushes files with calls placed by `calls`, sent and recorded by `messaging`. */
+  constructor(
+    rt: Runtime,
+    events: EventLog,
+    sessions: Sessions,
+    calls: Calls,
+    messaging: Messaging,
+  ) {
+    this.#rt = rt;
+    this.#events = events;
+    this.#sessions = sessions;
+    this.#calls = calls;
+    this.#messaging = messaging;
+  }
+
+  /** Removes files a previous run left spooled (their transfers ended with it). */
+  async clearSpool(): Promise<void> {
+    await Deno.remove(this.#spoolDir, { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+
+  /**
+   * Pushes a file to `request.to` (RFC 5547): checks the fields, spools the
+   * body under `DATA_DIR` while computing its SHA-1 (the spooled bytes count
+   * against `DATA_QUOTA_BYTES` until they are sent), places the call with an
+   * offer of `a=sendonly` and the file's `a=file-selector` (name, type,
+   * size, hash), `a=file-transfer-id`, `a=file-disposition` and
+   * `a=file-date` (the time the upload completed, as `modification`), and
+   * sends the file with a success REPORT requested. Resolves once the call
+   * is answered and the file queued; its message row and `message.*` events
+   * follow as for any message. Once it settles the session ends ("file
+   * delivered", or "file transfer failed: <reason>"), the spooled file is
+   * removed and `file.delivered` or `file.failed` is published.
+   *
+   * @throws {BridgeError} `invalid-sip-uri` for `to` and `validation` for
+   * the other fields, both before the body is read; `pbx-unavailable`
+   * without the PBX integration; `payload-too-large` past
+   * `DATA_QUOTA_BYTES`; `validation` (field `body`) when the body ends
+   * short of `size`; and what `Calls.originate` throws.
+   */
+  async send(request: FileSendRequest): Promise<FileTransferData> {
+    const to = dialTarget(request.to, "to");
+    checkFields(request);
+    const { config, quota } = this.#rt;
+    this.#rt.checkRunning();
+    if (config.eslMode === "off") {
+      throw new BridgeError(
+        "pbx-unavailable",
+        `cannot reach ${to}: calls through the PBX need the ESL integration, which is off (ESL_MODE=off)`,
+      );
+    }
+    const { size } = request;
+    if (!quota.reserve(size)) {
+      throw new BridgeError("payload-too-large", "disk quota exceeded (DATA_QUOTA_BYTES)", "body");
+    }
+    const path = `${this.#spoolDir}/${crypto.randomUUID()}`;
+    const release = async () => {
+      await Deno.remove(path).catch(() => {});
+      quota.settle(size, 0);
+    };
+    let file: SessionFile;
+    let sessionId: string;
+    try {
+      const sha1 = await this.#spool(request.body, path, size);
+      file = {
+        name: request.name,
+        type: request.type,
+        size,
+        hash: { algorithm: "sha-1", value: sha1 },
+        transferId: transferId(),
+        disposition: request.disposition ?? null,
+        date: { modification: new Date().toUTCString() },
+      };
+      sessionId = (await this.#calls.originate(to, file)).id;
+    } catch (e) {
+      await release();
+      throw e;
+    }
+    let outgoing: OutgoingMessage;
+    try {
+      outgoing = this.#messaging.send(sessionId, spooled(path), {
+        contentType: request.type,
+        size,
+        report: true,
+      }).outgoing;
+    } catch (e) {
+      // The session ended between the answer and now (e.g. a BYE).
+      await release();
+      throw e;
+    }
+    this.#rt.track(outgoing.done.then(async (result) => {
+      this.#finished(sessionId, result);
+      await release();
+      this.#publish(sessionId);
+    }));
+    return this.get(sessionId)!;
+  }
+
+  /** The state of file transfer `id` (a file we pushed), or `undefined` without one. */
+  get(id: string): FileTransferData | undefined {
+    const session = this.#rt.store.getSession(id);
+    if (!isPush(session)) return undefined;
+    return fileTransferData(session, this.#message(id));
+  }
+
+  get #spoolDir(): string {
+    return `${this.#rt.config.dataDir}/${SPOOL_DIR}`;
+  }
+
+  /** The message that carries the file of session `id`. */
+  #message(id: string): MessageRecord | undefined {
+    return this.#rt.store.listMessages(id, { limit: 10 }).items.find((m) => m.direction === "out");
+  }
+
+  /**
+   * Writes `body` to `path`, hashing it on the way; resolves with the SHA-1
+   * as the selector writes it.
+   *
+   * @throws {BridgeError} `validation` (field `body`) when it is not `size` bytes.
+   */
+  async #spool(body: AsyncIterable<Uint8Array>, path: string, size: number): Promise<string> {
+    await Deno.mkdir(this.#spoolDir, { recursive: true });
+    const hash = createHash("sha1");
+    let total = 0;
+    const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+    try {
+      for await (const piece of body) {
+        total += piece.length;
+        if (total > size) break;
+        hash.update(piece);
+        let written = 0;
+        while (written < piece.length) written += await file.write(piece.subarray(written));
+      }
+    } catch (e) {
+      throw new BridgeError("validation", errorText(e), "body");
+    } finally {
+      file.close();
+    }
+    if (total !== size) {
+      throw new BridgeError(
+        "validation",
+        `the body has ${total > size ? "more" : total} bytes, not its declared ${size}`,
+        "body",
+      );
+    }
+    return hashValue(hash.digest("hex"));
+  }
+
+  /** Ends the session of a settled transfer: RFC 5547 §8, one file per session. */
+  #finished(sessionId: string, result: DeliveryResult): void {
+    const reason = result.status === "failed"
+      ? `file transfer failed: ${result.reason}`
+      : FILE_DELIVERED;
+    this.#rt.log.info("file transfer settled", { sessionId, status: result.status });
+    this.#sessions.close(sessionId, reason);
+  }
+
+  /** Publishes `file.delivered` or `file.failed` for session `sessionId`. */
+  #publish(sessionId: string): void {
+    const data = this.get(sessionId);
+    if (!data) return;
+    const type = data.status === "delivered" ? "file.delivered" : "file.failed";
+    this.#events.publish(createEvent(type, data));
+  }
+}
+
+/** Whether `session` is one of a file we push. */
+function isPush(
+  session: SessionRecord | undefined,
+): session is SessionRecord & { readonly file: SessionFile } {
+  return session?.kind === "file-transfer" && session.direction === "out" &&
+    session.file !== undefined;
+}
