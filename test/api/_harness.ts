@@ -12,20 +12,17 @@ import type { Bridge } from "../../src/bridge/mod.ts";
 import type { Config } from "../../src/config.ts";
 import { Logger } from "../../src/log.ts";
 import { PluginRunner } from "../../src/plugins/mod.ts";
-import { buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
 import {
-  type IncomingMessage,
   type IncomingMessageInfo,
   type IncomingMessageSink,
-  type MessageEvent,
   MsrpEndpoint,
-  type MsrpSession,
   type SessionOptions,
 } from "../../src/session/mod.ts";
 import { verifyWebhook, type WebhookEvent } from "../../src/webhooks/mod.ts";
 import { type ApiClient, apiClient } from "../_api_client.ts";
 import { startBridge } from "../_bridge.ts";
 import { until } from "../_until.ts";
+import { negotiatePeer, type PeerSession } from "../bridge/_peer.ts";
 
 /** The API token of harnesses made with a token. */
 export const TOKEN = "test-token-0123456789";
@@ -185,41 +182,21 @@ export function peerEndpoint(): MsrpEndpoint & AsyncDisposable {
   return Object.assign(endpoint, { [Symbol.asyncDispose]: () => endpoint.close() });
 }
 
-/** A session between the bridge and `peer`, created through the API and connected. */
-export interface PeerSession {
-  /** The bridge's session id. */
-  readonly id: string;
-  /** The peer's side of the session. */
-  readonly session: MsrpSession;
-  /** What the peer received, in order. */
-  readonly received: IncomingMessage[];
-}
-
 /**
  * Offers a session from `peer` with `POST /v1/sessions {offer}` (the peer
  * is active) and connects it to the bridge's answer; `options` are the peer
  * session's (e.g. its sink).
  */
-export async function openPeerSession(
+export function openPeerSession(
   h: Pick<Harness, "json">,
   peer: MsrpEndpoint,
   options: SessionOptions = {},
 ): Promise<PeerSession> {
-  const session = peer.createSession(options);
-  const received: IncomingMessage[] = [];
-  session.addEventListener("message", (e) => received.push((e as MessageEvent).message));
-  const local: LocalMsrpOffer = {
-    path: session.localPath,
-    address: "127.0.0.1",
-    port: peer.port,
-    acceptTypes: ["*"],
-    setup: "active",
-  };
-  const created = await h.json("POST", "/v1/sessions", { offer: buildOffer(local) });
-  if (created.status !== 201) throw new Error(`POST /v1/sessions: ${created.status}`);
-  const { id, answer } = await created.json();
-  await peer.connectSession(session, parseAnswer(answer, local).remotePath);
-  return { id, session, received };
+  return negotiatePeer(peer, { session: options }, async (offer) => {
+    const created = await h.json("POST", "/v1/sessions", { offer });
+    if (created.status !== 201) throw new Error(`POST /v1/sessions: ${created.status}`);
+    return await created.json();
+  });
 }
 
 /** Pseudo-random bytes streamed in 64 KiB pieces, with their SHA-256 once read. */

@@ -10,6 +10,7 @@ import { Random } from "../_random.ts";
 import { headerOf } from "../../src/pbx/_sip_message.ts";
 import { buildAnswer, parseSessionDescription } from "../../src/sdp/mod.ts";
 import type { MsrpMediaDescription } from "../../src/sdp/mod.ts";
+import type { MsrpEndpoint, MsrpSession } from "../../src/session/mod.ts";
 import type { FileTransferData, WebhookEvent } from "../../src/webhooks/mod.ts";
 import { FakeFreeSwitch } from "../pbx/_fake_freeswitch.ts";
 import { FakeUas } from "../pbx/_fake_uas.ts";
@@ -25,6 +26,20 @@ function sha1Selector(bytes: Uint8Array): string {
 
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < bytes.length; i += 256 * 1024) yield bytes.subarray(i, i + 256 * 1024);
+}
+
+/** A SIP UAS that answers every INVITE 200 with `callee`'s SDP answer, `peer` holding the session. */
+function answeringUas(peer: MsrpEndpoint, callee: MsrpSession): FakeUas {
+  return new FakeUas((invite) => ({
+    status: 200,
+    reason: "OK",
+    sdp: buildAnswer(invite.body, {
+      path: callee.localPath,
+      address: "127.0.0.1",
+      port: peer.port,
+      acceptTypes: ["*"],
+    }).sdp,
+  }));
 }
 
 /** The bridge's API with the PBX played by an ESL double and `pbx`. */
@@ -66,16 +81,7 @@ function spooled(h: Harness): string[] {
 Deno.test("api: POST /v1/files pushes a 2 MiB file with its selector; the callee gets it, the session ends, file.delivered", async () => {
   await using peer = peerEndpoint();
   const callee = peer.createSession();
-  const pbx = new FakeUas((invite) => ({
-    status: 200,
-    reason: "OK",
-    sdp: buildAnswer(invite.body, {
-      path: callee.localPath,
-      address: "127.0.0.1",
-      port: peer.port,
-      acceptTypes: ["*"],
-    }).sdp,
-  }));
+  const pbx = answeringUas(peer, callee);
   await withPbx(pbx, async (h) => {
     const file = random.bytes(2 * MiB);
     const hash = sha1Selector(file);
@@ -176,16 +182,7 @@ Deno.test("api: POST /v1/files with a hostile to is 422 invalid-sip-uri and send
 Deno.test("api: a file the callee refuses (413) is file.failed and ends the session", async () => {
   await using peer = peerEndpoint();
   const callee = peer.createSession({ maxMessageBytes: 1000 });
-  const pbx = new FakeUas((invite) => ({
-    status: 200,
-    reason: "OK",
-    sdp: buildAnswer(invite.body, {
-      path: callee.localPath,
-      address: "127.0.0.1",
-      port: peer.port,
-      acceptTypes: ["*"],
-    }).sdp,
-  }));
+  const pbx = answeringUas(peer, callee);
   await withPbx(pbx, async (h) => {
     const body = random.bytes(100_000);
     const query = new URLSearchParams({ to: "sip:bob@pbx", name: "a.bin", type: "x/y" });

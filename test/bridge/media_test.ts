@@ -8,8 +8,9 @@ import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts
 import { startBridge } from "../_bridge.ts";
 import { until } from "../_until.ts";
 import { peerEndpoint } from "../api/_harness.ts";
+import { peerOffer } from "./_peer.ts";
 import { BridgeError } from "../../src/bridge/mod.ts";
-import { buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
+import { buildOffer, parseAnswer } from "../../src/sdp/mod.ts";
 
 Deno.test("media: our offer is actpass with a=max-size, and the session waits pending for its answer", async () => {
   await using b = await startBridge({ MAX_MESSAGE_BYTES: "123456" });
@@ -49,13 +50,7 @@ Deno.test("media: answering an active offer makes us passive with a=max-size; th
   await using b = await startBridge();
   await using peer = peerEndpoint();
   const session = peer.createSession();
-  const local: LocalMsrpOffer = {
-    path: session.localPath,
-    address: "127.0.0.1",
-    port: peer.port,
-    acceptTypes: ["*"],
-    setup: "active",
-  };
+  const local = peerOffer(peer, session);
   const { id, answer } = b.bridge.createSessionFromOffer(buildOffer(local));
   assert(answer.includes("a=setup:passive"), answer);
   assert(answer.includes(`a=max-size:${b.config.maxMessageBytes}`), answer);

@@ -1,8 +1,8 @@
 import { assertEquals } from "../_assert.ts";
 import { startBridge } from "../_bridge.ts";
+import { openPeer } from "../bridge/_peer.ts";
 import { Logger } from "../../src/log.ts";
 import { PluginRunner } from "../../src/plugins/mod.ts";
-import { buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
 import { type IncomingMessage, MsrpEndpoint } from "../../src/session/mod.ts";
 
 Deno.test("service: with PLUGINS=echo the bridge echoes a peer's text back in the same session", async () => {
@@ -12,16 +12,9 @@ Deno.test("service: with PLUGINS=echo the bridge echoes a peer's text back in th
   const bridge = fixture.bridge;
   const peer = new MsrpEndpoint({ port: 0 }).listen();
   try {
-    const peerSession = peer.createSession();
-    const local: LocalMsrpOffer = {
-      path: peerSession.localPath,
-      address: "127.0.0.1",
-      port: peer.port,
-      acceptTypes: ["text/plain"],
-      setup: "active",
-    };
-    const { answer } = bridge.createSessionFromOffer(buildOffer(local));
-    await peer.connectSession(peerSession, parseAnswer(answer, local).remotePath);
+    const { session: peerSession } = await openPeer(bridge, peer, {
+      offer: { acceptTypes: ["text/plain"] },
+    });
     const echoed = new Promise<IncomingMessage>((resolve) =>
       peerSession.addEventListener(
         "message",

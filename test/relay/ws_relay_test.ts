@@ -8,26 +8,26 @@ import { assert, assertEquals } from "../_assert.ts";
 import {
   answerChallenge,
   formatAuthorization,
-  type Frame,
   parseChallenge,
-  type RequestHead,
   type ResponseHead,
 } from "../../src/msrp/mod.ts";
 import { MsrpEndpoint, type SessionCloseEvent } from "../../src/session/mod.ts";
 import { authFrame, BrowserPeer, chunkFrame } from "../session/_browser.ts";
 import { RawPeer, sendFrame } from "../session/_peer.ts";
 import { until, withDeadline } from "../_until.ts";
-import { auth, LOOPBACK_HOPS, type WsRelay, wsRelay } from "./_ws_relay_server.ts";
-
-function response(f: Frame): ResponseHead {
-  assert(f.head.kind === "response", "expected a response");
-  return f.head;
-}
-
-function request(f: Frame): RequestHead {
-  assert(f.head.kind === "request", "expected a request");
-  return f.head;
-}
+import {
+  answerOk,
+  assertClientsReachEachOther,
+  assertReplyDelivered,
+  assertSentToSession,
+  auth,
+  bindToBrowser,
+  LOOPBACK_HOPS,
+  request,
+  response,
+  type WsRelay,
+  wsRelay,
+} from "./_ws_relay_server.ts";
 
 Deno.test("ws relay: AUTH over the WebSocket gets 200 with a ;ws Use-Path naming the server and the asked Expires", async () => {
   await using r = wsRelay();
@@ -94,20 +94,12 @@ Deno.test("ws relay: text and a file from the browser reach our session with suc
   const use = await auth(b, r.relayUri);
   const s = r.e.createSession({ remotePath: [use, b.uri] });
 
-  const got = nextMessage(s);
-  b.send(sendFrame({
+  await assertSentToSession(b, use, s, {
     tid: "t1xyz",
-    to: `${use} ${s.localUri}`,
-    from: b.uri,
     messageId: "m1",
-    range: "1-5/5",
     body: "hello",
     extra: "Success-Report: yes\r\n",
-  }));
-  const ok = response(await b.response("t1xyz"));
-  assertEquals([ok.status, ok.toPath, ok.fromPath], [200, [b.uri], [use]]);
-  assertEquals((await got).text(), "hello");
-  assertEquals(s.remotePath, [use, b.uri]);
+  });
   const report = request(
     await b.waitFor((f) => f.head.kind === "request" && f.head.method === "REPORT"),
   );
@@ -141,20 +133,7 @@ Deno.test("ws relay: text and a file from the browser reach our session with suc
   assertEquals([fileReport.toPath, fileReport.headers.get("status")], [[b.uri], "000 200 OK"]);
 
   // Our reply goes down the WebSocket through the relay; the browser's REPORT delivers it.
-  const reply = s.send("and back", { successReport: true });
-  const send = request(
-    await b.waitFor((f) => f.head.kind === "request" && f.head.method === "SEND"),
-  );
-  assertEquals([send.toPath, send.fromPath], [[b.uri], [use, s.localUri]]);
-  b.send(
-    `MSRP ${send.transactionId} 200 OK\r\nTo-Path: ${use}\r\nFrom-Path: ${b.uri}\r\n` +
-      `-------${send.transactionId}$\r\n`,
-  );
-  b.send(
-    `MSRP rep1 REPORT\r\nTo-Path: ${use} ${s.localUri}\r\nFrom-Path: ${b.uri}\r\n` +
-      `Message-ID: ${send.messageId}\r\nByte-Range: 1-8/8\r\nStatus: 000 200 OK\r\n-------rep1$\r\n`,
-  );
-  assertEquals((await reply.done).status, "delivered");
+  await assertReplyDelivered(b, use, s, "and back", "rep1");
   await b.close();
 });
 
@@ -163,16 +142,8 @@ Deno.test("ws relay: a session of ours connects actively to a browser path throu
   const b = await BrowserPeer.open(r.url);
   const use = await auth(b, r.relayUri);
   const s = r.e.createSession();
-  const connected = r.e.connectSession(s, [use, b.uri]);
-  const bind = request(
-    await b.waitFor((f) => f.head.kind === "request" && f.head.method === "SEND"),
-  );
+  const bind = await bindToBrowser(r, s, b, use);
   assertEquals([bind.toPath, bind.fromPath], [[b.uri], [use, s.localUri]]);
-  b.send(
-    `MSRP ${bind.transactionId} 200 OK\r\nTo-Path: ${use}\r\nFrom-Path: ${b.uri}\r\n` +
-      `-------${bind.transactionId}$\r\n`,
-  );
-  await connected;
   assertEquals(r.e.connectionCount, 1, "no connection was opened for the loop");
   // The browser going away ends the session.
   const closed = new Promise((resolve) => s.addEventListener("close", resolve));
@@ -187,36 +158,10 @@ Deno.test("ws relay: the browser and a TCP peer exchange messages through the re
     const b = await BrowserPeer.open(r.url);
     const use = await auth(b, r.relayUri);
     const q = peer.createSession({ remotePath: [use, b.uri] });
-    const got = nextMessage(q);
-    b.send(sendFrame({
-      tid: "x1xyz",
-      to: `${use} ${q.localUri}`,
-      from: b.uri,
-      messageId: "mx",
-      range: "1-9/9",
-      body: "over tcp!",
-    }));
     // The relay answers hop by hop with the next hop's response.
-    const ok = response(await b.response("x1xyz"));
-    assertEquals([ok.status, ok.toPath, ok.fromPath], [200, [b.uri], [use]]);
-    assertEquals((await got).text(), "over tcp!");
-    assertEquals(q.remotePath, [use, b.uri]);
+    await assertSentToSession(b, use, q, { tid: "x1xyz", messageId: "mx", body: "over tcp!" });
 
-    const reply = q.send("from tcp", { successReport: true });
-    const send = request(
-      await b.waitFor((f) => f.head.kind === "request" && f.head.method === "SEND"),
-    );
-    assertEquals([send.toPath, send.fromPath], [[b.uri], [use, q.localUri]]);
-    b.send(
-      `MSRP ${send.transactionId} 200 OK\r\nTo-Path: ${use}\r\nFrom-Path: ${b.uri}\r\n` +
-        `-------${send.transactionId}$\r\n`,
-    );
-    b.send(
-      `MSRP rep2 REPORT\r\nTo-Path: ${use} ${q.localUri}\r\nFrom-Path: ${b.uri}\r\n` +
-        `Message-ID: ${send.messageId}\r\nByte-Range: 1-8/8\r\nStatus: 000 200 OK\r\n` +
-        `-------rep2$\r\n`,
-    );
-    assertEquals((await reply.done).status, "delivered");
+    await assertReplyDelivered(b, use, q, "from tcp", "rep2");
     await b.close();
   } finally {
     await peer.close();
@@ -332,15 +277,7 @@ Deno.test("ws relay: an expired grant is dropped without being used and the sess
     const use = await auth(b, r.relayUri);
     assertEquals(r.relay.grantCount, 1);
     const s = r.e.createSession();
-    const connected = r.e.connectSession(s, [use, b.uri]);
-    const bind = request(
-      await b.waitFor((f) => f.head.kind === "request" && f.head.method === "SEND"),
-    );
-    b.send(
-      `MSRP ${bind.transactionId} 200 OK\r\nTo-Path: ${use}\r\nFrom-Path: ${b.uri}\r\n` +
-        `-------${bind.transactionId}$\r\n`,
-    );
-    await connected;
+    await bindToBrowser(r, s, b, use);
     // Only now is the grant cut short (a refresh keeps the Use-Path): its expiry races nothing.
     const closed = new Promise<string>((resolve) =>
       s.addEventListener("close", (e) => resolve((e as SessionCloseEvent).reason))
@@ -390,25 +327,7 @@ Deno.test("ws relay: a browser reaches another client of the same relay down its
   const a = await BrowserPeer.open(r.url);
   const b = await BrowserPeer.open(r.url);
   try {
-    const useA = await auth(a, r.relayUri);
-    const useB = await auth(b, r.relayUri);
-    a.send(sendFrame({
-      tid: "ab1xyz",
-      to: `${useA} ${useB} ${b.uri}`,
-      from: a.uri,
-      messageId: "mab",
-      range: "1-2/2",
-      body: "yo",
-    }));
-    const send = request(
-      await b.waitFor((f) => f.head.kind === "request" && f.head.method === "SEND"),
-    );
-    assertEquals([send.toPath, send.fromPath], [[b.uri], [useB, useA, a.uri]]);
-    b.send(
-      `MSRP ab1xyz 200 OK\r\nTo-Path: ${useB}\r\nFrom-Path: ${b.uri}\r\n-------ab1xyz$\r\n`,
-    );
-    const ok = response(await a.response("ab1xyz"));
-    assertEquals([ok.status, ok.toPath, ok.fromPath], [200, [a.uri], [useA]]);
+    await assertClientsReachEachOther(a, b, r.relayUri);
     // Only the two browsers' WebSockets: the relay did not dial itself.
     assertEquals(r.e.connectionCount, 2);
   } finally {
@@ -435,7 +354,7 @@ async function relayedNickname(r: WsRelay, answer: boolean): Promise<ResponseHea
     const nick = request(await b.waitFor((f) => f.head.transactionId === "n1xyz"));
     assertEquals(nick.fromPath, [use, ...NICK_FROM.split(" ")]);
     if (answer) {
-      b.send(`MSRP n1xyz 200 OK\r\nTo-Path: ${use}\r\nFrom-Path: ${b.uri}\r\n-------n1xyz$\r\n`);
+      answerOk(b, use, "n1xyz");
     }
     const [answered] = await raw.waitFor((fs) => fs.length >= 1);
     const head = response(answered);

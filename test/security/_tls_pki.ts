@@ -59,24 +59,10 @@ export class TestPki implements AsyncDisposable {
 
   /** A self-signed CA certificate (P-256, one day) named `name`. */
   async ca(name: string): Promise<Issued> {
-    await openssl([
-      "req",
-      "-x509",
-      ...EC,
-      "-days",
-      "1",
-      "-subj",
-      `/CN=${name}`,
-      "-addext",
+    return await this.#selfSigned(name, [
       "basicConstraints=critical,CA:TRUE",
-      "-addext",
       "keyUsage=critical,keyCertSign",
-      "-keyout",
-      `${this.dir}/${name}.key`,
-      "-out",
-      `${this.dir}/${name}.pem`,
     ]);
-    return await read(this.dir, name);
   }
 
   /**
@@ -85,28 +71,22 @@ export class TestPki implements AsyncDisposable {
    * (and then marked `CA:FALSE`, which rustls needs of a leaf).
    */
   async leaf(name: string, issuer?: Issued): Promise<Issued> {
-    const out = [`-keyout`, `${this.dir}/${name}.key`, "-out"];
     const extensions = [
       "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost",
       "basicConstraints=critical,CA:FALSE",
       "extendedKeyUsage=serverAuth,clientAuth",
     ];
-    if (issuer === undefined) {
-      await openssl([
-        "req",
-        "-x509",
-        ...EC,
-        "-days",
-        "1",
-        "-subj",
-        `/CN=${name}`,
-        ...extensions.flatMap((e) => ["-addext", e]),
-        ...out,
-        `${this.dir}/${name}.pem`,
-      ]);
-      return await read(this.dir, name);
-    }
-    await openssl(["req", ...EC, "-subj", `/CN=${name}`, ...out, `${this.dir}/${name}.csr`]);
+    if (issuer === undefined) return await this.#selfSigned(name, extensions);
+    await openssl([
+      "req",
+      ...EC,
+      "-subj",
+      `/CN=${name}`,
+      "-keyout",
+      `${this.dir}/${name}.key`,
+      "-out",
+      `${this.dir}/${name}.csr`,
+    ]);
     await Deno.writeTextFile(`${this.dir}/${name}.ext`, extensions.join("\n") + "\n");
     await openssl([
       "x509",
@@ -123,6 +103,25 @@ export class TestPki implements AsyncDisposable {
       "1",
       "-extfile",
       `${this.dir}/${name}.ext`,
+      "-out",
+      `${this.dir}/${name}.pem`,
+    ]);
+    return await read(this.dir, name);
+  }
+
+  /** A self-signed certificate (P-256, one day) named `name` with the `-addext` `extensions`. */
+  async #selfSigned(name: string, extensions: string[]): Promise<Issued> {
+    await openssl([
+      "req",
+      "-x509",
+      ...EC,
+      "-days",
+      "1",
+      "-subj",
+      `/CN=${name}`,
+      ...extensions.flatMap((e) => ["-addext", e]),
+      "-keyout",
+      `${this.dir}/${name}.key`,
       "-out",
       `${this.dir}/${name}.pem`,
     ]);

@@ -16,6 +16,7 @@ import {
   WebhookReceiver,
 } from "../api/_harness.ts";
 import { startBridge } from "../_bridge.ts";
+import { openPeer } from "../bridge/_peer.ts";
 import { until } from "../_until.ts";
 import { Logger, type LogLevel } from "../../src/log.ts";
 import {
@@ -27,13 +28,7 @@ import {
 } from "../../src/msrp/mod.ts";
 import { serializeSip } from "../../src/pbx/_sip_message.ts";
 import { PluginRunner } from "../../src/plugins/mod.ts";
-import { buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
-import {
-  type IncomingMessage,
-  type MessageEvent,
-  MsrpEndpoint,
-  type MsrpSession,
-} from "../../src/session/mod.ts";
+import { type IncomingMessage, MsrpEndpoint } from "../../src/session/mod.ts";
 
 /** Largest wait for something asynchronous: a hang guard, not a timing check. */
 const HANG_GUARD_MS = 30_000;
@@ -192,18 +187,9 @@ async function withPeer(
   const bridge = fixture.bridge;
   const peer = new MsrpEndpoint({ hostname: "127.0.0.1", port: 0 }).listen();
   try {
-    const session: MsrpSession = peer.createSession({ acceptTypes: ["*"] });
-    const received: IncomingMessage[] = [];
-    session.addEventListener("message", (e) => received.push((e as MessageEvent).message));
-    const local: LocalMsrpOffer = {
-      path: session.localPath,
-      address: "127.0.0.1",
-      port: peer.port,
-      acceptTypes: ["*"],
-      setup: "active",
-    };
-    const { answer } = bridge.createSessionFromOffer(buildOffer(local));
-    await peer.connectSession(session, parseAnswer(answer, local).remotePath);
+    const { session, received } = await openPeer(bridge, peer, {
+      session: { acceptTypes: ["*"] },
+    });
     const send = async (text: string) => {
       assertEquals((await session.send(text).done).status, "sent");
     };

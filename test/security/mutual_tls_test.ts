@@ -17,6 +17,7 @@ import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { until, withDeadline } from "../_until.ts";
 import { type Harness, startHarness } from "../api/_harness.ts";
 import { createBridge } from "../_bridge.ts";
+import { peerOffer } from "../bridge/_peer.ts";
 import { sendFrame } from "../session/_peer.ts";
 import { ConfigError } from "../../src/config.ts";
 import {
@@ -26,14 +27,14 @@ import {
   type LocalMsrpOffer,
   parseAnswer,
 } from "../../src/sdp/mod.ts";
-import { MsrpEndpoint } from "../../src/session/mod.ts";
+import { MsrpEndpoint, type MsrpSession } from "../../src/session/mod.ts";
 import { fingerprintOf, type Issued, TestPki } from "./_tls_pki.ts";
 
 /** Largest wait for anything here: a hang guard, not a timing check. */
 const DEADLINE_MS = 10_000;
 
 /** A hand-written MSRP client over `node:tls`, optionally presenting a client certificate. */
-class TlsClient {
+class TlsClient implements AsyncDisposable {
   /** Everything the server sent. */
   received = "";
   /** True once the client's side of the handshake completed. */
@@ -90,6 +91,11 @@ class TlsClient {
     await this.closed;
   }
 
+  /** Closes the connection. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   async #until(what: string, predicate: () => boolean): Promise<void> {
     let closed = false;
     this.closed.then(() => closed = true);
@@ -110,9 +116,60 @@ function tlsHarness(server: Issued, env: Record<string, string> = {}): Promise<H
   return startHarness({ MSRP_TLS_CERT: server.certPath, MSRP_TLS_KEY: server.keyPath, ...env });
 }
 
+/** The bridge serving msrps, and the certificates of a peer and of one other party. */
+interface Pinning extends AsyncDisposable {
+  /** The bridge's API, its MSRP listener serving msrps with `server`. */
+  readonly h: Harness;
+  /** The bridge's certificate. */
+  readonly server: Issued;
+  /** The certificate whose fingerprint the SDP pins. */
+  readonly peer: Issued;
+  /** A certificate of another party, which the SDP does not pin. */
+  readonly other: Issued;
+}
+
+/**
+ * Certificates for the bridge, the peer and `other` from a throwaway PKI,
+ * and the bridge serving msrps; dispose stops the bridge and removes the PKI.
+ */
+async function pinning(other: string): Promise<Pinning> {
+  const pki = await TestPki.create();
+  try {
+    const server = await pki.leaf("bridge");
+    const peer = await pki.leaf("peer");
+    const otherCert = await pki.leaf(other);
+    const h = await tlsHarness(server);
+    return {
+      h,
+      server,
+      peer,
+      other: otherCert,
+      async [Symbol.asyncDispose]() {
+        await h[Symbol.asyncDispose]();
+        await pki[Symbol.asyncDispose]();
+      },
+    };
+  } catch (e) {
+    await pki[Symbol.asyncDispose]();
+    throw e;
+  }
+}
+
 /** The URI a hand-written peer puts in its SDP and its From-Path. */
 function peerUri(id: string): string {
   return `msrps://127.0.0.1:2855/${id};tcp`;
+}
+
+/** The offer of a hand-written peer at `from` that connects (`a=setup:active`), with `fingerprint`. */
+function activeOffer(from: string, fingerprint?: Fingerprint): LocalMsrpOffer {
+  return {
+    path: [from],
+    address: "127.0.0.1",
+    port: 2855,
+    acceptTypes: ["*"],
+    setup: "active",
+    fingerprint,
+  };
 }
 
 /**
@@ -125,20 +182,21 @@ async function offerAsActivePeer(
   from: string,
   fingerprint?: Fingerprint,
 ): Promise<{ id: string; to: string; answerFingerprint: Fingerprint | undefined }> {
-  const local: LocalMsrpOffer = {
-    path: [from],
-    address: "127.0.0.1",
-    port: 2855,
-    acceptTypes: ["*"],
-    setup: "active",
-    fingerprint,
-  };
+  const local = activeOffer(from, fingerprint);
   const created = await h.json("POST", "/v1/sessions", { offer: buildOffer(local) });
   assertEquals(created.status, 201, await created.clone().text());
   const { id, answer } = await created.json();
   const accepted = parseAnswer(answer, local);
   assertEquals(accepted.protocol, "TCP/TLS/MSRP");
   return { id, to: accepted.remotePath[0], answerFingerprint: accepted.fingerprint };
+}
+
+/** Waits until session `id` is in `state`, `what` naming the wait. */
+async function untilState(h: Harness, id: string, state: string, what: string): Promise<void> {
+  await until(async () => (await sessionState(h, id)).state === state, what, {
+    timeoutMs: DEADLINE_MS,
+    intervalMs: 20,
+  });
 }
 
 async function sessionState(
@@ -148,6 +206,19 @@ async function sessionState(
   const res = await h.request(`/v1/sessions/${id}`);
   assertEquals(res.status, 200);
   return await res.json();
+}
+
+/** Posts `text` to session `id` through the API (202) and checks `peer` receives it. */
+async function assertDelivered(
+  h: Harness,
+  id: string,
+  peer: MsrpSession,
+  text: string,
+): Promise<void> {
+  const got = nextMessage(peer);
+  const sent = await h.json("POST", `/v1/sessions/${id}/messages`, { text });
+  assertEquals(sent.status, 202, await sent.clone().text());
+  assertEquals((await got).text(), text);
 }
 
 /** Sends a one-chunk SEND from `from` to `to` and returns the response status. */
@@ -190,18 +261,10 @@ Deno.test("mutual TLS: with MSRP_TLS_CLIENT_CA a client certificate that CA issu
       hash: "sha-256",
       value: await fingerprintOf(server.cert, "sha-256"),
     });
-    const client = new TlsClient(port, server.cert, good, version);
-    try {
-      await client.handshake();
-      assertEquals(await send(client, "good1", to, from), 200);
-      await until(
-        async () => (await sessionState(h, id)).state === "active",
-        "the session to start",
-        { timeoutMs: DEADLINE_MS, intervalMs: 20 },
-      );
-    } finally {
-      await client.close();
-    }
+    await using client = new TlsClient(port, server.cert, good, version);
+    await client.handshake();
+    assertEquals(await send(client, "good1", to, from), 200);
+    await untilState(h, id, "active", "the session to start");
   }
   assertEquals(h.bridge.endpoint.failedHandshakeCount, 0);
 });
@@ -226,82 +289,55 @@ Deno.test("mutual TLS: a client without a certificate, or with one another CA or
   ];
   for (const [what, credentials] of refused) {
     const failedBefore = h.bridge.endpoint.failedHandshakeCount;
-    const client = new TlsClient(port, server.cert, credentials);
-    try {
-      await assertRefusedInHandshake(h, client, to, from, failedBefore);
-    } catch (e) {
-      throw new Error(`${what}: ${(e as Error).message}`, { cause: e });
-    } finally {
-      await client.close();
+    {
+      await using client = new TlsClient(port, server.cert, credentials);
+      await assertRefusedInHandshake(h, client, to, from, failedBefore).catch((e) => {
+        throw new Error(`${what}: ${(e as Error).message}`, { cause: e });
+      });
     }
     assertEquals((await sessionState(h, id)).state, "pending", `${what}: the session is unbound`);
   }
 
   // The premise: the same client code with the CA's certificate gets through.
-  const client = new TlsClient(port, server.cert, good);
-  try {
-    assertEquals(await send(client, "after1", to, from), 200);
-  } finally {
-    await client.close();
-  }
+  await using client = new TlsClient(port, server.cert, good);
+  assertEquals(await send(client, "after1", to, from), 200);
 });
 
 Deno.test("a=fingerprint from SDP: the client whose certificate matches binds the passive session; another certificate, or none, gets 481 and leaves it unbound", async () => {
-  await using pki = await TestPki.create();
-  const server = await pki.leaf("bridge");
-  const peer = await pki.leaf("peer");
-  const intruder = await pki.leaf("intruder");
-  await using h = await tlsHarness(server);
+  await using pinned = await pinning("intruder");
+  const { h, server, peer, other: intruder } = pinned;
   const port = h.bridge.endpoint.port;
   const from = peerUri("pinned");
   const pin = { hash: "sha-256", value: await fingerprintOf(peer.cert, "sha-256") };
   const { id, to } = await offerAsActivePeer(h, from, pin);
 
   for (const [what, credentials] of [["another", intruder], ["no", undefined]] as const) {
-    const client = new TlsClient(port, server.cert, credentials);
-    try {
+    {
+      await using client = new TlsClient(port, server.cert, credentials);
       await client.handshake(); // no client CA: the handshake itself succeeds
       assertEquals(await send(client, "intr1", to, from), 481, `${what} certificate`);
-    } finally {
-      await client.close();
     }
     assertEquals((await sessionState(h, id)).state, "pending", `${what} certificate: unbound`);
   }
 
-  const client = new TlsClient(port, server.cert, peer);
-  try {
-    assertEquals(await send(client, "peer1", to, from), 200);
-    await until(
-      async () => (await sessionState(h, id)).state === "active",
-      "the session to start",
-      { timeoutMs: DEADLINE_MS, intervalMs: 20 },
-    );
-  } finally {
-    await client.close();
-  }
+  await using client = new TlsClient(port, server.cert, peer);
+  assertEquals(await send(client, "peer1", to, from), 200);
+  await untilState(h, id, "active", "the session to start");
 });
 
 Deno.test("a=fingerprint from SDP: sha-1, sha-384 and sha-512 fingerprints of the client certificate are verified too", async () => {
-  await using pki = await TestPki.create();
-  const server = await pki.leaf("bridge");
-  const peer = await pki.leaf("peer");
-  const intruder = await pki.leaf("intruder");
-  await using h = await tlsHarness(server);
+  await using pinned = await pinning("intruder");
+  const { h, server, peer, other: intruder } = pinned;
   const port = h.bridge.endpoint.port;
   for (const hash of ["sha-1", "sha-384", "sha-512"] as const) {
     const from = peerUri(`pinned-${hash}`);
     // Lower case, as RFC 8122 §5 allows.
     const value = (await fingerprintOf(peer.cert, hash)).toLowerCase();
     const { to } = await offerAsActivePeer(h, from, { hash: hash.toUpperCase(), value });
-    const wrong = new TlsClient(port, server.cert, intruder);
-    const right = new TlsClient(port, server.cert, peer);
-    try {
-      assertEquals(await send(wrong, "wrong1", to, from), 481, `${hash}: another certificate`);
-      assertEquals(await send(right, "right1", to, from), 200, `${hash}: the pinned certificate`);
-    } finally {
-      await wrong.close();
-      await right.close();
-    }
+    await using wrong = new TlsClient(port, server.cert, intruder);
+    await using right = new TlsClient(port, server.cert, peer);
+    assertEquals(await send(wrong, "wrong1", to, from), 481, `${hash}: another certificate`);
+    assertEquals(await send(right, "right1", to, from), 200, `${hash}: the pinned certificate`);
   }
 });
 
@@ -312,23 +348,13 @@ function tlsPeer(cert: Issued): MsrpEndpoint & AsyncDisposable {
 }
 
 Deno.test("API offer: the bridge dialing an msrps peer whose certificate lacks the offer's a=fingerprint fails; with the right fingerprint (sha-256, sha-384) it connects and delivers", async () => {
-  await using pki = await TestPki.create();
-  const server = await pki.leaf("bridge");
-  const peerCert = await pki.leaf("peer");
-  const other = await pki.leaf("other");
-  await using h = await tlsHarness(server);
+  await using pinned = await pinning("other");
+  const { h, peer: peerCert, other } = pinned;
   await using peer = tlsPeer(peerCert);
 
   const offer = async (fingerprint: Fingerprint) => {
     const session = peer.createSession();
-    const local: LocalMsrpOffer = {
-      path: session.localPath,
-      address: "127.0.0.1",
-      port: peer.port,
-      acceptTypes: ["*"],
-      setup: "passive", // the bridge connects
-      fingerprint,
-    };
+    const local = peerOffer(peer, session, { setup: "passive", fingerprint }); // the bridge connects
     const created = await h.json("POST", "/v1/sessions", { offer: buildOffer(local) });
     assertEquals(created.status, 201);
     const { id } = await created.json();
@@ -336,35 +362,21 @@ Deno.test("API offer: the bridge dialing an msrps peer whose certificate lacks t
   };
 
   const wrong = await offer({ hash: "sha-256", value: await fingerprintOf(other.cert, "sha-256") });
-  await until(
-    async () => (await sessionState(h, wrong.id)).state === "ended",
-    "the mismatched session to end",
-    { timeoutMs: DEADLINE_MS, intervalMs: 20 },
-  );
+  await untilState(h, wrong.id, "ended", "the mismatched session to end");
   const ended = await sessionState(h, wrong.id);
   assert(/fingerprint/.test(ended.endReason ?? ""), ended.endReason);
   assertEquals(wrong.session.remotePath, undefined, "the peer session was never bound");
 
   for (const hash of ["sha-256", "sha-384"] as const) {
     const right = await offer({ hash, value: await fingerprintOf(peerCert.cert, hash) });
-    await until(
-      async () => (await sessionState(h, right.id)).state === "active",
-      `the ${hash}-pinned session to start`,
-      { timeoutMs: DEADLINE_MS, intervalMs: 20 },
-    );
-    const got = nextMessage(right.session);
-    const sent = await h.json("POST", `/v1/sessions/${right.id}/messages`, { text: hash });
-    assertEquals(sent.status, 202, await sent.clone().text());
-    assertEquals((await got).text(), hash);
+    await untilState(h, right.id, "active", `the ${hash}-pinned session to start`);
+    await assertDelivered(h, right.id, right.session, hash);
   }
 });
 
 Deno.test("API answer: applying an answer whose msrps peer lacks its a=fingerprint fails with 502 connect-failed; the right fingerprint connects", async () => {
-  await using pki = await TestPki.create();
-  const server = await pki.leaf("bridge");
-  const peerCert = await pki.leaf("peer");
-  const other = await pki.leaf("other");
-  await using h = await tlsHarness(server);
+  await using pinned = await pinning("other");
+  const { h, peer: peerCert, other } = pinned;
   await using peer = tlsPeer(peerCert);
 
   const answerWith = async (fingerprint: Fingerprint) => {
@@ -397,10 +409,7 @@ Deno.test("API answer: applying an answer whose msrps peer lacks its a=fingerpri
     value: await fingerprintOf(peerCert.cert, "sha-512"),
   });
   assertEquals(right.applied.status, 200, await right.applied.clone().text());
-  const got = nextMessage(right.session);
-  const sent = await h.json("POST", `/v1/sessions/${right.id}/messages`, { text: "pinned" });
-  assertEquals(sent.status, 202);
-  assertEquals((await got).text(), "pinned");
+  await assertDelivered(h, right.id, right.session, "pinned");
 });
 
 Deno.test("SDP: an msrps offer or answer whose a=fingerprint uses md5, md2 or another unsupported hash function is not acceptable (422)", async () => {
@@ -414,14 +423,7 @@ Deno.test("SDP: an msrps offer or answer whose a=fingerprint uses md5, md2 or an
     { hash: "sha-224", value: bytes(28) },
   ];
   for (const fingerprint of unsupported) {
-    const local: LocalMsrpOffer = {
-      path: [peerUri("weak")],
-      address: "127.0.0.1",
-      port: 2855,
-      acceptTypes: ["*"],
-      setup: "active",
-      fingerprint,
-    };
+    const local = activeOffer(peerUri("weak"), fingerprint);
     const res = await h.json("POST", "/v1/sessions", { offer: buildOffer(local) });
     assertEquals(res.status, 422, fingerprint.hash);
     const problem = await res.json();
@@ -429,14 +431,7 @@ Deno.test("SDP: an msrps offer or answer whose a=fingerprint uses md5, md2 or an
     assert(problem.detail.includes(fingerprint.hash), problem.detail);
   }
   // A sha-256 value of the wrong length is refused as well.
-  const short: LocalMsrpOffer = {
-    path: [peerUri("short")],
-    address: "127.0.0.1",
-    port: 2855,
-    acceptTypes: ["*"],
-    setup: "active",
-    fingerprint: { hash: "sha-256", value: bytes(20) },
-  };
+  const short = activeOffer(peerUri("short"), { hash: "sha-256", value: bytes(20) });
   assertEquals((await h.json("POST", "/v1/sessions", { offer: buildOffer(short) })).status, 422);
 
   const created = await h.json("POST", "/v1/sessions", { createOffer: true });

@@ -17,31 +17,26 @@ import { freePort, freePorts, type ServiceProcess, startService } from "../_serv
 import {
   answerChallenge,
   formatAuthorization,
-  type Frame,
   parseChallenge,
-  type RequestHead,
   type ResponseHead,
 } from "../../src/msrp/mod.ts";
 import { MsrpEndpoint } from "../../src/session/mod.ts";
 import { authFrame, BrowserPeer } from "../session/_browser.ts";
 import { RawPeer, sendFrame } from "../session/_peer.ts";
 import { until } from "../_until.ts";
-import { auth, wsRelay } from "../relay/_ws_relay_server.ts";
+import {
+  assertClientsReachEachOther,
+  auth,
+  bindToBrowser,
+  request,
+  response,
+  wsRelay,
+} from "../relay/_ws_relay_server.ts";
 
 const API_TOKEN = "api-token-0123456789abcdef";
 const RELAY_PASSWORD = "relay-password-0123456789";
 /** FreeSWITCH's event socket: the port the original exploit aimed at. */
 const ESL_PORT = 8021;
-
-function response(f: Frame): ResponseHead {
-  assert(f.head.kind === "response", "expected a response");
-  return f.head;
-}
-
-function request(f: Frame): RequestHead {
-  assert(f.head.kind === "request", "expected a request");
-  return f.head;
-}
 
 /**
  * A TCP listener on 127.0.0.1 that counts the connections it accepts: a next
@@ -235,23 +230,7 @@ Deno.test("relay policy (service): two clients of the server still reach each ot
   const a = await BrowserPeer.open(svc.wsUrl);
   const b = await BrowserPeer.open(svc.wsUrl);
   try {
-    const useA = await auth(a, svc.relayUri);
-    const useB = await auth(b, svc.relayUri);
-    a.send(sendFrame({
-      tid: "ab1xyz",
-      to: `${useA} ${useB} ${b.uri}`,
-      from: a.uri,
-      messageId: "mab",
-      range: "1-2/2",
-      body: "yo",
-    }));
-    const send = request(
-      await b.waitFor((f) => f.head.kind === "request" && f.head.method === "SEND"),
-    );
-    assertEquals([send.toPath, send.fromPath], [[b.uri], [useB, useA, a.uri]]);
-    b.send(`MSRP ab1xyz 200 OK\r\nTo-Path: ${useB}\r\nFrom-Path: ${b.uri}\r\n-------ab1xyz$\r\n`);
-    const ok = response(await a.response("ab1xyz"));
-    assertEquals([ok.status, ok.toPath, ok.fromPath], [200, [a.uri], [useA]]);
+    await assertClientsReachEachOther(a, b, svc.relayUri);
   } finally {
     await a.close();
     await b.close();
@@ -405,18 +384,7 @@ Deno.test("relay policy (endpoint): with no allow-list a client still reaches se
     assertEquals(ok.status, 200);
     assertEquals((await got).text(), "hello");
     // A session of ours that connects actively to the browser through the relay.
-    const t = r.e.createSession();
-    const connected = r.e.connectSession(t, [use, b.uri]);
-    const bind = request(
-      await b.waitFor((f) =>
-        f.head.kind === "request" && f.head.method === "SEND" && f.head.fromPath[1] === t.localUri
-      ),
-    );
-    b.send(
-      `MSRP ${bind.transactionId} 200 OK\r\nTo-Path: ${use}\r\nFrom-Path: ${b.uri}\r\n` +
-        `-------${bind.transactionId}$\r\n`,
-    );
-    await connected;
+    await bindToBrowser(r, r.e.createSession(), b, use);
 
     // A session of ours holds a shared connection to a port the relay may not dial.
     const u = r.e.createSession();

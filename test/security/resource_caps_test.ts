@@ -8,6 +8,7 @@
 
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { startBridge } from "../_bridge.ts";
+import { openPeer } from "../bridge/_peer.ts";
 import { freePorts, startService } from "../_service_process.ts";
 import { until } from "../_until.ts";
 import { Logger } from "../../src/log.ts";
@@ -305,16 +306,7 @@ Deno.test("disk quota: content past DATA_QUOTA_BYTES is refused with 413 disk qu
   const peer = new MsrpEndpoint({ port: 0 }).listen();
   try {
     await capturingLog(async (log) => {
-      const session = peer.createSession({ chunkSize: 100 });
-      const local: LocalMsrpOffer = {
-        path: session.localPath,
-        address: "127.0.0.1",
-        port: peer.port,
-        acceptTypes: ["*"],
-        setup: "active",
-      };
-      const { id, answer } = bridge.createSessionFromOffer(buildOffer(local));
-      await peer.connectSession(session, parseAnswer(answer, local).remotePath);
+      const { id, session } = await openPeer(bridge, peer, { session: { chunkSize: 100 } });
       const rows = () => bridge.listMessages(id).items;
       const files = () => [...Deno.readDirSync(`${dataDir}/content`)].length;
       const settled = (n: number) =>
