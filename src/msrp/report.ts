@@ -167,7 +167,7 @@ export function buildResponse(
     transactionId: head.transactionId,
     status,
     comment: comment ?? reasonPhrase(status),
-    toPath: head.method === "SEND" ? [head.fromPath[0]] : [...head.fromPath],
+    toPath: responseToPath(head.method, head.fromPath),
     fromPath: [ownUri],
     ...(head.messageId === undefined ? {} : { headers: [["Message-ID", head.messageId]] }),
   };
@@ -221,4 +221,46 @@ export function parseReport(head: RequestHead): ParsedReport {
     });
   }
   return { messageId, byteRange: head.byteRange, status: status.code, comment: status.comment };
+}
+
+/**
+ * The To-Path of a response (RFC 4975 §7.2): the first From-Path URI of the
+ * request for SEND, its whole From-Path for other methods.
+ */
+export function responseToPath(method: string, fromPath: readonly string[]): readonly string[] {
+  return method === "SEND" ? [fromPath[0]] : fromPath;
+}
+
+/**
+ * The Failure-Report of a request (RFC 4975 §7.1.2: `no` for a REPORT); a
+ * malformed one counts as the default, `yes`.
+ */
+export function failureReportOf(head: RequestHead): ReportRequest {
+  try {
+    return reportPolicy(head).failureReport;
+  } catch {
+    return "yes";
+  }
+}
+
+/**
+ * The response refusing `head` with `status`, from the first To-Path URI
+ * (`ownUri` when there is none), or `undefined` when none is due: REPORTs
+ * are never answered and `Failure-Report: no` asks for no response (RFC 4975
+ * §7.2).
+ */
+export function refusalOf(
+  head: RequestHead,
+  status: number,
+  ownUri: string,
+  comment?: string,
+): OutgoingResponse | undefined {
+  if (failureReportOf(head) === "no") return undefined;
+  return {
+    transactionId: head.transactionId,
+    status,
+    comment: comment ?? reasonPhrase(status),
+    toPath: responseToPath(head.method, head.fromPath),
+    fromPath: [head.toPath[0] ?? ownUri],
+  };
 }

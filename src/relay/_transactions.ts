@@ -9,11 +9,13 @@
 import {
   buildReport,
   encodeRequest,
+  failureReportOf,
   type RequestHead,
+  responseToPath,
   Status,
   transactionIdFor,
 } from "../msrp/mod.ts";
-import { failureReportOf, responseToPath, type RouterLink } from "../session/mod.ts";
+import type { RouterLink } from "../session/mod.ts";
 import type { Loops } from "./_loop.ts";
 
 /** A forwarded request awaiting the next hop's response. */

@@ -13,12 +13,13 @@ import {
   type OutgoingResponse,
   parseAuthorization,
   reasonPhrase,
+  refusalOf,
   type RequestHead,
   sessionIdOf,
   Status,
   verifyAuthorization,
 } from "../msrp/mod.ts";
-import { refusalOf, type RouterLink } from "../session/mod.ts";
+import type { RouterLink } from "../session/mod.ts";
 import type { GrantTable, Served } from "./grants.ts";
 import type { Policy } from "./policy.ts";
 

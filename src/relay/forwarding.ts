@@ -17,19 +17,15 @@ import {
   type ContinuationFlag,
   encodeEndLine,
   encodeRequestHead,
+  failureReportOf,
+  refusalOf,
   type RequestHead,
   type ResponseHead,
+  responseToPath,
   sameMsrpUri,
   Status,
 } from "../msrp/mod.ts";
-import {
-  type ChunkReceiver,
-  failureReportOf,
-  type MsrpEndpoint,
-  refusalOf,
-  responseToPath,
-  type RouterLink,
-} from "../session/mod.ts";
+import type { ChunkReceiver, MsrpEndpoint, RouterLink } from "../session/mod.ts";
 import type { Grant, GrantTable } from "./grants.ts";
 import type { NextHops } from "./_hops.ts";
 import type { Loops } from "./_loop.ts";

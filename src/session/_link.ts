@@ -13,8 +13,10 @@ import {
   MsrpError,
   parsePath,
   reasonPhrase,
+  refusalOf,
   type RequestHead,
   type ResponseHead,
+  responseToPath,
   sameMsrpUri,
   sessionIdOf,
   Status,
@@ -22,13 +24,7 @@ import {
 import type { ChunkReceiver, LinkedSession, SessionLink } from "./_session_link.ts";
 import type { IncomingMessage } from "./incoming.ts";
 import type { OutgoingMessage } from "./outgoing.ts";
-import {
-  type LinkConnection,
-  refusalOf,
-  type RequestRouter,
-  responseToPath,
-  type RouterLink,
-} from "./router.ts";
+import type { LinkConnection, RequestRouter, RouterLink } from "./router.ts";
 
 /** What a link needs from its endpoint. */
 export interface LinkOwner {

@@ -8,15 +8,7 @@
  * @module
  */
 
-import {
-  type FrameHandler,
-  type OutgoingResponse,
-  reasonPhrase,
-  reportPolicy,
-  type ReportRequest,
-  type RequestHead,
-  type ResponseHead,
-} from "../msrp/mod.ts";
+import type { FrameHandler, RequestHead, ResponseHead } from "../msrp/mod.ts";
 import type { ChunkReceiver } from "./_session_link.ts";
 
 /** The byte side of a connection: a framed socket, or one a router provides. */
@@ -86,46 +78,4 @@ export interface RequestRouter {
    * `undefined`.
    */
   linkFor(uri: string): RouterLink | undefined;
-}
-
-/**
- * The To-Path of a response (RFC 4975 §7.2): the first From-Path URI of the
- * request for SEND, its whole From-Path for other methods.
- */
-export function responseToPath(method: string, fromPath: readonly string[]): readonly string[] {
-  return method === "SEND" ? [fromPath[0]] : fromPath;
-}
-
-/**
- * The Failure-Report of a request (RFC 4975 §7.1.2: `no` for a REPORT); a
- * malformed one counts as the default, `yes`.
- */
-export function failureReportOf(head: RequestHead): ReportRequest {
-  try {
-    return reportPolicy(head).failureReport;
-  } catch {
-    return "yes";
-  }
-}
-
-/**
- * The response refusing `head` with `status`, from the first To-Path URI
- * (`ownUri` when there is none), or `undefined` when none is due: REPORTs
- * are never answered and `Failure-Report: no` asks for no response (RFC 4975
- * §7.2).
- */
-export function refusalOf(
-  head: RequestHead,
-  status: number,
-  ownUri: string,
-  comment?: string,
-): OutgoingResponse | undefined {
-  if (failureReportOf(head) === "no") return undefined;
-  return {
-    transactionId: head.transactionId,
-    status,
-    comment: comment ?? reasonPhrase(status),
-    toPath: responseToPath(head.method, head.fromPath),
-    fromPath: [head.toPath[0] ?? ownUri],
-  };
 }

@@ -9,9 +9,12 @@ import {
   buildReport,
   buildResponse,
   failureReportDue,
+  failureReportOf,
   parseReport,
+  refusalOf,
   reportPolicy,
   responseDue,
+  responseToPath,
   successReportDue,
 } from "../../src/msrp/report.ts";
 import { MsrpError } from "../../src/msrp/status.ts";
@@ -228,4 +231,32 @@ Deno.test("parseReport rejects a malformed Status, including the swapped 200 000
     const head = request("REPORT", [["Message-ID", "m1"], ["Status", value]]);
     assertEquals(status(() => parseReport(head)), 400, value);
   }
+});
+
+Deno.test("responseToPath: a SEND's response goes to the previous hop only, other methods' to the whole From-Path (RFC 4975 §7.2)", () => {
+  assertEquals(responseToPath("SEND", [RELAY, ALICE]), [RELAY]);
+  assertEquals(responseToPath("AUTH", [RELAY, ALICE]), [RELAY, ALICE]);
+});
+
+Deno.test("failureReportOf: the request's Failure-Report, REPORT's no, and yes when the header is malformed", () => {
+  assertEquals(failureReportOf(request("SEND")), "yes");
+  assertEquals(failureReportOf(request("SEND", [["Failure-Report", "partial"]])), "partial");
+  assertEquals(failureReportOf(request("REPORT")), "no");
+  assertEquals(failureReportOf(request("SEND", [["Failure-Report", "maybe"]])), "yes");
+});
+
+Deno.test("refusalOf: refuses from the first To-Path URI, and not at all when no response is due", () => {
+  const refusal = refusalOf(request("SEND"), 403, "msrp://us.example:2855/x;tcp", "no");
+  assertEquals(refusal, {
+    transactionId: "d93kswow",
+    status: 403,
+    comment: "no",
+    toPath: [RELAY],
+    fromPath: [BOB],
+  });
+  assertEquals(refusalOf(request("SEND", [["Failure-Report", "no"]]), 403, BOB), undefined);
+  assertEquals(refusalOf(request("REPORT"), 403, BOB), undefined);
+  const toNobody = { ...request("NICKNAME"), toPath: [] };
+  assertEquals(refusalOf(toNobody, 501, BOB)?.fromPath, [BOB]);
+  assertEquals(refusalOf(toNobody, 501, BOB)?.comment, "Not Implemented");
 });
