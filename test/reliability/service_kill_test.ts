@@ -33,6 +33,17 @@ const PIECE = 64 * 1024;
 const REASON = "interrupted by restart";
 const encoder = new TextEncoder();
 
+/** Size of the largest file in `dataDir/content`, where the bridge stores received content. */
+async function largestContentFile(dataDir: string): Promise<number> {
+  let largest = 0;
+  for await (const entry of Deno.readDir(`${dataDir}/content`)) {
+    if (entry.isFile) {
+      largest = Math.max(largest, (await Deno.stat(`${dataDir}/content/${entry.name}`)).size);
+    }
+  }
+  return largest;
+}
+
 /** `SENT_BEFORE_KILL` random bytes in pieces, then a pause until `release` is called. */
 function pausedBody(rng: Random): {
   readonly sent: Uint8Array;
@@ -212,6 +223,11 @@ Deno.test("service kill -9 mid-transfer: after a restart recorded messages are i
     await waitUntil(
       () => sending.bytesAcknowledged >= CROSSED_BEFORE_KILL,
       "the file reaching the bridge",
+    );
+    // The bridge answers a chunk once it is read; its content file may still be catching up.
+    await until(
+      async () => await largestContentFile(dataDir) >= CROSSED_BEFORE_KILL,
+      "the file's acknowledged bytes in the bridge's content file",
     );
     const outRow = await messageWhere(svc, s1.id, "the upload's row", (m) => m.size === DECLARED);
     const inRow = await messageWhere(
