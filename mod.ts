@@ -27,11 +27,13 @@ export {
   type ConnectWebSocketOptions,
   type FingerprintHash,
   type FingerprintSpec,
+  type MsrpSocket,
+  MsrpWebSocket,
+  type MsrpWebSocketOptions,
   TransportError,
   type TransportErrorCode,
   upgradeMsrpWebSocket,
   type UpgradeMsrpWebSocketOptions,
-  type WebSocketConnOptions,
 } from "./src/transport/mod.ts";
 export {
   addressAllowed,

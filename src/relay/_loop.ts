@@ -98,6 +98,8 @@ export class Loops {
  * routed by the relay, never put on a socket.
  */
 class LoopConnection implements LinkConnection {
+  // Parsed as a byte stream: frames may come several to a send.
+  readonly framed = false;
   readonly #parser: MsrpParser;
   readonly #link: RouterLink;
   readonly #client: RouterLink;

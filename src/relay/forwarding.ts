@@ -8,7 +8,9 @@
  * Forwarding goes at the pace of the next hop: reading from the previous hop
  * pauses while the next hop's write queue is above its high-water mark,
  * while a session behind it has too much waiting for its sink, and while the
- * next hop is being dialed.
+ * next hop is being dialed. A request goes on as it arrives, except toward a
+ * WebSocket, where it is gathered whole first: there each frame is one
+ * message (RFC 7977 §4.2).
  *
  * @module
  */
@@ -31,6 +33,14 @@ import type { NextHops } from "./_hops.ts";
 import type { Loops } from "./_loop.ts";
 import { allowedHop, HOP_NOT_ALLOWED, type Policy } from "./policy.ts";
 import { ForwardedTransactions } from "./_transactions.ts";
+
+/**
+ * Most bytes of a request gathered for a WebSocket next hop (one message per
+ * frame, RFC 7977 §4.2); a larger one is refused with 413. Well below the
+ * write queue's smallest cap (`MAX_QUEUED_BYTES`, 8 MiB at least).
+ */
+export const MAX_GATHERED_BYTES = 4 * 1024 * 1024;
+const TOO_LARGE = "too large to pass on as one WebSocket message";
 
 /** What forwarding reads and where it sends. */
 export interface ForwardingParts {
@@ -170,9 +180,15 @@ export class Forwarding {
     const start = (link: RouterLink): ChunkReceiver => {
       const entry = expectsResponse ? this.#transactions.expect(link, source, received) : undefined;
       const streamed = this.#hops.stream(source, link);
-      return this.#writer(source, link, out, () => {
+      return this.#writer(source, link, out, (passedOn) => {
         streamed();
-        if (entry) this.#transactions.arm(link, entry);
+        if (!entry) return;
+        if (passedOn) this.#transactions.arm(link, entry);
+        else {
+          // Never passed on: answered here, nothing will come from the next hop.
+          this.#transactions.take(link, received.transactionId);
+          this.refuse(source, received, Status.RequestEntityTooLarge, TOO_LARGE);
+        }
       });
     };
     if (!(dest instanceof Promise)) return start(dest);
@@ -220,9 +236,15 @@ export class Forwarding {
   }
 
   // Writes the request to the next hop as it arrives; the transaction id is
-  // kept, its end-line does not occur in the body (RFC 4975 §7.1). `sent` is
-  // called once the end-line was passed on.
-  #writer(source: RouterLink, dest: RouterLink, out: RequestHead, sent: () => void): ChunkReceiver {
+  // kept, its end-line does not occur in the body (RFC 4975 §7.1). `done` is
+  // called once the end-line was passed on, or with false when the request
+  // was dropped (too large to gather).
+  #writer(
+    source: RouterLink,
+    dest: RouterLink,
+    out: RequestHead,
+    done: (passedOn: boolean) => void,
+  ): ChunkReceiver {
     if (this.#loops.has(dest)) {
       dest.head(out);
       return {
@@ -234,11 +256,11 @@ export class Forwarding {
         },
         end: (f) => {
           dest.end(f);
-          sent();
+          done(true);
         },
         fail: () => {
           dest.end("#");
-          sent();
+          done(true);
         },
       };
     }
@@ -250,21 +272,69 @@ export class Forwarding {
         headers.push([name, value]);
       }
     }
-    dest.post([encodeRequestHead({ ...out, headers }, hasBody)]);
+    const head = encodeRequestHead({ ...out, headers }, hasBody);
+    // Reading from the source pauses while the next hop's queue is above its high-water mark.
+    const paced = (): void => {
+      if (dest.behind) source.hold(dest.connection.send([]));
+    };
+    if (dest.connection.framed) {
+      return gathered(head, out.transactionId, hasBody, dest, paced, done);
+    }
+    dest.post([head]);
     return {
       body: (b) => {
         dest.post([b]);
-        // Reading from the source pauses while the next hop's queue is above its high-water mark.
-        if (dest.behind) source.hold(dest.connection.send([]));
+        paced();
       },
       end: (f) => {
         dest.post([encodeEndLine(out.transactionId, f, hasBody)]);
-        sent();
+        done(true);
       },
       fail: () => {
         dest.post([encodeEndLine(out.transactionId, "#", hasBody)]);
-        sent();
+        done(true);
       },
     };
   }
+}
+
+/**
+ * RFC 7977 §4.2: toward a WebSocket a request goes out as one message, so
+ * it is gathered whole and posted at its end-line (a failed one with `#`,
+ * as when streamed). One growing past {@linkcode MAX_GATHERED_BYTES} is
+ * dropped and `done(false)` called.
+ */
+function gathered(
+  head: Uint8Array,
+  transactionId: string,
+  hasBody: boolean,
+  dest: RouterLink,
+  paced: () => void,
+  done: (passedOn: boolean) => void,
+): ChunkReceiver {
+  const parts = [head];
+  let size = head.length;
+  let dropped = false;
+  const finish = (flag: ContinuationFlag): void => {
+    if (dropped) return;
+    parts.push(encodeEndLine(transactionId, flag, hasBody));
+    dest.post(parts);
+    paced();
+    done(true);
+  };
+  return {
+    body: (b) => {
+      if (dropped) return;
+      size += b.length;
+      if (size <= MAX_GATHERED_BYTES) {
+        parts.push(b);
+        return;
+      }
+      dropped = true;
+      parts.length = 0;
+      done(false);
+    },
+    end: finish,
+    fail: () => finish("#"),
+  };
 }

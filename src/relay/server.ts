@@ -23,6 +23,7 @@
 
 import { encodeResponse, type FrameHead, type RequestHead, Status } from "../msrp/mod.ts";
 import type { ChunkReceiver, MsrpEndpoint, RequestRouter, RouterLink } from "../session/mod.ts";
+import type { MsrpWebSocket } from "../transport/mod.ts";
 import { answerAuth } from "./auth.ts";
 import { Forwarding } from "./forwarding.ts";
 import { GrantTable } from "./grants.ts";
@@ -43,7 +44,7 @@ import { type Policy, policyOf, type WebSocketRelayOptions } from "./policy.ts";
  * const server = Deno.serve(
  *   { hostname: "127.0.0.1", port: 0, onListen() {} },
  *   (req, info) =>
- *     upgradeMsrpWebSocket(req, (conn) => relay.adopt(conn), { remoteAddr: info.remoteAddr }),
+ *     upgradeMsrpWebSocket(req, (socket) => relay.adopt(socket), { remoteAddr: info.remoteAddr }),
  * );
  * await server.shutdown();
  * await endpoint.close();
@@ -109,13 +110,12 @@ export class WebSocketRelay {
   }
 
   /**
-   * Serves `conn`, a WebSocket our HTTP server accepted (RFC 7977), as a
+   * Serves `socket`, a WebSocket our HTTP server accepted (RFC 7977), as a
    * connection of the endpoint whose client has this relay as its first hop.
    */
-  adopt(conn: Deno.Conn): void {
-    const link = this.#endpoint.adopt(conn);
-    const clientIp = (conn.remoteAddr as Deno.NetAddr).hostname;
-    this.#grants.serve(link, this.#endpoint.webSocketBase(link), clientIp);
+  adopt(socket: MsrpWebSocket): void {
+    const link = this.#endpoint.adopt(socket);
+    this.#grants.serve(link, this.#endpoint.webSocketBase(link), socket.remoteAddr.hostname);
   }
 
   /**

@@ -112,10 +112,15 @@ export class Link implements FrameHandler, SessionLink, RouterLink {
     return this.connection.queuedBytes;
   }
 
-  /** Queues bytes on the connection. */
+  /** Queues whole frames on the connection (with {@linkcode framed}, exactly one per call). */
   send(parts: readonly Uint8Array[]): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("connection closed"));
     return this.connection.send(parts);
+  }
+
+  /** True when each frame goes out on its own, as one WebSocket message (RFC 7977 §4.2). */
+  get framed(): boolean {
+    return this.connection.framed;
   }
 
   /** True while the write queue is at or above its high-water mark (a send would wait). */
@@ -123,7 +128,7 @@ export class Link implements FrameHandler, SessionLink, RouterLink {
     return !this.#closed && this.connection.queuedBytes >= this.connection.highWaterMark;
   }
 
-  /** Queues bytes without waiting (responses, REPORTs); a closed connection drops them. */
+  /** Queues one whole frame without waiting (responses, REPORTs); a closed connection drops it. */
   post(parts: readonly Uint8Array[]): void {
     if (!this.#closed) this.connection.send(parts).catch(() => {});
   }

@@ -3,6 +3,14 @@
  * incoming messages into their sinks, answers their chunks, reports on
  * them, and bounds how many stay unfinished.
  *
+ * A chunk is answered only once its sink has written it: its 200, and the
+ * progress REPORT and `message` event it leads to, wait for the promises the
+ * sink's `write` returned for its bytes (a sink whose writes return nothing
+ * is answered at once); the success REPORT waits for the sink's `close` as
+ * well. A write that fails answers 413 ("stop sending this message", RFC 4975
+ * §10.5) instead and fails the message. Answers leave in the order of the
+ * requests on the connection (see `Replies`).
+ *
  * @module
  */
 
@@ -29,7 +37,8 @@ import {
   type SinkFactory,
   TOO_MANY_UNFINISHED,
 } from "./incoming.ts";
-import type { ChunkReceiver, LinkedSession } from "./_session_link.ts";
+import { Replies } from "./_replies.ts";
+import type { ChunkReceiver, LinkedSession, SessionLink } from "./_session_link.ts";
 
 /** How a session receives. */
 export interface InboxOptions {
@@ -47,9 +56,24 @@ export interface InboxOptions {
 
 /** A receiver asked for success reports reports progress this often. */
 const PROGRESS_REPORT_BYTES = 128 * 1024;
+/**
+ * … and this often when the message came through relays, whose senders pace
+ * themselves by these REPORTs (their 200s are the relay's): bytes are
+ * reported once written, so a report every 128 KiB would hold a sender's
+ * end-to-end window half empty.
+ */
+const RELAYED_PROGRESS_REPORT_BYTES = 32 * 1024;
 /** Message-IDs refused with 413 kept in mind, so that later chunks of them are refused too. */
 const REFUSED_IDS = 256;
 const DROP: ChunkReceiver = { body() {}, end() {}, fail() {} };
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * What a chunk's end-line leads to once the chunk is written, decided when
+ * it arrives (later chunks do not count): the message ends (`"#"` aborted,
+ * `"$"` complete), or a progress REPORT may cover bytes 1 to `progressTo`.
+ */
+type AfterChunk = { readonly end: "#" | "$" } | { readonly progressTo: number } | undefined;
 
 /** The messages a session receives. */
 export class Inbox {
@@ -65,6 +89,9 @@ export class Inbox {
   readonly #refused = new Map<string, string | undefined>();
   // The To-Path and From-Path lines of our responses, encoded once per peer path.
   readonly #responses = new ResponseEncoder();
+  // The answers of the connection the session is bound to.
+  #replies: Replies | undefined;
+  #repliesLink: SessionLink | undefined;
 
   /** Creates the inbox of `session`; `announce` gets each message once it ends. */
   constructor(
@@ -153,6 +180,8 @@ export class Inbox {
       return this.#rejectIncoming(m, head, policy, e);
     }
     let failed = false;
+    // The promises of this chunk's sink writes: its answer waits for them.
+    let writes: Promise<void>[] | undefined;
     return {
       body: (bytes) => {
         if (failed) return;
@@ -166,7 +195,11 @@ export class Inbox {
         }
         if (!m.sink) return;
         try {
-          this.#session.link?.track(m.sink.write(offset, bytes), bytes.length);
+          const written = m.sink.write(offset, bytes);
+          if (written instanceof Promise) {
+            (writes ??= []).push(written);
+            this.#session.link?.track(written, bytes.length);
+          }
         } catch (e) {
           // The sink cannot take more (e.g. a disk quota): its reason is the comment.
           failed = true;
@@ -176,16 +209,71 @@ export class Inbox {
       end: (flag) => {
         if (failed) return;
         m.reassembler.endChunk(flag);
-        this.#answer(head, policy, Status.OK);
-        if (flag === "#") this.#finishIncoming(m, "aborted by sender");
-        else if (m.reassembler.isComplete) this.#finishIncoming(m, "");
-        else if (m.reportTo) this.#reportProgress(m);
+        const next = this.#afterChunk(m, flag);
+        const written = writes === undefined
+          ? undefined
+          : writes.length === 1
+          ? writes[0]
+          : Promise.all(writes);
+        this.#whenWritten(written, (error) => this.#chunkWritten(m, head, policy, next, error));
       },
       fail: (error) => {
         failed = true;
         this.#rejectIncoming(m, head, policy, error);
       },
     };
+  }
+
+  // What the chunk that just ended leads to, as far as the chunks that arrived so far go.
+  #afterChunk(m: IncomingMessage, flag: "+" | "$" | "#"): AfterChunk {
+    if (flag === "#") return { end: "#" };
+    if (m.reassembler.isComplete) return { end: "$" };
+    if (!m.reportTo) return undefined;
+    const first = m.reassembler.ranges[0];
+    return first && first[0] === 1 ? { progressTo: first[1] } : undefined;
+  }
+
+  /**
+   * Calls `then` once `written` settled and the answers queued before on the
+   * connection went out; at once when nothing is written nor queued.
+   */
+  #whenWritten(written: Promise<unknown> | undefined, then: (error: unknown) => void): void {
+    const replies = this.#repliesOf();
+    if (replies === undefined) {
+      // Not bound to a connection (any more): nothing to order answers on.
+      if (written === undefined) then(undefined);
+      else written.then(() => then(undefined), (e) => then(e ?? new Error("write failed")));
+    } else if (written === undefined && replies.waiting === 0) {
+      then(undefined);
+    } else {
+      replies.after(written ?? RESOLVED, then);
+    }
+  }
+
+  // A chunk's bytes are written (or failed to be): its answer, then what it leads to.
+  #chunkWritten(
+    m: IncomingMessage,
+    head: RequestHead,
+    policy: ReportPolicy,
+    next: AfterChunk,
+    error: unknown,
+  ): void {
+    if (error !== undefined) {
+      // The sink did not take the bytes: the sender is to stop sending the message.
+      const status = error instanceof MsrpError ? error.status : Status.RequestEntityTooLarge;
+      const reason = error instanceof Error ? error.message : String(error);
+      const comment = error instanceof MsrpError ? reason : `content not stored: ${reason}`;
+      this.#answer(head, policy, status, comment);
+      if (m.outcome) return;
+      if (status === Status.RequestEntityTooLarge) this.#remember(m.messageId, comment);
+      this.#finishIncoming(m, `rejected with ${status}: ${comment}`, true);
+      return;
+    }
+    this.#answer(head, policy, Status.OK);
+    // A message failed, dropped or closed meanwhile has had its ending.
+    if (m.outcome || next === undefined) return;
+    if ("end" in next) this.#finishIncoming(m, next.end === "#" ? "aborted by sender" : "");
+    else this.#reportProgress(m, next.progressTo);
   }
 
   #reject(
@@ -208,7 +296,7 @@ export class Inbox {
     const status = e instanceof MsrpError ? e.status : Status.BadRequest;
     this.#answer(head, policy, status, comment);
     if (status === Status.RequestEntityTooLarge) this.#remember(m.messageId, comment);
-    this.#finishIncoming(m, `rejected with ${status}${comment ? `: ${comment}` : ""}`);
+    this.#finishIncoming(m, `rejected with ${status}${comment ? `: ${comment}` : ""}`, true);
     return DROP;
   }
 
@@ -246,6 +334,8 @@ export class Inbox {
     let oldest: IncomingMessage | undefined;
     for (const m of this.#incoming.values()) {
       if (now - m.lastActivity < this.#unfinishedIdleMs) continue;
+      // Every byte arrived, its sink still writing: not idle, just not answered yet.
+      if (m.reassembler.isComplete) continue;
       if (oldest === undefined || m.lastActivity < oldest.lastActivity) oldest = m;
     }
     return oldest;
@@ -285,9 +375,19 @@ export class Inbox {
   }
 
   #respond(head: RequestHead, status: number, comment?: string): void {
-    this.#session.link?.post([
+    this.#repliesOf()?.post([
       this.#responses.encode(buildResponse(head, status, this.#session.localUri, comment)),
     ]);
+  }
+
+  // The answers of the session's connection; `undefined` while it has none.
+  #repliesOf(): Replies | undefined {
+    const link = this.#session.link;
+    if (link !== this.#repliesLink) {
+      this.#repliesLink = link;
+      this.#replies = link === undefined ? undefined : Replies.of(link);
+    }
+    return this.#replies;
   }
 
   #report(
@@ -306,14 +406,15 @@ export class Inbox {
       status,
       comment,
     });
-    this.#session.link?.post(encodeRequest(report));
+    this.#repliesOf()?.post(encodeRequest(report));
   }
 
-  #finishIncoming(m: IncomingMessage, reason: string): void {
+  // Ends `m`: complete when every byte arrived, unless it `failed` (bytes refused or not stored).
+  #finishIncoming(m: IncomingMessage, reason: string, failed = false): void {
     if (m.outcome) return;
     this.#incoming.delete(m.messageId);
     const r = m.reassembler;
-    const complete = r.isComplete;
+    const complete = !failed && r.isComplete;
     m.outcome = {
       complete,
       aborted: !complete,
@@ -321,24 +422,41 @@ export class Inbox {
       ranges: r.ranges,
       reason: complete ? "" : reason || "incomplete",
     } satisfies IncomingOutcome;
-    if (m.sink) this.#session.link?.track(m.sink.close(m.outcome));
+    const closed = m.sink?.close(m.outcome);
+    if (closed instanceof Promise) this.#session.link?.track(closed);
     if (complete && m.reportTo) {
       const total = r.total ?? r.bytesReceived;
-      this.#report(m.reportTo, m.messageId, { start: 1, end: total, total }, Status.OK);
+      const range = { start: 1, end: total, total };
+      const to = m.reportTo;
+      const delivered = () => this.#report(to, m.messageId, range, Status.OK);
+      if (!(closed instanceof Promise)) delivered();
+      else {
+        // Delivered once the sink has finished the message (e.g. its row says received).
+        closed.then(delivered, (e) => {
+          const status = Status.RequestEntityTooLarge;
+          if (!failureReportDue(m.policy, status)) return;
+          const reason = e instanceof Error ? e.message : String(e);
+          this.#report(m.senderPath, m.messageId, range, status, `content not stored: ${reason}`);
+        });
+      }
     }
     this.#announce(m);
   }
 
   /**
    * RFC 4975 §7.1.2 lets a receiver report parts of a message: when a success
-   * report was asked for, we report progress every PROGRESS_REPORT_BYTES.
-   * Senders through a relay use it to pace transfers end to end.
+   * report was asked for, we report progress every PROGRESS_REPORT_BYTES
+   * (RELAYED_PROGRESS_REPORT_BYTES through relays). Senders through a relay
+   * use it to pace transfers end to end. `upTo` is the end of the first
+   * received range once the chunk was written: only written bytes are
+   * reported.
    */
-  #reportProgress(m: IncomingMessage): void {
-    const first = m.reassembler.ranges[0];
-    if (!first || first[0] !== 1 || first[1] - m.reportedUpTo < PROGRESS_REPORT_BYTES) return;
-    m.reportedUpTo = first[1];
+  #reportProgress(m: IncomingMessage, upTo: number): void {
+    // A From-Path of more than our peer's URI names relays (RFC 4976 §6).
+    const every = m.senderPath.length > 1 ? RELAYED_PROGRESS_REPORT_BYTES : PROGRESS_REPORT_BYTES;
+    if (upTo - m.reportedUpTo < every) return;
+    m.reportedUpTo = upTo;
     const total = m.reassembler.total ?? "*";
-    this.#report(m.reportTo!, m.messageId, { start: 1, end: first[1], total }, Status.OK);
+    this.#report(m.reportTo!, m.messageId, { start: 1, end: upTo, total }, Status.OK);
   }
 }

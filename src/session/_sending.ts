@@ -3,6 +3,10 @@
  * writes their chunks to the bound connection within a send window, and
  * settles them by responses and REPORTs.
  *
+ * One unit past 450 lines: the queues, the batch buffer and the windows
+ * (200s, and through a relay the end-to-end progress REPORTs) are one
+ * state that every send, response and REPORT reads and changes.
+ *
  * @module
  */
 
@@ -22,7 +26,7 @@ import {
   transactionIdFor,
 } from "../msrp/mod.ts";
 import { OutgoingMessage, type SendOptions } from "./outgoing.ts";
-import type { LinkedSession } from "./_session_link.ts";
+import type { LinkedSession, SessionLink } from "./_session_link.ts";
 import { Fifo } from "./_fifo.ts";
 
 /** How a session sends. */
@@ -44,8 +48,21 @@ export interface OutboxSession extends LinkedSession {
 const DEFAULT_SEND_WINDOW = 4 * 1024 * 1024;
 // A Kamailio relay drops a receiver's connection once 32 KiB wait for it.
 const RELAY_SEND_WINDOW = 64 * 1024;
-/** Through a relay: most bytes sent beyond the receiver's last progress REPORT. */
+/**
+ * Through a relay: most bytes sent beyond the receiver's last progress REPORT
+ * (none yet: beyond the start). Its 200s are the relay's, so this is what keeps
+ * a relay's queue for the receiver from overflowing (Kamailio resets the
+ * receiver's connection once 32 KiB wait there, and the bytes it had answered
+ * are lost).
+ */
 const END_TO_END_WINDOW = 512 * 1024;
+/**
+ * Through a relay: how long a message waits at the end-to-end window for the
+ * receiver's first progress REPORT. Past that the receiver is taken for one
+ * that does not report progress (RFC 4975 §7.1.2 lets it), and the session's
+ * messages are paced by 200s alone until a progress REPORT comes.
+ */
+const FIRST_REPORT_WAIT_MS = 2_000;
 /** Encoded frames are gathered into writes of about this many bytes. */
 const BATCH_BYTES = 256 * 1024;
 /** Sizes of a batch's buffer: from small (a few short messages) to BATCH_BYTES and some. */
@@ -70,10 +87,14 @@ export class Outbox {
   // Encoded frames not yet handed to the connection: #batch[0, #batchBytes).
   #batch: Uint8Array = new Uint8Array(0);
   #batchBytes = 0;
+  // Where each frame of the batch ends, kept only for a framed connection (WebSocket).
+  readonly #frameEnds: number[] = [];
   #capacity = MIN_CAPACITY;
   // Each message's head lines, encoded once for all its chunks.
   readonly #templates = new WeakMap<OutgoingMessage, RequestTemplate>();
   #windowOpen: (() => void) | undefined;
+  /** Through a relay: the receiver did not report progress in time (see FIRST_REPORT_WAIT_MS). */
+  #noProgressReports = false;
 
   /** Creates the outbox of `session`. */
   constructor(session: OutboxSession, options: OutboxOptions) {
@@ -196,10 +217,29 @@ export class Outbox {
           const wait = this.#flush();
           if (wait !== undefined) await wait;
         }
+        let firstReportDue: number | undefined;
         while (!this.#session.closed && this.#mustWait(message)) {
           const wait = this.#flush();
-          if (wait !== undefined) await wait;
-          else await new Promise<void>((resolve) => this.#windowOpen = resolve);
+          if (wait !== undefined) {
+            await wait;
+            continue;
+          }
+          // Waiting for a first progress REPORT only: not for longer than FIRST_REPORT_WAIT_MS.
+          const first = message.reportedBytes === 0 && this.#inFlightBytes < this.#window;
+          if (first) firstReportDue ??= Date.now() + FIRST_REPORT_WAIT_MS;
+          await new Promise<void>((resolve) => {
+            const timer = first
+              ? setTimeout(() => {
+                if (message.reportedBytes === 0) this.#noProgressReports = true;
+                this.#windowOpen = undefined;
+                resolve();
+              }, Math.max(0, firstReportDue! - Date.now()))
+              : undefined;
+            this.#windowOpen = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
         }
       }
     } catch {
@@ -207,13 +247,15 @@ export class Outbox {
     } finally {
       this.#batch = new Uint8Array(0);
       this.#batchBytes = 0;
+      this.#frameEnds.length = 0;
       this.#pumping = false;
     }
   }
 
   /**
-   * Sends the batch as one buffer; resolves at once unless the connection's
-   * queue is at its high-water mark, then once it drains.
+   * Sends the batch as one buffer, or on a framed connection one frame per
+   * send; resolves at once unless the connection's queue is at its
+   * high-water mark, then once it drains.
    */
   #flush(): Promise<void> | undefined {
     const link = this.#session.link;
@@ -226,21 +268,38 @@ export class Outbox {
     }
     this.#batch = new Uint8Array(0);
     this.#batchBytes = 0;
-    const sent = link.send([bytes]);
+    const sent = this.#frameEnds.length === 0 ? link.send([bytes]) : this.#sendFrames(link, bytes);
     if (link.behind) return sent;
     // A failed connection ends the session, which fails the messages.
     sent.catch(() => {});
     return undefined;
   }
 
+  // RFC 7977 §4.2: over a WebSocket each frame is a message of its own, so each is a send.
+  #sendFrames(link: SessionLink, bytes: Uint8Array): Promise<void> {
+    const ends = this.#frameEnds;
+    let start = 0;
+    for (let i = 0; i < ends.length - 1; i++) {
+      // The last send's promise says all there is: the same queue, the same failure.
+      link.send([bytes.subarray(start, ends[i])]).catch(() => {});
+      start = ends[i];
+    }
+    ends.length = 0;
+    return link.send([bytes.subarray(start)]);
+  }
+
   /**
    * The send window: bytes awaiting responses, and — through a relay, whose
-   * 200s are hop by hop — bytes beyond the receiver's last progress REPORT,
-   * once it sends them (a receiver that never does is paced by 200s only).
+   * 200s are hop by hop — bytes of a message asking for a success report
+   * beyond the receiver's last progress REPORT, from the first chunk on (a
+   * receiver that sends none within FIRST_REPORT_WAIT_MS is paced by 200s
+   * only).
    */
   #mustWait(message: OutgoingMessage): boolean {
     if (this.#inFlightBytes >= this.#window) return true;
-    if (!this.#viaRelay || message.reportedBytes === 0 || message.settled) return false;
+    // Only a receiver asked for a success report reports progress.
+    if (!this.#viaRelay || !message.successReport || message.settled) return false;
+    if (this.#noProgressReports) return false;
     return message.bytesSent - message.reportedBytes > END_TO_END_WINDOW;
   }
 
@@ -286,6 +345,7 @@ export class Outbox {
       body,
       flag,
     );
+    if (link.framed) this.#frameEnds.push(this.#batchBytes);
     const expects = message.expectsResponses;
     if (expects) {
       link.expectResponse(transactionId, this.#session, message, size);
@@ -356,6 +416,7 @@ export class Outbox {
   // A progress REPORT arrived: the pump may send further ahead (end-to-end window).
   #progress(message: OutgoingMessage, end: number): void {
     message.reportedBytes = Math.max(message.reportedBytes, end);
+    this.#noProgressReports = false;
     const open = this.#windowOpen;
     this.#windowOpen = undefined;
     open?.();

@@ -21,11 +21,16 @@ export interface ChunkReceiver {
 
 /** What a session needs from the connection it is bound to. */
 export interface SessionLink {
-  /** Queues bytes; resolves when the write queue has room again. */
+  /**
+   * Queues whole frames (with {@linkcode framed}, exactly one per call);
+   * resolves when the write queue has room again.
+   */
   send(parts: readonly Uint8Array[]): Promise<void>;
+  /** True when each frame must be sent on its own, as one WebSocket message (RFC 7977 §4.2). */
+  readonly framed: boolean;
   /** True while the write queue is at or above its high-water mark (a send would wait). */
   readonly behind: boolean;
-  /** Queues bytes without waiting (responses, REPORTs). */
+  /** Queues one whole frame without waiting (responses, REPORTs). */
   post(parts: readonly Uint8Array[]): void;
   /** Registers a transaction of `session` that awaits a response. */
   expectResponse(

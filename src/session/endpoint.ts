@@ -26,6 +26,8 @@ import {
   listen,
   MsrpConnection,
   type MsrpListener,
+  type MsrpSocket,
+  type MsrpWebSocket,
   peerCertificateOf,
   TransportError,
 } from "../transport/mod.ts";
@@ -304,10 +306,10 @@ export class MsrpEndpoint {
   }
 
   /**
-   * Serves a connection accepted elsewhere (e.g. a WebSocket adapted to a
-   * byte stream, RFC 7977) like one from our own listener, and returns it.
+   * Serves a connection accepted elsewhere (e.g. an MSRP WebSocket, RFC
+   * 7977) like one from our own listener, and returns it.
    */
-  adopt(conn: Deno.Conn): RouterLink {
+  adopt(conn: MsrpSocket): RouterLink {
     return this.#adopt(conn);
   }
 
@@ -380,7 +382,7 @@ export class MsrpEndpoint {
     return der !== undefined && fingerprintMatches(pin, der);
   }
 
-  #dialWebSocket(hop: MsrpUri, options: ConnectSessionOptions): Promise<Deno.Conn> {
+  #dialWebSocket(hop: MsrpUri, options: ConnectSessionOptions): Promise<MsrpWebSocket> {
     // RFC 7977 §5: a *.invalid host is a browser that cannot be dialed; it connects to us.
     if (hop.host.endsWith(".invalid")) {
       throw new TypeError(`cannot connect to ${hop.host}: wait for that WebSocket client`);
@@ -393,7 +395,7 @@ export class MsrpEndpoint {
     );
   }
 
-  #adopt(conn: Deno.Conn): Link {
+  #adopt(conn: MsrpSocket): Link {
     const link = new Link(this.#owner);
     const o = this.#options;
     const connection = new MsrpConnection(conn, link, {

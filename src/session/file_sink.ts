@@ -65,7 +65,9 @@ export function fileNameFor(messageId: string): string {
  * Writes one message into `dir/<message-id>` with a `.json` sidecar holding
  * content type, size, sha256 and completeness. Writes are serialized; the
  * hash is computed on the fly while bytes arrive in order, and from the file
- * otherwise.
+ * otherwise. Each write's promise settles once its bytes are written to the
+ * file (handed to the operating system, not synced to the disk), without
+ * waiting for more bytes to arrive.
  */
 export class FileSink implements IncomingMessageSink {
   readonly #info: IncomingMessageInfo;
@@ -79,8 +81,14 @@ export class FileSink implements IncomingMessageSink {
   #pending: Uint8Array[] = [];
   #pendingOffset = 0;
   #pendingBytes = 0;
+  /** Settles when the pending bytes are written: what their writes returned. */
+  #batch: PromiseWithResolvers<void> | undefined;
   #position = 0;
   #flushQueued = false;
+  /** Writes handed to the file and not finished. */
+  #writing = 0;
+  /** Why the content could not be written, once a write failed; later writes fail too. */
+  #failure: Error | undefined;
 
   /** Opens `dir/<name>` for the message. */
   constructor(dir: string, info: IncomingMessageInfo, onDone: (saved: SavedMessage) => void) {
@@ -93,71 +101,99 @@ export class FileSink implements IncomingMessageSink {
 
   /**
    * Writes bytes at an offset. Contiguous bytes are gathered into one write
-   * of up to 1 MiB (fewer system calls keep the reader ahead of the peer);
-   * the returned promise settles when they are on disk.
+   * of up to 1 MiB (fewer system calls keep the reader ahead of the peer):
+   * those of the current read's frames, and while a write is under way those
+   * that arrive until it is done. The returned promise settles when the write
+   * holding the bytes is done, and rejects when it failed.
    */
   write(offset: number, bytes: Uint8Array): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (offset !== this.#next) {
       this.#inOrder = false;
       this.#flush();
     } else if (this.#inOrder) {
       this.#hash.update(bytes);
     }
-    if (this.#pending.length === 0) this.#pendingOffset = offset;
+    if (this.#pending.length === 0) {
+      this.#pendingOffset = offset;
+      this.#batch = Promise.withResolvers<void>();
+    }
     this.#pending.push(bytes);
     this.#pendingBytes += bytes.length;
     this.#next = offset + bytes.length;
+    const written = this.#batch!.promise;
     if (this.#pendingBytes >= GATHER_BYTES) this.#flush();
-    else this.#scheduleFlush();
-    return this.#chain;
+    else if (this.#writing === 0) this.#scheduleFlush();
+    // Otherwise the bytes go once the write under way is done.
+    return written;
   }
 
   #scheduleFlush(): void {
     if (this.#flushQueued) return;
     this.#flushQueued = true;
     // Flush once the current read's frames are handled.
-    setTimeout(() => {
+    queueMicrotask(() => {
       this.#flushQueued = false;
       this.#flush();
-    }, 0);
+    });
   }
 
   #flush(): void {
     if (this.#pending.length === 0) return;
     const parts = this.#pending;
     const offset = this.#pendingOffset;
+    const batch = this.#batch!;
     this.#pending = [];
     this.#pendingBytes = 0;
+    this.#batch = undefined;
+    this.#writing++;
     this.#chain = this.#chain.then(async () => {
+      if (this.#failure !== undefined) throw this.#failure;
       const file = await this.#file;
       if (this.#position !== offset) await file.seek(offset, Deno.SeekMode.Start);
       const data = concatBytes(parts);
       let done = 0;
       while (done < data.length) done += await file.write(data.subarray(done));
       this.#position = offset + data.length;
+    }).then(batch.resolve, (e) => {
+      this.#failure ??= e instanceof Error ? e : new Error(String(e));
+      batch.reject(this.#failure);
+    }).finally(() => {
+      // What gathered while the file was busy goes next.
+      if (--this.#writing === 0) this.#flush();
     });
   }
 
-  /** Finishes the file and writes the sidecar. */
+  /**
+   * Finishes the file and writes the sidecar; content that could not be
+   * written makes the message incomplete, with the reason.
+   */
   close(outcome: IncomingOutcome): Promise<void> {
     this.#flush();
     this.#chain = this.#chain.then(async () => {
-      const file = await this.#file;
-      file.close();
-      if (!this.#inOrder) {
+      const file = await this.#file.catch(() => undefined);
+      file?.close();
+      if (!this.#inOrder || this.#failure !== undefined) {
         this.#hash = createHash("sha256");
-        const f = await Deno.open(this.#path);
-        // Reading the stream to its end closes the file.
-        for await (const piece of f.readable) this.#hash.update(piece);
+        try {
+          const f = await Deno.open(this.#path);
+          // Reading the stream to its end closes the file.
+          for await (const piece of f.readable) this.#hash.update(piece);
+        } catch (e) {
+          if (this.#failure === undefined) throw e;
+          // The content is not readable either: the hash is of nothing.
+          this.#hash = createHash("sha256");
+        }
       }
+      const failure = this.#failure && `content not stored: ${this.#failure.message}`;
       const saved: SavedMessage = {
         messageId: this.#info.messageId,
         contentType: this.#info.contentType,
         path: this.#path,
         bytes: outcome.bytesReceived,
         sha256: this.#hash.digest("hex"),
-        complete: outcome.complete,
-        reason: outcome.reason,
+        complete: outcome.complete && failure === undefined,
+        reason: failure ?? outcome.reason,
       };
       await Deno.writeTextFile(`${this.#path}.json`, JSON.stringify(saved, null, 2) + "\n");
       this.#onDone(saved);

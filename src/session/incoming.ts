@@ -37,11 +37,21 @@ export interface IncomingOutcome {
 
 /**
  * Receives the bytes of one message. `write` gets a view that is valid only
- * during the call unless the sink copies it; returning a promise slows the
- * connection's reading until it settles (backpressure).
+ * during the call unless the sink copies it.
+ *
+ * A chunk is answered only once the sink has taken its bytes (RFC 4975 §7.2:
+ * the 200 tells the sender they arrived): when `write` returns a promise, the
+ * chunk's 200 — and a progress or success REPORT and the `message` event it
+ * leads to — wait until every promise returned for the chunk's bytes
+ * fulfilled; a rejection answers instead — with the status of an `MsrpError`
+ * it rejects with, otherwise 413 "content not stored: " and the reason — and
+ * ends the message incomplete. The promise must settle
+ * without waiting for more bytes (the sender may wait for the 200 before it
+ * sends more); pending promises also slow the connection's reading
+ * (backpressure). A sink that returns nothing has taken the bytes at once.
  */
 export interface IncomingMessageSink {
-  /** Bytes at a 0-based offset of the message. */
+  /** Bytes at a 0-based offset of the message; settles once they are stored (see above). */
   write(offset: number, bytes: Uint8Array): void | Promise<void>;
   /** No more bytes will come. */
   close(outcome: IncomingOutcome): void | Promise<void>;

@@ -13,8 +13,16 @@ import type { ChunkReceiver } from "./_session_link.ts";
 
 /** The byte side of a connection: a framed socket, or one a router provides. */
 export interface LinkConnection {
-  /** Queues bytes; resolves when the queue has room again. */
+  /**
+   * Queues whole frames (with `framed`, exactly one per call); resolves when
+   * the queue has room again.
+   */
   send(parts: readonly Uint8Array[]): Promise<void>;
+  /**
+   * True when each frame goes out on its own, as one WebSocket message (RFC
+   * 7977 §4.2): writers then send one whole frame per call.
+   */
+  readonly framed: boolean;
   /** Closes the connection. */
   close(error?: Error): void;
   /** Bytes waiting to be written. */
@@ -40,7 +48,7 @@ export interface RouterLink extends FrameHandler {
   onClosed: (() => void) | undefined;
   /** True while the write queue is at or above its high-water mark (a send would wait). */
   readonly behind: boolean;
-  /** Queues bytes without waiting; a closed connection drops them. */
+  /** Queues one whole frame without waiting; a closed connection drops it. */
   post(parts: readonly Uint8Array[]): void;
   /**
    * Sends a request that is not part of a message (e.g. AUTH) and resolves

@@ -1,62 +1,17 @@
 /**
- * One MSRP connection over a TCP or TLS socket: a read loop feeding the
- * streaming parser and a writer that coalesces queued frames, with
+ * One MSRP connection over a TCP or TLS socket or an MSRP WebSocket: a read
+ * loop feeding the streaming parser and a writer of queued frames, with
  * backpressure both ways and an optional idle timeout.
  *
  * @module
  */
 
-import { type FrameHandler, MsrpParser, type ParserLimits } from "../msrp/parser.ts";
-import type { MsrpError } from "../msrp/status.ts";
+import { MsrpHeaders } from "../msrp/message.ts";
+import { type FrameHandler, MsrpParser } from "../msrp/parser.ts";
+import { MsrpError, Status } from "../msrp/status.ts";
+import type { ConnectionCloseInfo, ConnectionOptions, MsrpSocket } from "./connection_options.ts";
 import { TransportError } from "./errors.ts";
-import { WriteQueue } from "./_write_queue.ts";
-
-/** Options of an {@linkcode MsrpConnection}. */
-export interface ConnectionOptions {
-  /** Limits for the frame parser; the parser's defaults for those not given. */
-  parserLimits?: Partial<ParserLimits>;
-  /**
-   * Hard cap on bytes waiting to be written (default 16 MiB). Going over it
-   * closes the connection with a `write-queue-overflow` {@linkcode TransportError}:
-   * the peer does not read, or the sender ignores {@linkcode MsrpConnection.send}'s promise.
-   */
-  maxQueuedBytes?: number;
-  /**
-   * {@linkcode MsrpConnection.send} resolves once fewer bytes than this wait
-   * to be written (default 1 MiB). Must not exceed `maxQueuedBytes`.
-   */
-  highWaterMark?: number;
-  /** Close after this long without reading or writing a byte; 0 (the default) never. */
-  idleTimeoutMs?: number;
-  /**
-   * Close when a frame's start line and headers have not all arrived this
-   * long after their first byte; 0 (the default) never. Cuts a peer that
-   * trickles a head byte by byte (slow-loris), which the idle timeout cannot.
-   */
-  headTimeoutMs?: number;
-  /** Bytes asked for in each read (default 64 KiB). */
-  readBufferSize?: number;
-  /**
-   * Called after the frames of each read were handed to the handler. When it
-   * returns a promise, nothing more is read until it settles, so a slow
-   * consumer slows the peer down through TCP flow control. A rejection closes
-   * the connection with that error.
-   */
-  backpressure?: () => Promise<void> | undefined;
-}
-
-/** How a connection ended; see {@linkcode MsrpConnection.closed}. */
-export interface ConnectionCloseInfo {
-  /**
-   * Why it closed; `undefined` after {@linkcode MsrpConnection.close} without
-   * an error or a clean end of stream from the peer.
-   */
-  readonly error?: Error;
-  /** Bytes read from the socket. */
-  readonly bytesRead: number;
-  /** Bytes written to the socket. */
-  readonly bytesWritten: number;
-}
+import { type Wire, wireOf } from "./_wire.ts";
 
 const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
@@ -79,10 +34,17 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 
 /**
  * An MSRP connection: reads frames into a {@linkcode FrameHandler} and writes
- * queued byte arrays in order. It starts reading at once; it closes on peer
- * end of stream, a socket error, lost framing, a write queue overflow, the
- * idle timeout, or {@linkcode MsrpConnection.close}, and
+ * queued frames in order. It starts reading at once; it closes on peer end
+ * of stream, a socket error, lost framing, a write queue overflow, the idle
+ * timeout, or {@linkcode MsrpConnection.close}, and
  * {@linkcode MsrpConnection.closed} tells which.
+ *
+ * Over TCP and TLS frames are bytes back to back: they may be read in any
+ * pieces, and frames sent close together share writes. Over a WebSocket
+ * ({@linkcode MsrpConnection.framed}) each message is one whole frame both
+ * ways (RFC 7977 §4.2): each {@linkcode MsrpConnection.send} goes out as one
+ * message, and a received message that is not exactly one frame loses
+ * framing (a 400 {@linkcode MsrpError} to the handler, then the close).
  *
  * @example Send a frame
  * ```ts ignore
@@ -98,12 +60,17 @@ export class MsrpConnection {
   readonly localAddr: Deno.NetAddr;
   /** The peer's address. */
   readonly remoteAddr: Deno.NetAddr;
-  /** True when the socket is a TLS connection. */
+  /** True when the socket is a TLS connection (or a WebSocket over TLS). */
   readonly secure: boolean;
+  /**
+   * True over a WebSocket, where each {@linkcode MsrpConnection.send} must
+   * hold exactly one whole frame (RFC 7977 §4.2); false over TCP and TLS.
+   */
+  readonly framed: boolean;
   /** Resolves once the socket is closed and no read or write is in progress. */
   readonly closed: Promise<ConnectionCloseInfo>;
 
-  readonly #conn: Deno.Conn;
+  readonly #wire: Wire;
   readonly #handler: FrameHandler;
   readonly #parser: MsrpParser;
   readonly #maxQueuedBytes: number;
@@ -112,15 +79,14 @@ export class MsrpConnection {
   readonly #headTimeoutMs: number;
   #headSince = 0;
   #headTimer: ReturnType<typeof setTimeout> | undefined;
-  readonly #readBufferSize: number;
   readonly #backpressure: (() => Promise<void> | undefined) | undefined;
   readonly #resolveClosed: (info: ConnectionCloseInfo) => void;
 
-  readonly #queue = new WriteQueue();
-  #queued = 0; // sent and not yet written, including the chunk being written
+  #queued = 0; // sent and not yet written, including what is being written
   #drain: PromiseWithResolvers<void> | undefined;
   #bytesRead = 0;
   #bytesWritten = 0;
+  #frames = 0; // frames ended (or failed) in the current input
   #reading = false;
   #writing = false;
   #writeScheduled = false;
@@ -133,12 +99,12 @@ export class MsrpConnection {
   #lastActivity = 0;
 
   /**
-   * Wraps `conn` and starts reading. The connection owns the socket from now
-   * on and closes it.
+   * Wraps `socket` and starts reading. The connection owns the socket from
+   * now on and closes it.
    *
    * @throws {RangeError} when a size or timeout option is out of range.
    */
-  constructor(conn: Deno.Conn, handler: FrameHandler, options: ConnectionOptions = {}) {
+  constructor(socket: MsrpSocket, handler: FrameHandler, options: ConnectionOptions = {}) {
     this.#maxQueuedBytes = positive(
       "maxQueuedBytes",
       options.maxQueuedBytes,
@@ -154,7 +120,7 @@ export class MsrpConnection {
         `highWaterMark (${this.#highWaterMark}) exceeds maxQueuedBytes (${this.#maxQueuedBytes})`,
       );
     }
-    this.#readBufferSize = positive(
+    const readBufferSize = positive(
       "readBufferSize",
       options.readBufferSize,
       DEFAULT_READ_BUFFER_SIZE,
@@ -170,22 +136,32 @@ export class MsrpConnection {
     }
     this.#headTimeoutMs = head;
     this.#backpressure = options.backpressure;
-    this.#conn = conn;
+    this.#wire = wireOf(socket, readBufferSize);
     this.#handler = handler;
-    this.localAddr = conn.localAddr as Deno.NetAddr;
-    this.remoteAddr = conn.remoteAddr as Deno.NetAddr;
-    this.secure = "handshake" in conn;
+    this.localAddr = this.#wire.localAddr;
+    this.remoteAddr = this.#wire.remoteAddr;
+    this.secure = this.#wire.secure;
+    this.framed = this.#wire.framed;
     this.#parser = new MsrpParser({
       head: (head) => {
-        if (!this.#closing) this.#handler.head(head);
+        if (this.#closing) return;
+        if (this.framed && this.#frames > 0) {
+          this.#notOneFrame("it holds more than one");
+        } else this.#handler.head(head);
       },
       body: (bytes) => {
         if (!this.#closing) this.#handler.body(bytes);
       },
       end: (flag) => {
+        this.#frames++;
         if (!this.#closing) this.#handler.end(flag);
       },
       error: (failure) => {
+        if (this.framed && this.#frames > 0) {
+          this.#notOneFrame("it holds more than one");
+          return;
+        }
+        this.#frames++;
         if (failure.error.framingLost) this.#framingError = failure.error;
         if (!this.#closing) this.#handler.error(failure);
       },
@@ -221,8 +197,12 @@ export class MsrpConnection {
   }
 
   /**
-   * Queues byte arrays to write after everything queued before, typically the
-   * parts of one frame from `encodeRequest`. Parts of 16 KiB or more are
+   * Queues byte arrays to write after everything queued before: whole
+   * frames, e.g. the parts of one from `encodeRequest`. Over TCP and TLS a
+   * call may hold several frames, or none (`[]`, to wait for the queue to
+   * drain); over a WebSocket ({@linkcode MsrpConnection.framed}) the parts
+   * of one call are exactly one frame, sent as one message (RFC 7977 §4.2),
+   * or none. Parts of 16 KiB or more (over a WebSocket, all parts) are
    * written from the caller's memory: do not modify them afterwards.
    *
    * Resolves once fewer than `highWaterMark` bytes wait to be written (at
@@ -236,11 +216,7 @@ export class MsrpConnection {
    */
   send(parts: readonly Uint8Array[]): Promise<void> {
     if (this.#closing) return Promise.reject(this.#closedError);
-    for (const part of parts) {
-      if (part.length === 0) continue;
-      this.#queue.push(part);
-      this.#queued += part.length;
-    }
+    this.#queued += this.#wire.queue(parts);
     if (this.#queued > this.#maxQueuedBytes) {
       const error = new TransportError(
         "write-queue-overflow",
@@ -249,7 +225,7 @@ export class MsrpConnection {
       this.#close(error);
       return Promise.reject(error);
     }
-    if (!this.#writing && !this.#writeScheduled && this.#queue.bytes > 0) {
+    if (!this.#writing && !this.#writeScheduled && this.#wire.pending > 0) {
       // Start on a microtask so that frames sent in the same tick share a write.
       this.#writeScheduled = true;
       queueMicrotask(this.#startWriting);
@@ -279,13 +255,9 @@ export class MsrpConnection {
     );
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#headTimer);
-    this.#queue.clear();
+    this.#wire.clear();
     this.#queued = 0;
-    try {
-      this.#conn.close();
-    } catch {
-      // The socket was already closed by its other owner; nothing is left to release.
-    }
+    this.#wire.close(error);
     this.#drain?.reject(this.#closedError);
     this.#drain = undefined;
     this.#settle();
@@ -300,6 +272,26 @@ export class MsrpConnection {
       bytesRead: this.#bytesRead,
       bytesWritten: this.#bytesWritten,
     });
+  }
+
+  // RFC 7977 §4.2: a WebSocket message holds exactly one frame. One that
+  // holds a part of one or more than one loses framing, like garbage would.
+  #notOneFrame(why: string): void {
+    const error = new MsrpError(
+      Status.BadRequest,
+      `a WebSocket message must hold exactly one MSRP frame (RFC 7977 §4.2), but ${why}`,
+      { framingLost: true },
+    );
+    this.#framingError = error;
+    if (!this.#closing) {
+      this.#handler.error({
+        error,
+        method: undefined,
+        headers: new MsrpHeaders(),
+        head: undefined,
+      });
+    }
+    this.#close(error);
   }
 
   // After each read: start, keep or stop the clock of a head in progress.
@@ -341,19 +333,17 @@ export class MsrpConnection {
   };
 
   async #readLoop(): Promise<void> {
-    const size = this.#readBufferSize;
-    let buf = new Uint8Array(size);
     try {
       while (!this.#closing) {
         this.#reading = true;
-        let n: number | null;
+        let input: Uint8Array | null;
         try {
-          n = await this.#conn.read(buf);
+          input = await this.#wire.read();
         } finally {
           this.#reading = false;
         }
         if (this.#closing) break;
-        if (n === null) {
+        if (input === null) {
           this.#close(
             this.#parser.idle ? undefined : new TransportError(
               "truncated",
@@ -362,20 +352,15 @@ export class MsrpConnection {
           );
           break;
         }
-        if (n === 0) continue;
-        this.#bytesRead += n;
+        if (input.length === 0) continue;
+        this.#bytesRead += input.length;
         if (this.#idleTimeoutMs > 0) this.#lastActivity = performance.now();
-        // The parser hands out views of its input, which handlers may keep: never
-        // reuse memory it saw. A small read is copied out so that a kept view does
-        // not pin a whole read buffer; after a large one the buffer is given away.
-        let input: Uint8Array;
-        if (n * 4 <= size) {
-          input = buf.slice(0, n);
-        } else {
-          input = buf.subarray(0, n);
-          buf = new Uint8Array(size);
-        }
+        this.#frames = 0;
         this.#parser.push(input);
+        // A message of blank lines only (a keep-alive) holds no frame and is let be.
+        if (this.framed && !this.#parser.idle && this.#framingError === undefined) {
+          this.#notOneFrame("it ends inside one");
+        }
         this.#watchHead();
         if (this.#framingError !== undefined) {
           this.#close(this.#framingError);
@@ -398,20 +383,15 @@ export class MsrpConnection {
   async #writeLoop(): Promise<void> {
     this.#writing = true;
     try {
-      while (!this.#closing && this.#queue.bytes > 0) {
-        const chunk = this.#queue.take();
-        // Deno's write may take only part of the chunk.
-        for (let offset = 0; offset < chunk.length;) {
-          const n = await this.#conn.write(offset === 0 ? chunk : chunk.subarray(offset));
-          this.#bytesWritten += n;
-          if (this.#closing) return;
-          offset += n;
-          this.#queued -= n;
-          if (this.#idleTimeoutMs > 0) this.#lastActivity = performance.now();
-          if (this.#drain !== undefined && this.#queued < this.#highWaterMark) {
-            this.#drain.resolve();
-            this.#drain = undefined;
-          }
+      while (!this.#closing && this.#wire.pending > 0) {
+        const n = await this.#wire.write();
+        this.#bytesWritten += n;
+        if (this.#closing) return;
+        this.#queued -= n;
+        if (this.#idleTimeoutMs > 0) this.#lastActivity = performance.now();
+        if (this.#drain !== undefined && this.#queued < this.#highWaterMark) {
+          this.#drain.resolve();
+          this.#drain = undefined;
         }
       }
     } catch (e) {

@@ -9,6 +9,7 @@
  */
 
 import { createHash } from "node:crypto";
+import type { MsrpWebSocket } from "./_ws_socket.ts";
 
 /** A hash function of `a=fingerprint` that we compute and check (RFC 8122 §5). */
 export type FingerprintHash = "sha-1" | "sha-256" | "sha-384" | "sha-512";
@@ -145,7 +146,7 @@ export interface PeerCertificateSource {
  * for one a TLS listener accepted (listeners ask every client for one).
  * `undefined` for TCP, WebSocket connections, or when there was none.
  */
-export function peerCertificateOf(conn: Deno.Conn): Uint8Array | undefined {
+export function peerCertificateOf(conn: Deno.Conn | MsrpWebSocket): Uint8Array | undefined {
   const der = (conn as Partial<PeerCertificateSource>).peerCertificate;
   return der instanceof Uint8Array ? der : undefined;
 }

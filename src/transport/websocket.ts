@@ -1,64 +1,37 @@
 /**
- * MSRP over WebSocket (RFC 7977): a WebSocket as the byte stream an
- * {@linkcode MsrpConnection} reads and writes, the server side of the
- * handshake with the `msrp` subprotocol (for `Deno.serve` or Hono), and
- * outgoing WebSocket connections.
+ * MSRP over WebSocket (RFC 7977): {@linkcode MsrpWebSocket}, which an
+ * {@linkcode MsrpConnection} runs over, the server side of the handshake
+ * with the `msrp` subprotocol (for `Deno.serve` or Hono), and outgoing
+ * WebSocket connections.
  *
- * Received WebSocket messages, text or binary, are read as one byte stream:
- * a peer may split a frame over several messages or pack several frames into
- * one, and the streaming parser copes with both. What we send goes out as one
- * WebSocket message per MSRP frame (RFC 7977 §4.2), as text when the whole
- * frame is valid UTF-8 and as binary otherwise (binary content needs a binary
- * message).
+ * Each WebSocket message is one whole MSRP frame, both ways (RFC 7977
+ * §4.2): a received message, text or binary, goes to the parser as one
+ * frame, and one that holds part of a frame or more than one loses framing
+ * (the connection closes with 1002). What we send goes out one frame per
+ * message, as text when the frame is valid UTF-8 and as binary otherwise
+ * (binary content needs a binary message).
  *
  * Flow control: the WebSocket API has none on the receiving side (neither
  * the browser API nor Deno's server-side WebSocket can pause a peer), so
- * received bytes that nobody reads pile up in memory; past `maxUnreadBytes`
- * the WebSocket is closed with an error. Sending waits for
+ * received messages that nobody reads pile up in memory; past
+ * `maxUnreadBytes` the WebSocket is closed with an error. Sending waits for
  * `WebSocket.bufferedAmount` to drop below `maxBufferedBytes`.
  *
  * @module
  */
 
 import { MsrpWebSocketError, TransportError } from "./errors.ts";
-import { asConn, byteStream, type WebSocketConnOptions } from "./_ws_byte_stream.ts";
+import { MsrpWebSocket, type MsrpWebSocketOptions } from "./_ws_socket.ts";
 
-export type { WebSocketConnOptions } from "./_ws_byte_stream.ts";
+export { MsrpWebSocket, type MsrpWebSocketOptions } from "./_ws_socket.ts";
 
 /** The WebSocket subprotocol of MSRP (RFC 7977 §4.1, §9.1). */
 export const MSRP_SUBPROTOCOL = "msrp";
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-/**
- * Adapts an open or opening WebSocket to the `Deno.Conn` members an
- * {@linkcode MsrpConnection} uses: received messages (binary, or text as
- * UTF-8) are queued and read as one byte stream; writes are sent as one
- * message per MSRP frame and resolve when `bufferedAmount` is low; closing
- * it closes the WebSocket, and the WebSocket closing or failing ends the
- * stream (`read()` resolves with `null`). Sets `ws.binaryType` to
- * `"arraybuffer"`. The addresses are reported as given.
- *
- * @example Serve an MSRP endpoint over WebSocket
- * ```ts ignore
- * Deno.serve((request, info) =>
- *   upgradeMsrpWebSocket(request, (conn) => endpoint.adopt(conn), { remoteAddr: info.remoteAddr })
- * );
- * ```
- *
- * @throws {RangeError} when a size or interval option is not a positive integer.
- */
-export function webSocketConn(
-  ws: WebSocket,
-  localAddr: Deno.NetAddr,
-  remoteAddr: Deno.NetAddr,
-  options: WebSocketConnOptions = {},
-): Deno.Conn {
-  return asConn(byteStream(ws, localAddr, remoteAddr, options));
-}
-
 /** Options of {@linkcode upgradeMsrpWebSocket}. */
-export interface UpgradeMsrpWebSocketOptions extends WebSocketConnOptions {
+export interface UpgradeMsrpWebSocketOptions extends MsrpWebSocketOptions {
   /**
    * The client's address, e.g. `info.remoteAddr` from `Deno.serve`'s
    * handler or `getConnInfo(c)` in Hono; `0.0.0.0:0` when not given.
@@ -101,9 +74,9 @@ function urlAddr(url: URL): Deno.NetAddr {
 /**
  * Accepts an MSRP WebSocket handshake (RFC 7977 §4.1) inside a `Deno.serve`
  * or Hono handler: the client must offer the `msrp` subprotocol, and the
- * answer selects it. Calls `onConnection` with the connection before
- * returning the `101` response; the connection waits for the WebSocket to
- * open before it writes.
+ * answer selects it. Calls `onConnection` with the {@linkcode MsrpWebSocket}
+ * before returning the `101` response; it waits for the WebSocket to open
+ * before it sends.
  *
  * Answers `426` (with `Upgrade: websocket`) to a request that is not a
  * WebSocket upgrade, `400` with a plain-text reason when the client does
@@ -114,7 +87,7 @@ function urlAddr(url: URL): Deno.NetAddr {
  * @example With Hono
  * ```ts ignore
  * app.get("/msrp", (c) =>
- *   upgradeMsrpWebSocket(c.req.raw, (conn) => endpoint.adopt(conn), {
+ *   upgradeMsrpWebSocket(c.req.raw, (socket) => endpoint.adopt(socket), {
  *     remoteAddr: getConnInfo(c).remote as Deno.NetAddr,
  *   }));
  * ```
@@ -124,7 +97,7 @@ function urlAddr(url: URL): Deno.NetAddr {
  */
 export function upgradeMsrpWebSocket(
   request: Request,
-  onConnection: (conn: Deno.Conn) => void,
+  onConnection: (socket: MsrpWebSocket) => void,
   options: UpgradeMsrpWebSocketOptions = {},
 ): Response {
   const upgrade = request.headers.get("upgrade");
@@ -170,12 +143,12 @@ export function upgradeMsrpWebSocket(
     release();
     return plainResponse(400, `invalid WebSocket handshake: ${e instanceof Error ? e.message : e}`);
   }
-  const stream = byteStream(upgraded.socket, localAddr, remoteAddr, { ...options, secure });
-  stream.ended.then(release);
+  const socket = new MsrpWebSocket(upgraded.socket, localAddr, remoteAddr, { ...options, secure });
+  socket.ended.then(release);
   try {
-    onConnection(asConn(stream));
+    onConnection(socket);
   } catch (e) {
-    stream.close();
+    socket.close();
     release();
     throw e;
   }
@@ -183,7 +156,7 @@ export function upgradeMsrpWebSocket(
 }
 
 /** Options of {@linkcode connectWebSocket}. */
-export interface ConnectWebSocketOptions extends WebSocketConnOptions {
+export interface ConnectWebSocketOptions extends MsrpWebSocketOptions {
   /** Deadline for the WebSocket to open (default 10 s). */
   timeoutMs?: number;
 }
@@ -203,9 +176,9 @@ async function deadline<T>(promise: Promise<T>, ms: number, error: () => Error):
 
 /**
  * Opens a WebSocket to `url` (`ws:` or `wss:`) offering the `msrp`
- * subprotocol (RFC 7977 §4.1) and resolves, once it is open, with a
- * connection for an {@linkcode MsrpConnection} (see
- * {@linkcode webSocketConn}). The remote address is the URL's host and port;
+ * subprotocol (RFC 7977 §4.1) and resolves, once it is open, with the
+ * {@linkcode MsrpWebSocket} for an {@linkcode MsrpConnection}. The remote
+ * address is the URL's host and port;
  * the local address is not known to the WebSocket API and reads as port 0.
  * With `wss:` the platform validates the server's certificate.
  *
@@ -225,7 +198,7 @@ async function deadline<T>(promise: Promise<T>, ms: number, error: () => Error):
 export async function connectWebSocket(
   url: string | URL,
   options: ConnectWebSocketOptions = {},
-): Promise<Deno.Conn> {
+): Promise<MsrpWebSocket> {
   const target = new URL(url);
   if (target.protocol !== "ws:" && target.protocol !== "wss:") {
     throw new TypeError(`expected a ws: or wss: URL, got ${JSON.stringify(target.href)}`);
@@ -242,12 +215,12 @@ export async function connectWebSocket(
   };
   const secure = options.secure ?? target.protocol === "wss:";
   const ws = new WebSocket(target, MSRP_SUBPROTOCOL);
-  const stream = byteStream(ws, localAddr, remoteAddr, { ...options, secure });
+  const socket = new MsrpWebSocket(ws, localAddr, remoteAddr, { ...options, secure });
   const started = performance.now();
   let failure: Error | undefined;
   try {
     await deadline(
-      stream.opened,
+      socket.opened,
       timeoutMs,
       () =>
         new TransportError(
@@ -266,15 +239,15 @@ export async function connectWebSocket(
     failure = e instanceof MsrpWebSocketError
       ? new MsrpWebSocketError(
         "connect-failed",
-        `cannot open a WebSocket to ${target.href}: ${stream.failure || e.message}`,
+        `cannot open a WebSocket to ${target.href}: ${socket.failure || e.message}`,
         { cause: e },
       )
       : e as Error;
   }
-  if (failure === undefined) return asConn(stream);
+  if (failure === undefined) return socket;
   // Let the WebSocket finish closing, so that nothing of it outlives the call.
-  stream.close();
+  socket.close();
   const left = Math.max(1, timeoutMs - (performance.now() - started));
-  await deadline(stream.ended, left, () => failure!).catch(() => {});
+  await deadline(socket.ended, left, () => failure!).catch(() => {});
   throw failure;
 }

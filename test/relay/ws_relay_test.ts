@@ -12,6 +12,7 @@ import {
   type ResponseHead,
 } from "../../src/msrp/mod.ts";
 import { MsrpEndpoint, type SessionCloseEvent } from "../../src/session/mod.ts";
+import { MAX_GATHERED_BYTES } from "../../src/relay/forwarding.ts";
 import { authFrame, BrowserPeer, chunkFrame } from "../session/_browser.ts";
 import { RawPeer, sendFrame } from "../session/_peer.ts";
 import { until, withDeadline } from "../_until.ts";
@@ -404,5 +405,25 @@ Deno.test("ws relay: a chunk too large for the parser while its next hop is dial
   } finally {
     listener.close();
     await b.close();
+  }
+});
+
+Deno.test("ws relay: a request toward the browser too large for one WebSocket message is answered 413", async () => {
+  await using r = wsRelay({ allow: LOOPBACK_HOPS });
+  const peer = new MsrpEndpoint({ port: 0 }).listen();
+  try {
+    const b = await BrowserPeer.open(r.url);
+    const use = await auth(b, r.relayUri);
+    // One chunk, streamed from TCP: the relay gathers it whole for the WebSocket (RFC 7977 §4.2).
+    const q = peer.createSession({ remotePath: [use, b.uri], chunkSize: MAX_GATHERED_BYTES + 1 });
+    await assertSentToSession(b, use, q, { tid: "g1xyz", messageId: "mg", body: "hello" });
+    const big = await q.send(new Uint8Array(MAX_GATHERED_BYTES + 1)).done;
+    assertEquals([big.status, big.code], ["failed", 413]);
+    // Nothing of it reached the browser, and the relay goes on.
+    await assertReplyDelivered(b, use, q, "after it", "rep3");
+    assertEquals(b.frames.filter((f) => f.body.length > 8).length, 0);
+    await b.close();
+  } finally {
+    await peer.close();
   }
 });

@@ -1,7 +1,7 @@
 /**
  * A browser-style MSRP client for WebSocket relay tests: the platform
  * `WebSocket` with the `msrp` subprotocol, hand-written frames out, parsed
- * frames in (RFC 7977).
+ * frames in (RFC 7977), each message checked to hold exactly one (§4.2).
  *
  * @module
  */
@@ -18,12 +18,14 @@ export class BrowserPeer {
   readonly #ws: WebSocket;
   readonly #closed: Promise<void>;
   #waiters: (() => void)[] = [];
+  #misframed = 0; // received messages that were not exactly one frame
 
   private constructor(ws: WebSocket, uri: string) {
     this.#ws = ws;
     this.uri = uri;
     let head: Frame["head"] | undefined;
     let body: Uint8Array[] = [];
+    let ended = 0;
     const parser = new MsrpParser({
       head: (h) => {
         head = h;
@@ -36,15 +38,18 @@ export class BrowserPeer {
         let at = 0;
         for (const b of body) all.set(b, (at += b.length) - b.length);
         this.frames.push({ head: head!, body: all, flag });
+        ended++;
         this.#wake();
       },
       error: () => {},
     });
     ws.binaryType = "arraybuffer";
     ws.onmessage = (e) => {
+      ended = 0;
       parser.push(
         typeof e.data === "string" ? new TextEncoder().encode(e.data) : new Uint8Array(e.data),
       );
+      if (ended !== 1 || !parser.idle) this.#misframed++;
     };
     this.#closed = new Promise((resolve) => {
       ws.onclose = () => {
@@ -96,6 +101,7 @@ export class BrowserPeer {
 
   // Waits for the next frame or the deadline; throws once closed or past the deadline.
   async #nextFrame(deadline: number, what: string): Promise<void> {
+    this.#checkFraming();
     if (this.#ws.readyState === WebSocket.CLOSED) throw new Error("closed before the frame");
     const left = deadline - Date.now();
     if (left <= 0) throw new Error(`${what} among ${this.frames.length}`);
@@ -112,10 +118,20 @@ export class BrowserPeer {
     return this.waitFor((f) => f.head.kind === "response" && f.head.transactionId === tid);
   }
 
-  /** Closes the WebSocket and waits for the close. */
+  /**
+   * Closes the WebSocket and waits for the close; throws when a message
+   * received was not exactly one frame.
+   */
   async close(): Promise<void> {
     this.#ws.close();
     await this.#closed;
+    this.#checkFraming();
+  }
+
+  #checkFraming(): void {
+    if (this.#misframed > 0) {
+      throw new Error(`${this.#misframed} messages were not exactly one frame (RFC 7977 §4.2)`);
+    }
   }
 
   #wake(): void {

@@ -2,14 +2,15 @@
  * `FileSink` with hostile Message-IDs, checked on disk in a temporary
  * directory: nothing is written outside the sink's directory, every name is
  * short and portable, and distinct Message-IDs never share a file (nor a
- * content file a sidecar).
+ * content file a sidecar). And its write contract: a write's promise settles
+ * once its bytes are in the file, with no more bytes to come, or rejects.
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
-import { assert, assertEquals } from "../_assert.ts";
-import { fileNameFor, FileSink, type SavedMessage } from "../../src/session/mod.ts";
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { fileNameFor, FileSink, MsrpEndpoint, type SavedMessage } from "../../src/session/mod.ts";
 
 const enc = new TextEncoder();
 
@@ -155,5 +156,77 @@ Deno.test("file sink: bytes out of order are placed by offset, and the sidecar's
     const sha256 = createHash("sha256").update(body).digest("hex");
     assertEquals(saved?.sha256, sha256);
     assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/ooo.json`)).sha256, sha256);
+  });
+});
+
+Deno.test("file sink: each write's promise settles once its bytes are in the file, with no more bytes to come", async () => {
+  await withDirs(async (_root, dir) => {
+    const info = { messageId: "now", contentType: "text/plain", size: 30, headers: new Map() };
+    const sink = new FileSink(dir, info, () => {});
+    // Gathered into one write: both promises settle with it.
+    const first = sink.write(0, enc.encode("0123456789"));
+    const second = sink.write(10, enc.encode("abcdefghij"));
+    await first;
+    assertEquals(await Deno.readTextFile(`${dir}/now`), "0123456789abcdefghij");
+    await second;
+    // Out of order too, each write settles once its own bytes are in.
+    await sink.write(25, enc.encode("PQRST"));
+    assertEquals((await Deno.readFile(`${dir}/now`)).subarray(25), enc.encode("PQRST"));
+    await sink.write(20, enc.encode("klmno"));
+    assertEquals(await Deno.readTextFile(`${dir}/now`), "0123456789abcdefghijklmnoPQRST");
+    await sink.close({
+      complete: true,
+      aborted: false,
+      bytesReceived: 30,
+      ranges: [[1, 30]],
+      reason: "",
+    });
+  });
+});
+
+Deno.test("file sink: a write that fails rejects, later ones too, and the sidecar says the message is incomplete", async () => {
+  await withDirs(async (_root, dir) => {
+    let saved: SavedMessage | undefined;
+    // A directory where the content file should be: the file cannot be opened for writing.
+    await Deno.mkdir(`${dir}/nospace`);
+    const info = { messageId: "nospace", contentType: "text/plain", size: 10, headers: new Map() };
+    const sink = new FileSink(dir, info, (s) => saved = s);
+    await assertRejects(() => sink.write(0, enc.encode("01234")));
+    await assertRejects(() => sink.write(5, enc.encode("56789")));
+    await sink.close({
+      complete: true,
+      aborted: false,
+      bytesReceived: 10,
+      ranges: [[1, 10]],
+      reason: "",
+    });
+    assertEquals(saved?.complete, false);
+    assert(saved?.reason.startsWith("content not stored: "), saved?.reason);
+  });
+});
+
+Deno.test("file sink: a sender whose window is smaller than the bytes the sink gathers is not stalled", async () => {
+  await withDirs(async (_root, dir) => {
+    const eb = new MsrpEndpoint({ hostname: "127.0.0.1", port: 0 }).listen();
+    const ea = new MsrpEndpoint({ hostname: "127.0.0.1", port: 0 }).listen();
+    try {
+      const saved = Promise.withResolvers<SavedMessage>();
+      const b = eb.createSession({ sink: (info) => new FileSink(dir, info, saved.resolve) });
+      // 16 KiB unanswered at most, far below the sink's 1 MiB writes.
+      const a = ea.createSession({ chunkSize: 4096, sendWindowBytes: 16 * 1024 });
+      await ea.connectSession(a, [b.localUri]);
+      await b.ready;
+      const body = new Uint8Array(2 * 1024 * 1024).map((_, i) => i * 7);
+      const result = await a.send(body, { contentType: "application/octet-stream" }).done;
+      assertEquals([result.status, result.bytesAcknowledged], ["sent", body.length]);
+      const file = await saved.promise;
+      assertEquals([file.complete, file.sha256], [
+        true,
+        createHash("sha256").update(body).digest("hex"),
+      ]);
+    } finally {
+      await ea.close();
+      await eb.close();
+    }
   });
 });

@@ -412,6 +412,9 @@ Deno.test("session: a receiver that stops consuming stalls the sender without gr
       },
       close() {},
     }),
+  }, {
+    // Chunks unwritten are unanswered: a window above the receiver's limit lets that limit show.
+    sendWindowBytes: 32 * 1024 * 1024,
   });
   const total = 64 * 1024 * 1024;
   let produced = 0;

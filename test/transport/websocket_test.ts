@@ -1,113 +1,44 @@
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { encodeRequest, encodeResponse, transactionIdFor } from "../../src/msrp/serializer.ts";
+import { encodeRequest, encodeResponse } from "../../src/msrp/serializer.ts";
 import { concatBytes, parseFrames } from "../../src/msrp/parser.ts";
 import type { OutgoingRequest } from "../../src/msrp/message.ts";
-import type { IncomingMessage } from "../../src/session/incoming.ts";
-import type { MessageEvent as SessionMessageEvent } from "../../src/session/session.ts";
-import { MsrpEndpoint } from "../../src/session/endpoint.ts";
+import { MsrpError } from "../../src/msrp/status.ts";
 import {
   connectWebSocket,
-  MSRP_SUBPROTOCOL,
   MsrpConnection,
+  MsrpWebSocket,
   MsrpWebSocketError,
   upgradeMsrpWebSocket,
-  type UpgradeMsrpWebSocketOptions,
-  webSocketConn,
 } from "../../src/transport/mod.ts";
-import { FrameAligner } from "../../src/transport/_ws_frames.ts";
-import { Random } from "../_random.ts";
 import { FrameCollector, patternBytes, sendRequest } from "./_support.ts";
+import { bytesOf, RawPeer, serveMsrp } from "./_websocket.ts";
 import { withDeadline } from "../_until.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** An HTTP server on 127.0.0.1 that upgrades every request with `upgradeMsrpWebSocket`. */
-function serveMsrp(
-  onConnection: (conn: Deno.Conn) => void,
-  options: UpgradeMsrpWebSocketOptions = {},
-): { url: string; port: number; server: Deno.HttpServer<Deno.NetAddr> } {
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (request, info) =>
-      upgradeMsrpWebSocket(request, onConnection, { remoteAddr: info.remoteAddr, ...options }),
-  );
-  return { url: `ws://127.0.0.1:${server.addr.port}/msrp`, port: server.addr.port, server };
-}
-
-/**
- * A browser-style peer: the platform `WebSocket` API and nothing else,
- * keeping every message as it came (string or ArrayBuffer).
- */
-class RawPeer {
-  readonly messages: (string | ArrayBuffer)[] = [];
-  readonly ws: WebSocket;
-  readonly closed: Promise<CloseEvent>;
-  #waiters: (() => void)[] = [];
-
-  constructor(url: string, protocols: string | string[] = MSRP_SUBPROTOCOL) {
-    this.ws = new WebSocket(url, protocols);
-    this.ws.binaryType = "arraybuffer";
-    this.ws.onmessage = (e) => {
-      this.messages.push(e.data);
-      this.#check();
-    };
-    this.closed = new Promise((resolve) => {
-      this.ws.onclose = (e) => {
-        resolve(e);
-        this.#check();
-      };
-    });
-  }
-
-  /** Resolves once open; rejects when the WebSocket closes first. */
-  opened(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.ws.readyState === WebSocket.OPEN) resolve();
-      this.ws.addEventListener("open", () => resolve());
-      this.closed.then((e) => reject(new Error(`closed before open (${e.code})`)));
-    });
-  }
-
-  /** Resolves once `n` messages have come. */
-  async until(n: number): Promise<void> {
-    while (this.messages.length < n) {
-      if (this.ws.readyState === WebSocket.CLOSED) throw new Error("closed");
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-  }
-
-  /** Closes and waits for the close to complete. */
-  async close(): Promise<void> {
-    this.ws.close();
-    await this.closed;
-  }
-
-  #check(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) w();
-  }
-}
-
-function bytesOf(message: string | ArrayBuffer): Uint8Array {
-  return typeof message === "string" ? enc.encode(message) : new Uint8Array(message);
-}
-
-async function sha256(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.slice()));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+/** A server whose accepted WebSocket runs an MsrpConnection into `frames`, and a raw peer. */
+async function rawPair(frames = new FrameCollector()) {
+  const accepted = Promise.withResolvers<MsrpConnection>();
+  const { url, server } = serveMsrp((socket) => {
+    accepted.resolve(new MsrpConnection(socket, frames));
+  });
+  const raw = new RawPeer(url);
+  await withDeadline(raw.opened(), "open");
+  const connection = await withDeadline(accepted.promise, "the accepted connection");
+  return { raw, connection, frames, server };
 }
 
 Deno.test("WebSocket: MSRP frames round-trip through MsrpConnection in both directions", async () => {
   const serverFrames = new FrameCollector();
   const accepted = Promise.withResolvers<MsrpConnection>();
-  const { url, port, server } = serveMsrp((conn) => {
-    accepted.resolve(new MsrpConnection(conn, serverFrames));
+  const { url, port, server } = serveMsrp((socket) => {
+    accepted.resolve(new MsrpConnection(socket, serverFrames));
   });
   const clientFrames = new FrameCollector();
   const client = new MsrpConnection(await connectWebSocket(url), clientFrames);
   const peer = await withDeadline(accepted.promise, "the accepted connection");
+  assert(client.framed && peer.framed, "a WebSocket carries one frame per message");
 
   const small = sendRequest(1, enc.encode("Hey Bob, are you there?"));
   const large = sendRequest(2, patternBytes(300_000, 2));
@@ -153,15 +84,9 @@ Deno.test("WebSocket: MSRP frames round-trip through MsrpConnection in both dire
 });
 
 Deno.test("WebSocket: each frame goes out as one message, text when UTF-8 and binary otherwise", async () => {
-  const accepted = Promise.withResolvers<MsrpConnection>();
-  const { url, server } = serveMsrp((conn) => {
-    accepted.resolve(new MsrpConnection(conn, new FrameCollector()));
-  });
-  const raw = new RawPeer(url);
-  await withDeadline(raw.opened(), "open");
-  const connection = await withDeadline(accepted.promise, "the accepted connection");
+  const { raw, connection, server } = await rawPair();
 
-  // Sent in one tick, the small frames share writes; the large ones are written in parts.
+  // Sent in one tick, small and large frames alike: each send is one message.
   const sends: Promise<void>[] = [];
   const requests: OutgoingRequest[] = [];
   for (let i = 0; i < 50; i++) requests.push(sendRequest(i, enc.encode(`héllo ${i} ✓`)));
@@ -186,125 +111,75 @@ Deno.test("WebSocket: each frame goes out as one message, text when UTF-8 and bi
   await server.shutdown();
 });
 
-Deno.test("WebSocket: a frame above maxMessageBytes is sent in several messages", async () => {
+Deno.test("WebSocket: a large frame goes out whole as one message, the parts of a send as one frame", async () => {
   const accepted = Promise.withResolvers<MsrpConnection>();
-  const { url, server } = serveMsrp((conn) => {
-    accepted.resolve(new MsrpConnection(conn, new FrameCollector()));
-  }, { maxMessageBytes: 1000, secure: true });
+  const { url, server } = serveMsrp((socket) => {
+    accepted.resolve(new MsrpConnection(socket, new FrameCollector()));
+  }, { secure: true });
   const raw = new RawPeer(url);
   await withDeadline(raw.opened(), "open");
   const connection = await withDeadline(accepted.promise, "the accepted connection");
   assert(connection.secure, "secure: true (e.g. TLS ended by a proxy) marks the connection");
-  const big = sendRequest(1, patternBytes(5000, 1));
+  const big = sendRequest(1, patternBytes(5_000_000, 1));
   const after = sendRequest(2, enc.encode("after"));
-  await connection.send(encodeRequest(big));
+  const parts = encodeRequest(big);
+  assert(parts.length > 1, "head, body and end-line are separate parts");
+  await connection.send([]); // no frame, no message
+  await connection.send(parts);
   await connection.send(encodeRequest(after));
-  await withDeadline(
-    (async () => {
-      while (true) {
-        await raw.until(raw.messages.length + 1);
-        if (parseFrames(raw.messages.map(bytesOf)).frames.length === 2) return;
-      }
-    })(),
-    "both frames",
-  );
-  assert(raw.messages.every((m) => bytesOf(m).length <= 1000), "no message above the limit");
-  assert(raw.messages.length >= 6, `5000 bytes in messages of 1000, got ${raw.messages.length}`);
-  const last = parseFrames(bytesOf(raw.messages.at(-1)!));
-  assertEquals(last.frames.map((f) => f.body), [after.body], "the next frame is aligned again");
-  const all = parseFrames(raw.messages.map(bytesOf));
-  assertEquals(all.frames.map((f) => f.body), [big.body, after.body]);
+  await withDeadline(raw.until(2), "both frames");
+  assertEquals(raw.messages.map((m) => bytesOf(m).length), [
+    concatBytes(parts).length,
+    concatBytes(encodeRequest(after)).length,
+  ]);
+  assertEquals(raw.messages.map((m) => parseFrames(bytesOf(m)).frames.map((f) => f.body)), [
+    [big.body],
+    [after.body],
+  ]);
 
   connection.close();
   await withDeadline(Promise.all([connection.closed, raw.closed]), "close");
   await server.shutdown();
 });
 
-Deno.test("WebSocket: frames written in arbitrary pieces are cut back into whole frames", () => {
-  const random = new Random(7977);
-  for (let round = 0; round < 50; round++) {
-    const frames: Uint8Array[] = [];
-    for (let i = 0; i < 20; i++) {
-      const kind = random.int(0, 3);
-      if (kind === 0) {
-        frames.push(encodeResponse({
-          transactionId: `t${round}x${i}`,
-          status: 200,
-          toPath: ["msrp://a.invalid:2855/x;ws"],
-          fromPath: ["msrp://127.0.0.1:2855/y;tcp"],
-        }));
-        continue;
-      }
-      // Bodies with near-misses: CRLF and dashes, other ids, a flag without CRLF.
-      const tid = `t${round}y${i}`;
-      const body = kind === 1
-        ? enc.encode(
-          `\r\n-------t${round}z${i}$\r\n\r\n------${tid}$\r\n-------${tid.slice(0, -1)}`,
-        )
-        : random.bytes(random.int(0, kind === 2 ? 300 : 70_000));
-      if (kind === 1 || !dec.decode(body).includes(tid)) {
-        frames.push(concatBytes(encodeRequest({
-          transactionId: tid,
-          method: "SEND",
-          toPath: ["msrp://a.invalid:2855/x;ws"],
-          fromPath: ["msrp://127.0.0.1:2855/y;tcp"],
-          headers: [["Message-ID", `m${i}`], ["Byte-Range", `1-${body.length}/${body.length}`]],
-          contentType: "application/octet-stream",
-          body,
-          flag: random.pick(["+", "$", "#"] as const),
-        })));
-      }
-    }
-    const stream = concatBytes(frames);
-    const aligner = new FrameAligner(1024 * 1024);
-    const out: Uint8Array[] = [];
-    for (let at = 0; at < stream.length;) {
-      const n = Math.min(stream.length - at, random.pick([1, 2, 7, 100, 5000, 100_000]));
-      for (const message of aligner.push(stream.subarray(at, at + n))) {
-        assert(message.whole);
-        out.push(message.bytes);
-      }
-      at += n;
-    }
-    assertEquals(aligner.pendingBytes, 0);
-    assertEquals(out, frames, `round ${round}`);
-  }
+Deno.test("WebSocket: a message holding part of a frame loses framing: the handler hears why, the close is 1002", async () => {
+  const { raw, connection, frames, server } = await rawPair();
+  const first = concatBytes(encodeRequest(sendRequest(1, patternBytes(10_000, 1))));
+  raw.ws.send(first.subarray(0, 5000)); // the rest would follow in a second message
+  const info = await withDeadline(connection.closed, "the close");
+  assertEquals(frames.frames.length, 0);
+  assertEquals(frames.failures.length, 1);
+  const failure = frames.failures[0].error;
+  assert(failure.framingLost);
+  assertEquals(failure.status, 400);
+  assert(failure.message.includes("exactly one MSRP frame (RFC 7977 §4.2)"), failure.message);
+  assertEquals(info.error, failure);
+  const close = await withDeadline(raw.closed, "the peer to see the close");
+  assertEquals(close.code, 1002);
+  assert(close.reason.includes("exactly one MSRP frame"), close.reason);
+  await server.shutdown();
 });
 
-Deno.test("WebSocket: bytes that are not MSRP are passed through as written", () => {
-  const aligner = new FrameAligner(1024);
-  const junk = enc.encode("GET / HTTP/1.1\r\n");
-  assertEquals(aligner.push(junk), [{ bytes: junk, whole: false }]);
-  assertEquals(aligner.push(enc.encode("x")), [{ bytes: enc.encode("x"), whole: false }]);
-});
-
-Deno.test("WebSocket: a frame split over messages and two frames in one message are parsed", async () => {
-  const frames = new FrameCollector();
-  const accepted = Promise.withResolvers<MsrpConnection>();
-  const { url, server } = serveMsrp((conn) => {
-    accepted.resolve(new MsrpConnection(conn, frames));
-  });
-  const raw = new RawPeer(url);
-  await withDeadline(raw.opened(), "open");
-  const connection = await withDeadline(accepted.promise, "the accepted connection");
-
-  const a = sendRequest(1, patternBytes(10_000, 1));
+Deno.test("WebSocket: a message holding two frames: the first is taken, then framing is lost", async () => {
+  const { raw, connection, frames, server } = await rawPair();
+  const a = sendRequest(1, enc.encode("first"));
   const b = sendRequest(2, enc.encode("second"));
-  const c = sendRequest(3, enc.encode("third"));
-  const first = concatBytes(encodeRequest(a));
-  // Cut inside the start line, inside the body and inside the end-line.
-  const end = first.length - 5;
-  raw.ws.send(first.subarray(0, 7));
-  raw.ws.send(first.subarray(7, 5000));
-  raw.ws.send(first.subarray(5000, end));
-  raw.ws.send(first.subarray(end));
-  raw.ws.send(concatBytes([...encodeRequest(b), ...encodeRequest(c)]));
-  await withDeadline(frames.until(() => frames.frames.length === 3), "three frames");
-  assertEquals(frames.frames.map((f) => [f.head.transactionId, f.body]), [
-    [a.transactionId, a.body],
-    [b.transactionId, b.body],
-    [c.transactionId, c.body],
-  ]);
+  raw.ws.send(concatBytes([...encodeRequest(a), ...encodeRequest(b)]));
+  const info = await withDeadline(connection.closed, "the close");
+  assertEquals(frames.frames.map((f) => f.head.transactionId), [a.transactionId]);
+  assertEquals(frames.failures.length, 1);
+  assert(info.error instanceof MsrpError && info.error.framingLost, String(info.error));
+  assert(info.error.message.includes("holds more than one"), info.error.message);
+  assertEquals((await withDeadline(raw.closed, "the peer to see the close")).code, 1002);
+  await server.shutdown();
+});
+
+Deno.test("WebSocket: a message of blank lines is a keep-alive, not a frame", async () => {
+  const { raw, connection, frames, server } = await rawPair();
+  raw.ws.send("\r\n");
+  raw.ws.send(concatBytes(encodeRequest(sendRequest(1, enc.encode("after the keep-alive")))));
+  await withDeadline(frames.until(() => frames.frames.length === 1), "the frame");
+  assertEquals(dec.decode(frames.frames[0].body), "after the keep-alive");
   assertEquals(frames.failures.length, 0);
 
   await raw.close();
@@ -314,20 +189,10 @@ Deno.test("WebSocket: a frame split over messages and two frames in one message 
 });
 
 Deno.test("WebSocket: a peer sending text messages is read as UTF-8 and answered in text", async () => {
-  const frames = new FrameCollector();
-  const accepted = Promise.withResolvers<MsrpConnection>();
-  const { url, server } = serveMsrp((conn) => {
-    accepted.resolve(new MsrpConnection(conn, frames));
-  });
-  const raw = new RawPeer(url);
-  await withDeadline(raw.opened(), "open");
-  const connection = await withDeadline(accepted.promise, "the accepted connection");
+  const { raw, connection, frames, server } = await rawPair();
 
   const body = "Grüße aus dem Browser ✓ 👋";
-  const text = dec.decode(concatBytes(encodeRequest(sendRequest(1, enc.encode(body)))));
-  const cut = text.indexOf("✓"); // split the frame over two text messages
-  raw.ws.send(text.slice(0, cut));
-  raw.ws.send(text.slice(cut));
+  raw.ws.send(dec.decode(concatBytes(encodeRequest(sendRequest(1, enc.encode(body))))));
   await withDeadline(frames.until(() => frames.frames.length === 1), "the frame");
   assertEquals(dec.decode(frames.frames[0].body), body);
   assertEquals(frames.failures.length, 0);
@@ -350,9 +215,9 @@ Deno.test("WebSocket: a peer sending text messages is read as UTF-8 and answered
 
 Deno.test("WebSocket: the handshake needs the msrp subprotocol", async () => {
   let connections = 0;
-  const onConnection = (conn: Deno.Conn) => {
+  const onConnection = (socket: MsrpWebSocket) => {
     connections++;
-    conn.close();
+    socket.close();
   };
   const handshake = {
     upgrade: "websocket",
@@ -420,143 +285,24 @@ Deno.test("WebSocket: connectWebSocket reports an HTTP refusal as connect-failed
   await refusing.shutdown();
 });
 
-Deno.test("WebSocket: a browser-style client talks to an MsrpEndpoint over the WebSocket it opened", async () => {
-  const endpoint = new MsrpEndpoint();
-  const session = endpoint.createSession();
-  const received = Promise.withResolvers<IncomingMessage>();
-  session.addEventListener("message", (e) => received.resolve((e as SessionMessageEvent).message));
-  const { url, server } = serveMsrp((conn) => endpoint.adopt(conn));
-
-  // Hand-written, as a browser would send it: the client's own URI has a
-  // random *.invalid host and the ws transport (RFC 7977).
-  const browserUri = "msrp://df7jal23ls0d.invalid:2855/98cjs;ws";
-  const ws = new WebSocket(url, "msrp");
-  const messages: string[] = [];
-  let arrived: (() => void) | undefined;
-  ws.onmessage = (e) => {
-    messages.push(e.data);
-    arrived?.();
-  };
-  const closed = new Promise((resolve) => ws.onclose = resolve);
-  const next = async (n: number) => {
-    while (messages.length < n) await new Promise<void>((r) => arrived = r);
-    return messages[n - 1];
-  };
-  await withDeadline(new Promise((resolve) => ws.onopen = resolve), "open");
-  ws.send(
-    "MSRP a786hjs2 SEND\r\n" +
-      `To-Path: ${session.localUri}\r\n` +
-      `From-Path: ${browserUri}\r\n` +
-      "Message-ID: 87652491\r\n" +
-      "Byte-Range: 1-23/23\r\n" +
-      "Content-Type: text/plain\r\n" +
-      "\r\n" +
-      "Hey Bob, are you there?\r\n" +
-      "-------a786hjs2$\r\n",
-  );
-  const ok = await withDeadline(next(1), "the 200");
-  assert(ok.startsWith("MSRP a786hjs2 200 OK\r\n"), ok);
-  assert(ok.includes(`\r\nTo-Path: ${browserUri}\r\n`), ok);
-  assert(ok.includes(`\r\nFrom-Path: ${session.localUri}\r\n`), ok);
-  assert(ok.endsWith("\r\n-------a786hjs2$\r\n"), ok);
-  const message = await withDeadline(received.promise, "the message");
-  assertEquals(message.text(), "Hey Bob, are you there?");
-  assertEquals(session.remotePath, [browserUri]);
-
-  // The reply goes back over the same WebSocket, to the *.invalid path.
-  const reply = session.send("Yes, here.");
-  const send = await withDeadline(next(2), "the reply SEND");
-  const start = /^MSRP (\S+) SEND\r\n/.exec(send);
-  assert(start !== null, send);
-  const tid = start[1];
-  assert(send.includes(`\r\nTo-Path: ${browserUri}\r\n`), send);
-  assert(send.includes(`\r\nFrom-Path: ${session.localUri}\r\n`), send);
-  assert(send.endsWith(`\r\n\r\nYes, here.\r\n-------${tid}$\r\n`), send);
-  ws.send(
-    `MSRP ${tid} 200 OK\r\nTo-Path: ${session.localUri}\r\nFrom-Path: ${browserUri}\r\n` +
-      `-------${tid}$\r\n`,
-  );
-  const result = await withDeadline(reply.done, "the reply's outcome");
-  assertEquals([result.status, result.code], ["sent", 200]);
-
-  ws.close();
-  await withDeadline(closed, "the browser's close");
-  await endpoint.close();
-  await server.shutdown();
-});
-
-Deno.test("WebSocket: a 50 MiB message in 64 KiB chunks crosses to an MsrpEndpoint", async () => {
-  const endpoint = new MsrpEndpoint();
-  const session = endpoint.createSession();
-  const received = Promise.withResolvers<IncomingMessage>();
-  session.addEventListener("message", (e) => received.resolve((e as SessionMessageEvent).message));
-  const { url, server } = serveMsrp((conn) => endpoint.adopt(conn));
-
-  // The sending side at the MsrpConnection level: the endpoint cannot yet
-  // bind a session to a connection it did not open itself over TCP.
-  const total = 50 * 1024 * 1024;
-  const chunk = 64 * 1024;
-  const source = patternBytes(total, 7);
-  let ok = 0;
-  let failed = "";
-  const allOk = Promise.withResolvers<void>();
-  const chunks = total / chunk;
-  const client = new MsrpConnection(await connectWebSocket(url), {
-    head(head) {
-      if (head.kind !== "response") return;
-      if (head.status !== 200) failed ||= `${head.status} ${head.comment}`;
-      if (++ok === chunks) allOk.resolve();
-    },
-    body() {},
-    end() {},
-    error(failure) {
-      failed ||= failure.error.message;
-    },
-  });
-  const fromPath = ["msrp://k2n8s1.invalid:2855/sender;ws"];
-  for (let i = 0; i < chunks; i++) {
-    const body = source.subarray(i * chunk, (i + 1) * chunk);
-    await client.send(encodeRequest({
-      transactionId: transactionIdFor(body),
-      method: "SEND",
-      toPath: [session.localUri],
-      fromPath,
-      headers: [
-        ["Message-ID", "fifty"],
-        ["Byte-Range", `${i * chunk + 1}-${(i + 1) * chunk}/${total}`],
-      ],
-      contentType: "application/octet-stream",
-      body,
-      flag: i + 1 === chunks ? "$" : "+",
-    }));
-  }
-  await withDeadline(allOk.promise, "a 200 for every chunk", 120_000);
-  const message = await withDeadline(received.promise, "the message", 120_000);
-  assertEquals(failed, "");
-  assertEquals(message.outcome?.complete, true);
-  assertEquals(message.body().length, total);
-  assertEquals(await sha256(message.body()), await sha256(source));
-
-  client.close();
-  await withDeadline(client.closed, "close");
-  await endpoint.close();
-  await server.shutdown();
-});
-
 Deno.test("WebSocket: more unread bytes than maxUnreadBytes close the connection", async () => {
   const gate = Promise.withResolvers<void>();
   const frames = new FrameCollector();
   const accepted = Promise.withResolvers<MsrpConnection>();
-  const { url, server } = serveMsrp((conn) => {
-    // A reader that stops after the first read, like one held back by a slow sink.
-    accepted.resolve(new MsrpConnection(conn, frames, { backpressure: () => gate.promise }));
+  const { url, server } = serveMsrp((socket) => {
+    // A reader that stops after the first message, like one held back by a slow sink.
+    accepted.resolve(new MsrpConnection(socket, frames, { backpressure: () => gate.promise }));
   }, { maxUnreadBytes: 64 * 1024 });
   const raw = new RawPeer(url);
   await withDeadline(raw.opened(), "open");
   const connection = await withDeadline(accepted.promise, "the accepted connection");
-  raw.ws.send(concatBytes(encodeRequest(sendRequest(1, enc.encode("first")))));
+  const first = concatBytes(encodeRequest(sendRequest(1, enc.encode("first"))));
+  raw.ws.send(first);
   await withDeadline(frames.until(() => frames.frames.length === 1), "the first frame");
-  for (let i = 0; i < 3; i++) raw.ws.send(patternBytes(32 * 1024, i));
+  // The second goes over the limit (and is the last sent, so that the close is clean).
+  for (let i = 0; i < 2; i++) {
+    raw.ws.send(concatBytes(encodeRequest(sendRequest(2 + i, patternBytes(40 * 1024, i)))));
+  }
 
   const close = await withDeadline(raw.closed, "the server to close the WebSocket");
   assertEquals(close.code, 1008);
@@ -565,16 +311,14 @@ Deno.test("WebSocket: more unread bytes than maxUnreadBytes close the connection
   const info = await withDeadline(connection.closed, "the connection to close");
   assert(info.error instanceof MsrpWebSocketError, String(info.error));
   assertEquals(info.error.code, "unread-limit");
-  assertEquals(
-    info.bytesRead,
-    concatBytes(encodeRequest(sendRequest(1, enc.encode("first")))).length,
-  );
+  assertEquals(info.bytesRead, first.length);
+  assertEquals(frames.frames.length, 1, "nothing past the limit was read");
   await server.shutdown();
 });
 
-Deno.test("WebSocket: write() waits for bufferedAmount; close and peer close end the stream", async () => {
-  const accepted = Promise.withResolvers<Deno.Conn>();
-  const { url, port, server } = serveMsrp((conn) => accepted.resolve(conn));
+Deno.test("WebSocket: send() waits for bufferedAmount; close and peer close end receive()", async () => {
+  const accepted = Promise.withResolvers<MsrpWebSocket>();
+  const { url, port, server } = serveMsrp((socket) => accepted.resolve(socket));
   const ws = new WebSocket(url, "msrp");
   await withDeadline(
     new Promise((resolve, reject) => {
@@ -586,30 +330,30 @@ Deno.test("WebSocket: write() waits for bufferedAmount; close and peer close end
   const local: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 0 };
   const remote: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port };
   const limit = 64 * 1024;
-  const conn = webSocketConn(ws, local, remote, { maxBufferedBytes: limit, frameAligned: false });
-  const peer = await withDeadline(accepted.promise, "the accepted connection");
-  assert(!("handshake" in conn), "a ws: connection is not secure");
+  const socket = new MsrpWebSocket(ws, local, remote, { maxBufferedBytes: limit });
+  const peer = await withDeadline(accepted.promise, "the accepted WebSocket");
+  assertEquals(socket.secure, false, "a ws: WebSocket is not secure");
 
-  // The peer reads everything; the writer never has much in the WebSocket's buffer.
-  const total = 16 * 1024 * 1024;
+  // The peer reads everything; the sender never has much in the WebSocket's buffer.
+  const count = 16;
   const reading = (async () => {
-    const buf = new Uint8Array(64 * 1024);
-    let n = 0;
-    for (let r = await peer.read(buf); r !== null; r = await peer.read(buf)) n += r;
-    return n;
+    const sizes: number[] = [];
+    for (let m = await peer.receive(); m !== null; m = await peer.receive()) sizes.push(m.length);
+    return sizes;
   })();
   const piece = patternBytes(1024 * 1024, 3);
-  for (let written = 0; written < total;) {
-    written += await conn.write(piece);
-    assert(ws.bufferedAmount < limit, `bufferedAmount ${ws.bufferedAmount} after write()`);
+  for (let i = 0; i < count; i++) {
+    await socket.send(piece);
+    assert(ws.bufferedAmount < limit, `bufferedAmount ${ws.bufferedAmount} after send()`);
   }
-  await conn.write(new Uint8Array(0));
+  await socket.send(new Uint8Array(0)); // nothing to send: no message
 
-  // Our close closes the WebSocket: the peer reads everything sent, then null.
-  conn.close();
-  assertEquals(await withDeadline(reading, "the peer to read to the end"), total);
-  assertEquals(await conn.read(new Uint8Array(10)), null);
-  const e = await assertRejects(() => conn.write(piece), MsrpWebSocketError);
+  // Our close closes the WebSocket: the peer receives every message sent, then null.
+  socket.close();
+  const sizes = await withDeadline(reading, "the peer to receive to the end");
+  assertEquals(sizes, new Array(count).fill(piece.length), "one message per send()");
+  assertEquals(await socket.receive(), null);
+  const e = await assertRejects(() => socket.send(piece), MsrpWebSocketError);
   assertEquals(e.code, "closed");
   peer.close();
   await server.shutdown();

@@ -1,51 +1,39 @@
 /**
- * A WebSocket as the byte stream an {@linkcode MsrpConnection} reads and
- * writes (see `websocket.ts` for the behaviour): received messages queue up
- * to `maxUnreadBytes`, writes go out one message per MSRP frame and wait for
- * `bufferedAmount` to drain.
+ * A WebSocket that carries MSRP (RFC 7977): one MSRP frame per message both
+ * ways (§4.2), received messages queued up to a limit, sends paced by
+ * `bufferedAmount`. See `websocket.ts` for the handshake and the behaviour.
  *
  * @module
  */
 
 import { MsrpWebSocketError } from "./errors.ts";
-import { type AlignedMessage, FrameAligner } from "./_ws_frames.ts";
 
-/** Options of {@linkcode webSocketConn}, also accepted by the upgrade and connect functions. */
-export interface WebSocketConnOptions {
+/** Options of an {@linkcode MsrpWebSocket}, also accepted by the upgrade and connect functions. */
+export interface MsrpWebSocketOptions {
   /**
    * Most received bytes waiting to be read (default 16 MiB). Going over it
-   * closes the WebSocket (code 1008) and makes `read()` reject with an
-   * `unread-limit` {@linkcode MsrpWebSocketError}: the WebSocket cannot
-   * slow its peer down, so a reader that pauses (a slow message sink) must
-   * not pause for longer than this much data.
+   * closes the WebSocket (code 1008) and makes
+   * {@linkcode MsrpWebSocket.receive} reject with an `unread-limit`
+   * {@linkcode MsrpWebSocketError}: the WebSocket cannot slow its peer down,
+   * so a reader that pauses (a slow message sink) must not pause for longer
+   * than this much data.
    */
   maxUnreadBytes?: number;
   /**
-   * `write()` resolves once fewer bytes than this wait in the WebSocket's
-   * send buffer (`bufferedAmount`; default 1 MiB).
+   * {@linkcode MsrpWebSocket.send} resolves once fewer bytes than this wait
+   * in the WebSocket's send buffer (`bufferedAmount`; default 1 MiB).
    */
   maxBufferedBytes?: number;
-  /** How often `write()` looks at `bufferedAmount` while it waits, in ms (default 4). */
+  /** How often `send()` looks at `bufferedAmount` while it waits, in ms (default 4). */
   drainPollMs?: number;
   /**
-   * Send each MSRP frame as one WebSocket message (RFC 7977 §4.2; the
-   * default). When false, each write goes out as it comes, so a message may
-   * hold several frames or part of one.
-   */
-  frameAligned?: boolean;
-  /**
-   * Largest WebSocket message sent (default 16 MiB): a longer frame goes
-   * out in several messages.
-   */
-  maxMessageBytes?: number;
-  /**
    * Send a frame that is valid UTF-8 as a text message (the default);
-   * false sends every message as binary.
+   * false sends every frame as a binary message.
    */
   textFrames?: boolean;
   /**
-   * The WebSocket runs over TLS (`wss:`): the connection then has a
-   * `handshake` member, so {@linkcode MsrpConnection.secure} is true.
+   * The WebSocket runs over TLS (`wss:`, or TLS ended by a proxy in front of
+   * us): {@linkcode MsrpWebSocket.secure}, and so `MsrpConnection.secure`.
    */
   secure?: boolean;
 }
@@ -53,12 +41,15 @@ export interface WebSocketConnOptions {
 const DEFAULT_MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
 const DEFAULT_DRAIN_POLL_MS = 4;
-const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+// WebSocket close codes (RFC 6455 §7.4.1).
 const CLOSE_NORMAL = 1000;
+/** The peer broke the protocol (RFC 6455 §7.4.1): for MSRP, a message that is not one frame. */
+export const CLOSE_PROTOCOL_ERROR = 1002;
 const CLOSE_POLICY_VIOLATION = 1008;
-// The browser API allows only 1000 and 3000-4999 in close(); 4000-4999 are private.
-const CLOSE_POLICY_VIOLATION_PRIVATE = 4008;
+/** Longest close reason, in UTF-8 bytes (RFC 6455 §5.5: 125 bytes of payload, 2 for the code). */
+const MAX_REASON_BYTES = 123;
 
+const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -70,26 +61,50 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
+// `reason` cut to what a close frame holds, at a character boundary.
+function fitReason(reason: string): string {
+  let fitted = reason;
+  while (encoder.encode(fitted).length > MAX_REASON_BYTES) fitted = fitted.slice(0, -1);
+  return fitted;
+}
+
 function closeSocket(ws: WebSocket, code: number, reason: string): void {
   if (ws.readyState === WebSocket.CLOSING || ws.readyState === WebSocket.CLOSED) return;
+  const fitted = fitReason(reason);
   try {
-    ws.close(code, reason);
+    ws.close(code, fitted);
   } catch {
     try {
-      ws.close(code === CLOSE_POLICY_VIOLATION ? CLOSE_POLICY_VIOLATION_PRIVATE : CLOSE_NORMAL);
+      // The browser API (our client side) allows only 1000 and 3000-4999; 4000-4999 are private.
+      ws.close(code === CLOSE_NORMAL ? CLOSE_NORMAL : 4000 + code % 1000, fitted);
     } catch {
       // Not open yet on the server side: the open handler closes it.
     }
   }
 }
 
-/** The members of `Deno.Conn` that {@linkcode MsrpConnection} uses. */
-type ByteStream = Pick<Deno.Conn, "read" | "write" | "close" | "localAddr" | "remoteAddr">;
-
-/** A WebSocket as a byte stream; see {@linkcode webSocketConn}. */
-export class WebSocketByteStream implements ByteStream {
+/**
+ * A WebSocket carrying MSRP (RFC 7977): each received message, text or
+ * binary, is one frame for {@linkcode receive}, and each frame given to
+ * {@linkcode send} goes out as one message. `new MsrpConnection(socket,
+ * handler)` runs MSRP over it; {@linkcode upgradeMsrpWebSocket} and
+ * {@linkcode connectWebSocket} make one. Sets `ws.binaryType` to
+ * `"arraybuffer"`. The addresses are reported as given.
+ *
+ * @example Serve an MSRP endpoint over WebSocket
+ * ```ts ignore
+ * Deno.serve((request, info) =>
+ *   upgradeMsrpWebSocket(request, (socket) => endpoint.adopt(socket), { remoteAddr: info.remoteAddr })
+ * );
+ * ```
+ */
+export class MsrpWebSocket {
+  /** Our address. */
   readonly localAddr: Deno.NetAddr;
+  /** The peer's address. */
   readonly remoteAddr: Deno.NetAddr;
+  /** True when the WebSocket runs over TLS (see {@linkcode MsrpWebSocketOptions.secure}). */
+  readonly secure: boolean;
   /** Resolves when the WebSocket opens; rejects when it closes first. */
   readonly opened: Promise<void>;
   /** Resolves when the WebSocket has closed. */
@@ -100,10 +115,8 @@ export class WebSocketByteStream implements ByteStream {
   readonly #maxBufferedBytes: number;
   readonly #drainPollMs: number;
   readonly #textFrames: boolean;
-  readonly #aligner: FrameAligner | undefined;
   #queue: (Uint8Array | Promise<Uint8Array>)[] = [];
-  #head = 0; // index of the first unread entry of #queue
-  #offset = 0; // bytes of #queue[#head] already read
+  #head = 0; // index of the first message of #queue not yet received
   #unread = 0;
   #ended = false; // the WebSocket closed or failed
   #closed = false; // close() was called
@@ -114,11 +127,16 @@ export class WebSocketByteStream implements ByteStream {
   readonly #open: PromiseWithResolvers<void> = Promise.withResolvers<void>();
   readonly #end: PromiseWithResolvers<void> = Promise.withResolvers<void>();
 
+  /**
+   * Takes over `ws`, open or opening.
+   *
+   * @throws {RangeError} when a size or interval option is not a positive integer.
+   */
   constructor(
     ws: WebSocket,
     localAddr: Deno.NetAddr,
     remoteAddr: Deno.NetAddr,
-    options: WebSocketConnOptions,
+    options: MsrpWebSocketOptions = {},
   ) {
     this.#maxUnreadBytes = positive(
       "maxUnreadBytes",
@@ -131,13 +149,8 @@ export class WebSocketByteStream implements ByteStream {
       DEFAULT_MAX_BUFFERED_BYTES,
     );
     this.#drainPollMs = positive("drainPollMs", options.drainPollMs, DEFAULT_DRAIN_POLL_MS);
-    const maxMessageBytes = positive(
-      "maxMessageBytes",
-      options.maxMessageBytes,
-      DEFAULT_MAX_MESSAGE_BYTES,
-    );
-    this.#aligner = options.frameAligned === false ? undefined : new FrameAligner(maxMessageBytes);
     this.#textFrames = options.textFrames ?? true;
+    this.secure = options.secure ?? false;
     this.#ws = ws;
     this.localAddr = localAddr;
     this.remoteAddr = remoteAddr;
@@ -159,25 +172,27 @@ export class WebSocketByteStream implements ByteStream {
   }
 
   /**
-   * Copies received bytes into `buf`: resolves with their number once there
-   * are some, or `null` once the WebSocket closed (after the bytes received
-   * before) or after {@linkcode close}.
+   * The next received message's bytes (a text message as UTF-8): resolves
+   * once there is one, or with `null` once the WebSocket closed (after the
+   * messages received before) or after {@linkcode close}. Empty messages
+   * are skipped.
    *
    * @throws {MsrpWebSocketError} (as a rejection) `unread-limit` after the
    * unread limit closed the WebSocket.
    */
-  async read(buf: Uint8Array): Promise<number | null> {
+  async receive(): Promise<Uint8Array | null> {
     while (true) {
       if (this.#error !== undefined) throw this.#error;
       if (this.#closed) return null;
       if (this.#head < this.#queue.length) {
-        const first = this.#queue[this.#head];
-        if (first instanceof Promise) {
-          const bytes = await first; // a Blob being read: later messages wait for it
-          if (this.#queue[this.#head] === first) this.#queue[this.#head] = bytes;
-          continue;
-        }
-        return this.#copyOut(buf);
+        const entry = this.#queue[this.#head];
+        // A Blob being read: later messages wait for it.
+        const bytes = entry instanceof Promise ? await entry : entry;
+        if (this.#queue[this.#head] !== entry) continue; // dropped meanwhile
+        this.#queue[this.#head++] = EMPTY; // the message is the caller's now
+        this.#unread -= bytes.length;
+        this.#compact();
+        return bytes;
       }
       if (this.#ended) return null;
       this.#wake ??= Promise.withResolvers<void>();
@@ -186,39 +201,52 @@ export class WebSocketByteStream implements ByteStream {
   }
 
   /**
-   * Sends `p` (see the module documentation for how it is cut into
-   * messages) and resolves with its length once `bufferedAmount` is below
-   * `maxBufferedBytes`. Waits for the WebSocket to open first. `p` is copied.
+   * Sends `frame`, one whole MSRP frame, as one WebSocket message (RFC 7977
+   * §4.2): text when it is valid UTF-8 (unless `textFrames` is false),
+   * binary otherwise, as binary content needs. Waits for the WebSocket to
+   * open first, and resolves once `bufferedAmount` is below
+   * `maxBufferedBytes`. `frame` may be changed once the call returned.
    *
    * @throws {MsrpWebSocketError} (as a rejection) `closed` when the
    * WebSocket is closed or closes while waiting; `unread-limit` after the
    * unread limit closed it.
    */
-  async write(p: Uint8Array): Promise<number> {
+  async send(frame: Uint8Array): Promise<void> {
     this.#checkWritable();
-    if (p.length === 0) return 0;
+    if (frame.length === 0) return;
     if (this.#ws.readyState === WebSocket.CONNECTING) await this.opened;
     this.#checkWritable();
-    const messages: AlignedMessage[] = this.#aligner === undefined
-      ? [{ bytes: p.slice(), whole: false }]
-      : this.#aligner.push(p);
-    for (const message of messages) this.#send(message);
+    let data: string | Uint8Array = frame;
+    if (this.#textFrames) {
+      try {
+        data = utf8.decode(frame);
+      } catch {
+        // Not UTF-8: RFC 7977 §4.2 wants a binary message for binary content.
+      }
+    }
+    try {
+      this.#ws.send(data);
+    } catch (e) {
+      throw new MsrpWebSocketError("closed", "the WebSocket is closed", { cause: e });
+    }
     while (this.#ws.bufferedAmount >= this.#maxBufferedBytes) {
       this.#checkWritable();
       await this.#sleep();
     }
-    return p.length;
   }
 
   /**
-   * Closes the WebSocket (code 1000) and drops unread bytes; a pending
-   * `read()` resolves with `null`. Does nothing when already closed.
+   * Closes the WebSocket with `code` (default 1000) and `reason` (cut to
+   * 123 bytes), and drops the messages not yet received: a pending
+   * {@linkcode receive} resolves with `null`. Does nothing when already
+   * closed. From the client side, where the platform allows only 1000 and
+   * 3000-4999, a code such as 1002 goes out as 4002.
    */
-  close(): void {
+  close(code: number = CLOSE_NORMAL, reason = ""): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#dropQueue();
-    closeSocket(this.#ws, CLOSE_NORMAL, "");
+    closeSocket(this.#ws, code, reason);
     this.#notify();
   }
 
@@ -229,37 +257,8 @@ export class WebSocketByteStream implements ByteStream {
     }
   }
 
-  #send(message: AlignedMessage): void {
-    let data: string | Uint8Array = message.bytes;
-    if (message.whole && this.#textFrames) {
-      try {
-        data = utf8.decode(message.bytes);
-      } catch {
-        // Not UTF-8: RFC 7977 §4.2 wants a binary message for binary content.
-      }
-    }
-    try {
-      this.#ws.send(data);
-    } catch (e) {
-      throw new MsrpWebSocketError("closed", "the WebSocket is closed", { cause: e });
-    }
-  }
-
-  #copyOut(buf: Uint8Array): number {
-    let n = 0;
-    while (n < buf.length && this.#head < this.#queue.length) {
-      const entry = this.#queue[this.#head];
-      if (entry instanceof Promise) break;
-      const take = Math.min(buf.length - n, entry.length - this.#offset);
-      buf.set(entry.subarray(this.#offset, this.#offset + take), n);
-      n += take;
-      this.#offset += take;
-      if (this.#offset === entry.length) {
-        this.#offset = 0;
-        this.#head++;
-      }
-    }
-    this.#unread -= n;
+  // Drops the received entries from the queue once they pile up.
+  #compact(): void {
     if (this.#head === this.#queue.length) {
       this.#queue = [];
       this.#head = 0;
@@ -267,17 +266,15 @@ export class WebSocketByteStream implements ByteStream {
       this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
     }
-    return n;
   }
 
   #dropQueue(): void {
     this.#queue = [];
     this.#head = 0;
-    this.#offset = 0;
     this.#unread = 0;
   }
 
-  // Wakes a waiting read and a waiting write.
+  // Wakes a waiting receive and a waiting send.
   #notify(): void {
     this.#wake?.resolve();
     this.#wake = undefined;
@@ -356,35 +353,4 @@ export class WebSocketByteStream implements ByteStream {
     this.#end.resolve();
     this.#notify();
   };
-}
-
-/** A {@linkcode WebSocketByteStream} over TLS: `MsrpConnection.secure` looks for `handshake`. */
-class SecureWebSocketByteStream extends WebSocketByteStream {
-  /** The browser API tells nothing about the TLS handshake; no ALPN is used. */
-  handshake(): Promise<Deno.TlsHandshakeInfo> {
-    return Promise.resolve({ alpnProtocol: null });
-  }
-}
-
-/** The byte stream of `ws`, with a `handshake` member when `options.secure`. */
-export function byteStream(
-  ws: WebSocket,
-  localAddr: Deno.NetAddr,
-  remoteAddr: Deno.NetAddr,
-  options: WebSocketConnOptions,
-): WebSocketByteStream {
-  return options.secure
-    ? new SecureWebSocketByteStream(ws, localAddr, remoteAddr, options)
-    : new WebSocketByteStream(ws, localAddr, remoteAddr, options);
-}
-
-/**
- * The one cast of this module. `MsrpConnection` (and so
- * `MsrpEndpoint.adopt`) uses only `read`, `write`, `close`, `localAddr`,
- * `remoteAddr` and whether `handshake` exists; the stream has those and
- * nothing else of `Deno.Conn` (no `readable`, `writable`, `closeWrite`,
- * `ref`, `unref` or `Symbol.dispose`).
- */
-export function asConn(stream: WebSocketByteStream): Deno.Conn {
-  return stream as ByteStream as Deno.Conn;
 }
