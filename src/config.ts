@@ -35,8 +35,19 @@ export interface Config {
   readonly maxConnectionsPerIp: number;
   /** Body bytes per chunk sent. */
   readonly chunkSize: number;
-  /** Where content and the database live. */
+  /** Where content (and the SQLite database) live. */
   readonly dataDir: string;
+  /** `postgres://…`: the shared PostgreSQL database; SQLite under `dataDir` when unset. */
+  readonly databaseUrl: string | undefined;
+  /**
+   * This instance's name in a shared database: its sessions, claims and
+   * webhook leases are recorded under it. Stable across restarts.
+   */
+  readonly instanceId: string;
+  /** Where the other instances reach this one's HTTP API (requests for its sessions go there). */
+  readonly instanceUrl: string;
+  /** An instance without a heartbeat for this long is taken over by a survivor, ms. */
+  readonly instanceLeaseMs: number;
   /** Log level. */
   readonly logLevel: LogLevel;
   /** HTTP path serving MSRP over WebSocket. */
@@ -309,6 +320,55 @@ function tls(env: Record<string, string | undefined>) {
   return { httpTlsCert, httpTlsKey, msrpTlsCert, msrpTlsKey, msrpTlsClientCa };
 }
 
+function databaseUrl(v: string | undefined): string | undefined {
+  if (v === undefined || v === "") return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(v);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^postgres(?:ql)?:$/.test(url.protocol)) {
+    // The value may hold a password: it is not repeated.
+    throw new ConfigError("DATABASE_URL must be a postgres:// or postgresql:// URL");
+  }
+  return v;
+}
+
+const INSTANCE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function instanceId(v: string | undefined, httpPort: number): string {
+  const id = v || `${Deno.hostname()}:${httpPort}`;
+  if (!INSTANCE_ID.test(id)) {
+    throw new ConfigError(
+      `INSTANCE_ID must be 1 to 64 characters of letters, digits, . _ : -, got "${id}"`,
+    );
+  }
+  return id;
+}
+
+function instanceUrl(
+  v: string | undefined,
+  httpHost: string,
+  httpPort: number,
+  tls: boolean,
+): string {
+  if (v === undefined || v === "") {
+    const host = httpHost === "0.0.0.0" || httpHost === "::" ? "127.0.0.1" : httpHost;
+    return `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${httpPort}`;
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(v);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.pathname !== "/" || url.search || url.hash) {
+    throw new ConfigError(`INSTANCE_URL must be an http(s) origin like http://10.0.0.5:8080`);
+  }
+  return url.origin;
+}
+
 // A received chunk larger than the largest message makes no sense: the
 // default is the message limit, and a larger setting is refused.
 function maxChunkBytes(env: Record<string, string | undefined>, maxMessageBytes: number): number {
@@ -329,9 +389,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const hook = webhookUrl(env.WEBHOOK_URL);
   const maxMessageBytes = int(env, "MAX_MESSAGE_BYTES", 1024 * 1024 * 1024, 1);
+  const httpPort = port(env, "HTTP_PORT", 8080);
+  const httpHost = env.HTTP_HOST || "127.0.0.1";
+  const tlsFiles = tls(env);
   return {
-    httpHost: env.HTTP_HOST || "127.0.0.1",
-    httpPort: port(env, "HTTP_PORT", 8080),
+    httpHost,
+    httpPort,
     apiToken: secret(env, "API_TOKEN"),
     msrpHost: env.MSRP_HOST || "127.0.0.1",
     msrpPort: port(env, "MSRP_PORT", 2855),
@@ -343,6 +406,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxConnectionsPerIp: int(env, "MAX_CONNECTIONS_PER_IP", 1_000, 1),
     chunkSize: int(env, "CHUNK_SIZE", 64 * 1024, 1),
     dataDir: env.DATA_DIR || "./data",
+    databaseUrl: databaseUrl(env.DATABASE_URL),
+    instanceId: instanceId(env.INSTANCE_ID, httpPort),
+    instanceUrl: instanceUrl(env.INSTANCE_URL, httpHost, httpPort, !!tlsFiles.httpTlsCert),
+    instanceLeaseMs: int(env, "INSTANCE_LEASE_MS", 15_000, 1000),
     logLevel,
     wsPath: wsPath(env.WS_PATH),
     webhookUrl: hook,
@@ -377,6 +444,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dataQuotaBytes: int(env, "DATA_QUOTA_BYTES", 16 * 1024 * 1024 * 1024, 1),
     sipMaxMessageBytes: int(env, "SIP_MAX_MESSAGE_BYTES", 64 * 1024, 1024),
     eslOutboundAllow: addressRules(env, "ESL_OUTBOUND_ALLOW", "127.0.0.0/8,::1"),
-    ...tls(env),
+    ...tlsFiles,
   };
 }

@@ -16,6 +16,7 @@ import { type Bridge, BridgeError } from "../bridge/mod.ts";
 import { StoreError } from "../store/mod.ts";
 import { bearerAuth } from "./auth.ts";
 import { browserGuard } from "./browser_guard.ts";
+import { forwardToOwner } from "./forward.ts";
 import { consoleRoutes } from "./console/mod.ts";
 import { ApiProblem, problemResponse } from "./problem.ts";
 import { lengthRequired } from "./upload.ts";
@@ -155,6 +156,32 @@ export function createApp(
     }),
   );
   if (config.apiToken !== undefined) app.use("/v1/*", bearerAuth(config.apiToken, authThrottle));
+  // Operations on a session another instance serves go to it (GETs read the shared store).
+  const instanceId = bridge.instanceId;
+  app.use(
+    "/v1/sessions/:id/*",
+    forwardToOwner({
+      methods: ["POST", "PUT"],
+      locate: (c) => bridge.locateSession(c.req.param("id") ?? ""),
+      instanceId,
+    }),
+  );
+  app.use(
+    "/v1/sessions/:id",
+    forwardToOwner({
+      methods: ["DELETE"],
+      locate: (c) => bridge.locateSession(c.req.param("id") ?? ""),
+      instanceId,
+    }),
+  );
+  app.use(
+    "/v1/messages/:id/content",
+    forwardToOwner({
+      methods: ["GET", "HEAD"],
+      locate: (c) => bridge.locateMessage(c.req.param("id") ?? ""),
+      instanceId,
+    }),
+  );
   app.use("/v1/*", refuseChunked());
   app.use("/v1/*", jsonBodyLimit(Math.min(MAX_JSON_BYTES, config.maxUploadBytes)));
   systemRoutes(app, bridge, INFO);

@@ -29,6 +29,10 @@ export function renderMetrics(m: BridgeMetrics): string {
   const backlog = m.webhookBacklog ?? { pending: 0, exhausted: 0 };
   const failures = [...m.failuresByCode].sort(([a], [b]) => a - b);
   return [
+    // INSTANCE_ID is letters, digits and . _ : - only: nothing to escape.
+    family("msrp_bridge_instance_info", "gauge", "This instance and its database.", [
+      [`{instance="${m.instance}",database="${m.database}"}`, 1],
+    ]),
     family("msrp_bridge_sessions_open", "gauge", "MSRP sessions open.", [["", m.sessionsOpen]]),
     family("msrp_bridge_msrp_connections", "gauge", "MSRP connections open.", [
       ["", m.msrpConnections],

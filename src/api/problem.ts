@@ -32,6 +32,7 @@ const KINDS = {
   "session-limit": { status: 503, title: "Session limit reached" },
   "connection-limit": { status: 503, title: "Connection limit reached" },
   "shutting-down": { status: 503, title: "Shutting down" },
+  "instance-unavailable": { status: 503, title: "Instance unavailable" },
   "not-ready": { status: 503, title: "Not ready" },
 } as const;
 

@@ -17,12 +17,13 @@ import {
   ContentQuota,
   openStore,
   type RecoveryResult,
+  SqliteStore,
   type Store,
 } from "../store/mod.ts";
 import { WebhookDispatcher, type WebhookReplyHandler } from "../webhooks/mod.ts";
 import { BridgeError, errorText } from "./errors.ts";
 
-/** How often the store's WAL is checkpointed from a worker (off the event loop). */
+/** How often the SQLite store's WAL is checkpointed from a worker (off the event loop). */
 const CHECKPOINT_INTERVAL_MS = 1000;
 /** WAL pages after which a commit checkpoints by itself, should the worker fall behind. */
 const FALLBACK_AUTOCHECKPOINT_PAGES = 16384;
@@ -95,15 +96,23 @@ export class Runtime {
     let store: Store | undefined;
     let checkpointer: Checkpointer | undefined;
     try {
-      store = openStore(config.dataDir, { walAutocheckpointPages: FALLBACK_AUTOCHECKPOINT_PAGES });
-      checkpointer = new Checkpointer(
-        store.path,
-        CHECKPOINT_INTERVAL_MS,
-        (error) => log.warn("wal checkpoint failed", { error }),
-      );
-      const recovered = store.recoverAfterRestart();
-      const quota = new ContentQuota(config.dataQuotaBytes, store.storedContentBytes());
+      store = await openStore(config.dataDir, {
+        databaseUrl: config.databaseUrl,
+        instanceId: config.instanceId,
+        walAutocheckpointPages: FALLBACK_AUTOCHECKPOINT_PAGES,
+      });
+      if (store instanceof SqliteStore) {
+        checkpointer = new Checkpointer(
+          store.path,
+          CHECKPOINT_INTERVAL_MS,
+          (error) => log.warn("wal checkpoint failed", { error }),
+        );
+      }
+      const recovered = await store.recoverAfterRestart();
+      const quota = new ContentQuota(config.dataQuotaBytes, await store.storedContentBytes());
       log.info("store opened", {
+        database: store.kind,
+        instance: store.instanceId,
         dataDir: config.dataDir,
         endedSessions: recovered.endedSessions,
         failedMessages: recovered.failedMessages,
@@ -124,7 +133,7 @@ export class Runtime {
       return recovered;
     } catch (e) {
       await checkpointer?.stop();
-      store?.close();
+      await store?.close();
       throw e;
     }
   }
@@ -161,8 +170,8 @@ export class Runtime {
   async close(): Promise<void> {
     const { store, checkpointer, dispatcher } = this.#resources;
     await dispatcher?.stop();
-    await checkpointer.stop();
-    store.close();
+    await checkpointer?.stop();
+    await store.close();
     this.#state = "stopped";
   }
 
@@ -175,7 +184,7 @@ export class Runtime {
 /** What {@linkcode Runtime.open} opened. */
 interface Opened {
   readonly store: Store;
-  readonly checkpointer: Checkpointer;
+  readonly checkpointer: Checkpointer | undefined;
   readonly quota: ContentQuota;
   readonly endpoint: MsrpEndpoint;
   readonly msrpTls: MsrpTls | undefined;

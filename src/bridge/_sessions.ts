@@ -70,6 +70,10 @@ export class Sessions {
   readonly #live = new Map<string, MsrpSession>();
   readonly #pluginViews = new Map<string, PluginSession>();
   readonly #files = new Map<string, SessionFile>();
+  /** Sessions closed whose rows are being ended. */
+  readonly #ending = new Map<string, Promise<void>>();
+  /** Work that ends before its session's row does, by session id (see {@linkcode hold}). */
+  readonly #holds = new Map<string, Set<Promise<unknown>>>();
 
   /** Creates sessions on `rt`'s endpoint whose received messages go to `sink`. */
   constructor(rt: Runtime, events: EventLog, sink: SinkFactory) {
@@ -93,10 +97,10 @@ export class Sessions {
    *
    * @throws {BridgeError} `not-found` without such a session, `session-closed` when it ended.
    */
-  open(id: string): MsrpSession {
+  async open(id: string): Promise<MsrpSession> {
     const session = this.#live.get(id);
     if (session) return session;
-    if (!this.#rt.store.getSession(id)) {
+    if (!await this.#rt.store.getSession(id)) {
       throw new BridgeError("not-found", `no session ${id}`, "id");
     }
     throw new BridgeError("session-closed", `session ${id} has ended`, "id");
@@ -130,66 +134,104 @@ export class Sessions {
     }
   }
 
-  /** Records a new session, of kind `file-transfer` with `details.file`, and follows its start and end. */
-  record(
+  /**
+   * Records a new session, of kind `file-transfer` with `details.file`, and
+   * follows its start and end; resolves once its row is stored (before the
+   * peer learns where to connect, so that its messages find the row).
+   */
+  async record(
     session: MsrpSession,
     direction: "in" | "out",
     remotePath: readonly string[],
     details: SessionDetails = {},
-  ): void {
+  ): Promise<void> {
     const { store, log, plugins } = this.#rt;
-    store.insertSession({
+    this.#live.set(session.id, session);
+    // Only a file coming to us is checked on receipt; a send-only session of ours receives none.
+    if (details.file && direction === "in") this.#files.set(session.id, details.file);
+    const view = pluginSession(session, { direction });
+    this.#pluginViews.set(session.id, view);
+    const inserted = store.insertSession({
       id: session.id,
       direction,
       localUri: session.localUri,
       remotePath,
       ...details,
     });
-    this.#live.set(session.id, session);
-    // Only a file coming to us is checked on receipt; a send-only session of ours receives none.
-    if (details.file && direction === "in") this.#files.set(session.id, details.file);
-    const view = pluginSession(session, { direction });
-    this.#pluginViews.set(session.id, view);
-    session.ready.then(() => {
-      if (session.closed) return;
-      const row = store.updateSession(session.id, {
-        state: "active",
-        remotePath: session.remotePath ?? remotePath,
-      });
-      this.#events.publish(createEvent("session.started", sessionEventData(row)));
-      log.info("session started", { sessionId: session.id });
-      if (plugins) this.#rt.track(plugins.sessionStarted(view));
-    }, () => {});
+    // The row's changes follow one another: inserted, then started, then ended.
+    const started = this.#rt.track(
+      Promise.all([inserted, session.ready]).then(async () => {
+        if (session.closed) return;
+        const row = await store.updateSession(session.id, {
+          state: "active",
+          remotePath: session.remotePath ?? remotePath,
+        });
+        await this.#events.publish(createEvent("session.started", sessionEventData(row)));
+        log.info("session started", { sessionId: session.id });
+        if (plugins) this.#rt.track(plugins.sessionStarted(view));
+      }, () => {}),
+    );
     session.addEventListener("close", (e) => {
       const reason = (e as SessionCloseEvent).reason;
+      const endedAt = Date.now();
       this.#live.delete(session.id);
       this.#files.delete(session.id);
-      const row = store.updateSession(session.id, {
-        state: "ended",
-        endedAt: Date.now(),
-        endReason: reason,
-      });
-      this.#events.publish(createEvent("session.ended", sessionEventData(row)));
-      log.info("session ended", { sessionId: session.id, reason });
       this.#pluginViews.delete(session.id);
-      if (plugins) this.#rt.track(plugins.sessionEnded(view, reason));
+      const ending = this.#rt.track((async () => {
+        await inserted;
+        await started;
+        await this.#settle(session.id);
+        const row = await store.updateSession(session.id, {
+          state: "ended",
+          endedAt,
+          endReason: reason,
+        });
+        await this.#events.publish(createEvent("session.ended", sessionEventData(row)));
+        log.info("session ended", { sessionId: session.id, reason });
+        if (plugins) this.#rt.track(plugins.sessionEnded(view, reason));
+      })()).finally(() => this.#ending.delete(session.id));
+      this.#ending.set(session.id, ending.catch(() => {}));
     }, { once: true });
+    try {
+      await inserted;
+    } catch (e) {
+      session.close("session not recorded");
+      throw e;
+    }
   }
 
   /**
-   * Ends session `id` (messages in flight fail with `reason`); a no-op when it has ended.
+   * Ends session `id` (messages in flight fail with `reason`) and resolves
+   * once its row says so; a no-op when it has ended.
    *
    * @throws {BridgeError} `not-found` without such a session.
    */
-  close(id: string, reason: string): void {
-    const session = this.#live.get(id);
-    if (session) {
-      session.close(reason);
-      return;
-    }
-    if (!this.#rt.store.getSession(id)) {
+  async close(id: string, reason: string): Promise<void> {
+    this.#live.get(id)?.close(reason);
+    const ending = this.#ending.get(id);
+    if (ending) return await ending;
+    if (!await this.#rt.store.getSession(id)) {
       throw new BridgeError("not-found", `no session ${id}`, "id");
     }
+  }
+
+  /**
+   * Makes the end of session `sessionId` wait for `work`: its row becomes
+   * `ended`, and `session.ended` is published, once the outcomes of its
+   * messages are stored and published.
+   */
+  hold(sessionId: string, work: Promise<unknown>): void {
+    let holds = this.#holds.get(sessionId);
+    if (!holds) this.#holds.set(sessionId, holds = new Set());
+    const held = work.catch(() => {}).finally(() => holds.delete(held));
+    holds.add(held);
+  }
+
+  /** Resolves once no work holds the end of session `id`. */
+  async #settle(id: string): Promise<void> {
+    const holds = this.#holds.get(id);
+    while (holds && holds.size > 0) await Promise.allSettled([...holds]);
+    this.#holds.delete(id);
   }
 
   /** Closes every open session with `reason`. */
@@ -198,12 +240,12 @@ export class Sessions {
   }
 
   /** The row of session `id`. */
-  get(id: string): SessionRecord | undefined {
+  get(id: string): Promise<SessionRecord | undefined> {
     return this.#rt.store.getSession(id);
   }
 
   /** A page of session rows, newest first. */
-  list(query: SessionQuery = {}): Page<SessionRecord> {
+  list(query: SessionQuery = {}): Promise<Page<SessionRecord>> {
     return this.#rt.store.listSessions(query);
   }
 }

@@ -16,6 +16,7 @@ import { composingEventData, createEvent, type FileTransferData } from "../webho
 import { Runtime } from "./_runtime.ts";
 import { type SessionQuery, Sessions } from "./_sessions.ts";
 import { Calls, type EslState } from "./calls.ts";
+import { Cluster, type SessionLocation } from "./cluster.ts";
 import { EventLog, type EventSubscriber, replyToWebhook } from "./events.ts";
 import { Files, type FileSendRequest } from "./files.ts";
 import { type BridgeMetrics, Health, type Readiness } from "./health.ts";
@@ -56,6 +57,7 @@ export class Bridge {
   readonly #files: Files;
   readonly #pager: Pager;
   readonly #health: Health;
+  readonly #cluster: Cluster;
 
   /**
    * Creates a stopped bridge; {@linkcode start} opens everything. `plugins`
@@ -77,7 +79,8 @@ export class Bridge {
     this.#files = new Files(rt, this.#events, this.#sessions, this.#calls, this.#messaging);
     this.#pager = new Pager(rt, this.#events, this.#calls);
     this.#health = new Health(rt, this.#sessions, this.#messaging, this.#calls);
-    plugins?.onComposing((event) => this.#composing(event));
+    this.#cluster = new Cluster(rt, this.#events, this.#calls);
+    plugins?.onComposing((event) => this.#rt.track(this.#composing(event)));
   }
 
   /** The service logger. */
@@ -106,13 +109,15 @@ export class Bridge {
     const recovered = await rt.open((event, reply) =>
       replyToWebhook(event, reply, this.#messaging, rt.log)
     );
-    this.#events.publishRecovered(recovered);
+    await this.#events.start();
+    await this.#events.publishRecovered(recovered);
     await this.#files.clearSpool();
     rt.log.info("msrp listening", { uri: rt.endpoint.ownUri });
     rt.dispatcher?.start();
     rt.log.info("webhooks", { enabled: rt.dispatcher !== undefined });
     rt.run();
     try {
+      await this.#cluster.start();
       this.#calls.start();
     } catch (e) {
       await this.stop();
@@ -130,6 +135,7 @@ export class Bridge {
     if (!rt.running) return;
     rt.beginStopping();
     this.#events.closeSubscribers();
+    await this.#cluster.stop();
     await this.#calls.close();
     this.#sessions.closeAll("shutdown");
     await rt.endpoint.close();
@@ -139,13 +145,31 @@ export class Bridge {
     rt.log.info("bridge stopped");
   }
 
+  /** The instance this process is (`INSTANCE_ID`). */
+  get instanceId(): string {
+    return this.#rt.config.instanceId;
+  }
+
+  /**
+   * Where session `id` is served: here (also for an unknown id), by another
+   * instance sharing the store, or by one that was lost.
+   */
+  locateSession(id: string): Promise<SessionLocation> {
+    return this.#cluster.locateSession(id);
+  }
+
+  /** Where the session of message `id` is served, and its content kept. */
+  locateMessage(id: string): Promise<SessionLocation> {
+    return this.#cluster.locateMessage(id);
+  }
+
   /** What `/readyz` reports. */
   readiness(): Promise<Readiness> {
     return this.#health.readiness();
   }
 
   /** Counters and gauges for `/metrics`. */
-  metrics(): BridgeMetrics {
+  metrics(): Promise<BridgeMetrics> {
     return this.#health.metrics();
   }
 
@@ -158,7 +182,7 @@ export class Bridge {
   }
 
   /** Up to `limit` logged events after sequence number `after`, oldest first (for replay). */
-  eventsSince(after: number, limit: number): EventRecord[] {
+  eventsSince(after: number, limit: number): Promise<EventRecord[]> {
     return this.#events.since(after, limit);
   }
 
@@ -167,12 +191,12 @@ export class Bridge {
    * line is, else TCP), records it and connects to the peer when our
    * negotiated role is active; otherwise the peer connects to us.
    */
-  createSessionFromOffer(sdp: string): AnsweredSession {
+  createSessionFromOffer(sdp: string): Promise<AnsweredSession> {
     return this.#media.answer(sdp);
   }
 
   /** Creates a session with our offer (`a=setup:actpass`); see {@linkcode applyAnswer}. */
-  createOffer(): OfferedSession {
+  createOffer(): Promise<OfferedSession> {
     return this.#media.offer();
   }
 
@@ -201,7 +225,7 @@ export class Bridge {
   }
 
   /** The state of a file we push, by its id (its session's), or `undefined`. */
-  getFileTransfer(id: string): FileTransferData | undefined {
+  getFileTransfer(id: string): Promise<FileTransferData | undefined> {
     return this.#files.get(id);
   }
 
@@ -219,27 +243,30 @@ export class Bridge {
     sessionId: string,
     body: string | Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
     options: BridgeSendOptions,
-  ): SentMessage {
+  ): Promise<SentMessage> {
     return this.#messaging.send(sessionId, body, options);
   }
 
-  /** Ends a session (messages in flight fail with `reason`); a no-op when it has ended. */
-  closeSession(id: string, reason: string): void {
-    this.#sessions.close(id, reason);
+  /**
+   * Ends a session (messages in flight fail with `reason`) and resolves once
+   * its row says so; a no-op when it has ended.
+   */
+  closeSession(id: string, reason: string): Promise<void> {
+    return this.#sessions.close(id, reason);
   }
 
   /** The row of session `id`; throws before {@linkcode start}. */
-  getSession(id: string): SessionRecord | undefined {
+  getSession(id: string): Promise<SessionRecord | undefined> {
     return this.#sessions.get(id);
   }
 
   /** A page of session rows, newest first; throws before {@linkcode start}. */
-  listSessions(query: SessionQuery = {}): Page<SessionRecord> {
+  listSessions(query: SessionQuery = {}): Promise<Page<SessionRecord>> {
     return this.#sessions.list(query);
   }
 
   /** The row of message `id`; throws before {@linkcode start}. */
-  getMessage(id: string): MessageRecord | undefined {
+  getMessage(id: string): Promise<MessageRecord | undefined> {
     return this.#messaging.get(id);
   }
 
@@ -248,15 +275,15 @@ export class Bridge {
    *
    * @throws {BridgeError} `not-found` without such a session.
    */
-  listMessages(sessionId: string, options: ListOptions = {}): Page<MessageRecord> {
+  listMessages(sessionId: string, options: ListOptions = {}): Promise<Page<MessageRecord>> {
     return this.#messaging.list(sessionId, options);
   }
 
   /** A composing indication a plugin announced (RFC 3994), published as `session.composing`. */
-  #composing({ session, indication }: ComposingIndication): void {
+  async #composing({ session, indication }: ComposingIndication): Promise<void> {
     if (!this.#rt.running) return;
-    const row = this.#sessions.get(session.id);
-    this.#events.publish(
+    const row = await this.#sessions.get(session.id);
+    await this.#events.publish(
       createEvent("session.composing", composingEventData(session.id, row, indication)),
     );
   }

@@ -26,6 +26,9 @@ import { pushedFile, type Sessions } from "./_sessions.ts";
 import { BridgeError, dialTarget, errorText, sdpFailure } from "./errors.ts";
 import { CONNECT_WAIT_MS, type Media, type OfferedSession } from "./media.ts";
 
+/** A FreeSWITCH channel UUID. */
+const CHANNEL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** State of the connection to the PBX's event socket. */
 export type EslState = "off" | "connecting" | "connected" | "disconnected";
 
@@ -100,6 +103,18 @@ export class Calls {
     if (mode === "outbound") this.#startOutboundSocket();
   }
 
+  /**
+   * Hangs up the PBX channel `uuid` (of a session another instance owned and
+   * lost); resolves `false` when there is no event socket, the id is not a
+   * channel UUID, or FreeSWITCH does not know the channel.
+   */
+  async hangUpChannel(uuid: string): Promise<boolean> {
+    // Only a UUID reaches the event socket: the id comes from the shared store.
+    if (!this.#esl || !CHANNEL_UUID.test(uuid)) return false;
+    const reply = await this.#esl.api(`uuid_kill ${uuid} LOSE_RACE`);
+    return !reply.startsWith("-ERR");
+  }
+
   /** Ends every call and the event-socket connection. */
   async close(): Promise<void> {
     await this.#calls?.close();
@@ -163,7 +178,12 @@ export class Calls {
     };
     const offer = buildOffer(local);
     const callId = `${session.id}@${server.hostname}`;
-    this.#sessions.record(session, "out", [], { toUri: to, callId, file });
+    try {
+      await this.#sessions.record(session, "out", [], { toUri: to, callId, file });
+    } catch (e) {
+      await ua.close();
+      throw e;
+    }
     const ended = Promise.withResolvers<void>();
     // Closed while ringing (e.g. DELETE): the INVITE is cancelled (RFC 3261 §9.1).
     const ringing = new AbortController();
@@ -188,7 +208,7 @@ export class Calls {
     }
     const { status, reason, dialog } = result;
     const cause = /text="([^"]*)"/.exec(headerOf(result.response, "reason") ?? "")?.[1] ?? null;
-    store.updateSession(session.id, { sipStatus: status, hangupCause: cause });
+    await store.updateSession(session.id, { sipStatus: status, hangupCause: cause });
     if (!dialog) {
       const cancelled = session.closed;
       session.close(`sip ${status} ${reason}`);
@@ -219,7 +239,7 @@ export class Calls {
       session.close("answer not acceptable");
       throw sdpFailure(e, "answer");
     }
-    store.updateSession(session.id, { remotePath: accepted.remotePath });
+    await store.updateSession(session.id, { remotePath: accepted.remotePath });
     log.info("originate answered", { sessionId: session.id, to, role: accepted.setup });
     await this.#media.connect(session, accepted);
     return { id: session.id, offer };
@@ -238,6 +258,7 @@ export class Calls {
       esl,
       endpoint: this.#rt.endpoint,
       createSession: () => this.#sessions.create("tcp"),
+      claim: (info) => this.#rt.store.claim(`call:${info.channelUuid}`),
       logger: log,
     });
     calls.addEventListener("answering", (e) => this.#recordCall(e as InboundCallEvent));
@@ -268,9 +289,10 @@ export class Calls {
    * Records the session of an inbound call with the caller's identity, of
    * kind `file-transfer` for an RFC 5547 push.
    */
-  #recordCall({ call }: InboundCallEvent): void {
+  #recordCall(event: InboundCallEvent): void {
+    const { call } = event;
     const info = call.info;
-    this.#sessions.record(call.session, "in", call.media.remotePath, {
+    event.waitUntil(this.#sessions.record(call.session, "in", call.media.remotePath, {
       file: pushedFile(call.media),
       fromUri: info.fromUri,
       toUri: info.toUri,
@@ -278,6 +300,6 @@ export class Calls {
       callId: info.callId,
       channelUuid: info.channelUuid,
       otherLegUuid: info.otherLegUuid,
-    });
+    }));
   }
 }

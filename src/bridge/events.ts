@@ -9,7 +9,7 @@
 
 import type { Logger } from "../log.ts";
 import { isMediaType } from "../msrp/mod.ts";
-import type { EventRecord, MessageRecord, RecoveryResult } from "../store/mod.ts";
+import type { EventRecord, MessageRecord, RecoveryResult, Store } from "../store/mod.ts";
 import {
   createEvent,
   messageEventData,
@@ -28,49 +28,90 @@ export interface EventSubscriber {
   close(): void;
 }
 
-/** The event log of the bridge and who hears of new events. */
+/** Events read from the log per query while telling subscribers. */
+const TAIL_PAGE = 500;
+/**
+ * How often the log is read for events that other instances appended (a
+ * store shared by several bridges); this instance's own are told at once.
+ */
+const SHARED_LOG_POLL_MS = 200;
+
+/**
+ * The event log of the bridge and who hears of new events. Subscribers hear
+ * of events in the log's order, read back from the log after they commit,
+ * so that on a shared store they hear every instance's events.
+ */
 export class EventLog {
   readonly #rt: Runtime;
   readonly #subscribers = new Set<EventSubscriber>();
+  /** The position of the last event told to subscribers. */
+  #told = 0;
+  #tailing: Promise<void> | undefined;
+  #again = false;
+  #poll: ReturnType<typeof setInterval> | undefined;
 
   /** Logs into `rt`'s store, and into its webhook outbox when webhooks are on. */
   constructor(rt: Runtime) {
     this.#rt = rt;
   }
 
-  /** Records an event, wakes webhook delivery and tells subscribers. */
-  publish(event: WebhookEvent): void {
-    this.notify(this.record(event));
+  /** Starts telling subscribers of events appended from now on. */
+  async start(): Promise<void> {
+    this.#told = await this.#rt.store.lastEventSeq();
+    if (this.#rt.store.kind === "postgres") {
+      this.#poll = setInterval(() => this.#tail(), SHARED_LOG_POLL_MS);
+    }
+  }
+
+  /** Records an event, then wakes webhook delivery and tells subscribers. */
+  publish(event: WebhookEvent): Promise<EventRecord> {
+    return this.#rt.track(
+      this.record(event).then((record) => {
+        this.notify();
+        return record;
+      }),
+    );
   }
 
   /**
    * Stores an event in the log (and the webhook outbox) without telling
-   * anyone, e.g. inside a transaction; {@linkcode notify} tells of it after.
+   * anyone, e.g. inside the transaction `store`; {@linkcode notify} tells of
+   * it after the commit.
    */
-  record(event: WebhookEvent): EventRecord {
-    return publishEvent(this.#rt.store, event, { webhook: this.#rt.dispatcher !== undefined });
+  record(event: WebhookEvent, store: Store = this.#rt.store): Promise<EventRecord> {
+    return publishEvent(store, event, { webhook: this.#rt.dispatcher !== undefined });
   }
 
-  /** Wakes webhook delivery and tells subscribers of a stored event. */
-  notify(record: EventRecord): void {
+  /** Wakes webhook delivery and tells subscribers of the events stored since the last time. */
+  notify(): void {
     this.#rt.dispatcher?.wake();
-    for (const subscriber of this.#subscribers) subscriber.event(record);
+    this.#tail();
   }
 
   /** Tells what the previous run left unfinished: its messages failed, its sessions ended. */
-  publishRecovered(recovered: RecoveryResult): void {
+  async publishRecovered(recovered: RecoveryResult): Promise<void> {
+    await this.recordRecovered(recovered);
+    this.notify();
+  }
+
+  /**
+   * Stores `message.failed` and `session.ended` for what a restart or a
+   * take-over ended, e.g. inside the transaction `store` that ended them;
+   * {@linkcode notify} tells of them after the commit.
+   */
+  async recordRecovered(recovered: RecoveryResult, store: Store = this.#rt.store): Promise<void> {
     const sessions = new Map(recovered.sessions.map((s) => [s.id, s]));
     for (const row of recovered.messages) {
-      const session = sessions.get(row.sessionId) ?? this.#rt.store.getSession(row.sessionId);
-      this.publish(createEvent("message.failed", messageEventData(row, session)));
+      const session = sessions.get(row.sessionId) ?? await store.getSession(row.sessionId);
+      await this.record(createEvent("message.failed", messageEventData(row, session)), store);
     }
     for (const row of recovered.sessions) {
-      this.publish(createEvent("session.ended", sessionEventData(row)));
+      await this.record(createEvent("session.ended", sessionEventData(row)), store);
     }
   }
 
   /**
-   * Calls `subscriber.event` for every event published from now on, until
+   * Calls `subscriber.event` for every event appended from now on, until
    * the returned function is called or {@linkcode closeSubscribers}; while
    * the bridge does not run, closes `subscriber` at once.
    */
@@ -85,13 +126,52 @@ export class EventLog {
 
   /** Tells every subscriber that no more events come, and forgets them. */
   closeSubscribers(): void {
+    clearInterval(this.#poll);
+    this.#poll = undefined;
     for (const subscriber of [...this.#subscribers]) subscriber.close();
     this.#subscribers.clear();
   }
 
   /** Up to `limit` logged events after sequence number `after`, oldest first. */
-  since(after: number, limit: number): EventRecord[] {
+  since(after: number, limit: number): Promise<EventRecord[]> {
     return this.#rt.store.eventsSince(after, limit);
+  }
+
+  /** Reads the log past the last event told and tells subscribers, one reader at a time. */
+  #tail(): void {
+    if (this.#tailing) {
+      this.#again = true;
+      return;
+    }
+    this.#tailing = this.#rt.track(this.#readNew())
+      .catch(() => {})
+      .finally(() => {
+        this.#tailing = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.#tail();
+        }
+      });
+  }
+
+  /** Tells subscribers of the events past the mark; with none, moves the mark to the end. */
+  async #readNew(): Promise<void> {
+    if (this.#subscribers.size === 0) {
+      const last = await this.#rt.store.lastEventSeq();
+      // A subscriber that came meanwhile reads from the mark instead: nothing is skipped.
+      if (this.#subscribers.size === 0) {
+        this.#told = Math.max(this.#told, last);
+        return;
+      }
+    }
+    let page: EventRecord[];
+    do {
+      page = await this.#rt.store.eventsSince(this.#told, TAIL_PAGE);
+      for (const record of page) {
+        this.#told = record.seq;
+        for (const subscriber of this.#subscribers) subscriber.event(record);
+      }
+    } while (page.length === TAIL_PAGE);
   }
 }
 
@@ -102,7 +182,7 @@ export interface WebhookReplyTarget {
   /** Session `sessionId` is open. */
   isOpen(sessionId: string): boolean;
   /** Sends `text` into an open session and returns its message row. */
-  sendText(sessionId: string, text: string, contentType: string): MessageRecord;
+  sendText(sessionId: string, text: string, contentType: string): Promise<MessageRecord>;
 }
 
 /**
@@ -111,12 +191,12 @@ export interface WebhookReplyTarget {
  * open, or whose `contentType` is not a media type (RFC 4975 §9: no header
  * injection through it) is logged and dropped.
  */
-export function replyToWebhook(
+export async function replyToWebhook(
   event: WebhookEvent,
   reply: WebhookReply,
   target: WebhookReplyTarget,
   log: Logger,
-): void {
+): Promise<void> {
   if (event.type === "pager.received") return;
   const sessionId = event.data.sessionId;
   if (!target.running || !target.isOpen(sessionId)) {
@@ -128,6 +208,6 @@ export function replyToWebhook(
     log.warn("webhook reply dropped: its contentType is not a media type", { sessionId });
     return;
   }
-  const record = target.sendText(sessionId, reply.text, contentType);
+  const record = await target.sendText(sessionId, reply.text, contentType);
   log.info("webhook reply sent", { sessionId, messageId: record.id });
 }

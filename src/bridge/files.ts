@@ -9,7 +9,7 @@
  */
 
 import { createHash } from "node:crypto";
-import type { DeliveryResult, OutgoingMessage } from "../session/mod.ts";
+import type { DeliveryResult } from "../session/mod.ts";
 import type { MessageRecord, SessionFile, SessionRecord } from "../store/mod.ts";
 import { createEvent, type FileTransferData, fileTransferData } from "../webhooks/mod.ts";
 import { isMediaType } from "../msrp/media_type.ts";
@@ -18,7 +18,7 @@ import type { Sessions } from "./_sessions.ts";
 import type { Calls } from "./calls.ts";
 import { BridgeError, dialTarget, errorText } from "./errors.ts";
 import type { EventLog } from "./events.ts";
-import type { Messaging } from "./messaging.ts";
+import type { Messaging, SentMessage } from "./messaging.ts";
 
 /** Where files wait, under `DATA_DIR`, until they are sent. */
 const SPOOL_DIR = "outgoing";
@@ -196,31 +196,32 @@ export class Files {
       await release();
       throw e;
     }
-    let outgoing: OutgoingMessage;
+    let sent: SentMessage;
     try {
-      outgoing = this.#messaging.send(sessionId, spooled(path), {
+      sent = await this.#messaging.send(sessionId, spooled(path), {
         contentType: request.type,
         size,
         report: true,
-      }).outgoing;
+      });
     } catch (e) {
       // The session ended between the answer and now (e.g. a BYE).
       await release();
       throw e;
     }
-    this.#rt.track(outgoing.done.then(async (result) => {
-      this.#finished(sessionId, result);
+    this.#rt.track(sent.outgoing.done.then(async (result) => {
+      await this.#finished(sessionId, result);
       await release();
-      this.#publish(sessionId);
+      await sent.settled;
+      await this.#publish(sessionId);
     }));
-    return this.get(sessionId)!;
+    return (await this.get(sessionId))!;
   }
 
   /** The state of file transfer `id` (a file we pushed), or `undefined` without one. */
-  get(id: string): FileTransferData | undefined {
-    const session = this.#rt.store.getSession(id);
+  async get(id: string): Promise<FileTransferData | undefined> {
+    const session = await this.#rt.store.getSession(id);
     if (!isPush(session)) return undefined;
-    return fileTransferData(session, this.#message(id));
+    return fileTransferData(session, await this.#message(id));
   }
 
   get #spoolDir(): string {
@@ -228,8 +229,9 @@ export class Files {
   }
 
   /** The message that carries the file of session `id`. */
-  #message(id: string): MessageRecord | undefined {
-    return this.#rt.store.listMessages(id, { limit: 10 }).items.find((m) => m.direction === "out");
+  async #message(id: string): Promise<MessageRecord | undefined> {
+    const page = await this.#rt.store.listMessages(id, { limit: 10 });
+    return page.items.find((m) => m.direction === "out");
   }
 
   /**
@@ -267,20 +269,20 @@ export class Files {
   }
 
   /** Ends the session of a settled transfer: RFC 5547 §8, one file per session. */
-  #finished(sessionId: string, result: DeliveryResult): void {
+  async #finished(sessionId: string, result: DeliveryResult): Promise<void> {
     const reason = result.status === "failed"
       ? `file transfer failed: ${result.reason}`
       : FILE_DELIVERED;
     this.#rt.log.info("file transfer settled", { sessionId, status: result.status });
-    this.#sessions.close(sessionId, reason);
+    await this.#sessions.close(sessionId, reason);
   }
 
   /** Publishes `file.delivered` or `file.failed` for session `sessionId`. */
-  #publish(sessionId: string): void {
-    const data = this.get(sessionId);
+  async #publish(sessionId: string): Promise<void> {
+    const data = await this.get(sessionId);
     if (!data) return;
     const type = data.status === "delivered" ? "file.delivered" : "file.failed";
-    this.#events.publish(createEvent(type, data));
+    await this.#events.publish(createEvent(type, data));
   }
 }
 

@@ -23,6 +23,10 @@ export interface Readiness {
 
 /** Counters and gauges for `/metrics`, counted since start. */
 export interface BridgeMetrics extends MessageCounters {
+  /** This instance (`INSTANCE_ID`); metrics are per instance. */
+  readonly instance: string;
+  /** Which database keeps the state. */
+  readonly database: "sqlite" | "postgres";
   /** Sessions open now. */
   readonly sessionsOpen: number;
   /** MSRP connections open now. */
@@ -58,13 +62,15 @@ export class Health {
   }
 
   /** Counters and gauges for `/metrics`. */
-  metrics(): BridgeMetrics {
+  async metrics(): Promise<BridgeMetrics> {
     const rt = this.#rt;
     return {
+      instance: rt.config.instanceId,
+      database: rt.config.databaseUrl === undefined ? "sqlite" : "postgres",
       sessionsOpen: this.#sessions.openCount,
       msrpConnections: rt.opened ? rt.endpoint.connectionCount : 0,
       ...this.#messaging.counters(),
-      webhookBacklog: rt.dispatcher && rt.running ? rt.store.webhookBacklog() : undefined,
+      webhookBacklog: rt.dispatcher && rt.running ? await rt.store.webhookBacklog() : undefined,
       esl: this.#calls.eslState,
     };
   }
@@ -72,7 +78,7 @@ export class Health {
   async #storeWritable(): Promise<boolean> {
     try {
       const store = this.#rt.store;
-      store.transaction(() => {});
+      await store.ping();
       const probe = `${store.dataDir}/content/.ready-probe`;
       await Deno.writeTextFile(probe, "");
       await Deno.remove(probe);

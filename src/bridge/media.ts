@@ -68,7 +68,7 @@ export class Media {
    * @throws {BridgeError} `invalid-sdp`, `sdp-not-acceptable`, `session-limit`,
    * `shutting-down`.
    */
-  answer(sdp: string): AnsweredSession {
+  async answer(sdp: string): Promise<AnsweredSession> {
     this.#rt.checkRunning();
     let description: SessionDescription;
     try {
@@ -88,7 +88,7 @@ export class Media {
       throw sdpFailure(e, "offer");
     }
     const file = pushedFile(accepted);
-    this.#sessions.record(session, "in", accepted.remotePath, { file });
+    await this.#sessions.record(session, "in", accepted.remotePath, { file });
     const connected = this.connect(session, accepted);
     if (accepted.setup === "active") this.#rt.track(connected.catch(() => {}));
     this.#rt.log.info("session answered", { sessionId: session.id, role: accepted.setup });
@@ -96,13 +96,13 @@ export class Media {
   }
 
   /** Creates a session with our offer (`a=setup:actpass`); see {@linkcode applyAnswer}. */
-  offer(): OfferedSession {
+  async offer(): Promise<OfferedSession> {
     this.#rt.checkRunning();
     const session = this.#sessions.create("tcp");
     const local = this.localOffer(session);
     const offer = buildOffer(local);
-    this.#sessions.record(session, "out", []);
     this.#offers.set(session.id, local);
+    await this.#sessions.record(session, "out", []);
     session.addEventListener("close", () => this.#offers.delete(session.id), { once: true });
     this.#rt.log.info("session offered", { sessionId: session.id });
     return { id: session.id, offer };
@@ -120,7 +120,9 @@ export class Media {
     const local = this.#offers.get(id);
     const session = this.#sessions.live(id);
     if (!local || !session) {
-      if (!this.#sessions.get(id)) throw new BridgeError("not-found", `no session ${id}`, "id");
+      if (!await this.#sessions.get(id)) {
+        throw new BridgeError("not-found", `no session ${id}`, "id");
+      }
       throw new BridgeError("not-awaiting-answer", `session ${id} is not waiting for an answer`);
     }
     let accepted: AcceptedMedia;
@@ -130,9 +132,9 @@ export class Media {
       throw sdpFailure(e, "answer");
     }
     this.#offers.delete(id);
-    this.#rt.store.updateSession(id, { remotePath: accepted.remotePath });
+    await this.#rt.store.updateSession(id, { remotePath: accepted.remotePath });
     await this.connect(session, accepted);
-    return this.#sessions.get(id)!;
+    return (await this.#sessions.get(id))!;
   }
 
   /** Our offer (`a=setup:actpass`) for `session`. */
@@ -161,7 +163,7 @@ export class Media {
       await connectNegotiated(this.#rt.endpoint, session, accepted);
     } catch (e) {
       const reason = `connection failed: ${errorText(e)}`;
-      session.close(reason);
+      await this.#sessions.close(session.id, reason).catch(() => {});
       this.#rt.log.warn("msrp connect failed", { sessionId: session.id, error: errorText(e) });
       throw new BridgeError("connect-failed", reason);
     }

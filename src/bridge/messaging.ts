@@ -79,6 +79,8 @@ export interface SentMessage {
   readonly record: MessageRecord;
   /** The message being sent; `done` settles with the outcome. */
   readonly outgoing: OutgoingMessage;
+  /** The row once the outcome is stored (and `message.delivered` or `message.failed` logged). */
+  readonly settled: Promise<MessageRecord>;
 }
 
 /** What messaging counted since start, for `/metrics`. */
@@ -141,8 +143,8 @@ export class Messaging implements WebhookReplyTarget {
   }
 
   /** Sends `text` into an open session; see {@linkcode send}. */
-  sendText(sessionId: string, text: string, contentType: string): MessageRecord {
-    return this.send(sessionId, text, { contentType }).record;
+  async sendText(sessionId: string, text: string, contentType: string): Promise<MessageRecord> {
+    return (await this.send(sessionId, text, { contentType })).record;
   }
 
   /**
@@ -152,14 +154,14 @@ export class Messaging implements WebhookReplyTarget {
    *
    * @throws {BridgeError} `shutting-down`, `not-found`, `session-closed`.
    */
-  send(
+  async send(
     sessionId: string,
     body: string | Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
     options: BridgeSendOptions,
-  ): SentMessage {
+  ): Promise<SentMessage> {
     this.#rt.checkRunning();
-    const session = this.#sessions.open(sessionId);
-    const store = this.#rt.store;
+    const session = await this.#sessions.open(sessionId);
+    const { store, log } = this.#rt;
     const bytes = typeof body === "string" ? encoder.encode(body) : body;
     const size = bytes instanceof Uint8Array ? bytes.length : options.size;
     const outgoing = session.send(bytes, {
@@ -167,7 +169,9 @@ export class Messaging implements WebhookReplyTarget {
       successReport: options.report ?? false,
       size,
     });
-    const record = store.insertMessage({
+    const id = crypto.randomUUID();
+    const inserted = store.insertMessage({
+      id,
       sessionId,
       direction: "out",
       messageId: outgoing.messageId,
@@ -177,19 +181,26 @@ export class Messaging implements WebhookReplyTarget {
       // A short text is kept in the row, so transcripts show what was sent.
       text: bytes instanceof Uint8Array ? inlineText(outgoing.contentType, bytes) : undefined,
     });
-    // A message of one chunk settles in one round trip: its row goes from
-    // queued to the outcome, saving a write per text; longer ones show "sending".
+    // The row's changes follow its insert, one after another. A message of
+    // one chunk settles in one round trip: its row goes from queued to the
+    // outcome, saving a write per text; longer ones show "sending".
+    let changes: Promise<unknown> = inserted;
     const oneChunk = size !== undefined && size <= session.chunkSize;
     const onStatus = () => {
       if (outgoing.settled || (oneChunk && outgoing.status === "sending")) return;
-      store.updateMessage(record.id, { status: outgoing.status, bytes: outgoing.bytesSent });
+      const status = { status: outgoing.status, bytes: outgoing.bytesSent };
+      changes = changes.then(() => store.updateMessage(id, status)).catch((e) =>
+        log.warn("message row not updated", { sessionId, messageId: id, error: String(e) })
+      );
     };
     outgoing.addEventListener("status", onStatus);
-    this.#rt.track(outgoing.done.then((result) => {
+    const settled = this.#rt.track(outgoing.done.then(async (result) => {
       outgoing.removeEventListener("status", onStatus);
-      this.#settled(record.id, result);
+      await changes;
+      return await this.#settled(id, result);
     }));
-    return { record, outgoing };
+    this.#sessions.hold(sessionId, settled);
+    return { record: await inserted, outgoing, settled };
   }
 
   /**
@@ -204,15 +215,18 @@ export class Messaging implements WebhookReplyTarget {
   sink(sessionId: string, info: IncomingMessageInfo): IncomingMessageSink {
     let sink: StoreSink;
     const file = this.#sessions.file(sessionId);
+    // The session ends after this message's outcome is stored and published.
+    const outcome = Promise.withResolvers<void>();
     try {
       sink = new StoreSink(this.#rt.store, sessionId, info, {
         quota: this.#rt.quota,
         file: file && expectedFile(file, info.contentType),
-        onClose: (row) => this.#rt.track(this.#received(row)),
+        onClose: (row) => this.#rt.track(this.#received(row)).finally(outcome.resolve),
       });
     } catch (e) {
       throw this.#quotaRefusal(e, sessionId, info);
     }
+    this.#sessions.hold(sessionId, outcome.promise);
     return {
       write: (offset, bytes) => {
         try {
@@ -221,12 +235,18 @@ export class Messaging implements WebhookReplyTarget {
           throw this.#quotaRefusal(e, sessionId, info);
         }
       },
-      close: (outcome) => this.#rt.track(sink.close(outcome)),
+      close: (result) =>
+        this.#rt.track(
+          sink.close(result).catch((e) => {
+            outcome.resolve();
+            throw e;
+          }),
+        ),
     };
   }
 
   /** The row of message `id`. */
-  get(id: string): MessageRecord | undefined {
+  get(id: string): Promise<MessageRecord | undefined> {
     return this.#rt.store.getMessage(id);
   }
 
@@ -235,8 +255,8 @@ export class Messaging implements WebhookReplyTarget {
    *
    * @throws {BridgeError} `not-found` without such a session.
    */
-  list(sessionId: string, options: ListOptions = {}): Page<MessageRecord> {
-    if (!this.#sessions.get(sessionId)) {
+  async list(sessionId: string, options: ListOptions = {}): Promise<Page<MessageRecord>> {
+    if (!await this.#sessions.get(sessionId)) {
       throw new BridgeError("not-found", `no session ${sessionId}`, "id");
     }
     return this.#rt.store.listMessages(sessionId, options);
@@ -270,10 +290,10 @@ export class Messaging implements WebhookReplyTarget {
 
   async #received(row: MessageRecord): Promise<void> {
     const { store, log } = this.#rt;
-    const session = store.getSession(row.sessionId);
+    const session = await store.getSession(row.sessionId);
     if (row.status !== "received") {
       this.#incomingFailures++;
-      this.#events.publish(createEvent("message.failed", messageEventData(row, session)));
+      await this.#events.publish(createEvent("message.failed", messageEventData(row, session)));
       log.warn("message incomplete", { messageId: row.id, bytes: row.bytes });
       this.#fileDone(row);
       return;
@@ -286,13 +306,13 @@ export class Messaging implements WebhookReplyTarget {
       const body = await Deno.readFile(row.contentPath).catch(() => undefined);
       text = body && inlineText(row.contentType, body);
       // Kept in the row too, so transcripts list it without reading a file.
-      if (text !== undefined) store.updateMessage(row.id, { text });
+      if (text !== undefined) await store.updateMessage(row.id, { text });
     }
     if (await this.#consumedByPlugins(row)) {
       this.#fileDone(row);
       return;
     }
-    this.#events.publish(
+    await this.#events.publish(
       createEvent(
         "message.received",
         messageEventData(row, session, { text, contentUrl: contentUrl(row.id) }),
@@ -316,7 +336,7 @@ export class Messaging implements WebhookReplyTarget {
     const reason = row.status === "received"
       ? FILE_RECEIVED
       : `file transfer failed: ${row.errorReason ?? row.status}`;
-    this.#sessions.close(row.sessionId, reason);
+    this.#rt.track(this.#sessions.close(row.sessionId, reason));
   }
 
   /**
@@ -344,7 +364,7 @@ export class Messaging implements WebhookReplyTarget {
     );
     const delivered = applyOutcome(outcome, (sessionId, content) => {
       if (!this.isOpen(sessionId)) return false;
-      this.send(sessionId, content.body, { contentType: content.contentType });
+      this.#rt.track(this.send(sessionId, content.body, { contentType: content.contentType }));
       return true;
     }, log);
     if (!delivered) {
@@ -358,22 +378,23 @@ export class Messaging implements WebhookReplyTarget {
     return !delivered;
   }
 
-  #settled(id: string, result: DeliveryResult): void {
+  async #settled(id: string, result: DeliveryResult): Promise<MessageRecord> {
     const { store, plugins, log } = this.#rt;
     const failed = result.status === "failed";
     // The row and its event commit together; subscribers hear of it after the commit.
-    const { row, event } = store.transaction(() => {
-      const row = store.updateMessage(id, {
+    const row = await store.transaction(async (tx) => {
+      const row = await tx.updateMessage(id, {
         status: result.status,
         bytes: result.bytesSent,
         errorCode: failed ? result.code : null,
         errorReason: failed ? result.reason : null,
       });
-      const session = store.getSession(row.sessionId);
+      const session = await tx.getSession(row.sessionId);
       const type = failed ? "message.failed" : "message.delivered";
-      return { row, event: this.#events.record(createEvent(type, messageEventData(row, session))) };
+      await this.#events.record(createEvent(type, messageEventData(row, session)), tx);
+      return row;
     });
-    this.#events.notify(event);
+    this.#events.notify();
     if (failed) {
       this.#failures.set(result.code, (this.#failures.get(result.code) ?? 0) + 1);
     } else {
@@ -401,5 +422,6 @@ export class Messaging implements WebhookReplyTarget {
       code: result.code,
       bytes: result.bytesSent,
     });
+    return row;
   }
 }

@@ -1,8 +1,10 @@
 /**
  * The bridge's use cases behind one facade, {@linkcode Bridge}: SDP
  * offer/answer and connecting (`media.ts`), messages (`messaging.ts`), calls
- * through the PBX (`calls.ts`), files we push (`files.ts`), pager mode (`pager.ts`), the event log and
- * webhook replies (`events.ts`), readiness and metrics (`health.ts`).
+ * through the PBX (`calls.ts`), files we push (`files.ts`), pager mode
+ * (`pager.ts`), the event log and webhook replies (`events.ts`), readiness
+ * and metrics (`health.ts`), and several instances on one database
+ * (`cluster.ts`).
  *
  * @module
  */
@@ -10,6 +12,7 @@
 export { Bridge } from "./bridge.ts";
 export { BridgeError, type BridgeErrorCode } from "./errors.ts";
 export type { EslState } from "./calls.ts";
+export type { SessionLocation } from "./cluster.ts";
 export type { EventSubscriber } from "./events.ts";
 export type { FileSendRequest } from "./files.ts";
 export type { BridgeMetrics, Readiness } from "./health.ts";

@@ -84,10 +84,24 @@ export class Pager {
   /**
    * An event of the inbound event socket: an inbound SIP MESSAGE becomes
    * `pager.received` and goes to the plugins; our own sends come back with
-   * `Delivery-Failure` and are left alone, as is every other event.
+   * `Delivery-Failure` and are left alone, as is every other event. Bridges
+   * sharing a FreeSWITCH all see the event: only the one that claims it
+   * (its `Core-UUID` and `Event-Sequence`) handles it.
    */
   received(event: EslEvent): void {
     if (event.name !== "MESSAGE" || event.get("Delivery-Failure") !== undefined) return;
+    this.#rt.track(this.#claimed(event).then((ours) => ours ? this.#handle(event) : undefined));
+  }
+
+  /** Whether this instance handles `event`; an event without its sequence is handled. */
+  async #claimed(event: EslEvent): Promise<boolean> {
+    const core = event.get("Core-UUID");
+    const sequence = event.get("Event-Sequence");
+    if (core === undefined || sequence === undefined) return true;
+    return await this.#rt.store.claim(`pager:${core}:${sequence}`);
+  }
+
+  async #handle(event: EslEvent): Promise<void> {
     const data = {
       from: `sip:${event.get("from") ?? ""}`,
       to: `sip:${event.get("to") ?? ""}`,
@@ -96,7 +110,6 @@ export class Pager {
       contentType: event.get("type") ?? "text/plain",
       text: event.bodyText ?? "",
     };
-    this.#events.publish(createEvent("pager.received", data));
     this.#rt.log.info("pager received", { from: data.from, to: data.to });
     const plugins = this.#rt.plugins;
     if (plugins) {
@@ -109,5 +122,6 @@ export class Pager {
         text: data.text,
       }));
     }
+    await this.#events.publish(createEvent("pager.received", data));
   }
 }

@@ -48,6 +48,9 @@ export class CallAnswerer {
   readonly #endpoint: MsrpEndpoint;
   readonly #sessionOptions: SessionOptions;
   readonly #createSession: (() => MsrpSession) | undefined;
+  readonly #claim: ((call: CallInfo) => Promise<boolean>) | undefined;
+  /** Channels whose claim is being decided. */
+  readonly #claiming = new Set<string>();
   readonly #preferActive: boolean;
   readonly #answerTimeoutMs: number;
   readonly #connectTimeoutMs: number;
@@ -62,6 +65,7 @@ export class CallAnswerer {
     this.#endpoint = options.endpoint;
     this.#sessionOptions = options.session ?? {};
     this.#createSession = options.createSession;
+    this.#claim = options.claim;
     this.#preferActive = options.preferActive ?? false;
     this.#answerTimeoutMs = options.answerTimeoutMs ?? 10_000;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
@@ -76,17 +80,35 @@ export class CallAnswerer {
 
   /**
    * Serves a parked inbound channel: without an `m=message` line (an audio
-   * call), or not in bypass mode, it is `ignored`; an offer that cannot be
-   * served, or one beyond the session limit, is `rejected` with `respond
-   * 488`; otherwise FreeSWITCH is made to answer with our SDP.
+   * call), not in bypass mode, or claimed by another bridge, it is
+   * `ignored`; an offer that cannot be served, or one beyond the session
+   * limit, is `rejected` with `respond 488`; otherwise FreeSWITCH is made to
+   * answer with our SDP once the `answering` notice is done (a failure there
+   * rejects the call with `respond 503`).
    */
-  offer(uuid: string, event: EslEvent, control: ChannelControl): OfferOutcome {
+  async offer(uuid: string, event: EslEvent, control: ChannelControl): Promise<OfferOutcome> {
     const offer = event.remoteSdp;
-    if (this.#calls.has(uuid) || event.get("Call-Direction") !== "inbound") return "ignored";
+    if (this.#calls.has(uuid) || this.#claiming.has(uuid)) return "ignored";
+    if (event.get("Call-Direction") !== "inbound") return "ignored";
     if (offer === undefined || !/^m=message /m.test(offer)) return "ignored";
     if (event.get("variable_endpoint_disposition") !== "RECEIVED_NOMEDIA") {
       this.#log?.warn("msrp offer on a channel not in bypass mode left alone", { uuid });
       return "ignored";
+    }
+    const info = _callInfo(uuid, event);
+    if (this.#claim) {
+      this.#claiming.add(uuid);
+      try {
+        if (!await this.#claim(info)) {
+          this.#log?.info("msrp call claimed by another bridge", { uuid });
+          return "ignored";
+        }
+      } catch (error) {
+        this.#log?.error("msrp call not claimed: left alone", { uuid, error: String(error) });
+        return "ignored";
+      } finally {
+        this.#claiming.delete(uuid);
+      }
     }
     let session: MsrpSession | undefined;
     let answer: SdpAnswer;
@@ -111,12 +133,21 @@ export class CallAnswerer {
       this.track(this.quietly("respond 488", control.execute("respond", "488")));
       return "rejected";
     }
-    const call = new InboundCall(_callInfo(uuid, event), session, answer);
+    const call = new InboundCall(info, session, answer);
     expectNegotiatedPeer(this.#endpoint, session, call.media);
     this.#calls.set(uuid, call);
     this.#controls.set(call, control);
     session.addEventListener("close", () => this.#sessionClosed(call), { once: true });
-    this.#notices.answering(call);
+    try {
+      await this.#notices.answering(call);
+    } catch (error) {
+      this.#log?.error("msrp call rejected with 503", { uuid, error: String(error) });
+      this.#calls.delete(uuid);
+      this.#controls.delete(call);
+      session.close("call not recorded");
+      this.track(this.quietly("respond 503", control.execute("respond", "503")));
+      return "rejected";
+    }
     this.track(this.#establish(call, control));
     return "answering";
   }

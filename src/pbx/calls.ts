@@ -90,7 +90,9 @@ export class InboundCalls extends EventTarget {
     const uuid = event.uniqueId;
     if (uuid === undefined || this.#closed) return;
     try {
-      if (event.name === "CHANNEL_PARK") this.#answerer.offer(uuid, event, this.#control(uuid));
+      if (event.name === "CHANNEL_PARK") {
+        this.#answerer.track(this.#answerer.offer(uuid, event, this.#control(uuid)));
+      }
       if (event.name === "CHANNEL_ANSWER") {
         this.#answerer.answered(uuid, event.get("variable_rtp_local_sdp_str") ?? "");
       }
@@ -140,7 +142,7 @@ export class InboundCalls extends EventTarget {
         continue;
       }
       if (event.get("Answer-State") !== "ringing") continue;
-      answerer.offer(row, event, this.#control(row));
+      await answerer.offer(row, event, this.#control(row));
     }
   }
 }

@@ -194,7 +194,7 @@ export class EslOutboundServer extends EventTarget {
       }
       await _ok(connection, encodeMyevents({ format: "json" }));
       await this.#linger(connection, uuid);
-      const outcome = this.#answerer.offer(uuid, data, this.#control(connection, uuid));
+      const outcome = await this.#answerer.offer(uuid, data, this.#control(connection, uuid));
       if (outcome === "ignored") {
         this.#log?.info("call passed on to the dialplan", { uuid });
         await _ok(connection, encodeCommand("resume"));

@@ -98,18 +98,35 @@ export class InboundCall {
 export class InboundCallEvent extends Event {
   /** The call; its session is connecting or waiting for the caller. */
   readonly call: InboundCall;
+  readonly #pending: Promise<unknown>[] = [];
 
   /** Creates the notice. */
   constructor(call: InboundCall, type: "answering" | "call" = "call") {
     super(type);
     this.call = call;
   }
+
+  /**
+   * On `"answering"`: the answer waits for `work` (e.g. storing the call's
+   * session); a rejection refuses the call.
+   */
+  waitUntil(work: Promise<unknown>): void {
+    this.#pending.push(work);
+  }
+
+  /** Resolves once the work given to {@linkcode waitUntil} has; rejects when any of it did. */
+  async settled(): Promise<void> {
+    await Promise.all(this.#pending);
+  }
 }
 
 /** What a call server tells of each call it answers. */
 export interface CallNotices {
-  /** We start to answer it: record its session now. */
-  answering(call: InboundCall): void;
+  /**
+   * We start to answer it: record its session now. The answer waits until
+   * the returned promise settles; a rejection refuses the call.
+   */
+  answering(call: InboundCall): Promise<void>;
   /** FreeSWITCH answered it with our SDP. */
   answered(call: InboundCall): void;
 }
@@ -117,7 +134,11 @@ export interface CallNotices {
 /** Notices that dispatch {@linkcode InboundCallEvent}s on `target`. */
 export function callNotices(target: EventTarget): CallNotices {
   return {
-    answering: (call) => target.dispatchEvent(new InboundCallEvent(call, "answering")),
+    answering: async (call) => {
+      const event = new InboundCallEvent(call, "answering");
+      target.dispatchEvent(event);
+      await event.settled();
+    },
     answered: (call) => target.dispatchEvent(new InboundCallEvent(call)),
   };
 }
@@ -128,6 +149,12 @@ export interface CallServingOptions {
   readonly endpoint: MsrpEndpoint;
   /** Options of each session (accept types, sink …); the endpoint's defaults otherwise. */
   readonly session?: SessionOptions;
+  /**
+   * Claims a call before anything is created or sent: `false` leaves it to
+   * whoever claimed it first (bridges sharing a PBX answer each call once).
+   * Every call is served when omitted; a rejection leaves the call alone.
+   */
+  readonly claim?: (call: CallInfo) => Promise<boolean>;
   /**
    * Makes the session for a call, e.g. one whose received messages go to a
    * store; `endpoint.createSession(session)` when omitted. A RangeError

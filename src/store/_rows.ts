@@ -5,11 +5,15 @@
  */
 
 import type { SQLInputValue } from "node:sqlite";
+import { checkId } from "./_paging.ts";
 import type {
   Direction,
   EventRecord,
+  InstanceRecord,
   MessageRecord,
   MessageStatus,
+  NewMessage,
+  NewSession,
   SessionKind,
   SessionRecord,
   SessionState,
@@ -155,4 +159,58 @@ export function assignments(
     params[column] = toSql ? toSql(value) : value as SQLInputValue;
   }
   return { columns: names, params };
+}
+
+/** An `instances` row as a record. */
+export function instanceFromRow(row: Row): InstanceRecord {
+  return {
+    id: String(row.id),
+    url: String(row.url),
+    startedAt: Number(row.started_at),
+    heartbeatAt: Number(row.heartbeat_at),
+    takenOverBy: str(row.taken_over_by),
+  };
+}
+
+/** The columns of a new `sessions` row of `instance`, created at `now` unless it says when. */
+export function sessionColumns(session: NewSession, instance: string, now: number): Params {
+  return {
+    id: checkId("session", session.id ?? crypto.randomUUID()),
+    state: session.state ?? "pending",
+    direction: session.direction,
+    local_uri: session.localUri,
+    remote_path: JSON.stringify(session.remotePath ?? []),
+    from_uri: session.fromUri ?? null,
+    to_uri: session.toUri ?? null,
+    from_display: session.fromDisplay ?? null,
+    call_id: session.callId ?? null,
+    channel_uuid: session.channelUuid ?? null,
+    other_leg_uuid: session.otherLegUuid ?? null,
+    sip_status: session.sipStatus ?? null,
+    hangup_cause: session.hangupCause ?? null,
+    created_at: session.createdAt ?? now,
+    kind: session.file ? "file-transfer" : "chat",
+    file: session.file ? JSON.stringify(session.file) : null,
+    instance_id: instance,
+  };
+}
+
+/** The columns of a new `messages` row, created (and updated) at `now` unless it says when. */
+export function messageColumns(message: NewMessage, now: number): Params {
+  const createdAt = message.createdAt ?? now;
+  return {
+    id: checkId("message", message.id ?? crypto.randomUUID()),
+    session_id: message.sessionId,
+    direction: message.direction,
+    message_id: message.messageId,
+    status: message.status,
+    content_type: message.contentType,
+    size: message.size ?? null,
+    bytes: message.bytes ?? 0,
+    sha256: message.sha256 ?? null,
+    content_path: message.contentPath ?? null,
+    text: message.text ?? null,
+    created_at: createdAt,
+    updated_at: createdAt,
+  };
 }

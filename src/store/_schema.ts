@@ -151,6 +151,30 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN file TEXT;
       ALTER TABLE messages ADD COLUMN hash_verified INTEGER;
     `),
+  // Several instances on one database: who owns a session, who took a
+  // delivery, and claims (a call is answered by the instance that claims it).
+  (db) =>
+    db.exec(`
+      ALTER TABLE sessions ADD COLUMN instance_id TEXT;
+      ALTER TABLE webhook_outbox ADD COLUMN claimed_by TEXT;
+      CREATE TABLE claims (
+        key TEXT PRIMARY KEY,
+        instance_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+    `),
+  // Instances' heartbeats: where each is reached, and who took over a lost one.
+  (db) =>
+    db.exec(`
+      CREATE TABLE instances (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        taken_over_by TEXT
+      );
+      CREATE INDEX sessions_instance ON sessions (instance_id) WHERE state <> 'ended';
+    `),
 ];
 
 /**

@@ -72,9 +72,12 @@ const QUOTA_ERROR_CODE = 413;
  * `failed` with the reason "hash mismatch".
  */
 export class StoreSink implements IncomingMessageSink {
-  /** The message row as inserted. */
-  readonly message: MessageRecord;
+  /** The id of the message row (and the name of its content file). */
+  readonly id: string;
+  /** The message row as inserted; the content's writes wait for it. */
+  readonly inserted: Promise<MessageRecord>;
   readonly #store: Store;
+  readonly #declared: number;
   readonly #path: string;
   readonly #onClose: ((message: MessageRecord) => void) | undefined;
   readonly #quota: ContentQuota | undefined;
@@ -90,6 +93,10 @@ export class StoreSink implements IncomingMessageSink {
   #next = 0;
   #position = 0;
   #error: string | undefined;
+  /** The message row could not be inserted: there is no row to record the outcome in. */
+  #unrecorded = false;
+  /** What made a write fail; later writes fail with it too. */
+  #failure: unknown;
 
   /**
    * Inserts the message row for `info` in session `sessionId` (which must
@@ -105,6 +112,8 @@ export class StoreSink implements IncomingMessageSink {
     options: StoreSinkOptions = {},
   ) {
     const id = crypto.randomUUID();
+    this.id = id;
+    this.#declared = info.size ?? 0;
     this.#store = store;
     this.#path = store.contentPath(id);
     this.#onClose = options.onClose;
@@ -126,7 +135,7 @@ export class StoreSink implements IncomingMessageSink {
           `${this.#quota.limitBytes} bytes`,
       );
     }
-    this.message = store.insertMessage({
+    this.inserted = store.insertMessage({
       id,
       sessionId,
       direction: "in",
@@ -136,12 +145,20 @@ export class StoreSink implements IncomingMessageSink {
       size: info.size ?? null,
       contentPath: this.#path,
     });
+    this.#chain = this.inserted.then(() => {}, (e) => {
+      this.#error = `message not recorded: ${e instanceof Error ? e.message : String(e)}`;
+      this.#unrecorded = true;
+    });
     this.#file = Deno.open(this.#path, { write: true, create: true, truncate: true });
     this.#file.catch(() => {});
   }
 
   /**
-   * Queues `bytes` (copied) for writing at `offset`; settles when written.
+   * Queues `bytes` (copied) for writing at `offset`, after the message row
+   * is inserted; resolves once they are written to the content file (handed
+   * to the operating system; not synced to the disk), rejects when they could
+   * not be written or the row not inserted — and so does every later write.
+   * The row then ends `failed` when the sink is closed.
    *
    * @throws {StoreError} `quota-exceeded` when the bytes reach past the
    * reservation and the quota has no room for more; `too-large` when they,
@@ -150,7 +167,7 @@ export class StoreSink implements IncomingMessageSink {
    */
   write(offset: number, bytes: Uint8Array): Promise<void> {
     const end = offset + bytes.length;
-    const declared = this.message.size ?? 0;
+    const declared = this.#declared;
     const limit = this.#sizeLimit;
     if (limit !== null && (end > limit || declared > limit || this.#refusal !== undefined)) {
       this.#refusal ??= "larger than the offered size";
@@ -168,18 +185,23 @@ export class StoreSink implements IncomingMessageSink {
     for (const hash of this.#hashes?.values() ?? []) hash.update(bytes);
     this.#next = offset + bytes.length;
     const copy = bytes.slice();
-    this.#chain = this.#chain.then(() => this.#write(offset, copy));
-    return this.#chain;
+    const written = this.#chain.then(() => this.#write(offset, copy));
+    this.#chain = written.catch(() => {});
+    return written;
   }
 
-  /** Closes the file after pending writes and records the outcome in the message row. */
+  /**
+   * Closes the file after pending writes and records the outcome in the
+   * message row; when the row could not be inserted, removes the file
+   * instead (`onClose` is not called).
+   */
   close(outcome: IncomingOutcome): Promise<void> {
     this.#chain = this.#chain.then(() => this.#finish(outcome));
     return this.#chain;
   }
 
   async #write(offset: number, bytes: Uint8Array): Promise<void> {
-    if (this.#error !== undefined) return;
+    if (this.#error !== undefined) throw this.#failure ?? new Error(this.#error);
     try {
       const file = await this.#file;
       if (offset !== this.#position) await file.seek(offset, Deno.SeekMode.Start);
@@ -188,6 +210,8 @@ export class StoreSink implements IncomingMessageSink {
       this.#position = offset + bytes.length;
     } catch (e) {
       this.#error = `content not stored: ${e instanceof Error ? e.message : String(e)}`;
+      this.#failure = e;
+      throw e;
     }
   }
 
@@ -197,17 +221,25 @@ export class StoreSink implements IncomingMessageSink {
     } catch (e) {
       this.#error ??= `content not stored: ${e instanceof Error ? e.message : String(e)}`;
     }
+    if (this.#unrecorded) {
+      // No row points at the file: nothing is kept, and nothing counts against the quota.
+      await Deno.remove(this.#path).catch(() => {});
+      this.#quota?.settle(this.#reserved, 0);
+      return;
+    }
     if (this.#refusal !== undefined) {
       // Nothing half-stored: the content that went past the quota or the offered size goes.
       await Deno.remove(this.#path).catch(() => {});
       this.#quota?.settle(this.#reserved, 0);
-      this.#onClose?.(this.#store.updateMessage(this.message.id, {
-        bytes: outcome.bytesReceived,
-        status: "failed",
-        contentPath: null,
-        errorCode: QUOTA_ERROR_CODE,
-        errorReason: this.#refusal,
-      }));
+      this.#onClose?.(
+        await this.#store.updateMessage(this.id, {
+          bytes: outcome.bytesReceived,
+          status: "failed",
+          contentPath: null,
+          errorCode: QUOTA_ERROR_CODE,
+          errorReason: this.#refusal,
+        }),
+      );
       return;
     }
     this.#quota?.settle(this.#reserved, outcome.bytesReceived);
@@ -225,7 +257,7 @@ export class StoreSink implements IncomingMessageSink {
       : undefined;
     const mismatch = hashVerified === false ? "hash mismatch" : undefined;
     const error = this.#error ?? mismatch;
-    const message = this.#store.updateMessage(this.message.id, {
+    const message = await this.#store.updateMessage(this.id, {
       bytes: outcome.bytesReceived,
       sha256: digests?.get("sha256") ?? null,
       hashVerified,

@@ -317,6 +317,26 @@ export interface WebhookBacklog {
   readonly oldestPendingAt: number | null;
 }
 
+/** A bridge process sharing the database, as its heartbeats record it. */
+export interface InstanceRecord {
+  /** The instance id (`INSTANCE_ID`). */
+  readonly id: string;
+  /** Where the other instances reach its HTTP API. */
+  readonly url: string;
+  /** When it (re)started. */
+  readonly startedAt: number;
+  /** Its last heartbeat. */
+  readonly heartbeatAt: number;
+  /** The instance that ended its sessions after it stopped beating; `null` while it is alive. */
+  readonly takenOverBy: string | null;
+}
+
+/** What taking over a lost instance changed. */
+export interface TakeOverResult extends RecoveryResult {
+  /** The PBX channels of the sessions it ended, to hang up. */
+  readonly channels: readonly string[];
+}
+
 /** What recovery after a restart changed. */
 export interface RecoveryResult {
   /** Messages marked `failed` (sending) or `partial` (receiving). */

@@ -30,8 +30,7 @@ export type WebhookReplyHandler = (
 /** The part of the store the dispatcher uses. */
 export type WebhookStore = Pick<
   Store,
-  | "dueWebhooks"
-  | "startWebhookAttempt"
+  | "claimWebhooks"
   | "markWebhookDelivered"
   | "markWebhookFailed"
   | "nextWebhookAttemptAt"
@@ -172,6 +171,9 @@ export class WebhookDispatcher {
   readonly #replies = new Set<Promise<void>>();
   #running = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The look at the outbox under way, and whether another was asked for meanwhile. */
+  #pumping: Promise<void> | undefined;
+  #again = false;
 
   /** Creates a stopped dispatcher; throws `invalid-config` for unusable options. */
   constructor(options: WebhookDispatcherOptions) {
@@ -228,6 +230,7 @@ export class WebhookDispatcher {
     this.#running = false;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    await this.#pumping;
     const posts = [...this.#inFlight.values()];
     const everything = Promise.allSettled([...posts.map((p) => p.done), ...this.#replies]);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -240,67 +243,79 @@ export class WebhookDispatcher {
     await Promise.allSettled(posts.map((p) => p.done));
   }
 
+  /** Looks at the outbox once at a time; a wake-up meanwhile looks again after. */
   #pump(): void {
     if (!this.#running) return;
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    try {
-      const free = this.#concurrency - this.#inFlight.size;
-      if (free > 0) {
-        const now = Date.now();
-        for (const row of this.#store.dueWebhooks(now, free + this.#inFlight.size)) {
-          if (this.#inFlight.size >= this.#concurrency) break;
-          if (!this.#inFlight.has(row.id)) this.#begin(row, now);
+    this.#pumping = this.#fill()
+      .catch((e) => {
+        this.#log.error("webhook outbox unavailable", { error: describe(e) });
+        clearTimeout(this.#timer);
+        this.#timer = setTimeout(() => this.#pump(), this.#pollIntervalMs);
+      })
+      .finally(() => {
+        this.#pumping = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.#pump();
         }
-      }
-      this.#schedule();
-    } catch (e) {
-      this.#log.error("webhook outbox unavailable", { error: describe(e) });
-      this.#timer = setTimeout(() => this.#pump(), this.#pollIntervalMs);
-    }
+      });
   }
 
-  #schedule(): void {
-    if (this.#inFlight.size >= this.#concurrency) return; // a finishing post pumps again
-    const next = this.#store.nextWebhookAttemptAt();
+  /** Takes due deliveries up to the concurrency, then sets the timer for the next. */
+  async #fill(): Promise<void> {
+    const free = this.#concurrency - this.#inFlight.size;
+    if (free > 0) {
+      const now = Date.now();
+      const lease = now + 2 * this.#requestTimeoutMs + LEASE_SLACK_MS;
+      for (const record of await this.#store.claimWebhooks(now, free, lease)) {
+        if (this.#running) this.#begin(record);
+        else await this.#store.markWebhookFailed(record.id, "dispatcher stopped", Date.now());
+      }
+    }
+    if (!this.#running || this.#inFlight.size >= this.#concurrency) return; // a finishing post pumps
+    const next = await this.#store.nextWebhookAttemptAt();
     const delay = next === undefined
       ? this.#pollIntervalMs
       : Math.min(this.#pollIntervalMs, Math.max(1, next - Date.now()));
-    this.#timer = setTimeout(() => this.#pump(), delay);
+    clearTimeout(this.#timer);
+    if (this.#running) this.#timer = setTimeout(() => this.#pump(), delay);
   }
 
-  #begin(row: WebhookRecord, now: number): void {
-    const lease = now + 2 * this.#requestTimeoutMs + LEASE_SLACK_MS;
-    const record = this.#store.startWebhookAttempt(row.id, lease);
-    if (!record) return;
+  #begin(record: WebhookRecord): void {
     const controller = new AbortController();
     const done = this.#deliver(record, controller)
       .catch((e) =>
-        this.#log.error("webhook delivery error", { delivery: row.id, error: describe(e) })
+        this.#log.error("webhook delivery error", { delivery: record.id, error: describe(e) })
       )
       .finally(() => {
-        this.#inFlight.delete(row.id);
+        this.#inFlight.delete(record.id);
         this.#pump();
       });
-    this.#inFlight.set(row.id, { controller, done });
+    this.#inFlight.set(record.id, { controller, done });
   }
 
   async #deliver(record: WebhookRecord, controller: AbortController): Promise<void> {
     const outcome = await this.#post(record, controller);
     const fields = { delivery: record.id, type: record.type, attempt: record.attempts };
     if (outcome.kind === "stopped") {
-      this.#store.markWebhookFailed(record.id, "dispatcher stopped", Date.now());
+      await this.#store.markWebhookFailed(record.id, "dispatcher stopped", Date.now());
       return;
     }
     if (outcome.kind === "delivered") {
-      this.#store.markWebhookDelivered(record.id);
+      await this.#store.markWebhookDelivered(record.id);
       this.#log.log("debug", "webhook delivered", { ...fields, status: outcome.response.status });
       const reply = parseReply(await this.#body(outcome.response, controller));
       if (reply && this.#onReply) this.#reply(record, reply);
       return;
     }
     if (record.attempts >= this.#maxAttempts) {
-      this.#store.markWebhookFailed(record.id, outcome.error, null);
+      await this.#store.markWebhookFailed(record.id, outcome.error, null);
       this.#log.error("webhook given up", { ...fields, error: outcome.error });
       return;
     }
@@ -310,7 +325,7 @@ export class WebhookDispatcher {
       this.#maxDelayMs,
       this.#jitter ? "full" : "none",
     );
-    this.#store.markWebhookFailed(record.id, outcome.error, Date.now() + delay);
+    await this.#store.markWebhookFailed(record.id, outcome.error, Date.now() + delay);
     this.#log.warn("webhook attempt failed", { ...fields, error: outcome.error, retryInMs: delay });
   }
 

@@ -375,10 +375,6 @@ export function publishEvent(
   store: Store,
   event: WebhookEvent,
   options: PublishOptions = {},
-): EventRecord {
-  return store.transaction(() => {
-    const record = store.appendEvent(event.type, event);
-    if (options.webhook ?? true) store.enqueueWebhook(event.type, event);
-    return record;
-  });
+): Promise<EventRecord> {
+  return store.appendEvent(event.type, event, { webhook: options.webhook ?? true });
 }

@@ -33,7 +33,10 @@ export const SECRET = "test-webhook-secret";
 const HANG_GUARD_MS = 120_000;
 
 /** Polls `predicate` until it holds; throws after the hang guard, naming `what`. */
-export function waitUntil(predicate: () => boolean, what: string): Promise<void> {
+export function waitUntil(
+  predicate: () => boolean | Promise<boolean>,
+  what: string,
+): Promise<void> {
   return until(predicate, what, { timeoutMs: HANG_GUARD_MS });
 }
 

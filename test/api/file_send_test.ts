@@ -63,9 +63,9 @@ async function withPbx(
 
 /** The data of the first `type` event in the event log, waiting for it. */
 async function nextEvent(h: Harness, type: string): Promise<FileTransferData> {
-  const find = () => h.bridge.eventsSince(0, 1000).find((e) => e.type === type);
-  await waitUntil(() => find() !== undefined, type);
-  return (JSON.parse(find()!.payload) as WebhookEvent).data as FileTransferData;
+  const find = async () => (await h.bridge.eventsSince(0, 1000)).find((e) => e.type === type);
+  await waitUntil(async () => await find() !== undefined, type);
+  return (JSON.parse((await find())!.payload) as WebhookEvent).data as FileTransferData;
 }
 
 /** The files waiting in the spool directory. */
@@ -131,7 +131,7 @@ Deno.test("api: POST /v1/files pushes a 2 MiB file with its selector; the callee
     assertEquals(shown.file.hash, { algorithm: "sha-1", value: hash });
     assertEquals([shown.file.size, shown.file.name], [file.length, "q3 report.pdf"]);
     assertEquals(shown.error, null);
-    const session = h.bridge.getSession(accepted.sessionId)!;
+    const session = (await h.bridge.getSession(accepted.sessionId))!;
     assertEquals([session.state, session.endReason, session.kind], [
       "ended",
       "file delivered",
@@ -152,7 +152,7 @@ Deno.test("api: POST /v1/files to a busy callee is 503 and keeps no spooled file
     assert((await response.json()).detail.includes("486 Busy Here"));
     await pbx.request("INVITE");
     assertEquals(spooled(h), []);
-    const [session] = h.bridge.listSessions().items;
+    const [session] = (await h.bridge.listSessions()).items;
     assertEquals([session.kind, session.state], ["file-transfer", "ended"]);
     const shown = await (await h.request(`/v1/files/${session.id}`)).json();
     assertEquals([shown.status, shown.error?.reason], ["failed", "sip 486 Busy Here"]);
@@ -175,7 +175,7 @@ Deno.test("api: POST /v1/files with a hostile to is 422 invalid-sip-uri and send
     assertEquals(response.status, 422);
     assertEquals((await response.json()).field, "name");
     assertEquals(pbx.requests, []);
-    assertEquals(h.bridge.listSessions().items, []);
+    assertEquals((await h.bridge.listSessions()).items, []);
   });
 });
 
@@ -191,7 +191,7 @@ Deno.test("api: a file the callee refuses (413) is file.failed and ends the sess
     const { id } = await response.json();
     const failed = await nextEvent(h, "file.failed");
     assertEquals([failed.id, failed.status, failed.error?.code], [id, "failed", 413]);
-    const session = h.bridge.getSession(id)!;
+    const session = (await h.bridge.getSession(id))!;
     assertEquals(session.state, "ended");
     assert(session.endReason!.startsWith("file transfer failed: "), session.endReason!);
     assertEquals(spooled(h), []);

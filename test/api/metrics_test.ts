@@ -62,6 +62,11 @@ Deno.test("api metrics: a message in, one out, one refused by the peer and one a
     [idle.get("msrp_bridge_sessions_open"), idle.get("msrp_bridge_msrp_connections")],
     [1, 1],
   );
+  const info = [...idle].filter(([series]) => series.startsWith("msrp_bridge_instance_info"));
+  assertEquals(info, [[
+    `msrp_bridge_instance_info{instance="${h.config.instanceId}",database="sqlite"}`,
+    1,
+  ]]);
 
   // In: the peer sends a text to the bridge.
   const inText = "Grüße from the peer";

@@ -1,7 +1,7 @@
 import { assertEquals } from "../_assert.ts";
 import { buildAnswer, buildOffer, type LocalMsrpOffer, parseAnswer } from "../../src/sdp/mod.ts";
 import type { IncomingMessage, MessageEvent } from "../../src/session/mod.ts";
-import { openStore } from "../../src/store/mod.ts";
+import { SqliteStore } from "../../src/store/mod.ts";
 import type { MessageEventData, SessionEventData } from "../../src/webhooks/mod.ts";
 import {
   HashSink,
@@ -186,21 +186,21 @@ Deno.test("api: stop fails messages in flight with reason shutdown and ends sess
     });
     const { messageId } = await sent.json();
     await waitUntil(
-      () => h.bridge.getMessage(messageId)?.status === "sending",
+      async () => (await h.bridge.getMessage(messageId))?.status === "sending",
       "the message to be sending",
     );
     await h.bridge.stop();
 
-    using store = openStore(h.config.dataDir);
-    const message = store.getMessage(messageId)!;
+    await using store = SqliteStore.open(h.config.dataDir);
+    const message = (await store.getMessage(messageId))!;
     assertEquals(message.status, "failed");
     assertEquals(message.errorReason, "shutdown");
-    const session = store.getSession(id)!;
+    const session = (await store.getSession(id))!;
     assertEquals(session.state, "ended");
     assertEquals(session.endReason, "shutdown");
     assertEquals(
-      store.eventsSince(0, 100).map((e) => e.type),
-      ["session.started", "session.ended", "message.failed"],
+      (await store.eventsSince(0, 100)).map((e) => e.type),
+      ["session.started", "message.failed", "session.ended"],
     );
   } finally {
     release();

@@ -19,5 +19,5 @@ Deno.test("calls: originate checks the target first, then needs the ESL integrat
     "ESL_MODE=off",
   );
   assertEquals(off.code, "pbx-unavailable");
-  assertEquals(b.bridge.listSessions().items, [], "no session was created");
+  assertEquals((await b.bridge.listSessions()).items, [], "no session was created");
 });

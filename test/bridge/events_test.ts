@@ -15,16 +15,16 @@ Deno.test("events: the log replays events after a sequence number; subscribers h
   await using b = await startBridge();
   const heard: string[] = [];
   const unsubscribe = b.bridge.subscribe({ event: (r) => heard.push(r.type), close() {} });
-  const first = b.bridge.createOffer();
-  b.bridge.closeSession(first.id, "one");
+  const first = await b.bridge.createOffer();
+  await b.bridge.closeSession(first.id, "one");
   unsubscribe();
-  const second = b.bridge.createOffer();
-  b.bridge.closeSession(second.id, "two");
+  const second = await b.bridge.createOffer();
+  await b.bridge.closeSession(second.id, "two");
   assertEquals(heard, ["session.ended"]);
-  const all = b.bridge.eventsSince(0, 10);
+  const all = await b.bridge.eventsSince(0, 10);
   assertEquals(all.map((e) => JSON.parse(e.payload).data.sessionId), [first.id, second.id]);
-  assertEquals(b.bridge.eventsSince(all[0].seq, 10).map((e) => e.seq), [all[1].seq]);
-  assertEquals(b.bridge.eventsSince(all[0].seq, 0), []);
+  assertEquals((await b.bridge.eventsSince(all[0].seq, 10)).map((e) => e.seq), [all[1].seq]);
+  assertEquals(await b.bridge.eventsSince(all[0].seq, 0), []);
 });
 
 /** A logger that keeps its records. */
@@ -49,7 +49,7 @@ function target(running = true): WebhookReplyTarget & { sent: string[][] } {
     isOpen: (id) => id === "open",
     sendText(sessionId, text, contentType) {
       sent.push([sessionId, text, contentType]);
-      return { id: "m1" } as MessageRecord;
+      return Promise.resolve({ id: "m1" } as MessageRecord);
     },
   };
 }
@@ -72,21 +72,26 @@ function received(sessionId: string): WebhookEvent {
   });
 }
 
-Deno.test("events: a webhook reply is sent into the open session, text/plain by default", () => {
+Deno.test("events: a webhook reply is sent into the open session, text/plain by default", async () => {
   const log = new CaptureLogger();
   const t = target();
-  replyToWebhook(received("open"), { text: "hi" }, t, log);
-  replyToWebhook(received("open"), { text: "ok", contentType: "text/x-ok" }, t, log);
+  await replyToWebhook(received("open"), { text: "hi" }, t, log);
+  await replyToWebhook(received("open"), { text: "ok", contentType: "text/x-ok" }, t, log);
   assertEquals(t.sent, [["open", "hi", "text/plain"], ["open", "ok", "text/x-ok"]]);
   assertEquals(log.records.map((r) => r.msg), ["webhook reply sent", "webhook reply sent"]);
 });
 
-Deno.test("events: a webhook reply to a closed session, while stopping, or with a bad contentType is logged and dropped", () => {
+Deno.test("events: a webhook reply to a closed session, while stopping, or with a bad contentType is logged and dropped", async () => {
   const log = new CaptureLogger();
   const t = target();
-  replyToWebhook(received("gone"), { text: "hi" }, t, log);
-  replyToWebhook(received("open"), { text: "hi" }, target(false), log);
-  replyToWebhook(received("open"), { text: "x", contentType: "text/plain\r\nX-Evil: 1" }, t, log);
+  await replyToWebhook(received("gone"), { text: "hi" }, t, log);
+  await replyToWebhook(received("open"), { text: "hi" }, target(false), log);
+  await replyToWebhook(
+    received("open"),
+    { text: "x", contentType: "text/plain\r\nX-Evil: 1" },
+    t,
+    log,
+  );
   assertEquals(t.sent, []);
   assertEquals(log.records.map((r) => [r.level, r.msg]), [
     ["warn", "webhook reply dropped: session not open"],
@@ -95,7 +100,7 @@ Deno.test("events: a webhook reply to a closed session, while stopping, or with 
   ]);
 });
 
-Deno.test("events: a reply to pager.received is ignored", () => {
+Deno.test("events: a reply to pager.received is ignored", async () => {
   const log = new CaptureLogger();
   const t = target();
   const pager = createEvent("pager.received", {
@@ -106,6 +111,6 @@ Deno.test("events: a reply to pager.received is ignored", () => {
     contentType: "text/plain",
     text: "hi",
   });
-  replyToWebhook(pager, { text: "back" }, t, log);
+  await replyToWebhook(pager, { text: "back" }, t, log);
   assertEquals([t.sent, log.records], [[], []]);
 });

@@ -24,15 +24,15 @@ Deno.test("health: nothing is ready before start or after stop; the store and MS
 
 Deno.test("health: metrics count open sessions, connections and messages each way", async () => {
   await using b = await createBridge();
-  assertEquals(b.bridge.metrics().sessionsOpen, 0, "before start");
+  assertEquals((await b.bridge.metrics()).sessionsOpen, 0, "before start");
   await b.start();
   await using peer = peerEndpoint();
   const { id, session } = await openPeer(b.bridge, peer);
   await session.send("hello").done;
   await b.next("message.received");
-  await b.bridge.sendMessage(id, "back", { contentType: "text/plain" }).outgoing.done;
+  await (await b.bridge.sendMessage(id, "back", { contentType: "text/plain" })).outgoing.done;
   await b.next("message.delivered");
-  const m = b.bridge.metrics();
+  const m = await b.bridge.metrics();
   assertEquals(
     [m.sessionsOpen, m.msrpConnections, m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut],
     [1, 1, 1, 5, 1, 4],

@@ -4,7 +4,7 @@
  * one negotiated-peer rule.
  */
 
-import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { startBridge } from "../_bridge.ts";
 import { until } from "../_until.ts";
 import { peerEndpoint } from "../api/_harness.ts";
@@ -14,10 +14,10 @@ import { buildOffer, parseAnswer } from "../../src/sdp/mod.ts";
 
 Deno.test("media: our offer is actpass with a=max-size, and the session waits pending for its answer", async () => {
   await using b = await startBridge({ MAX_MESSAGE_BYTES: "123456" });
-  const { id, offer } = b.bridge.createOffer();
+  const { id, offer } = await b.bridge.createOffer();
   assert(offer.includes("a=setup:actpass"), offer);
   assert(offer.includes("a=max-size:123456"), offer);
-  assertEquals(b.bridge.getSession(id)?.state, "pending");
+  assertEquals((await b.bridge.getSession(id))?.state, "pending");
 });
 
 Deno.test("media: an answer to an unknown session is not-found, a second answer not-awaiting-answer, bad SDP invalid-sdp", async () => {
@@ -25,11 +25,11 @@ Deno.test("media: an answer to an unknown session is not-found, a second answer 
   const { bridge } = b;
   const unknown = await assertRejects(() => bridge.applyAnswer("nope", "v=0"), BridgeError);
   assertEquals([unknown.code, unknown.field], ["not-found", "id"]);
-  const bad = assertThrows(() => bridge.createSessionFromOffer("not sdp"), BridgeError);
+  const bad = await assertRejects(() => bridge.createSessionFromOffer("not sdp"), BridgeError);
   assertEquals([bad.code, bad.field], ["invalid-sdp", "offer"]);
 
   await using peer = peerEndpoint();
-  const { id, offer } = bridge.createOffer();
+  const { id, offer } = await bridge.createOffer();
   const session = peer.createSession();
   const answer = buildOffer({
     path: session.localPath,
@@ -51,16 +51,19 @@ Deno.test("media: answering an active offer makes us passive with a=max-size; th
   await using peer = peerEndpoint();
   const session = peer.createSession();
   const local = peerOffer(peer, session);
-  const { id, answer } = b.bridge.createSessionFromOffer(buildOffer(local));
+  const { id, answer } = await b.bridge.createSessionFromOffer(buildOffer(local));
   assert(answer.includes("a=setup:passive"), answer);
   assert(answer.includes(`a=max-size:${b.config.maxMessageBytes}`), answer);
   await peer.connectSession(session, parseAnswer(answer, local).remotePath);
-  await until(() => b.bridge.getSession(id)?.state === "active", "the session to start");
+  await until(
+    async () => (await b.bridge.getSession(id))?.state === "active",
+    "the session to start",
+  );
 });
 
 Deno.test("media: a peer that cannot be dialled fails applyAnswer with connect-failed and ends the session", async () => {
   await using b = await startBridge();
-  const { id } = b.bridge.createOffer();
+  const { id } = await b.bridge.createOffer();
   const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = closed.addr.port;
   closed.close();
@@ -73,7 +76,7 @@ Deno.test("media: a peer that cannot be dialled fails applyAnswer with connect-f
   });
   const error = await assertRejects(() => b.bridge.applyAnswer(id, answer), BridgeError);
   assertEquals(error.code, "connect-failed");
-  const row = b.bridge.getSession(id)!;
+  const row = (await b.bridge.getSession(id))!;
   assertEquals(row.state, "ended");
   assert(row.endReason?.startsWith("connection failed"), row.endReason ?? "");
 });

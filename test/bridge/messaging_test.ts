@@ -4,7 +4,7 @@
  * messages are listed only for a session that exists.
  */
 
-import { assertEquals, assertThrows } from "../_assert.ts";
+import { assertEquals, assertRejects } from "../_assert.ts";
 import { startBridge } from "../_bridge.ts";
 import { until } from "../_until.ts";
 import { peerEndpoint } from "../api/_harness.ts";
@@ -15,24 +15,32 @@ Deno.test("messaging: a sent text is recorded, settles as sent with message.deli
   await using b = await startBridge();
   await using peer = peerEndpoint();
   const { id } = await openPeer(b.bridge, peer);
-  const { record, outgoing } = b.bridge.sendMessage(id, "hello", { contentType: "text/plain" });
+  const { record, outgoing } = await b.bridge.sendMessage(id, "hello", {
+    contentType: "text/plain",
+  });
   assertEquals([record.direction, record.text], ["out", "hello"]);
   assertEquals((await outgoing.done).status, "sent");
   await b.next("message.delivered");
-  await until(() => b.bridge.getMessage(record.id)?.status === "sent", "the row to settle");
-  assertEquals(b.bridge.listMessages(id).items.map((m) => [m.id, m.text]), [[record.id, "hello"]]);
+  await until(
+    async () => (await b.bridge.getMessage(record.id))?.status === "sent",
+    "the row to settle",
+  );
+  assertEquals((await b.bridge.listMessages(id)).items.map((m) => [m.id, m.text]), [[
+    record.id,
+    "hello",
+  ]]);
 });
 
 Deno.test("messaging: sending into an unknown session is not-found, into an ended one session-closed", async () => {
   await using b = await startBridge();
   const send = (id: string) => () => b.bridge.sendMessage(id, "x", { contentType: "text/plain" });
-  assertEquals(assertThrows(send("nope"), BridgeError).code, "not-found");
-  const { id } = b.bridge.createOffer();
-  b.bridge.closeSession(id, "closed by test");
-  assertEquals(assertThrows(send(id), BridgeError).code, "session-closed");
-  const listed = assertThrows(() => b.bridge.listMessages("nope"), BridgeError);
+  assertEquals((await assertRejects(send("nope"), BridgeError)).code, "not-found");
+  const { id } = await b.bridge.createOffer();
+  await b.bridge.closeSession(id, "closed by test");
+  assertEquals((await assertRejects(send(id), BridgeError)).code, "session-closed");
+  const listed = await assertRejects(() => b.bridge.listMessages("nope"), BridgeError);
   assertEquals([listed.code, listed.field], ["not-found", "id"]);
-  assertEquals(b.bridge.listMessages(id).items, []);
+  assertEquals((await b.bridge.listMessages(id)).items, []);
 });
 
 Deno.test("messaging: the content of message id is served under /v1/messages/id/content", () => {

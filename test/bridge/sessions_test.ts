@@ -4,29 +4,34 @@
  * `session-limit`.
  */
 
-import { assertEquals, assertThrows } from "../_assert.ts";
+import { assertEquals, assertRejects } from "../_assert.ts";
 import { startBridge } from "../_bridge.ts";
 import { BridgeError } from "../../src/bridge/mod.ts";
 
 Deno.test("sessions: a closed session's row is ended with the reason; closing again does nothing; unknown ids are not-found", async () => {
   await using b = await startBridge();
-  const { id } = b.bridge.createOffer();
-  const other = b.bridge.createOffer();
-  b.bridge.closeSession(id, "closed by test");
-  b.bridge.closeSession(id, "again");
-  const row = b.bridge.getSession(id)!;
+  const { id } = await b.bridge.createOffer();
+  const other = await b.bridge.createOffer();
+  await b.bridge.closeSession(id, "closed by test");
+  await b.bridge.closeSession(id, "again");
+  const row = (await b.bridge.getSession(id))!;
   assertEquals([row.state, row.direction, row.endReason], ["ended", "out", "closed by test"]);
-  assertEquals(b.bridge.listSessions({ state: "ended" }).items.map((s) => s.id), [id]);
-  assertEquals(b.bridge.listSessions({ state: "pending" }).items.map((s) => s.id), [other.id]);
-  const error = assertThrows(() => b.bridge.closeSession("nope", "x"), BridgeError);
+  assertEquals((await b.bridge.listSessions({ state: "ended" })).items.map((s) => s.id), [id]);
+  assertEquals((await b.bridge.listSessions({ state: "pending" })).items.map((s) => s.id), [
+    other.id,
+  ]);
+  const error = await assertRejects(() => b.bridge.closeSession("nope", "x"), BridgeError);
   assertEquals([error.code, error.field], ["not-found", "id"]);
-  assertEquals(b.bridge.getSession("nope"), undefined);
+  assertEquals(await b.bridge.getSession("nope"), undefined);
 });
 
 Deno.test("sessions: beyond MAX_SESSIONS a new session is a session-limit", async () => {
   await using b = await startBridge({ MAX_SESSIONS: "1" });
-  const { id } = b.bridge.createOffer();
-  assertEquals(assertThrows(() => b.bridge.createOffer(), BridgeError).code, "session-limit");
-  b.bridge.closeSession(id, "make room");
-  b.bridge.createOffer();
+  const { id } = await b.bridge.createOffer();
+  assertEquals(
+    (await assertRejects(() => b.bridge.createOffer(), BridgeError)).code,
+    "session-limit",
+  );
+  await b.bridge.closeSession(id, "make room");
+  await b.bridge.createOffer();
 });

@@ -35,7 +35,7 @@ Deno.test("service, ESL_MODE=outbound: a socket call is answered, recorded with 
     fs.addChannel(parkHeaders(CALL, alice.offer));
     await fs.socket(CALL, { hostname: "127.0.0.1", port });
     const id = JSON.parse((await started).payload).data.sessionId;
-    const row = bridge.getSession(id)!;
+    const row = (await bridge.getSession(id))!;
     assertEquals(
       [row.direction, row.fromUri, row.fromDisplay, row.callId, row.channelUuid],
       ["in", "sip:alice@127.0.0.1:5090", "Alice Example", `${CALL}@127.0.0.1`, CALL],
@@ -45,7 +45,7 @@ Deno.test("service, ESL_MODE=outbound: a socket call is answered, recorded with 
       BridgeError,
       "event socket",
     );
-    bridge.closeSession(id, "agent hung up");
+    await bridge.closeSession(id, "agent hung up");
     const hangup = await fs.waitForCommand((c) => c.headers.get("call-command") === "hangup");
     assertEquals(hangup.args, CALL);
   } finally {

@@ -72,14 +72,14 @@ Deno.test("service+pbx: an inbound MSRP call is answered, recorded with the call
       await until(() => events.some((e) => e.type === "session.started"), "session.started");
       const started = JSON.parse(events.find((e) => e.type === "session.started")!.payload);
       const id = started.data.sessionId;
-      const row = bridge.getSession(id)!;
+      const row = (await bridge.getSession(id))!;
       assertEquals(
         [row.fromUri, row.fromDisplay, row.callId, row.channelUuid],
         ["sip:alice@127.0.0.1:5090", "Alice Example", "abc123@127.0.0.1", CALL],
       );
       await caller.send("hi from the phone").done;
       await until(() => events.some((e) => e.type === "message.received"), "message.received");
-      bridge.closeSession(id, "agent hung up");
+      await bridge.closeSession(id, "agent hung up");
       await fs.waitForCommand((c) => c.line.includes("uuid_kill") && c.line.includes(CALL));
     } finally {
       await peer.close();
@@ -125,7 +125,7 @@ Deno.test("service+pbx: an RFC 5547 file call is recorded as a file transfer and
       const started = JSON.parse(events.find((e) => e.type === "session.started")!.payload);
       assertEquals([started.data.kind, started.data.file.name], ["file-transfer", "notes.pdf"]);
       const id = started.data.sessionId;
-      const row = bridge.getSession(id)!;
+      const row = (await bridge.getSession(id))!;
       assertEquals([row.kind, row.file?.size, row.file?.transferId], [
         "file-transfer",
         file.length,
@@ -134,7 +134,7 @@ Deno.test("service+pbx: an RFC 5547 file call is recorded as a file transfer and
       await caller.send(file, { contentType: "application/pdf" }).done;
       await until(() => events.some((e) => e.type === "message.received"), "message.received");
       await fs.waitForCommand((c) => c.line.includes("uuid_kill") && c.line.includes(CALL));
-      assertEquals(bridge.getSession(id)?.endReason, "file received");
+      assertEquals((await bridge.getSession(id))?.endReason, "file received");
     } finally {
       await peer.close();
     }
@@ -174,5 +174,23 @@ Deno.test("service+pbx: an inbound SIP MESSAGE is published as pager.received; s
       .catch((e) => refused = e.code);
     assertEquals(refused, "pbx-unavailable");
     assertEquals((await bridge.readiness()).esl, "connected");
+  });
+});
+
+Deno.test("service+pbx: an inbound SIP MESSAGE event seen twice (same Core-UUID and Event-Sequence) is handled once", async () => {
+  await withService(async ({ fs, events }) => {
+    const message = (sequence: string): [string, string][] => [
+      ["Event-Sequence", sequence],
+      ["from", "alice@192.0.2.20"],
+      ["to", "chat@192.0.2.10"],
+      ["type", "text/plain"],
+    ];
+    fs.emit("MESSAGE", message("9001"), "one");
+    fs.emit("MESSAGE", message("9001"), "one");
+    fs.emit("MESSAGE", message("9002"), "two");
+    const texts = () =>
+      events.filter((e) => e.type === "pager.received").map((e) => JSON.parse(e.payload).data.text);
+    await until(() => texts().includes("two"), "the second MESSAGE");
+    assertEquals(texts().sort(), ["one", "two"]);
   });
 });

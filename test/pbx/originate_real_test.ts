@@ -52,17 +52,18 @@ Deno.test({
         assert(invite.body.includes("a=setup:actpass"), invite.body);
         await bob.ready;
         await next("session.started");
-        const row = bridge.getSession(id)!;
+        const row = (await bridge.getSession(id))!;
         assertEquals([row.direction, row.toUri, row.sipStatus], ["out", to, 200]);
 
         const received = bob.messages()[Symbol.asyncIterator]().next();
-        await bridge.sendMessage(id, "hello bob", { contentType: "text/plain" }).outgoing.done;
+        await (await bridge.sendMessage(id, "hello bob", { contentType: "text/plain" })).outgoing
+          .done;
         assertEquals((await received).value!.text(), "hello bob");
         await bob.send("hi bridge").done;
         const message = JSON.parse((await next("message.received")).payload).data;
         assertEquals(message.text, "hi bridge");
 
-        bridge.closeSession(id, "closed by API");
+        await bridge.closeSession(id, "closed by API");
         const bye = await callee.request("BYE");
         assertEquals(headerOf(bye, "call-id"), headerOf(invite, "call-id"));
       });
@@ -93,7 +94,7 @@ Deno.test({
         await callee.request("ACK");
         await callee.bye();
         await next("session.ended");
-        assertEquals(bridge.getSession(id)!.endReason, "hangup: BYE");
+        assertEquals((await bridge.getSession(id))!.endReason, "hangup: BYE");
       });
     } finally {
       await callee.close();
@@ -116,7 +117,7 @@ Deno.test({
         );
         assertEquals(error.code, "pbx-unavailable");
         const ended = JSON.parse((await next("session.ended")).payload).data;
-        const row = bridge.getSession(ended.sessionId)!;
+        const row = (await bridge.getSession(ended.sessionId))!;
         assertEquals([row.state, row.sipStatus, row.hangupCause], ["ended", 486, "USER_BUSY"]);
         assert(row.endReason?.startsWith("sip 486"), row.endReason ?? "");
       });
@@ -136,13 +137,13 @@ Deno.test({
       await withBridge(async ({ bridge, next }) => {
         const placing = bridge.originate(`sip:bob@127.0.0.1:${callee.port};transport=tcp`);
         await callee.request("INVITE");
-        const [ringing] = bridge.listSessions({ state: "pending" }).items;
-        bridge.closeSession(ringing.id, "closed by API");
+        const [ringing] = (await bridge.listSessions({ state: "pending" })).items;
+        await bridge.closeSession(ringing.id, "closed by API");
         const error = await assertRejects(() => placing, BridgeError, "487");
         assertEquals(error.code, "session-closed");
         await callee.request("CANCEL");
         await next("session.ended");
-        const row = bridge.getSession(ringing.id)!;
+        const row = (await bridge.getSession(ringing.id))!;
         assertEquals([row.state, row.sipStatus, row.endReason], ["ended", 487, "closed by API"]);
       });
     } finally {

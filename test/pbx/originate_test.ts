@@ -69,23 +69,24 @@ Deno.test("originate: the INVITE carries our offer and X-Msrp-Target; the answer
         await pbx.request("ACK");
         await callee.ready;
         await next("session.started");
-        const row = bridge.getSession(id)!;
+        const row = (await bridge.getSession(id))!;
         assertEquals(
           [row.direction, row.toUri, row.callId, row.sipStatus, row.state],
           ["out", to, headerOf(invite, "call-id"), 200, "active"],
         );
 
         const received = callee.messages()[Symbol.asyncIterator]().next();
-        await bridge.sendMessage(id, "hello bob", { contentType: "text/plain" }).outgoing.done;
+        await (await bridge.sendMessage(id, "hello bob", { contentType: "text/plain" })).outgoing
+          .done;
         const message = (await received).value!;
         assertEquals(message.text(), "hello bob");
         await callee.send("hi bridge").done;
         await next("message.received");
 
-        bridge.closeSession(id, "closed by API");
+        await bridge.closeSession(id, "closed by API");
         const bye = await pbx.request("BYE");
         assertEquals(headerOf(bye, "call-id"), headerOf(invite, "call-id"));
-        assertEquals(bridge.getSession(id)!.endReason, "closed by API");
+        assertEquals((await bridge.getSession(id))!.endReason, "closed by API");
       },
     );
   } finally {
@@ -104,7 +105,7 @@ Deno.test("originate: a BYE from the PBX ends the session", async () => {
         await pbx.request("ACK");
         await pbx.bye();
         await next("session.ended");
-        assertEquals(bridge.getSession(id)!.endReason, "hangup: BYE");
+        assertEquals((await bridge.getSession(id))!.endReason, "hangup: BYE");
         assertEquals(pbx.requests.filter((r) => r.startLine.startsWith("BYE")).length, 0);
       },
     );
@@ -130,7 +131,7 @@ Deno.test("originate: a 486 rejects with the SIP status, ACKs it and ends the se
       const ack = await pbx.request("ACK");
       assertEquals(headerOf(ack, "cseq"), "1 ACK");
       const ended = JSON.parse((await next("session.ended")).payload).data;
-      const row = bridge.getSession(ended.sessionId)!;
+      const row = (await bridge.getSession(ended.sessionId))!;
       assertEquals(
         [row.state, row.sipStatus, row.hangupCause, row.endReason],
         ["ended", 486, "USER_BUSY", "sip 486 Busy Here"],
@@ -145,8 +146,8 @@ Deno.test("originate: closing the session while it rings sends CANCEL (after the
     async ({ bridge, pbx, next }) => {
       const placing = bridge.originate("sip:bob@127.0.0.1:5090");
       const invite = await pbx.request("INVITE");
-      const [ringing] = bridge.listSessions({ state: "pending" }).items;
-      bridge.closeSession(ringing.id, "closed by API");
+      const [ringing] = (await bridge.listSessions({ state: "pending" })).items;
+      await bridge.closeSession(ringing.id, "closed by API");
       const error = await assertRejects(() => placing, BridgeError, "487");
       assertEquals(error.code, "session-closed");
       const cancel = await pbx.request("CANCEL");
@@ -156,7 +157,7 @@ Deno.test("originate: closing the session while it rings sends CANCEL (after the
       assertEquals(headerOf(cancel, "cseq"), "1 CANCEL");
       assertEquals(headerOf(await pbx.request("ACK"), "cseq"), "1 ACK", "the 487 is ACKed");
       await next("session.ended");
-      const row = bridge.getSession(ringing.id)!;
+      const row = (await bridge.getSession(ringing.id))!;
       assertEquals([row.state, row.sipStatus, row.endReason], ["ended", 487, "closed by API"]);
     },
   );
@@ -173,6 +174,6 @@ Deno.test("originate: an unreachable PBX rejects with pbx-unavailable and create
       "cannot reach the PBX",
     );
     assertEquals(error.code, "pbx-unavailable");
-    assertEquals(bridge.listSessions().items, []);
+    assertEquals((await bridge.listSessions()).items, []);
   }, nobody);
 });

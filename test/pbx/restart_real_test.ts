@@ -64,7 +64,7 @@ Deno.test({
         () => events.some((e) => e.type === "session.ended" && e.payload.includes(id)),
         "session.ended",
       );
-      assertEquals(bridge.getSession(id)?.state, "ended");
+      assertEquals((await bridge.getSession(id))?.state, "ended");
     } finally {
       await phone?.close();
       await peer.close();

@@ -307,22 +307,25 @@ Deno.test("disk quota: content past DATA_QUOTA_BYTES is refused with 413 disk qu
   try {
     await capturingLog(async (log) => {
       const { id, session } = await openPeer(bridge, peer, { session: { chunkSize: 100 } });
-      const rows = () => bridge.listMessages(id).items;
+      const rows = async () => (await bridge.listMessages(id)).items;
       const files = () => [...Deno.readDirSync(`${dataDir}/content`)].length;
       const settled = (n: number) =>
-        waitUntil(() => rows().filter((r) => r.status !== "receiving").length === n, `${n} rows`);
+        waitUntil(
+          async () => (await rows()).filter((r) => r.status !== "receiving").length === n,
+          `${n} rows`,
+        );
 
       // 600 bytes fit.
       const first = await session.send(new Uint8Array(600).fill(65)).done;
       assertEquals(first.status, "sent");
       await settled(1);
-      assertEquals(rows()[0].status, "received");
+      assertEquals((await rows())[0].status, "received");
 
       // A declared 500 bytes more do not: refused on the first chunk, nothing recorded.
       const refused = await session.send(new Uint8Array(500).fill(66)).done;
       assertEquals(refused.status, "failed");
       assertEquals([refused.code, refused.reason], [413, "disk quota exceeded"]);
-      assertEquals(rows().length, 1, "no row for the refused message");
+      assertEquals((await rows()).length, 1, "no row for the refused message");
       assertEquals(files(), 1, "no content file for the refused message");
       assert(
         log.some((l) => l.includes("disk quota exceeded: received content refused")),
@@ -335,7 +338,7 @@ Deno.test("disk quota: content past DATA_QUOTA_BYTES is refused with 413 disk qu
       assertEquals(crossing.status, "failed");
       assertEquals([crossing.code, crossing.reason], [413, "disk quota exceeded"]);
       await settled(2);
-      const failed = rows()[1];
+      const failed = (await rows())[1];
       assertEquals(failed.status, "failed");
       assertEquals(failed.contentPath, null, "the partial content is not kept");
       assert(failed.errorReason?.includes("disk quota exceeded"), failed.errorReason ?? "");
@@ -345,7 +348,7 @@ Deno.test("disk quota: content past DATA_QUOTA_BYTES is refused with 413 disk qu
       const last = await session.send(new Uint8Array(400).fill(68)).done;
       assertEquals(last.status, "sent");
       await settled(3);
-      assertEquals(rows()[2].status, "received");
+      assertEquals((await rows())[2].status, "received");
       assertEquals(files(), 2);
     });
   } finally {

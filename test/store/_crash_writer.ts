@@ -6,15 +6,15 @@
  * @module
  */
 
-import { openStore } from "../../src/store/mod.ts";
+import { SqliteStore } from "../../src/store/mod.ts";
 
-const store = openStore(Deno.args[0]);
+const store = SqliteStore.open(Deno.args[0]);
 const encoder = new TextEncoder();
 const filler = "x".repeat(2000);
 
 for (let round = 0;; round++) {
   if (round % 50 === 0) {
-    store.insertSession({
+    await store.insertSession({
       id: `s${round}`,
       direction: "in",
       localUri: `msrp://127.0.0.1:2855/s${round};tcp`,
@@ -22,7 +22,7 @@ for (let round = 0;; round++) {
     });
   }
   const sessionId = `s${round - round % 50}`;
-  store.insertMessage({
+  await store.insertMessage({
     id: `out-${round}`,
     sessionId,
     direction: "out",
@@ -30,8 +30,8 @@ for (let round = 0;; round++) {
     status: "queued",
     contentType: "text/plain",
   });
-  store.updateMessage(`out-${round}`, { status: round % 3 === 0 ? "sent" : "sending" });
-  store.insertMessage({
+  await store.updateMessage(`out-${round}`, { status: round % 3 === 0 ? "sent" : "sending" });
+  await store.insertMessage({
     id: `in-${round}`,
     sessionId,
     direction: "in",
@@ -39,10 +39,9 @@ for (let round = 0;; round++) {
     status: "receiving",
     contentType: "text/plain",
   });
-  if (round % 2 === 0) store.updateMessage(`in-${round}`, { status: "received", bytes: round });
-  store.transaction(() => {
-    store.appendEvent("message.received", { round, filler });
-    store.enqueueWebhook("message.received", { round, filler });
-  });
+  if (round % 2 === 0) {
+    await store.updateMessage(`in-${round}`, { status: "received", bytes: round });
+  }
+  await store.appendEvent("message.received", { round, filler }, { webhook: true });
   Deno.stdout.writeSync(encoder.encode(`${round}\n`));
 }

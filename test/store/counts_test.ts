@@ -1,18 +1,20 @@
 import { DatabaseSync } from "node:sqlite";
-import { assertEquals, assertThrows } from "../_assert.ts";
+import { assertEquals, assertRejects } from "../_assert.ts";
 import { Random } from "../_random.ts";
 import {
   type Direction,
   type MessageRecord,
   type MessageStatus,
-  openStore,
   type SessionCounts,
+  SqliteStore,
   type Store,
   StoreSink,
 } from "../../src/store/mod.ts";
 import { migrate, MIGRATIONS } from "../../src/store/_schema.ts";
 import type { IncomingMessageInfo, IncomingOutcome } from "../../src/session/incoming.ts";
-import { tempDir, tempStore } from "./_support.ts";
+import { storeSuite, tempDir, tempStore } from "./_support.ts";
+
+const forEachStore = await storeSuite("counts_test");
 
 const ZERO: SessionCounts = {
   messagesIn: 0,
@@ -22,8 +24,8 @@ const ZERO: SessionCounts = {
   messagesFailed: 0,
 };
 
-function counts(store: Store, sessionId: string): SessionCounts {
-  const s = store.getSession(sessionId)!;
+async function counts(store: Store, sessionId: string): Promise<SessionCounts> {
+  const s = (await store.getSession(sessionId))!;
   return {
     messagesIn: s.messagesIn,
     bytesIn: s.bytesIn,
@@ -78,114 +80,131 @@ async function receive(
     await sink.write(offset, body.subarray(offset, Math.min(got, offset + 65536)));
   }
   await sink.close(outcome(got, complete));
-  return store.getMessage(sink.message.id)!;
+  return (await store.getMessage(sink.id))!;
 }
 
-function send(store: Store, sessionId: string, size: number): string {
-  return store.insertMessage({
+async function send(store: Store, sessionId: string, size: number): Promise<string> {
+  const message = await store.insertMessage({
     sessionId,
     direction: "out",
     messageId: crypto.randomUUID(),
     status: "queued",
     contentType: "text/plain",
     size,
-  }).id;
+  });
+  return message.id;
 }
 
-Deno.test("store counts: complete messages count with their bytes each way; failed and partial ones only as failed; is-composing never", async () => {
-  await using t = await tempStore();
-  const s = t.store;
-  const a = s.insertSession({ direction: "in", localUri: "msrp://127.0.0.1:2855/a;tcp" }).id;
-  const b = s.insertSession({ direction: "in", localUri: "msrp://127.0.0.1:2855/b;tcp" }).id;
-  assertEquals(counts(s, a), ZERO);
+forEachStore(
+  "store counts: complete messages count with their bytes each way; failed and partial ones only as failed; is-composing never",
+  async (backend) => {
+    await using t = await tempStore({}, backend);
+    const s = t.store;
+    const a = (await s.insertSession({ direction: "in", localUri: "msrp://127.0.0.1:2855/a;tcp" }))
+      .id;
+    const b = (await s.insertSession({ direction: "in", localUri: "msrp://127.0.0.1:2855/b;tcp" }))
+      .id;
+    assertEquals(await counts(s, a), ZERO);
 
-  // A received file counts with its size once it is complete, not while it arrives.
-  const sink = new StoreSink(s, a, info("file-1", "image/png", 300_001));
-  await sink.write(0, new Uint8Array(200_000));
-  assertEquals(counts(s, a), ZERO);
-  await sink.write(200_000, new Uint8Array(100_001));
-  await sink.close(outcome(300_001, true));
-  assertEquals(counts(s, a), { ...ZERO, messagesIn: 1, bytesIn: 300_001 });
+    // A received file counts with its size once it is complete, not while it arrives.
+    const sink = new StoreSink(s, a, info("file-1", "image/png", 300_001));
+    await sink.write(0, new Uint8Array(200_000));
+    assertEquals(await counts(s, a), ZERO);
+    await sink.write(200_000, new Uint8Array(100_001));
+    await sink.close(outcome(300_001, true));
+    assertEquals(await counts(s, a), { ...ZERO, messagesIn: 1, bytesIn: 300_001 });
 
-  // An is-composing indication (RFC 3994) is state, not a message: it counts nowhere.
-  const typing = new StoreSink(s, a, info("typing", "application/im-iscomposing+xml", 200));
-  await typing.write(0, new Uint8Array(200));
-  await typing.close(outcome(200, true));
-  assertEquals(s.getMessage(typing.message.id)?.status, "received");
-  assertEquals(counts(s, a), { ...ZERO, messagesIn: 1, bytesIn: 300_001 });
+    // An is-composing indication (RFC 3994) is state, not a message: it counts nowhere.
+    const typing = new StoreSink(s, a, info("typing", "application/im-iscomposing+xml", 200));
+    await typing.write(0, new Uint8Array(200));
+    await typing.close(outcome(200, true));
+    assertEquals((await s.getMessage(typing.id))?.status, "received");
+    assertEquals(await counts(s, a), { ...ZERO, messagesIn: 1, bytesIn: 300_001 });
 
-  // A sent message counts when sent; its delivery REPORT does not count it twice.
-  const out = send(s, a, 500);
-  s.updateMessage(out, { status: "sending", bytes: 100 });
-  assertEquals(counts(s, a).messagesOut, 0);
-  s.updateMessage(out, { status: "sent", bytes: 500 });
-  s.updateMessage(out, { status: "delivered" });
-  assertEquals(counts(s, a), {
-    ...ZERO,
-    messagesIn: 1,
-    bytesIn: 300_001,
-    messagesOut: 1,
-    bytesOut: 500,
-  });
+    // A sent message counts when sent; its delivery REPORT does not count it twice.
+    const out = await send(s, a, 500);
+    await s.updateMessage(out, { status: "sending", bytes: 100 });
+    assertEquals((await counts(s, a)).messagesOut, 0);
+    await s.updateMessage(out, { status: "sent", bytes: 500 });
+    await s.updateMessage(out, { status: "delivered" });
+    assertEquals(await counts(s, a), {
+      ...ZERO,
+      messagesIn: 1,
+      bytesIn: 300_001,
+      messagesOut: 1,
+      bytesOut: 500,
+    });
 
-  // A send that failed half-way and a reception cut short count as failed, bytes apart.
-  const lost = send(s, a, 800);
-  s.updateMessage(lost, { status: "sending", bytes: 400 });
-  s.updateMessage(lost, { status: "failed", errorCode: 408 });
-  const cut = await receive(s, a, 10_000, false);
-  assertEquals([cut.status, cut.bytes], ["partial", 5000]);
-  assertEquals(counts(s, a), {
-    messagesIn: 1,
-    bytesIn: 300_001,
-    messagesOut: 1,
-    bytesOut: 500,
-    messagesFailed: 2,
-  });
-  assertEquals(counts(s, a), countOf(s.listMessages(a).items));
-  assertEquals(counts(s, b), ZERO);
+    // A send that failed half-way and a reception cut short count as failed, bytes apart.
+    const lost = await send(s, a, 800);
+    await s.updateMessage(lost, { status: "sending", bytes: 400 });
+    await s.updateMessage(lost, { status: "failed", errorCode: 408 });
+    const cut = await receive(s, a, 10_000, false);
+    assertEquals([cut.status, cut.bytes], ["partial", 5000]);
+    assertEquals(await counts(s, a), {
+      messagesIn: 1,
+      bytesIn: 300_001,
+      messagesOut: 1,
+      bytesOut: 500,
+      messagesFailed: 2,
+    });
+    assertEquals(await counts(s, a), countOf((await s.listMessages(a)).items));
+    assertEquals(await counts(s, b), ZERO);
 
-  // A listing carries the same counts as the row.
-  const listed = s.listSessions().items.find((x) => x.id === a)!;
-  assertEquals(listed, s.getSession(a));
-});
+    // A listing carries the same counts as the row.
+    const listed = (await s.listSessions()).items.find((x) => x.id === a)!;
+    assertEquals(listed, await s.getSession(a));
+  },
+);
 
-Deno.test("store counts: a message row and its counts commit or roll back together", async () => {
-  await using t = await tempStore();
-  const s = t.store;
-  const a = s.insertSession({ direction: "out", localUri: "u" }).id;
-  const m = send(s, a, 3);
-  assertThrows(() =>
-    s.transaction(() => {
-      s.updateMessage(m, { status: "sent", bytes: 3 });
-      throw new Error("boom");
-    })
-  );
-  assertEquals([s.getMessage(m)?.status, counts(s, a)], ["queued", ZERO]);
-});
+forEachStore(
+  "store counts: a message row and its counts commit or roll back together",
+  async (backend) => {
+    await using t = await tempStore({}, backend);
+    const s = t.store;
+    const a = (await s.insertSession({ direction: "out", localUri: "u" })).id;
+    const m = await send(s, a, 3);
+    await assertRejects(() =>
+      s.transaction(async (tx) => {
+        await tx.updateMessage(m, { status: "sent", bytes: 3 });
+        assertEquals((await counts(tx, a)).messagesOut, 1);
+        throw new Error("boom");
+      })
+    );
+    assertEquals([(await s.getMessage(m))?.status, await counts(s, a)], ["queued", ZERO]);
+  },
+);
 
-Deno.test("store counts: messages a restart interrupted count as failed, and counts survive reopening", async () => {
-  await using dir = await tempDir();
-  const first = openStore(dir.path);
-  const a = first.insertSession({ direction: "in", localUri: "u", state: "active" }).id;
-  const received = await receive(first, a, 70_000);
-  const sending = send(first, a, 9);
-  first.updateMessage(sending, { status: "sending", bytes: 4 });
-  first.insertMessage({
-    sessionId: a,
-    direction: "in",
-    messageId: "arriving",
-    status: "receiving",
-    contentType: "text/plain",
-    bytes: 6,
-  });
-  first.close();
+forEachStore(
+  "store counts: messages a restart interrupted count as failed, and counts survive reopening",
+  async (backend) => {
+    await using t = await tempStore({}, backend);
+    const first = t.store;
+    const a = (await first.insertSession({ direction: "in", localUri: "u", state: "active" })).id;
+    const received = await receive(first, a, 70_000);
+    const sending = await send(first, a, 9);
+    await first.updateMessage(sending, { status: "sending", bytes: 4 });
+    await first.insertMessage({
+      sessionId: a,
+      direction: "in",
+      messageId: "arriving",
+      status: "receiving",
+      contentType: "text/plain",
+      bytes: 6,
+    });
+    await first.close();
 
-  const again = openStore(dir.path);
-  assertEquals(counts(again, a), { ...ZERO, messagesIn: 1, bytesIn: received.bytes });
-  assertEquals(again.recoverAfterRestart().failedMessages, 2);
-  assertEquals(counts(again, a), { ...ZERO, messagesIn: 1, bytesIn: 70_000, messagesFailed: 2 });
-  again.close();
-});
+    const again = await t.reopen();
+    assertEquals(await counts(again, a), { ...ZERO, messagesIn: 1, bytesIn: received.bytes });
+    assertEquals((await again.recoverAfterRestart()).failedMessages, 2);
+    assertEquals(await counts(again, a), {
+      ...ZERO,
+      messagesIn: 1,
+      bytesIn: 70_000,
+      messagesFailed: 2,
+    });
+  },
+);
 
 Deno.test("store counts: migrating a version-2 database fills the counts from its messages", async () => {
   await using dir = await tempDir();
@@ -213,66 +232,74 @@ Deno.test("store counts: migrating a version-2 database fills the counts from it
   }
   db.close();
 
-  const store = openStore(dir.path);
-  assertEquals(counts(store, "s1"), {
+  await using store = SqliteStore.open(dir.path);
+  assertEquals(await counts(store, "s1"), {
     messagesIn: 2,
     bytesIn: 42,
     messagesOut: 2,
     bytesOut: 12,
     messagesFailed: 2,
   });
-  assertEquals(counts(store, "s2"), { ...ZERO, messagesOut: 1, bytesOut: 1000 });
-  assertEquals(counts(store, "s3"), ZERO);
-  store.updateMessage("m6", { status: "sent", bytes: 8 });
-  assertEquals(counts(store, "s1").bytesOut, 20);
-  store.close();
+  assertEquals(await counts(store, "s2"), { ...ZERO, messagesOut: 1, bytesOut: 1000 });
+  assertEquals(await counts(store, "s3"), ZERO);
+  await store.updateMessage("m6", { status: "sent", bytes: 8 });
+  assertEquals((await counts(store, "s1")).bytesOut, 20);
 });
 
-Deno.test("store counts: after random inserts and updates the counters equal a count of the rows", async () => {
-  await using t = await tempStore();
-  const s = t.store;
-  const random = new Random(4975);
-  const sessions = [0, 1, 2].map((i) => s.insertSession({ direction: "in", localUri: `u${i}` }).id);
-  const statuses: MessageStatus[] = [
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "receiving",
-    "received",
-    "partial",
-  ];
-  const TYPES = [
-    "application/octet-stream",
-    "text/plain",
-    "application/im-iscomposing+xml",
-    "Application/IM-IsComposing+XML; charset=utf-8",
-  ];
-  const ids: string[] = [];
-  for (let step = 0; step < 600; step++) {
-    if (ids.length === 0 || random.next() < 0.4) {
-      ids.push(
-        s.insertMessage({
+forEachStore(
+  "store counts: after random inserts and updates the counters equal a count of the rows",
+  async (backend) => {
+    await using t = await tempStore({}, backend);
+    const s = t.store;
+    const random = new Random(4975);
+    const sessions: string[] = [];
+    for (const i of [0, 1, 2]) {
+      sessions.push((await s.insertSession({ direction: "in", localUri: `u${i}` })).id);
+    }
+    const statuses: MessageStatus[] = [
+      "queued",
+      "sending",
+      "sent",
+      "delivered",
+      "failed",
+      "receiving",
+      "received",
+      "partial",
+    ];
+    const TYPES = [
+      "application/octet-stream",
+      "text/plain",
+      "application/im-iscomposing+xml",
+      "Application/IM-IsComposing+XML; charset=utf-8",
+    ];
+    const ids: string[] = [];
+    for (let step = 0; step < 600; step++) {
+      if (ids.length === 0 || random.next() < 0.4) {
+        const message = await s.insertMessage({
           sessionId: random.pick(sessions),
           direction: random.pick(["in", "out"] as const),
           messageId: `x${step}`,
           status: random.pick(statuses),
           contentType: random.pick(TYPES),
           bytes: random.int(0, 1 << 20),
-        }).id,
-      );
-    } else {
-      const id = random.pick(ids);
-      const change = random.int(0, 2);
-      s.updateMessage(id, {
-        status: change === 1 ? undefined : random.pick(statuses),
-        bytes: change === 0 ? undefined : random.int(0, 1 << 20),
-        errorReason: random.next() < 0.5 ? "x" : null,
-      });
+        });
+        ids.push(message.id);
+      } else {
+        const id = random.pick(ids);
+        const change = random.int(0, 2);
+        await s.updateMessage(id, {
+          status: change === 1 ? undefined : random.pick(statuses),
+          bytes: change === 0 ? undefined : random.int(0, 1 << 20),
+          errorReason: random.next() < 0.5 ? "x" : null,
+        });
+      }
     }
-  }
-  for (const id of sessions) {
-    assertEquals(counts(s, id), countOf(s.listMessages(id, { limit: 1000 }).items), id);
-  }
-});
+    for (const id of sessions) {
+      assertEquals(
+        await counts(s, id),
+        countOf((await s.listMessages(id, { limit: 1000 })).items),
+        id,
+      );
+    }
+  },
+);

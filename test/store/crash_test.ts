@@ -1,6 +1,6 @@
 import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "../_assert.ts";
-import { openStore } from "../../src/store/mod.ts";
+import { SqliteStore } from "../../src/store/mod.ts";
 import { tempDir } from "./_support.ts";
 
 const WRITER = new URL("./_crash_writer.ts", import.meta.url).pathname;
@@ -55,34 +55,35 @@ Deno.test("store: a writer killed with SIGKILL loses nothing committed; recovery
   assertEquals(integrity, ["ok"]);
   db.close();
 
-  const store = openStore(dir.path);
+  await using store = SqliteStore.open(dir.path);
   for (let round = 0; round <= last; round++) {
-    const out = store.getMessage(`out-${round}`);
-    const inc = store.getMessage(`in-${round}`);
+    const out = await store.getMessage(`out-${round}`);
+    const inc = await store.getMessage(`in-${round}`);
     assertEquals(out?.status, round % 3 === 0 ? "sent" : "sending", `out-${round}`);
     assertEquals(inc?.status, round % 2 === 0 ? "received" : "receiving", `in-${round}`);
   }
-  const events = store.eventsSince(0, last + 10);
+  const events = await store.eventsSince(0, last + 10);
   assert(events.length >= last + 1, `${events.length} events for ${last + 1} rounds`);
   assertEquals(
     events.slice(0, last + 1).map((e) => JSON.parse(e.payload).round),
     Array.from({ length: last + 1 }, (_, i) => i),
   );
-  assert(store.webhookBacklog().pending >= last + 1);
+  // Each event and its outbox row commit together: as many deliveries as events.
+  assertEquals((await store.webhookBacklog()).pending, events.length);
+  assertEquals(await store.lastEventSeq(), events.at(-1)?.seq);
 
-  const recovery = store.recoverAfterRestart();
-  const interrupted = store.listSessions({ limit: 1000 }).items;
+  const recovery = await store.recoverAfterRestart();
+  const interrupted = (await store.listSessions({ limit: 1000 })).items;
   assertEquals(recovery.endedSessions, interrupted.length);
   assert(interrupted.every((s) => s.state === "ended" && s.endReason === "interrupted by restart"));
   assert(recovery.failedMessages >= last);
   for (let round = 0; round <= last; round++) {
     assertEquals(
-      store.getMessage(`out-${round}`)?.status,
+      (await store.getMessage(`out-${round}`))?.status,
       round % 3 === 0 ? "sent" : "failed",
     );
-    const inc = store.getMessage(`in-${round}`);
+    const inc = await store.getMessage(`in-${round}`);
     assertEquals(inc?.status, round % 2 === 0 ? "received" : "partial");
     if (round % 2 === 1) assertEquals(inc?.errorReason, "interrupted by restart");
   }
-  store.close();
 });

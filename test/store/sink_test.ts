@@ -1,10 +1,12 @@
 import { createHash } from "node:crypto";
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { Random } from "../_random.ts";
-import { type MessageRecord, type Store, StoreSink } from "../../src/store/mod.ts";
+import { ContentQuota, type MessageRecord, type Store, StoreSink } from "../../src/store/mod.ts";
 import type { IncomingMessageInfo, IncomingOutcome } from "../../src/session/incoming.ts";
 import { MsrpEndpoint } from "../../src/session/mod.ts";
-import { tempStore } from "./_support.ts";
+import { storeSuite, tempStore } from "./_support.ts";
+
+const forEachStore = await storeSuite("sink_test");
 
 function info(messageId: string, size: number | undefined): IncomingMessageInfo {
   return { messageId, contentType: "application/octet-stream", size, headers: new Map() };
@@ -37,48 +39,56 @@ async function sha256OfFile(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-function withSession(store: Store): string {
-  return store.insertSession({ direction: "in", localUri: "msrp://127.0.0.1:2855/x;tcp" }).id;
+async function withSession(store: Store): Promise<string> {
+  const session = await store.insertSession({
+    direction: "in",
+    localUri: "msrp://127.0.0.1:2855/x;tcp",
+  });
+  return session.id;
 }
 
-Deno.test("store sink: a 64 MiB message in random slices is stored with its SHA-256", async () => {
-  await using t = await tempStore();
-  const size = 64 * 1024 * 1024;
-  let closed: MessageRecord | undefined;
-  const sink = new StoreSink(t.store, withSession(t.store), info("big", size), {
-    onClose: (m) => closed = m,
-  });
-  assertEquals([sink.message.status, sink.message.size], ["receiving", size]);
-  const expected = createHash("sha256");
-  const random = new Random(64);
-  for (let offset = 0; offset < size;) {
-    const length = Math.min(size - offset, random.int(1, 256 * 1024));
-    const slice = contentAt(offset, length);
-    expected.update(slice);
-    const written = sink.write(offset, slice);
-    slice.fill(0); // the sink must have copied what it still needs
-    await written;
-    offset += length;
-  }
-  await sink.close(outcome(size, true));
-  const digest = expected.digest("hex");
-  const row = t.store.getMessage(sink.message.id);
-  assertEquals(row, closed);
-  assertEquals([row?.status, row?.bytes, row?.sha256, row?.errorReason], [
-    "received",
-    size,
-    digest,
-    null,
-  ]);
-  assertEquals(row?.contentPath, t.store.contentPath(sink.message.id));
-  assertEquals((await Deno.stat(row!.contentPath!)).size, size);
-  assertEquals(await sha256OfFile(row!.contentPath!), digest);
-});
+forEachStore(
+  "store sink: a 64 MiB message in random slices is stored with its SHA-256",
+  async (backend) => {
+    await using t = await tempStore({}, backend);
+    const size = 64 * 1024 * 1024;
+    let closed: MessageRecord | undefined;
+    const sink = new StoreSink(t.store, await withSession(t.store), info("big", size), {
+      onClose: (m) => closed = m,
+    });
+    const inserted = await sink.inserted;
+    assertEquals([inserted.id, inserted.status, inserted.size], [sink.id, "receiving", size]);
+    const expected = createHash("sha256");
+    const random = new Random(64);
+    for (let offset = 0; offset < size;) {
+      const length = Math.min(size - offset, random.int(1, 256 * 1024));
+      const slice = contentAt(offset, length);
+      expected.update(slice);
+      const written = sink.write(offset, slice);
+      slice.fill(0); // the sink must have copied what it still needs
+      await written;
+      offset += length;
+    }
+    await sink.close(outcome(size, true));
+    const digest = expected.digest("hex");
+    const row = await t.store.getMessage(sink.id);
+    assertEquals(row, closed);
+    assertEquals([row?.status, row?.bytes, row?.sha256, row?.errorReason], [
+      "received",
+      size,
+      digest,
+      null,
+    ]);
+    assertEquals(row?.contentPath, t.store.contentPath(sink.id));
+    assertEquals((await Deno.stat(row!.contentPath!)).size, size);
+    assertEquals(await sha256OfFile(row!.contentPath!), digest);
+  },
+);
 
-Deno.test("store sink: out-of-order slices give the right file and hash", async () => {
-  await using t = await tempStore();
+forEachStore("store sink: out-of-order slices give the right file and hash", async (backend) => {
+  await using t = await tempStore({}, backend);
   const size = 1_000_003;
-  const sink = new StoreSink(t.store, withSession(t.store), info("shuffled", size));
+  const sink = new StoreSink(t.store, await withSession(t.store), info("shuffled", size));
   const random = new Random(7);
   const slices: [number, number][] = [];
   for (let offset = 0; offset < size;) {
@@ -94,60 +104,91 @@ Deno.test("store sink: out-of-order slices give the right file and hash", async 
   await Promise.all(writes);
   await sink.close(outcome(size, true));
   const whole = contentAt(0, size);
-  const row = t.store.getMessage(sink.message.id)!;
+  const row = (await t.store.getMessage(sink.id))!;
   assertEquals(row.status, "received");
   assertEquals(row.sha256, createHash("sha256").update(whole).digest("hex"));
   assertEquals(await Deno.readFile(row.contentPath!), whole);
 });
 
-Deno.test("store sink: an incomplete message is recorded as partial with its reason", async () => {
-  await using t = await tempStore();
-  let closed: MessageRecord | undefined;
-  const sink = new StoreSink(t.store, withSession(t.store), info("cut", 10_000), {
-    onClose: (m) => closed = m,
-  });
-  await sink.write(0, contentAt(0, 4000));
-  await sink.close(outcome(4000, false, "aborted by sender"));
-  assertEquals(
-    [closed?.status, closed?.bytes, closed?.sha256, closed?.errorReason],
-    ["partial", 4000, null, "aborted by sender"],
-  );
-  assertEquals(await Deno.readFile(closed!.contentPath!), contentAt(0, 4000));
-});
-
-Deno.test("store sink: content that cannot be written marks the message failed", async () => {
-  await using t = await tempStore();
-  await Deno.remove(`${t.dir}/content`);
-  const sink = new StoreSink(t.store, withSession(t.store), info("nowhere", 3));
-  await sink.write(0, contentAt(0, 3));
-  await sink.close(outcome(3, true));
-  const row = t.store.getMessage(sink.message.id)!;
-  assertEquals(row.status, "failed");
-  assert(row.errorReason?.startsWith("content not stored"), row.errorReason ?? "");
-});
-
-Deno.test("store sink: a file received over a real MSRP session lands in the store", async () => {
-  await using t = await tempStore();
-  const sessionId = withSession(t.store);
-  const done = Promise.withResolvers<MessageRecord>();
-  const ea = new MsrpEndpoint({ hostname: "127.0.0.1", port: 0 }).listen();
-  const eb = new MsrpEndpoint({ hostname: "127.0.0.1", port: 0 }).listen();
-  try {
-    const b = eb.createSession({
-      sink: (i) => new StoreSink(t.store, sessionId, i, { onClose: done.resolve }),
+forEachStore(
+  "store sink: an incomplete message is recorded as partial with its reason",
+  async (backend) => {
+    await using t = await tempStore({}, backend);
+    let closed: MessageRecord | undefined;
+    const sink = new StoreSink(t.store, await withSession(t.store), info("cut", 10_000), {
+      onClose: (m) => closed = m,
     });
-    const a = ea.createSession();
-    await ea.connectSession(a, [b.localUri]);
-    await b.ready;
-    const body = contentAt(0, 3 * 1024 * 1024 + 17);
-    const sent = await a.send(body, { contentType: "application/octet-stream" }).done;
-    assertEquals(sent.status, "sent");
-    const row = await done.promise;
-    assertEquals([row.status, row.bytes, row.sessionId], ["received", body.length, sessionId]);
-    assertEquals(row.sha256, createHash("sha256").update(body).digest("hex"));
-    assertEquals(await Deno.readFile(row.contentPath!), body);
-  } finally {
-    await ea.close();
-    await eb.close();
-  }
-});
+    await sink.write(0, contentAt(0, 4000));
+    await sink.close(outcome(4000, false, "aborted by sender"));
+    assertEquals(
+      [closed?.status, closed?.bytes, closed?.sha256, closed?.errorReason],
+      ["partial", 4000, null, "aborted by sender"],
+    );
+    assertEquals(await Deno.readFile(closed!.contentPath!), contentAt(0, 4000));
+  },
+);
+
+forEachStore(
+  "store sink: content that cannot be written marks the message failed",
+  async (backend) => {
+    await using t = await tempStore({}, backend);
+    await Deno.remove(`${t.dir}/content`);
+    const sink = new StoreSink(t.store, await withSession(t.store), info("nowhere", 6));
+    const first = await assertRejects(() => sink.write(0, contentAt(0, 3)));
+    // Every later write fails the same way.
+    assertEquals(await assertRejects(() => sink.write(3, contentAt(3, 3))), first);
+    await sink.close(outcome(6, true));
+    const row = (await t.store.getMessage(sink.id))!;
+    assertEquals(row.status, "failed");
+    assert(row.errorReason?.startsWith("content not stored"), row.errorReason ?? "");
+  },
+);
+
+forEachStore(
+  "store sink: when its message row cannot be recorded, every write rejects, and closing keeps no file and gives its quota back",
+  async (backend) => {
+    await using t = await tempStore({}, backend);
+    const quota = new ContentQuota(1000, 0);
+    let closedWith: MessageRecord | undefined;
+    const sink = new StoreSink(t.store, "no-such-session", info("orphan", 6), {
+      quota,
+      onClose: (row) => closedWith = row,
+    });
+    await assertRejects(() => sink.inserted);
+    await assertRejects(() => sink.write(0, contentAt(0, 3)), Error, "message not recorded");
+    await assertRejects(() => sink.write(3, contentAt(3, 3)), Error, "message not recorded");
+    assertEquals(await t.store.getMessage(sink.id), undefined);
+    await sink.close(outcome(6, true));
+    assertEquals([closedWith, quota.usedBytes], [undefined, 0]);
+    await assertRejects(() => Deno.stat(t.store.contentPath(sink.id)), Deno.errors.NotFound);
+  },
+);
+
+forEachStore(
+  "store sink: a file received over a real MSRP session lands in the store",
+  async (backend) => {
+    await using t = await tempStore({}, backend);
+    const sessionId = await withSession(t.store);
+    const done = Promise.withResolvers<MessageRecord>();
+    const ea = new MsrpEndpoint({ hostname: "127.0.0.1", port: 0 }).listen();
+    const eb = new MsrpEndpoint({ hostname: "127.0.0.1", port: 0 }).listen();
+    try {
+      const b = eb.createSession({
+        sink: (i) => new StoreSink(t.store, sessionId, i, { onClose: done.resolve }),
+      });
+      const a = ea.createSession();
+      await ea.connectSession(a, [b.localUri]);
+      await b.ready;
+      const body = contentAt(0, 3 * 1024 * 1024 + 17);
+      const sent = await a.send(body, { contentType: "application/octet-stream" }).done;
+      assertEquals(sent.status, "sent");
+      const row = await done.promise;
+      assertEquals([row.status, row.bytes, row.sessionId], ["received", body.length, sessionId]);
+      assertEquals(row.sha256, createHash("sha256").update(body).digest("hex"));
+      assertEquals(await Deno.readFile(row.contentPath!), body);
+    } finally {
+      await ea.close();
+      await eb.close();
+    }
+  },
+);

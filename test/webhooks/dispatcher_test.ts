@@ -57,13 +57,12 @@ function countingFailures(store: Store): { store: WebhookStore; failures: Map<nu
   return {
     failures,
     store: {
-      dueWebhooks: (now, limit) => store.dueWebhooks(now, limit),
-      startWebhookAttempt: (id, lease) => store.startWebhookAttempt(id, lease),
+      claimWebhooks: (now, limit, leaseUntil) => store.claimWebhooks(now, limit, leaseUntil),
       markWebhookDelivered: (id) => store.markWebhookDelivered(id),
       nextWebhookAttemptAt: () => store.nextWebhookAttemptAt(),
       markWebhookFailed: (id, error, next) => {
         failures.set(id, (failures.get(id) ?? 0) + 1);
-        store.markWebhookFailed(id, error, next);
+        return store.markWebhookFailed(id, error, next);
       },
     },
   };
@@ -73,9 +72,9 @@ Deno.test("webhook dispatcher: posts signed JSON with the event headers", async 
   await using t = await tempStore();
   await using receiver = new Receiver(() => new Response(null, { status: 204 }));
   const event = pagerEvent("hello");
-  publishEvent(t.store, event);
+  await publishEvent(t.store, event);
   await using _d = dispatcher({ url: receiver.url, store: t.store });
-  await until(() => t.store.webhookBacklog().pending === 0, "delivery");
+  await until(async () => (await t.store.webhookBacklog()).pending === 0, "delivery");
   assertEquals(receiver.requests.length, 1);
   const [request] = receiver.requests;
   const h = request.headers;
@@ -97,16 +96,16 @@ Deno.test("webhook dispatcher: a failing receiver gets retries until it recovers
     new Response("busy", { status: ++calls <= 3 ? 500 : 200 })
   );
   const counting = countingFailures(t.store);
-  publishEvent(t.store, pagerEvent("retry me"));
+  await publishEvent(t.store, pagerEvent("retry me"));
   await using _d = dispatcher({ url: receiver.url, store: counting.store });
-  await until(() => t.store.webhookBacklog().pending === 0, "delivery after retries");
+  await until(async () => (await t.store.webhookBacklog()).pending === 0, "delivery after retries");
   assertEquals(receiver.requests.length, 4);
   assertEquals(counting.failures.get(1), 3);
   assertEquals(
     new Set(receiver.requests.map((r) => r.headers.get("x-msrp-bridge-delivery"))),
     new Set(["1"]),
   );
-  assertEquals(t.store.webhookBacklog(), { pending: 0, exhausted: 0, oldestPendingAt: null });
+  assertEquals(await t.store.webhookBacklog(), { pending: 0, exhausted: 0, oldestPendingAt: null });
 });
 
 Deno.test("webhook dispatcher: a receiver that does not answer in time is retried", async () => {
@@ -117,9 +116,12 @@ Deno.test("webhook dispatcher: a receiver that does not answer in time is retrie
     return new Response("ok");
   });
   const counting = countingFailures(t.store);
-  publishEvent(t.store, pagerEvent("slow"));
+  await publishEvent(t.store, pagerEvent("slow"));
   await using _d = dispatcher({ url: receiver.url, store: counting.store, requestTimeoutMs: 100 });
-  await until(() => t.store.webhookBacklog().pending === 0, "delivery after a timeout");
+  await until(
+    async () => (await t.store.webhookBacklog()).pending === 0,
+    "delivery after a timeout",
+  );
   assert(receiver.requests.length >= 2);
   assert((counting.failures.get(1) ?? 0) >= 1);
 });
@@ -132,7 +134,7 @@ Deno.test("webhook dispatcher: while the receiver is down the backlog grows in t
   const url = `http://127.0.0.1:${port}/hook`;
   const counting = countingFailures(t.store);
   const first = Array.from({ length: 5 }, (_, i) => pagerEvent(`first ${i}`));
-  for (const event of first) publishEvent(t.store, event);
+  for (const event of first) await publishEvent(t.store, event);
   await using d = dispatcher({ url, store: counting.store, concurrency: 2 });
   await until(
     () => counting.failures.size === 5 && [...counting.failures.values()].every((n) => n >= 5),
@@ -140,17 +142,17 @@ Deno.test("webhook dispatcher: while the receiver is down the backlog grows in t
   );
   const later = Array.from({ length: 20 }, (_, i) => pagerEvent(`later ${i}`));
   for (const event of later) {
-    publishEvent(t.store, event);
+    await publishEvent(t.store, event);
     d.wake();
   }
-  assertEquals(t.store.webhookBacklog().pending, 25);
+  assertEquals((await t.store.webhookBacklog()).pending, 25);
   assert(d.inFlight <= 2);
 
   await using receiver = new Receiver(() => new Response("ok"), port);
-  await until(() => t.store.webhookBacklog().pending === 0, "backlog drained");
+  await until(async () => (await t.store.webhookBacklog()).pending === 0, "backlog drained");
   const ids = eventIds(receiver);
   for (const event of [...first, ...later]) assert(ids.has(event.id), event.id);
-  assertEquals(t.store.webhookBacklog().exhausted, 0);
+  assertEquals((await t.store.webhookBacklog()).exhausted, 0);
 });
 
 Deno.test("webhook dispatcher: a restart in the middle loses nothing", async () => {
@@ -163,7 +165,7 @@ Deno.test("webhook dispatcher: a restart in the middle loses nothing", async () 
     return new Response("ok");
   });
   const events = Array.from({ length: 40 }, (_, i) => pagerEvent(`n${i}`));
-  for (const event of events) publishEvent(t.store, event);
+  for (const event of events) await publishEvent(t.store, event);
 
   const first = dispatcher({ url: receiver.url, store: t.store, concurrency: 2 });
   await until(() => receiver.requests.length >= 5, "some deliveries");
@@ -172,10 +174,10 @@ Deno.test("webhook dispatcher: a restart in the middle loses nothing", async () 
   await stopped;
   assertEquals(first.inFlight, 0);
   const afterStop = receiver.requests.length;
-  assert(t.store.webhookBacklog().pending > 0, "the first dispatcher delivered everything");
+  assert((await t.store.webhookBacklog()).pending > 0, "the first dispatcher delivered everything");
 
   await using _second = dispatcher({ url: receiver.url, store: t.store });
-  await until(() => t.store.webhookBacklog().pending === 0, "the rest delivered");
+  await until(async () => (await t.store.webhookBacklog()).pending === 0, "the rest delivered");
   assert(receiver.requests.length > afterStop);
   const ids = eventIds(receiver);
   for (const event of events) assert(ids.has(event.id), event.id);
@@ -188,15 +190,20 @@ Deno.test("webhook dispatcher: stop aborts a hanging post and the delivery stays
     if (hang) await aborted(signal);
     return new Response("ok");
   });
-  publishEvent(t.store, pagerEvent("stuck"));
+  await publishEvent(t.store, pagerEvent("stuck"));
   const first = dispatcher({ url: receiver.url, store: t.store, stopTimeoutMs: 50 });
   await until(() => receiver.requests.length === 1, "the post arrived");
   await first.stop();
-  assertEquals(t.store.webhookBacklog().pending, 1);
-  assertEquals(t.store.dueWebhooks(Date.now(), 10).length, 1);
+  assertEquals((await t.store.webhookBacklog()).pending, 1);
+  // Due now: a claim takes it at once (leased until now, so it stays due for the next dispatcher).
+  const now = Date.now();
+  assertEquals((await t.store.claimWebhooks(now, 10, now)).length, 1);
   hang = false;
   await using _second = dispatcher({ url: receiver.url, store: t.store });
-  await until(() => t.store.webhookBacklog().pending === 0, "delivered after restart");
+  await until(
+    async () => (await t.store.webhookBacklog()).pending === 0,
+    "delivered after restart",
+  );
 });
 
 Deno.test("webhook dispatcher: a reply in the 2xx body is handed to onReply", async () => {
@@ -209,8 +216,8 @@ Deno.test("webhook dispatcher: a reply in the 2xx body is handed to onReply", as
   });
   const replies: [WebhookEvent, WebhookReply][] = [];
   const ping = pagerEvent("ping");
-  publishEvent(t.store, pagerEvent("no reply"));
-  publishEvent(t.store, ping);
+  await publishEvent(t.store, pagerEvent("no reply"));
+  await publishEvent(t.store, ping);
   await using _d = dispatcher({
     url: receiver.url,
     store: t.store,
@@ -219,18 +226,18 @@ Deno.test("webhook dispatcher: a reply in the 2xx body is handed to onReply", as
     },
   });
   await until(() => replies.length === 1, "the reply");
-  await until(() => t.store.webhookBacklog().pending === 0, "both delivered");
+  await until(async () => (await t.store.webhookBacklog()).pending === 0, "both delivered");
   assertEquals(replies, [[ping, { text: "pong" }]]);
 });
 
 Deno.test("webhook dispatcher: a delivery is given up after maxAttempts", async () => {
   await using t = await tempStore();
   await using receiver = new Receiver(() => new Response("no", { status: 503 }));
-  publishEvent(t.store, pagerEvent("doomed"));
+  await publishEvent(t.store, pagerEvent("doomed"));
   await using _d = dispatcher({ url: receiver.url, store: t.store, maxAttempts: 3 });
-  await until(() => t.store.webhookBacklog().exhausted === 1, "given up");
+  await until(async () => (await t.store.webhookBacklog()).exhausted === 1, "given up");
   assertEquals(receiver.requests.length, 3);
-  assertEquals(t.store.webhookBacklog().pending, 0);
+  assertEquals((await t.store.webhookBacklog()).pending, 0);
 });
 
 Deno.test("webhook dispatcher: unusable options are refused", async () => {

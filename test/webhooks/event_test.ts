@@ -13,7 +13,7 @@ const enc = new TextEncoder();
 
 Deno.test("webhook events: envelopes carry id, type, time and data from the rows", async () => {
   await using t = await tempStore({ now: () => 1 });
-  const session = t.store.insertSession({
+  const session = await t.store.insertSession({
     id: "s1",
     direction: "in",
     localUri: "msrp://127.0.0.1:2855/s1;tcp",
@@ -41,7 +41,7 @@ Deno.test("webhook events: envelopes carry id, type, time and data from the rows
     hangupCause: null,
   });
 
-  const message = t.store.insertMessage({
+  const message = await t.store.insertMessage({
     id: "m1",
     sessionId: "s1",
     direction: "in",
@@ -51,7 +51,7 @@ Deno.test("webhook events: envelopes carry id, type, time and data from the rows
     size: 100,
     bytes: 40,
   });
-  const failed = t.store.updateMessage("m1", { errorReason: "aborted by sender" });
+  const failed = await t.store.updateMessage("m1", { errorReason: "aborted by sender" });
   const data = messageEventData(failed, session, { contentUrl: "/v1/messages/m1/content" });
   assertEquals(data, {
     sessionId: "s1",
@@ -97,11 +97,12 @@ Deno.test("webhook events: publishing logs the event and fills the outbox togeth
     contentType: "text/plain",
     text: "hello",
   });
-  const logged = publishEvent(t.store, event);
-  publishEvent(t.store, createEvent("pager.received", event.data), { webhook: false });
+  const logged = await publishEvent(t.store, event);
+  await publishEvent(t.store, createEvent("pager.received", event.data), { webhook: false });
   assertEquals(JSON.parse(logged.payload), event);
-  assertEquals(t.store.eventsSince(0, 10).length, 2);
-  const [due] = t.store.dueWebhooks(Date.now(), 10);
-  assertEquals([due.type, JSON.parse(due.payload)], ["pager.received", event]);
-  assertEquals(t.store.webhookBacklog().pending, 1);
+  assertEquals((await t.store.eventsSince(0, 10)).length, 2);
+  assertEquals((await t.store.webhookBacklog()).pending, 1);
+  const now = Date.now();
+  const [due, ...more] = await t.store.claimWebhooks(now, 10, now + 60_000);
+  assertEquals([due.type, JSON.parse(due.payload), more], ["pager.received", event, []]);
 });

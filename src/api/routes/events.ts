@@ -85,10 +85,10 @@ async function feed(
   try {
     await stream.write("retry: 3000\n\n");
     if (after !== undefined) {
-      let page = bridge.eventsSince(last, REPLAY_PAGE);
+      let page = await bridge.eventsSince(last, REPLAY_PAGE);
       while (page.length > 0 && !ended) {
         for (const record of page) await send(record);
-        page = bridge.eventsSince(last, REPLAY_PAGE);
+        page = await bridge.eventsSince(last, REPLAY_PAGE);
       }
     }
     while (!ended) {

@@ -69,9 +69,9 @@ export function fileRoutes(app: ApiApp, bridge: Bridge, config: Config): void {
     return c.json(transfer, 202);
   });
 
-  app.openapi(getFile, (c) => {
+  app.openapi(getFile, async (c) => {
     const { id } = c.req.valid("param");
-    const transfer = bridge.getFileTransfer(id);
+    const transfer = await bridge.getFileTransfer(id);
     if (!transfer) throw new ApiProblem("not-found", `id: no file transfer ${id}`, { field: "id" });
     return c.json(transfer, 200);
   });

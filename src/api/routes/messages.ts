@@ -123,7 +123,7 @@ async function sendRaw(
       field: "Content-Type",
     });
   }
-  if (bridge.getSession(id)?.state === "pending") {
+  if ((await bridge.getSession(id))?.state === "pending") {
     throw new ApiProblem(
       "session-not-active",
       `id: session ${id} is not connected yet; send raw bodies after session.started`,
@@ -131,7 +131,7 @@ async function sendRaw(
     );
   }
   const upload = readUpload(body, size);
-  const sent = bridge.sendMessage(id, upload.pieces, { contentType, size, report });
+  const sent = await bridge.sendMessage(id, upload.pieces, { contentType, size, report });
   try {
     await Promise.race([upload.finished, sent.outgoing.done]);
   } catch (e) {
@@ -152,7 +152,7 @@ export function messageRoutes(app: ApiApp, bridge: Bridge, config: Config): void
     if (JSON_TYPE.test(c.req.header("content-type") ?? "")) {
       // Only JSON bodies are validated (as SendTextRequest); the "*/*" entry documents raw ones.
       const body = c.req.valid("json") as z.output<typeof SendTextRequest>;
-      sent = bridge.sendMessage(id, body.text, {
+      sent = await bridge.sendMessage(id, body.text, {
         contentType: body.contentType ?? "text/plain",
         report: body.report ?? false,
       });
@@ -165,23 +165,23 @@ export function messageRoutes(app: ApiApp, bridge: Bridge, config: Config): void
     return c.json({ messageId, status: sent.outgoing.status }, 202);
   });
 
-  app.openapi(listMessages, (c) => {
+  app.openapi(listMessages, async (c) => {
     const { id } = c.req.valid("param");
-    const page = bridge.listMessages(id, c.req.valid("query"));
+    const page = await bridge.listMessages(id, c.req.valid("query"));
     const items = page.items.map(messageViewWithText);
     return c.json({ items, nextCursor: page.nextCursor ?? null }, 200);
   });
 
-  app.openapi(getMessage, (c) => {
+  app.openapi(getMessage, async (c) => {
     const { id } = c.req.valid("param");
-    const message = bridge.getMessage(id);
+    const message = await bridge.getMessage(id);
     if (!message) throw new ApiProblem("not-found", `id: no message ${id}`, { field: "id" });
     return c.json(messageViewWithText(message), 200);
   });
 
   app.openapi(getContent, async (c) => {
     const { id } = c.req.valid("param");
-    const message = bridge.getMessage(id);
+    const message = await bridge.getMessage(id);
     const headers = {
       "content-type": message?.contentType ?? "",
       "content-security-policy": "sandbox",

@@ -111,8 +111,8 @@ export function sessionRoutes(app: ApiApp, bridge: Bridge): void {
   app.openapi(createSession, async (c) => {
     const body = c.req.valid("json");
     let created;
-    if (body.offer !== undefined) created = bridge.createSessionFromOffer(body.offer);
-    else if (body.createOffer) created = bridge.createOffer();
+    if (body.offer !== undefined) created = await bridge.createSessionFromOffer(body.offer);
+    else if (body.createOffer) created = await bridge.createOffer();
     else created = await bridge.originate(body.to!);
     c.header("Location", `/v1/sessions/${created.id}`);
     return c.json(created, 201);
@@ -124,20 +124,20 @@ export function sessionRoutes(app: ApiApp, bridge: Bridge): void {
     return c.json(sessionView(session), 200);
   });
 
-  app.openapi(listSessions, (c) => {
-    const page = bridge.listSessions(c.req.valid("query"));
+  app.openapi(listSessions, async (c) => {
+    const page = await bridge.listSessions(c.req.valid("query"));
     return c.json({ items: page.items.map(sessionView), nextCursor: page.nextCursor ?? null }, 200);
   });
 
-  app.openapi(getSession, (c) => {
+  app.openapi(getSession, async (c) => {
     const { id } = c.req.valid("param");
-    const session = bridge.getSession(id);
+    const session = await bridge.getSession(id);
     if (!session) throw new ApiProblem("not-found", `id: no session ${id}`, { field: "id" });
     return c.json(sessionView(session), 200);
   });
 
-  app.openapi(deleteSession, (c) => {
-    bridge.closeSession(c.req.valid("param").id, "closed by API");
+  app.openapi(deleteSession, async (c) => {
+    await bridge.closeSession(c.req.valid("param").id, "closed by API");
     return c.body(null, 204);
   });
 }

@@ -111,7 +111,8 @@ export function systemRoutes(app: ApiApp, bridge: Bridge, info: ApiInfo): void {
 
   app.openapi(
     metrics,
-    (c) => c.text(renderMetrics(bridge.metrics()), 200, { "content-type": METRICS_CONTENT_TYPE }),
+    async (c) =>
+      c.text(renderMetrics(await bridge.metrics()), 200, { "content-type": METRICS_CONTENT_TYPE }),
   );
 
   app.openapi(openapi, (c) =>
