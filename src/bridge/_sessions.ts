@@ -181,12 +181,15 @@ export class Sessions {
         await inserted;
         await started;
         await this.#settle(session.id);
-        const row = await store.updateSession(session.id, {
-          state: "ended",
-          endedAt,
-          endReason: reason,
-        });
-        await this.#events.publish(createEvent("session.ended", sessionEventData(row)));
+        // Already ended by an instance that took this one over: its end was published then.
+        if ((await store.getSession(session.id))?.state !== "ended") {
+          const row = await store.updateSession(session.id, {
+            state: "ended",
+            endedAt,
+            endReason: reason,
+          });
+          await this.#events.publish(createEvent("session.ended", sessionEventData(row)));
+        }
         log.info("session ended", { sessionId: session.id, reason });
         if (plugins) this.#rt.track(plugins.sessionEnded(view, reason));
       })()).finally(() => this.#ending.delete(session.id));

@@ -79,7 +79,7 @@ export class Bridge {
     this.#files = new Files(rt, this.#events, this.#sessions, this.#calls, this.#messaging);
     this.#pager = new Pager(rt, this.#events, this.#calls);
     this.#health = new Health(rt, this.#sessions, this.#messaging, this.#calls);
-    this.#cluster = new Cluster(rt, this.#events, this.#calls);
+    this.#cluster = new Cluster(rt, this.#events, this.#calls, this.#sessions);
     plugins?.onComposing((event) => this.#rt.track(this.#composing(event)));
   }
 

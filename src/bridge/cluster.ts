@@ -10,6 +10,7 @@
  */
 
 import type { Runtime } from "./_runtime.ts";
+import type { Sessions } from "./_sessions.ts";
 import type { Calls } from "./calls.ts";
 import { errorText } from "./errors.ts";
 import type { EventLog } from "./events.ts";
@@ -35,15 +36,21 @@ export class Cluster {
   readonly #rt: Runtime;
   readonly #events: EventLog;
   readonly #calls: Calls;
+  readonly #sessions: Sessions;
   #timer: ReturnType<typeof setInterval> | undefined;
   #pruner: ReturnType<typeof setInterval> | undefined;
   #beating: Promise<void> | undefined;
 
-  /** Beats for `rt`'s instance; takes over lost ones, publishing to `events` and hanging up through `calls`. */
-  constructor(rt: Runtime, events: EventLog, calls: Calls) {
+  /**
+   * Beats for `rt`'s instance; takes over lost ones, publishing to `events`
+   * and hanging up through `calls`; ends its own `sessions` should it be
+   * taken over itself.
+   */
+  constructor(rt: Runtime, events: EventLog, calls: Calls, sessions: Sessions) {
     this.#rt = rt;
     this.#events = events;
     this.#calls = calls;
+    this.#sessions = sessions;
   }
 
   /** Several instances may share the store (PostgreSQL). */
@@ -115,11 +122,31 @@ export class Cluster {
     const { store, config, log } = this.#rt;
     try {
       await store.heartbeat(config.instanceUrl, false);
+      await this.#checkNotTakenOver();
       const stale = Date.now() - config.instanceLeaseMs;
       for (const lost of await store.lostInstances(stale)) await this.#takeOver(lost, stale);
     } catch (e) {
       log.error("instance heartbeat failed", { error: errorText(e) });
     }
+  }
+
+  /**
+   * A beat that came too late (a stalled process, a lost database link):
+   * another instance took this one over and ended its sessions in the
+   * store, so the sessions still open here end too, and this instance
+   * starts afresh.
+   */
+  async #checkNotTakenOver(): Promise<void> {
+    const { store, config, log } = this.#rt;
+    const me = await store.instance(this.instanceId);
+    if (!me?.takenOverBy) return;
+    log.error("this instance was taken over: its open sessions end", {
+      instance: this.instanceId,
+      by: me.takenOverBy,
+      open: this.#sessions.openCount,
+    });
+    this.#sessions.closeAll(`instance ${this.instanceId} taken over by ${me.takenOverBy}`);
+    await store.heartbeat(config.instanceUrl, true);
   }
 
   async #takeOver(lost: string, stale: number): Promise<void> {

@@ -51,6 +51,8 @@ export interface Instance extends ApiClient {
   logs(): readonly string[];
   /** Sends `signal` and waits for the process to end. */
   kill(signal: Deno.Signal): Promise<Deno.CommandStatus>;
+  /** Sends `signal` (e.g. `SIGSTOP`, `SIGCONT`) without waiting. */
+  signal(signal: Deno.Signal): void;
 }
 
 /** One webhook request the receiver got (signature verified). */
@@ -239,6 +241,9 @@ export class Cluster {
       },
       logs: () => [...lines],
       kill,
+      signal: (signal) => {
+        if (!exited) child.kill(signal);
+      },
     };
     this.#instances.set(id, instance);
     this.#stop.set(id, async () => {
