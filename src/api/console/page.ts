@@ -37,6 +37,12 @@ export const CONSOLE_HTML = `<!doctype html>
       <input id="call-to" name="to" type="text" placeholder="sip:1000@pbx.example.com" spellcheck="false">
       <button type="submit">Call</button>
     </form>
+    <form id="file-call" autocomplete="off">
+      <label for="file-to">File to SIP URI</label>
+      <input id="file-to" name="to" type="text" placeholder="sip:1000@pbx.example.com" spellcheck="false">
+      <input id="file-to-file" name="file" type="file" aria-label="File to send">
+      <button type="submit">Send file</button>
+    </form>
     <form id="pager" autocomplete="off">
       <label for="pager-to">Pager to SIP URI</label>
       <input id="pager-to" name="to" type="text" placeholder="sip:1000@pbx.example.com" spellcheck="false">
@@ -55,6 +61,11 @@ export const CONSOLE_HTML = `<!doctype html>
       <label for="text" class="sr-only">Message</label>
       <textarea id="text" name="text" rows="2" placeholder="Type a reply; Enter sends, Shift+Enter for a new line"></textarea>
       <button type="submit">Send</button>
+    </form>
+    <form id="send-file" autocomplete="off">
+      <label for="file">Send a file</label>
+      <input id="file" name="file" type="file">
+      <button type="submit">Send file</button>
     </form>
   </section>
 </div>
@@ -112,9 +123,13 @@ button:disabled { opacity: .5; cursor: not-allowed; }
 .tick-delivered { color: #0a6b2d; } .tick-failed { color: #a31919; }
 #typing { margin: -.5rem 0 .5rem; font-style: italic; }
 #send { display: flex; gap: .5rem; }
-#call, #pager { display: flex; flex-wrap: wrap; gap: .4rem; margin-top: 1rem; }
-#call label, #pager label { width: 100%; font-weight: 600; }
-#call input, #pager input { flex: 1 1 12rem; min-width: 0; }
+#call, #pager, #file-call { display: flex; flex-wrap: wrap; gap: .4rem; margin-top: 1rem; }
+#call label, #pager label, #file-call label { width: 100%; font-weight: 600; }
+#call input, #pager input, #file-call input { flex: 1 1 12rem; min-width: 0; }
+#send-file { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; margin-top: .5rem; }
+#send-file input { flex: 1 1 12rem; min-width: 0; }
+.file { overflow-wrap: anywhere; }
+.verified { color: #0a6b2d; font-weight: 600; }
 #send textarea { flex: 1; resize: vertical; }
 .error { color: #a31919; width: 100%; margin: 0; min-height: 1.2em; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }

@@ -18,6 +18,7 @@ let selected = null;
 let sessions = [];
 let messages = new Map(); // message id -> { view, text }
 const sentTexts = new Map(); // message id -> text typed here
+const sentFiles = new Map(); // message id -> name of a file sent from here
 const composing = new Map(); // session id -> timer ending the peer's "active" state
 let listTimer = null;
 let listLoads = 0; // the latest list request; older answers are dropped
@@ -26,6 +27,8 @@ const TICKS = { queued: "◷", sending: "◷", sent: "✓", delivered: "✓✓",
 // RFC 3994 §3.3: an "active" indication without refresh lapses after 120 s.
 const COMPOSING_DEFAULT_S = 120;
 const COMPOSING_TYPE = /^application\/im-iscomposing\+xml\b/i;
+// The messages route reads an application/json body as {text}; such files go as octet-stream.
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -89,6 +92,7 @@ function logout(reason) {
   sessions = [];
   messages = new Map();
   sentTexts.clear();
+  sentFiles.clear();
   for (const timer of composing.values()) clearTimeout(timer);
   composing.clear();
   renderTyping();
@@ -141,6 +145,7 @@ function renderSessions() {
       el("span", "state-" + s.state, s.state),
       el("span", "muted who", (s.direction === "in" ? "incoming" : "outgoing") + who(s)),
       el("span", "muted", when(s.createdAt)),
+      ...(s.file ? [el("span", "muted file", "file " + fileLabel(s.file.name, s.file.size))] : []),
       counts(s),
     );
     b.addEventListener("click", () => select(s.id));
@@ -170,15 +175,21 @@ function who(s) {
   const caller = s.fromDisplay ? s.fromDisplay + (s.from ? " <" + s.from + ">" : "") : s.from;
   return (caller ? " · from " + caller : "") + (s.to ? " · to " + s.to : "");
 }
+/** A file's name (when known) and size, as text. */
+function fileLabel(name, bytes) {
+  return (name ? name + " · " : "") + size(bytes);
+}
 function renderChatMeta(s) {
   $("chat-meta").textContent = s.id + " · " + (s.direction === "in" ? "incoming" : "outgoing") +
-    who(s) +
+    who(s) + (s.file ? " · file " + fileLabel(s.file.name, s.file.size) : "") +
     " · " + s.state + " · started " + when(s.createdAt) +
     (s.endReason ? " · ended: " + s.endReason : "");
   const open = s.state !== "ended";
   $("hangup").disabled = !open;
   $("text").disabled = !open;
   $("send").querySelector("button").disabled = !open;
+  $("file").disabled = !open;
+  $("send-file").querySelector("button").disabled = !open;
 }
 
 // ---- transcript ----
@@ -211,6 +222,7 @@ function upsert(view, text) {
   if (merged.contentUrl === undefined) merged.contentUrl = null;
   const given = text !== undefined ? text : view.text;
   const t = given !== undefined ? given : old ? old.text : sentTexts.get(id);
+  if (merged.fileName === undefined && sentFiles.has(id)) merged.fileName = sentFiles.get(id);
   messages.set(id, { view: merged, text: t });
 }
 /** A message learnt from an event without its text: its row has it when it is short text. */
@@ -224,6 +236,8 @@ async function fetchText(sessionId, messageId) {
 }
 function renderTranscript() {
   const list = $("transcript");
+  const current = sessions.find((x) => x.id === selected);
+  const sessionFile = current && current.file ? current.file : null;
   const atEnd = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
   list.replaceChildren();
   for (const { view, text } of messages.values()) {
@@ -241,21 +255,32 @@ function renderTranscript() {
       meta.append(" ", tick);
     }
     li.append(meta);
-    if (text !== undefined) {
+    // A file sent from here, or the one file of a file-transfer session (named by its offer).
+    const name = view.fileName || (sessionFile ? sessionFile.name : undefined);
+    const chat = name === undefined;
+    if (chat && text !== undefined) {
       li.append(el("div", "body", text));
-    } else if (isText(view.contentType) && view.direction === "out") {
+    } else if (chat && isText(view.contentType) && view.direction === "out") {
       li.append(el("div", "body muted", "text, " + size(view.bytes)));
-    } else if (isText(view.contentType) && !view.contentUrl) {
+    } else if (chat && isText(view.contentType) && !view.contentUrl) {
       li.append(el("div", "body muted", "text, " + size(view.bytes)));
     } else {
-      const label = "file · " + (view.contentType || "?") + " · " + size(view.size ?? view.bytes);
+      const label = "file · " + fileLabel(name, view.size ?? view.bytes) + " · " +
+        (view.contentType || "?");
       if (view.contentUrl) {
         const a = el("a", "file", "Download " + label);
         a.href = view.contentUrl;
-        a.addEventListener("click", (e) => { e.preventDefault(); download(view); });
+        a.addEventListener("click", (e) => { e.preventDefault(); download(view, name); });
         li.append(a);
       } else {
-        li.append(el("div", "body muted", label));
+        li.append(el("div", "body muted file", label));
+      }
+      if (view.hashVerified === true) {
+        const mark = el("span", "verified", " ✔ verified");
+        mark.title = "the content matches the hash of the offer";
+        li.append(mark);
+      } else if (view.hashVerified === false) {
+        li.append(el("span", "fail", " ✗ hash mismatch"));
       }
     }
     if (failed) {
@@ -267,13 +292,13 @@ function renderTranscript() {
   }
   if (atEnd) list.scrollTop = list.scrollHeight;
 }
-async function download(view) {
+async function download(view, name) {
   const res = await api(view.contentUrl);
   if (!res.ok) { status("Download: " + await problem(res)); return; }
   const url = URL.createObjectURL(await res.blob());
   const a = document.createElement("a");
   a.href = url;
-  a.download = view.id;
+  a.download = name || view.id;
   document.body.append(a);
   a.click();
   a.remove();
@@ -306,6 +331,61 @@ $("send").addEventListener("submit", async (e) => {
     renderTranscript();
   }
   box.focus();
+});
+/** The Content-Type a file is sent with: its own, unless unknown or JSON (see JSON_TYPE). */
+function fileType(f) {
+  return f.type && !JSON_TYPE.test(f.type) ? f.type : "application/octet-stream";
+}
+// A file into the open session: the raw body (a File has a Content-Length), with a REPORT.
+$("send-file").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const input = $("file");
+  const f = input.files && input.files[0];
+  if (!selected || !f) return;
+  const id = selected;
+  const type = fileType(f);
+  status("Sending " + f.name + "…");
+  const res = await api("/v1/sessions/" + encodeURIComponent(id) + "/messages?report=true", {
+    method: "POST",
+    headers: { "content-type": type },
+    body: f,
+  });
+  if (!res.ok) { status("Send file: " + await problem(res)); return; }
+  const { messageId, status: st } = await res.json();
+  input.value = "";
+  sentFiles.set(messageId, f.name);
+  status("Sent " + f.name + ".");
+  if (selected !== id) return;
+  const known = messages.get(messageId); // its events may have come first
+  if (known) known.view.fileName = f.name;
+  else {
+    upsert({ id: messageId, direction: "out", status: st, contentType: type, size: f.size,
+      bytes: f.size, createdAt: new Date().toISOString() });
+  }
+  renderTranscript();
+});
+// A file to a SIP URI: POST /v1/files calls it through the PBX (RFC 5547) and pushes the file.
+$("file-call").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const to = $("file-to").value.trim();
+  const input = $("file-to-file");
+  const f = input.files && input.files[0];
+  if (to === "" || !f) { status("File: a SIP URI and a file are needed."); return; }
+  const type = fileType(f);
+  const query = new URLSearchParams({ to, name: f.name, type });
+  status("Sending " + f.name + " to " + to + "…");
+  const res = await api("/v1/files?" + query, {
+    method: "POST",
+    headers: { "content-type": type },
+    body: f,
+  });
+  if (!res.ok) { status("File: " + await problem(res)); return; }
+  const { id } = await res.json();
+  $("file-to").value = "";
+  input.value = "";
+  status("Call answered; sending " + f.name + ".");
+  scheduleSessions();
+  select(id);
 });
 $("text").addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
@@ -371,6 +451,13 @@ function onEvent(type, data) {
     return;
   }
   if (type.startsWith("session.")) { scheduleSessions(); return; }
+  if ((type === "file.delivered" || type === "file.failed") && data && data.file) {
+    status("File " + data.file.name + (type === "file.delivered"
+      ? " delivered to " + data.to + "."
+      : " failed: " + (data.error ? data.error.reason : "not delivered") + "."));
+    scheduleSessions();
+    return;
+  }
   if (!type.startsWith("message.") || !data) return;
   scheduleSessions(); // the list's counts
   if (data.direction === "in" && composing.has(data.sessionId)) setComposing(data.sessionId, false);
@@ -380,6 +467,8 @@ function onEvent(type, data) {
     contentType: data.contentType, size: data.size, bytes: data.bytes, error: data.error,
   };
   if (data.contentUrl) view.contentUrl = data.contentUrl;
+  if (data.hashVerified !== undefined) view.hashVerified = data.hashVerified;
+  if (data.file) view.fileName = data.file.name;
   if (!messages.has(data.messageId)) view.createdAt = new Date().toISOString();
   upsert(view, data.text);
   renderTranscript();
