@@ -122,6 +122,11 @@ export interface Config {
   readonly unfinishedIdleMs: number;
   /** Most bytes of received content kept under `dataDir`. */
   readonly dataQuotaBytes: number;
+  /**
+   * How long, ms, the content of a file received in part is kept for a
+   * resume (RFC 5547 `a=file-range`); older partial content may be deleted.
+   */
+  readonly partialRetentionMs: number;
   /** Largest SIP message our SIP user agent buffers while it is incomplete, bytes. */
   readonly sipMaxMessageBytes: number;
   /** Who may connect to the outbound-socket listener (`ESL_MODE=outbound`). */
@@ -442,6 +447,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxUnfinishedPerConnection: int(env, "MAX_UNFINISHED_PER_CONNECTION", 128, 1),
     unfinishedIdleMs: int(env, "UNFINISHED_IDLE_MS", 30_000, 1),
     dataQuotaBytes: int(env, "DATA_QUOTA_BYTES", 16 * 1024 * 1024 * 1024, 1),
+    partialRetentionMs: int(env, "PARTIAL_RETENTION_MS", 24 * 60 * 60 * 1000, 1),
     sipMaxMessageBytes: int(env, "SIP_MAX_MESSAGE_BYTES", 64 * 1024, 1024),
     eslOutboundAllow: addressRules(env, "ESL_OUTBOUND_ALLOW", "127.0.0.0/8,::1"),
     ...tlsFiles,

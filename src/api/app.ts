@@ -175,6 +175,14 @@ export function createApp(
     }),
   );
   app.use(
+    "/v1/messages/:id/displayed",
+    forwardToOwner({
+      methods: ["POST"],
+      locate: (c) => bridge.locateMessage(c.req.param("id") ?? ""),
+      instanceId,
+    }),
+  );
+  app.use(
     "/v1/messages/:id/content",
     forwardToOwner({
       methods: ["GET", "HEAD"],

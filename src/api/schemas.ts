@@ -6,6 +6,7 @@
  */
 
 import { z } from "@hono/zod-openapi";
+import { IMDN_DISPOSITIONS } from "../cpim/mod.ts";
 import { MEDIA_TYPE_PATTERN } from "../msrp/media_type.ts";
 
 const DIALABLE = "A `sip:`/`sips:` URI (RFC 3261) without headers, password or IPv6 literal, " +
@@ -46,6 +47,10 @@ export const SessionFile = z.object({
     modification: z.string().optional(),
     read: z.string().optional(),
   }).nullable().openapi({ description: "`a=file-date`, dates as given (RFC 5322)." }),
+  resumes: z.string().optional().openapi({
+    description: "The id of the message, received in part, whose content this transfer " +
+      "continues (RFC 5547 `a=file-range`); absent when it starts afresh.",
+  }),
 }).openapi("SessionFile");
 
 /** A session as the API shows it. */
@@ -123,6 +128,22 @@ export const Message = z.object({
     description: "The body, sent or received, for UTF-8 `text/*` content of at most 64 KiB " +
       "kept on disk (as `text` in message events).",
   }),
+  imdn: z.object({
+    messageId: z.string().openapi({ description: "The CPIM `imdn.Message-ID`." }),
+    requested: z.array(z.enum(IMDN_DISPOSITIONS)).openapi({
+      description: "The notifications the sender asked for.",
+    }),
+    delivery: z.string().nullable().openapi({
+      description: "The delivery notification (`delivered`, `failed`, `forbidden`, `error`): " +
+        "sent by us for a received message, received for a sent one; `null` before.",
+    }),
+    display: z.string().nullable().openapi({
+      description: "The display notification (`displayed`, …), likewise.",
+    }),
+  }).optional().openapi({
+    description: "A CPIM message with an `imdn.Message-ID` (RFC 5438): what it asked for and " +
+      "the notifications sent or received.",
+  }),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
 }).openapi("Message");
@@ -173,6 +194,13 @@ export const SendTextRequest = z.strictObject({
   }),
   report: z.boolean().optional().openapi({
     description: "Ask for a success REPORT, so the status becomes `delivered`.",
+  }),
+  imdn: z.array(z.enum(IMDN_DISPOSITIONS)).min(1).max(3).optional().openapi({
+    description: "Send the text wrapped in CPIM (`message/cpim`, RFC 3862) asking for these " +
+      "disposition notifications (RFC 5438); they come as `message.delivered` / " +
+      "`message.failed` with `imdn` and `message.displayed`. The peer's SDP must accept " +
+      "`message/cpim` (and the text's type, plain or wrapped); otherwise 422.",
+    example: ["positive-delivery", "display"],
   }),
 }).openapi("SendTextRequest");
 

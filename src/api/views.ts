@@ -5,6 +5,7 @@
  * @module
  */
 
+import { IMDN_DISPOSITIONS } from "../cpim/mod.ts";
 import type { z } from "@hono/zod-openapi";
 import { contentUrl } from "../bridge/mod.ts";
 import type { MessageRecord, SessionRecord } from "../store/mod.ts";
@@ -60,6 +61,14 @@ export function messageView(m: MessageRecord): MessageView {
     bytes: m.bytes,
     sha256: m.sha256,
     ...(m.hashVerified === undefined ? {} : { hashVerified: m.hashVerified }),
+    ...(m.imdn === undefined ? {} : {
+      imdn: {
+        messageId: m.imdn.messageId,
+        requested: IMDN_DISPOSITIONS.filter((d) => m.imdn?.requested.includes(d)),
+        delivery: m.imdn.delivery,
+        display: m.imdn.display,
+      },
+    }),
     error: m.errorCode === null && m.errorReason === null
       ? null
       : { code: m.errorCode, reason: m.errorReason ?? "" },

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { isAcceptedType, mediaType } from "../msrp/mod.ts";
 import { type PluginSession, pluginSession } from "../plugins/mod.ts";
 import type {
   IncomingMessageInfo,
@@ -19,11 +20,13 @@ import type {
   CallIdentity,
   ListOptions,
   Page,
+  ResumedContent,
   SessionFile,
   SessionRecord,
   SessionState,
 } from "../store/mod.ts";
 import { createEvent, sessionEventData } from "../webhooks/mod.ts";
+import type { PartialFile } from "./_resume.ts";
 import type { Runtime } from "./_runtime.ts";
 import { BridgeError } from "./errors.ts";
 import type { EventLog } from "./events.ts";
@@ -41,6 +44,8 @@ export interface SessionQuery extends ListOptions {
 export interface SessionDetails extends Partial<CallIdentity> {
   /** The file pushed to us; the session is then of kind `file-transfer`. */
   readonly file?: SessionFile;
+  /** The file received in part that this push continues (RFC 5547 §8); needs `file`. */
+  readonly resume?: PartialFile;
 }
 
 /**
@@ -70,6 +75,10 @@ export class Sessions {
   readonly #live = new Map<string, MsrpSession>();
   readonly #pluginViews = new Map<string, PluginSession>();
   readonly #files = new Map<string, SessionFile>();
+  /** Partial files that the first message of a session continues, by session id. */
+  readonly #resumes = new Map<string, PartialFile>();
+  /** The peer's `a=accept-types` and `a=accept-wrapped-types`, once negotiated. */
+  readonly #peerTypes = new Map<string, { types: string[]; wrapped: string[] }>();
   /** Sessions closed whose rows are being ended. */
   readonly #ending = new Map<string, Promise<void>>();
   /** Work that ends before its session's row does, by session id (see {@linkcode hold}). */
@@ -111,6 +120,47 @@ export class Sessions {
     return this.#files.get(id);
   }
 
+  /** Keeps what the peer of open session `id` accepts, from the negotiated SDP. */
+  negotiated(id: string, accepted: AcceptedMedia): void {
+    if (!this.#live.has(id)) return;
+    const types = accepted.remoteAcceptTypes;
+    this.#peerTypes.set(id, { types, wrapped: accepted.remoteAcceptWrappedTypes });
+  }
+
+  /**
+   * Whether the peer of open session `id` accepts `inner` wrapped in
+   * `message/cpim`: its `a=accept-types` covers `message/cpim` and its
+   * accept-types or `a=accept-wrapped-types` cover `inner` (RFC 4975 §8.6);
+   * false until the SDP was negotiated.
+   */
+  acceptsCpim(id: string, inner: string): boolean {
+    const peer = this.#peerTypes.get(id);
+    if (!peer || !isAcceptedType("message/cpim", peer.types)) return false;
+    return isAcceptedType(inner, peer.wrapped) || isAcceptedType(inner, peer.types);
+  }
+
+  /**
+   * The partial content that the message beginning in open session `id`
+   * continues (RFC 5547 §8), once: the first message of a resumed push,
+   * unless it is wrapped in `message/cpim` (whose headers the held bytes
+   * lack). The earlier message's row no longer points at the content,
+   * which moves to the new message.
+   */
+  resumed(id: string, contentType: string): ResumedContent | undefined {
+    const partial = this.#resumes.get(id);
+    this.#resumes.delete(id);
+    if (!partial || mediaType(contentType) === "message/cpim") return undefined;
+    this.#rt.track(
+      this.#rt.store.updateMessage(partial.message.id, { contentPath: null }).catch((e) =>
+        this.#rt.log.warn("resumed message row not updated", {
+          messageId: partial.message.id,
+          error: String(e),
+        })
+      ),
+    );
+    return { path: partial.path, held: partial.held };
+  }
+
   /** Session `id` as plugins see it, while it is open. */
   pluginView(id: string): PluginSession | undefined {
     return this.#pluginViews.get(id);
@@ -148,7 +198,9 @@ export class Sessions {
     const { store, log, plugins } = this.#rt;
     this.#live.set(session.id, session);
     // Only a file coming to us is checked on receipt; a send-only session of ours receives none.
+    const { resume, ...recorded } = details;
     if (details.file && direction === "in") this.#files.set(session.id, details.file);
+    if (resume && details.file && direction === "in") this.#resumes.set(session.id, resume);
     const view = pluginSession(session, { direction });
     this.#pluginViews.set(session.id, view);
     const inserted = store.insertSession({
@@ -156,7 +208,7 @@ export class Sessions {
       direction,
       localUri: session.localUri,
       remotePath,
-      ...details,
+      ...recorded,
     });
     // The row's changes follow one another: inserted, then started, then ended.
     const started = this.#rt.track(
@@ -176,6 +228,8 @@ export class Sessions {
       const endedAt = Date.now();
       this.#live.delete(session.id);
       this.#files.delete(session.id);
+      this.#resumes.delete(session.id);
+      this.#peerTypes.delete(session.id);
       this.#pluginViews.delete(session.id);
       const ending = this.#rt.track((async () => {
         await inserted;

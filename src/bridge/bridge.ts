@@ -20,6 +20,7 @@ import { Cluster, type SessionLocation } from "./cluster.ts";
 import { EventLog, type EventSubscriber, replyToWebhook } from "./events.ts";
 import { Files, type FileSendRequest } from "./files.ts";
 import { type BridgeMetrics, Health, type Readiness } from "./health.ts";
+import { Imdn } from "./imdn.ts";
 import { type AnsweredSession, Media, type OfferedSession } from "./media.ts";
 import { type BridgeSendOptions, Messaging, type SentMessage } from "./messaging.ts";
 import { Pager, type PagerMessage } from "./pager.ts";
@@ -52,6 +53,7 @@ export class Bridge {
   readonly #events: EventLog;
   readonly #sessions: Sessions;
   readonly #messaging: Messaging;
+  readonly #imdn: Imdn;
   readonly #media: Media;
   readonly #calls: Calls;
   readonly #files: Files;
@@ -68,7 +70,8 @@ export class Bridge {
     const rt = this.#rt = new Runtime(config, log, plugins);
     this.#events = new EventLog(rt);
     this.#sessions = new Sessions(rt, this.#events, (id, info) => this.#messaging.sink(id, info));
-    this.#messaging = new Messaging(rt, this.#events, this.#sessions);
+    this.#imdn = new Imdn(rt, this.#events, this.#sessions);
+    this.#messaging = new Messaging(rt, this.#events, this.#sessions, this.#imdn);
     this.#media = new Media(rt, this.#sessions);
     this.#calls = new Calls(
       rt,
@@ -263,6 +266,16 @@ export class Bridge {
   /** A page of session rows, newest first; throws before {@linkcode start}. */
   listSessions(query: SessionQuery = {}): Promise<Page<SessionRecord>> {
     return this.#sessions.list(query);
+  }
+
+  /**
+   * Sends the display notification (IMDN, RFC 5438) of received CPIM message
+   * `id` that asked for one; a no-op once sent.
+   *
+   * @throws {BridgeError} `not-found`, `imdn-not-requested`, `session-closed`.
+   */
+  markDisplayed(id: string): Promise<void> {
+    return this.#imdn.displayed(id);
   }
 
   /** The row of message `id`; throws before {@linkcode start}. */

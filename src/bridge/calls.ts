@@ -292,14 +292,16 @@ export class Calls {
   #recordCall(event: InboundCallEvent): void {
     const { call } = event;
     const info = call.info;
-    event.waitUntil(this.#sessions.record(call.session, "in", call.media.remotePath, {
-      file: pushedFile(call.media),
-      fromUri: info.fromUri,
-      toUri: info.toUri,
-      fromDisplay: info.fromDisplay,
-      callId: info.callId,
-      channelUuid: info.channelUuid,
-      otherLegUuid: info.otherLegUuid,
-    }));
+    event.waitUntil(
+      this.#sessions.record(call.session, "in", call.media.remotePath, {
+        file: pushedFile(call.media),
+        fromUri: info.fromUri,
+        toUri: info.toUri,
+        fromDisplay: info.fromDisplay,
+        callId: info.callId,
+        channelUuid: info.channelUuid,
+        otherLegUuid: info.otherLegUuid,
+      }).then(() => this.#sessions.negotiated(call.session.id, call.media)),
+    );
   }
 }

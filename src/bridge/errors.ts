@@ -21,6 +21,8 @@ import { SdpError } from "../sdp/mod.ts";
  * - `pbx-unavailable`: the operation needs the PBX integration, which is not available.
  * - `validation`: a request field holds a value the operation cannot use.
  * - `payload-too-large`: content does not fit under `DATA_QUOTA_BYTES`.
+ * - `imdn-not-requested`: the message is not a received CPIM message asking for
+ *   that disposition notification (RFC 5438).
  * - `shutting-down`: the service is stopping.
  */
 export type BridgeErrorCode =
@@ -35,6 +37,7 @@ export type BridgeErrorCode =
   | "pbx-unavailable"
   | "validation"
   | "payload-too-large"
+  | "imdn-not-requested"
   | "shutting-down";
 
 /**

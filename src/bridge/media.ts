@@ -23,6 +23,7 @@ import {
 } from "../sdp/mod.ts";
 import { connectNegotiated, expectNegotiatedPeer, type MsrpSession } from "../session/mod.ts";
 import type { SessionRecord } from "../store/mod.ts";
+import { answerRange, type PartialFile, PartialFiles } from "./_resume.ts";
 import type { Runtime } from "./_runtime.ts";
 import { pushedFile, type Sessions } from "./_sessions.ts";
 import { BridgeError, errorText, sdpFailure } from "./errors.ts";
@@ -52,11 +53,14 @@ export class Media {
   readonly #sessions: Sessions;
   /** Our unanswered offers, by session id. */
   readonly #offers = new Map<string, LocalMsrpOffer>();
+  /** Files received in part, which a push offered again may continue. */
+  readonly #partials: PartialFiles;
 
   /** Negotiates sessions of `sessions` on `rt`'s endpoint. */
   constructor(rt: Runtime, sessions: Sessions) {
     this.#rt = rt;
     this.#sessions = sessions;
+    this.#partials = new PartialFiles(rt);
   }
 
   /**
@@ -64,6 +68,12 @@ export class Media {
    * line is, else TCP), records it (of kind `file-transfer` for an RFC 5547
    * push) and connects to the peer when our
    * negotiated role is active; otherwise the peer connects to us.
+   *
+   * A push of a file received in part before (same selector, see
+   * `PartialFiles.find`) continues it (RFC 5547 §8): our answer's
+   * `a=file-range` asks for the bytes after those held, and the file's
+   * `resumes` names the earlier message. A push whose `a=file-range` we
+   * cannot serve (see `answerRange`) is refused.
    *
    * @throws {BridgeError} `invalid-sdp`, `sdp-not-acceptable`, `session-limit`,
    * `shutting-down`.
@@ -87,8 +97,33 @@ export class Media {
       session.close("offer not acceptable");
       throw sdpFailure(e, "offer");
     }
-    const file = pushedFile(accepted);
-    await this.#sessions.record(session, "in", accepted.remotePath, { file });
+    let file = pushedFile(accepted);
+    let resume: PartialFile | undefined;
+    if (file) {
+      try {
+        resume = await this.#partials.find(file, null);
+        const range = answerRange(accepted.fileTransfer?.range, file.size, resume?.held ?? 0);
+        if (range) {
+          const local = { ...this.#local(session), fileRange: range };
+          ({ sdp: answer, accepted } = buildAnswer(description, local));
+        }
+      } catch (e) {
+        if (resume) this.#partials.release(resume);
+        session.close("offer not acceptable");
+        throw e;
+      }
+    }
+    if (resume) {
+      const partial = resume;
+      file = { ...file!, resumes: partial.message.id };
+      session.addEventListener("close", () => this.#partials.release(partial), { once: true });
+      this.#rt.log.info("file transfer resumed", {
+        sessionId: session.id,
+        resumes: partial.message.id,
+        held: partial.held,
+      });
+    }
+    await this.#sessions.record(session, "in", accepted.remotePath, { file, resume });
     const connected = this.connect(session, accepted);
     if (accepted.setup === "active") this.#rt.track(connected.catch(() => {}));
     this.#rt.log.info("session answered", { sessionId: session.id, role: accepted.setup });
@@ -151,6 +186,7 @@ export class Media {
    * session when no peer connects within {@linkcode CONNECT_WAIT_MS}.
    */
   connect(session: MsrpSession, accepted: AcceptedMedia): Promise<void> {
+    this.#sessions.negotiated(session.id, accepted);
     if (accepted.setup === "active") return this.#dial(session, accepted);
     expectNegotiatedPeer(this.#rt.endpoint, session, accepted);
     const timer = setTimeout(() => session.close("no connection from the peer"), CONNECT_WAIT_MS);

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { ImdnDisposition } from "../cpim/mod.ts";
 import { mediaType, MsrpError, Status } from "../msrp/mod.ts";
 import { applyOutcome, createPluginMessage } from "../plugins/mod.ts";
 import type {
@@ -35,6 +36,7 @@ import type { Runtime } from "./_runtime.ts";
 import type { Sessions } from "./_sessions.ts";
 import { BridgeError } from "./errors.ts";
 import type { EventLog, WebhookReplyTarget } from "./events.ts";
+import type { Imdn } from "./imdn.ts";
 
 /** Why a file-transfer session ends once its file arrived in full. */
 const FILE_RECEIVED = "file received";
@@ -71,6 +73,11 @@ export interface BridgeSendOptions {
   readonly size?: number;
   /** Ask the receiver for a success REPORT, so the status becomes `delivered`. */
   readonly report?: boolean;
+  /**
+   * Send a text body wrapped in CPIM asking for these disposition
+   * notifications (RFC 5438); the peer must have negotiated `message/cpim`.
+   */
+  readonly imdn?: readonly ImdnDisposition[];
 }
 
 /** A message handed to a session: its row as inserted and its delivery state. */
@@ -104,6 +111,7 @@ export class Messaging implements WebhookReplyTarget {
   readonly #rt: Runtime;
   readonly #events: EventLog;
   readonly #sessions: Sessions;
+  readonly #imdn: Imdn;
   readonly #failures = new Map<number, number>();
   #messagesIn = 0;
   #messagesOut = 0;
@@ -113,11 +121,12 @@ export class Messaging implements WebhookReplyTarget {
   #quotaLoggedAt = -Infinity;
   #quotaRefusals = 0;
 
-  /** Sends and receives in `sessions`, publishing to `events`. */
-  constructor(rt: Runtime, events: EventLog, sessions: Sessions) {
+  /** Sends and receives in `sessions`, publishing to `events`, notifying with `imdn`. */
+  constructor(rt: Runtime, events: EventLog, sessions: Sessions, imdn: Imdn) {
     this.#rt = rt;
     this.#events = events;
     this.#sessions = sessions;
+    this.#imdn = imdn;
   }
 
   /** The bridge takes new work. */
@@ -152,7 +161,12 @@ export class Messaging implements WebhookReplyTarget {
    * status change; when it settles, `message.delivered` (status `sent` or
    * `delivered`) or `message.failed` is published.
    *
-   * @throws {BridgeError} `shutting-down`, `not-found`, `session-closed`.
+   * With `options.imdn`, a string body is sent wrapped in CPIM asking for
+   * those notifications; they update the row when they come.
+   *
+   * @throws {BridgeError} `shutting-down`, `not-found`, `session-closed`;
+   * `validation` for `imdn` with a body that is not text or a peer that did
+   * not negotiate `message/cpim`.
    */
   async send(
     sessionId: string,
@@ -162,10 +176,12 @@ export class Messaging implements WebhookReplyTarget {
     this.#rt.checkRunning();
     const session = await this.#sessions.open(sessionId);
     const { store, log } = this.#rt;
-    const bytes = typeof body === "string" ? encoder.encode(body) : body;
+    const wrapped = options.imdn &&
+      await this.#imdn.wrap(sessionId, body, options.contentType, options.imdn);
+    const bytes = wrapped ? wrapped.body : typeof body === "string" ? encoder.encode(body) : body;
     const size = bytes instanceof Uint8Array ? bytes.length : options.size;
     const outgoing = session.send(bytes, {
-      contentType: options.contentType,
+      contentType: wrapped?.contentType ?? options.contentType,
       successReport: options.report ?? false,
       size,
     });
@@ -184,7 +200,10 @@ export class Messaging implements WebhookReplyTarget {
     // The row's changes follow its insert, one after another. A message of
     // one chunk settles in one round trip: its row goes from queued to the
     // outcome, saving a write per text; longer ones show "sending".
-    let changes: Promise<unknown> = inserted;
+    // A message asking for notifications records what it asked for first.
+    const imdn = wrapped?.imdn;
+    const recorded = imdn ? inserted.then(() => store.updateMessage(id, { imdn })) : inserted;
+    let changes: Promise<unknown> = recorded;
     const oneChunk = size !== undefined && size <= session.chunkSize;
     const onStatus = () => {
       if (outgoing.settled || (oneChunk && outgoing.status === "sending")) return;
@@ -200,7 +219,8 @@ export class Messaging implements WebhookReplyTarget {
       return await this.#settled(id, result);
     }));
     this.#sessions.hold(sessionId, settled);
-    return { record: await inserted, outgoing, settled };
+    if (imdn) this.#imdn.await(sessionId, imdn.messageId, id, settled);
+    return { record: await recorded, outgoing, settled };
   }
 
   /**
@@ -221,6 +241,7 @@ export class Messaging implements WebhookReplyTarget {
       sink = new StoreSink(this.#rt.store, sessionId, info, {
         quota: this.#rt.quota,
         file: file && expectedFile(file, info.contentType),
+        resume: file && this.#sessions.resumed(sessionId, info.contentType),
         onClose: (row) => this.#rt.track(this.#received(row)).finally(outcome.resolve),
       });
     } catch (e) {
@@ -288,8 +309,11 @@ export class Messaging implements WebhookReplyTarget {
     return new MsrpError(Status.RequestEntityTooLarge, "disk quota exceeded");
   }
 
-  async #received(row: MessageRecord): Promise<void> {
+  async #received(stored: MessageRecord): Promise<void> {
     const { store, log } = this.#rt;
+    // Disposition notifications (RFC 5438) are applied, not published as received.
+    const row = await this.#imdn.received(stored);
+    if (row === undefined) return this.#fileDone(stored);
     const session = await store.getSession(row.sessionId);
     if (row.status !== "received") {
       this.#incomingFailures++;

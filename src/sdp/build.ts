@@ -163,8 +163,13 @@ function negotiate(offered: MsrpMediaDescription, local: Local): Negotiation {
   // RFC 7701: CEMA is used only when both sides announce a=msrp-cema.
   const cema = offered.cema && endpoint.cema === true;
   const direction = answerDirection(offered.direction);
-  // RFC 5547: the answer repeats the selector and transfer id of the file offered.
-  const fileTransfer = offered.fileTransfer ? formatFileTransfer(offered.fileTransfer, true) : [];
+  // RFC 5547: the answer repeats the selector and transfer id of the file
+  // offered, and its range, narrowed to ours when we answer one (§8.2).
+  const offeredFile = offered.fileTransfer;
+  const answeredFile = offeredFile && endpoint.fileRange && offeredFile.selector
+    ? { ...offeredFile, range: endpoint.fileRange }
+    : offeredFile;
+  const fileTransfer = answeredFile ? formatFileTransfer(answeredFile, true) : [];
   if (fileTransfer.some((line) => line.includes(EXPANSION))) {
     return { ok: false, reason: 'the file selector, which the answer must repeat, holds "${"' };
   }
@@ -184,7 +189,7 @@ function negotiate(offered: MsrpMediaDescription, local: Local): Negotiation {
     fingerprint: offered.fingerprint,
     remoteAddress: offered.connectionAddress,
     remotePort: offered.port,
-    fileTransfer: offered.fileTransfer,
+    fileTransfer: answeredFile,
   });
   const media = ownMedia(local, {
     port: endpoint.port,

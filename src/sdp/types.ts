@@ -187,6 +187,13 @@ export interface LocalMsrpEndpoint {
   readonly fingerprint?: Fingerprint;
   /** True when we support CEMA (RFC 7701). */
   readonly cema?: boolean;
+  /**
+   * When answering a file push (RFC 5547), the `a=file-range` to answer
+   * with, e.g. to resume a transfer from the bytes already held; it must lie
+   * within the offered range (the whole file when none is offered: RFC 5547
+   * §8.2, the answerer may only narrow it). Ignored for other offers.
+   */
+  readonly fileRange?: FileRange;
   /** When answering an `actpass` offer, take the active role instead of passive. */
   readonly preferActive?: boolean;
   /** The `s=` line; `-` by default. */

@@ -182,6 +182,8 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     );
     CREATE INDEX sessions_instance ON sessions (instance_id) WHERE state <> 'ended';
   `,
+  // IMDN (RFC 5438) of CPIM messages: what was asked for and notified (JSON).
+  "ALTER TABLE messages ADD COLUMN imdn TEXT",
 ];
 
 /**

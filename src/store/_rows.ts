@@ -10,6 +10,7 @@ import type {
   Direction,
   EventRecord,
   InstanceRecord,
+  MessageImdn,
   MessageRecord,
   MessageStatus,
   NewMessage,
@@ -75,6 +76,9 @@ export function messageFromRow(row: Row): MessageRecord {
     ...(row.hash_verified === null || row.hash_verified === undefined
       ? {}
       : { hashVerified: Number(row.hash_verified) === 1 }),
+    ...(row.imdn === null || row.imdn === undefined
+      ? {}
+      : { imdn: JSON.parse(String(row.imdn)) as MessageImdn }),
     errorCode: num(row.error_code),
     errorReason: str(row.error_reason),
     createdAt: Number(row.created_at),
@@ -138,6 +142,7 @@ export const MESSAGE_COLUMNS: ColumnMap = {
   contentPath: ["content_path"],
   text: ["text"],
   hashVerified: ["hash_verified", (v) => v === null ? null : v ? 1 : 0],
+  imdn: ["imdn", (v) => v === null ? null : JSON.stringify(v)],
   errorCode: ["error_code"],
   errorReason: ["error_reason"],
 };

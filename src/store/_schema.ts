@@ -175,6 +175,8 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX sessions_instance ON sessions (instance_id) WHERE state <> 'ended';
     `),
+  // IMDN (RFC 5438) of CPIM messages: what was asked for and notified (JSON).
+  (db) => db.exec("ALTER TABLE messages ADD COLUMN imdn TEXT"),
 ];
 
 /**

@@ -46,6 +46,20 @@ export interface StoreSinkOptions {
   readonly quota?: ContentQuota;
   /** The content is an offered file: more bytes are refused, its hash is checked. */
   readonly file?: ExpectedFile;
+  /** The file continues one received in part (RFC 5547 §8, `a=file-range`); needs `file.size`. */
+  readonly resume?: ResumedContent;
+}
+
+/**
+ * The content of a file received in part that a new transfer continues: its
+ * file moves to the new message, the bytes that arrive are written after the
+ * ones held, and the whole file is hashed once every byte is there.
+ */
+export interface ResumedContent {
+  /** The content file of the partial message; it becomes this message's content. */
+  readonly path: string;
+  /** The bytes held: the file's first `held` bytes (already counted in the quota). */
+  readonly held: number;
 }
 
 /** MSRP's 413: the sender is to stop sending the message (RFC 4975 §10.5). */
@@ -69,7 +83,16 @@ const QUOTA_ERROR_CODE = 413;
  * With a `file`, bytes past its size are refused the same way ("larger than
  * the offered size"), and the content is hashed alongside with the offered
  * algorithm: on close the row gets `hashVerified`, and a mismatch makes it
- * `failed` with the reason "hash mismatch".
+ * `failed` with the reason "hash mismatch". A file that ends incomplete keeps
+ * only its first bytes up to the first gap, so that its length is what a
+ * resume may continue from.
+ *
+ * With `resume` (RFC 5547 §8), the content starts as the partial file's
+ * first `held` bytes; Byte-Range positions are the file's (the message's
+ * total is the file size) or, when the total is the size of the rest, the
+ * rest's. Once every byte of the file is there the message is finished as
+ * complete (the session layer, which knows nothing of the held bytes, would
+ * wait for byte 1) and the whole file, read back from disk, is hashed.
  */
 export class StoreSink implements IncomingMessageSink {
   /** The id of the message row (and the name of its content file). */
@@ -83,6 +106,15 @@ export class StoreSink implements IncomingMessageSink {
   readonly #quota: ContentQuota | undefined;
   readonly #file: Promise<Deno.FsFile>;
   readonly #sizeLimit: number | null;
+  /** Bytes held from a partial file before this message's (see `resume`). */
+  readonly #held: number;
+  /** Added to a write's offset: `held` when Byte-Range positions are those of the rest. */
+  readonly #shift: number;
+  /** With `resume`: the file's size, the message finishing once it is all there. */
+  readonly #whole: number | undefined;
+  /** The file's bytes held or written, as sorted disjoint `[start, end)` intervals. */
+  #covered: [number, number][] = [];
+  #closed = false;
   /** The offered hash: its `node:crypto` algorithm and hex digest. */
   readonly #expected: { readonly algorithm: string; readonly hex: string } | undefined;
   #reserved: number;
@@ -113,12 +145,18 @@ export class StoreSink implements IncomingMessageSink {
   ) {
     const id = crypto.randomUUID();
     this.id = id;
-    this.#declared = info.size ?? 0;
+    const resume = options.resume;
+    const fileSize = options.file?.size ?? null;
+    this.#held = resume?.held ?? 0;
+    this.#whole = resume && fileSize !== null ? fileSize : undefined;
+    this.#shift = resume && info.size === (fileSize ?? 0) - this.#held ? this.#held : 0;
+    if (this.#held > 0) this.#covered.push([0, this.#held]);
+    this.#declared = (info.size ?? 0) + this.#shift;
     this.#store = store;
     this.#path = store.contentPath(id);
     this.#onClose = options.onClose;
     this.#quota = options.quota;
-    this.#reserved = info.size ?? 0;
+    this.#reserved = Math.max(this.#declared, this.#held);
     this.#sizeLimit = options.file?.size ?? null;
     const hash = options.file?.hash;
     if (hash && checksFileHash(hash.algorithm)) {
@@ -127,8 +165,9 @@ export class StoreSink implements IncomingMessageSink {
         hex: hash.value.replaceAll(":", "").toLowerCase(),
       };
     }
-    this.#hashes = this.#newHashes();
-    if (this.#quota !== undefined && !this.#quota.reserve(this.#reserved)) {
+    // A resumed file is hashed whole from disk once complete.
+    this.#hashes = resume ? undefined : this.#newHashes();
+    if (this.#quota !== undefined && !this.#quota.reserve(this.#reserved - this.#held)) {
       throw new StoreError(
         "quota-exceeded",
         `disk quota exceeded: ${this.#reserved} bytes more would pass the quota of ` +
@@ -149,7 +188,9 @@ export class StoreSink implements IncomingMessageSink {
       this.#error = `message not recorded: ${e instanceof Error ? e.message : String(e)}`;
       this.#unrecorded = true;
     });
-    this.#file = Deno.open(this.#path, { write: true, create: true, truncate: true });
+    this.#file = resume
+      ? Deno.rename(resume.path, this.#path).then(() => Deno.open(this.#path, { write: true }))
+      : Deno.open(this.#path, { write: true, create: true, truncate: true });
     this.#file.catch(() => {});
   }
 
@@ -165,7 +206,8 @@ export class StoreSink implements IncomingMessageSink {
    * or the declared size, reach past the size of the offered file. The message then fails when it
    * is closed.
    */
-  write(offset: number, bytes: Uint8Array): Promise<void> {
+  write(at: number, bytes: Uint8Array): Promise<void> {
+    const offset = at + this.#shift;
     const end = offset + bytes.length;
     const declared = this.#declared;
     const limit = this.#sizeLimit;
@@ -187,6 +229,13 @@ export class StoreSink implements IncomingMessageSink {
     const copy = bytes.slice();
     const written = this.#chain.then(() => this.#write(offset, copy));
     this.#chain = written.catch(() => {});
+    this.#cover(offset, end);
+    if (this.#whole !== undefined && this.#prefix() >= this.#whole) {
+      // Every byte is there: finish now, after this write (its 200 goes out first).
+      const done = { complete: true, aborted: false, reason: "" };
+      written.then(() => this.close({ ...done, bytesReceived: this.#whole!, ranges: [] }))
+        .catch(() => {});
+    }
     return written;
   }
 
@@ -196,8 +245,29 @@ export class StoreSink implements IncomingMessageSink {
    * instead (`onClose` is not called).
    */
   close(outcome: IncomingOutcome): Promise<void> {
+    if (this.#closed) return this.#chain;
+    this.#closed = true;
     this.#chain = this.#chain.then(() => this.#finish(outcome));
     return this.#chain;
+  }
+
+  /** Records `[start, end)` as held. */
+  #cover(start: number, end: number): void {
+    if (end <= start) return;
+    const merged: [number, number][] = [];
+    let next: [number, number] = [start, end];
+    for (const interval of this.#covered) {
+      if (interval[1] < next[0] || interval[0] > next[1]) merged.push(interval);
+      else next = [Math.min(interval[0], next[0]), Math.max(interval[1], next[1])];
+    }
+    merged.push(next);
+    this.#covered = merged.sort((a, b) => a[0] - b[0]);
+  }
+
+  /** How many bytes from the file's start are held without a gap. */
+  #prefix(): number {
+    const first = this.#covered[0];
+    return first !== undefined && first[0] === 0 ? first[1] : 0;
   }
 
   async #write(offset: number, bytes: Uint8Array): Promise<void> {
@@ -221,16 +291,18 @@ export class StoreSink implements IncomingMessageSink {
     } catch (e) {
       this.#error ??= `content not stored: ${e instanceof Error ? e.message : String(e)}`;
     }
+    // The held bytes were counted in the quota already; only the rest was reserved.
+    const held = this.#held;
     if (this.#unrecorded) {
       // No row points at the file: nothing is kept, and nothing counts against the quota.
       await Deno.remove(this.#path).catch(() => {});
-      this.#quota?.settle(this.#reserved, 0);
+      this.#quota?.settle(this.#reserved - held, -held);
       return;
     }
     if (this.#refusal !== undefined) {
       // Nothing half-stored: the content that went past the quota or the offered size goes.
       await Deno.remove(this.#path).catch(() => {});
-      this.#quota?.settle(this.#reserved, 0);
+      this.#quota?.settle(this.#reserved - held, -held);
       this.#onClose?.(
         await this.#store.updateMessage(this.id, {
           bytes: outcome.bytesReceived,
@@ -242,9 +314,21 @@ export class StoreSink implements IncomingMessageSink {
       );
       return;
     }
-    this.#quota?.settle(this.#reserved, outcome.bytesReceived);
+    const complete = this.#whole === undefined
+      ? outcome.complete
+      : this.#prefix() >= this.#whole && this.#refusal === undefined;
+    const bytes = this.#whole === undefined ? outcome.bytesReceived : this.#prefix();
+    let stored = this.#whole === undefined ? outcome.bytesReceived : bytes;
+    if (!complete && this.#sizeLimit !== null && this.#error === undefined) {
+      // A file received in part keeps its bytes up to the first gap: a resume continues there.
+      stored = this.#prefix();
+      await Deno.truncate(this.#path, stored).catch((e) => {
+        this.#error = `content not stored: ${e instanceof Error ? e.message : String(e)}`;
+      });
+    }
+    this.#quota?.settle(this.#reserved - held, stored - held);
     let digests: Map<string, string> | undefined;
-    if (outcome.complete && this.#error === undefined) {
+    if (complete && this.#error === undefined) {
       try {
         digests = this.#digests(this.#hashes ?? await this.#hashFile());
       } catch (e) {
@@ -258,11 +342,11 @@ export class StoreSink implements IncomingMessageSink {
     const mismatch = hashVerified === false ? "hash mismatch" : undefined;
     const error = this.#error ?? mismatch;
     const message = await this.#store.updateMessage(this.id, {
-      bytes: outcome.bytesReceived,
+      bytes,
       sha256: digests?.get("sha256") ?? null,
       hashVerified,
-      status: error !== undefined ? "failed" : outcome.complete ? "received" : "partial",
-      errorReason: error ?? (outcome.complete ? null : outcome.reason),
+      status: error !== undefined ? "failed" : complete ? "received" : "partial",
+      errorReason: error ?? (complete ? null : outcome.reason),
     });
     this.#onClose?.(message);
   }

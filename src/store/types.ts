@@ -99,6 +99,11 @@ export interface SessionFile {
     readonly modification?: string;
     readonly read?: string;
   } | null;
+  /**
+   * The id of the message, received in part, whose content this transfer
+   * continues (RFC 5547 §8, `a=file-range`); absent when it starts afresh.
+   */
+  readonly resumes?: string;
 }
 
 /** A stored MSRP session. */
@@ -169,6 +174,28 @@ export interface SessionChanges extends Partial<CallIdentity> {
   readonly endReason?: string | null;
 }
 
+/**
+ * The IMDN state (RFC 5438) of a CPIM message that has an `imdn.Message-ID`:
+ * what its sender asked for, and the notifications sent (for a message we
+ * received) or received (for one we sent).
+ */
+export interface MessageImdn {
+  /** The `imdn.Message-ID` of the CPIM message. */
+  readonly messageId: string;
+  /** The CPIM `DateTime` of the message, which notifications repeat. */
+  readonly dateTime: string | null;
+  /** The notifications asked for: `positive-delivery`, `negative-delivery`, `display`. */
+  readonly requested: readonly string[];
+  /** The delivery notification's status (`delivered`, `failed`, …), once sent or received. */
+  readonly delivery: string | null;
+  /** The display notification's status (`displayed`, …), once sent or received. */
+  readonly display: string | null;
+  /** The CPIM address of the sender (received) or recipient (sent) of the message. */
+  readonly peer: string | null;
+  /** Our CPIM address in the message. */
+  readonly local: string | null;
+}
+
 /** A stored message, sent or received. */
 export interface MessageRecord {
   /** The row id (also the name of its content file). */
@@ -199,6 +226,8 @@ export interface MessageRecord {
    * offered. Absent on other messages.
    */
   readonly hashVerified?: boolean | null;
+  /** IMDN state of a CPIM message with an `imdn.Message-ID`; absent on other messages. */
+  readonly imdn?: MessageImdn;
   /** MSRP status code of a failure. */
   readonly errorCode: number | null;
   /** Why it failed or is incomplete. */
@@ -253,6 +282,8 @@ export interface MessageChanges {
   readonly text?: string | null;
   /** Whether the content matched the offered hash of its file. */
   readonly hashVerified?: boolean | null;
+  /** IMDN state (RFC 5438) of a CPIM message. */
+  readonly imdn?: MessageImdn | null;
   /** MSRP status code of a failure. */
   readonly errorCode?: number | null;
   /** Why it failed or is incomplete. */

@@ -63,7 +63,10 @@ export interface EventError {
   readonly reason: string;
 }
 
-/** Data of `message.received`, `message.delivered` and `message.failed`. */
+/**
+ * Data of `message.received`, `message.delivered`, `message.failed` and
+ * `message.displayed`.
+ */
 export interface MessageEventData extends EventIdentity {
   /** The session id. */
   readonly sessionId: string;
@@ -96,6 +99,18 @@ export interface MessageEventData extends EventIdentity {
    * hash; `null` while unknown or when no hash we check was offered.
    */
   readonly hashVerified?: boolean | null;
+  /**
+   * On an event a disposition notification (IMDN, RFC 5438) caused: its
+   * status, `delivered`, `failed`, `forbidden` or `error` (delivery), or
+   * `displayed`, `forbidden` or `error` (`message.displayed`).
+   */
+  readonly imdn?: string;
+  /**
+   * A received CPIM message that asks for notifications: which
+   * (`positive-delivery`, `negative-delivery`, `display`); tell the bridge
+   * it was displayed with `POST /v1/messages/{id}/displayed`.
+   */
+  readonly imdnRequested?: readonly string[];
 }
 
 /** Where a file we push stands: being sent, confirmed by a success REPORT, or failed. */
@@ -179,6 +194,7 @@ export type WebhookEvent =
   | WebhookEventOf<"message.received", MessageEventData>
   | WebhookEventOf<"message.delivered", MessageEventData>
   | WebhookEventOf<"message.failed", MessageEventData>
+  | WebhookEventOf<"message.displayed", MessageEventData>
   | WebhookEventOf<"pager.received", PagerEventData>
   | WebhookEventOf<"file.delivered", FileTransferData>
   | WebhookEventOf<"file.failed", FileTransferData>;
@@ -300,6 +316,9 @@ export function messageEventData(
     ...(content.contentUrl === undefined ? {} : { contentUrl: content.contentUrl }),
     ...(session?.kind === "file-transfer" && session.file
       ? { file: session.file, hashVerified: message.hashVerified ?? null }
+      : {}),
+    ...(message.direction === "in" && message.imdn?.requested.length
+      ? { imdnRequested: message.imdn.requested }
       : {}),
   };
 }

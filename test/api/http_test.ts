@@ -262,6 +262,7 @@ Deno.test("api docs: /openapi.json lists every route, /docs is a self-contained 
     "GET /v1/sessions/{id}",
     "GET /v1/sessions/{id}/messages",
     "POST /v1/files",
+    "POST /v1/messages/{id}/displayed",
     "POST /v1/pager",
     "POST /v1/sessions",
     "POST /v1/sessions/{id}/messages",

@@ -26,7 +26,8 @@ const events = createRoute({
   tags: ["events"],
   summary: "Server-sent events",
   description: "The events sent as webhooks (`session.started`, `session.ended`, " +
-    "`message.received`, `message.delivered`, `message.failed`, `file.delivered`, " +
+    "`message.received`, `message.delivered`, `message.failed`, `message.displayed` " +
+    "(IMDN), `file.delivered`, " +
     "`file.failed`, `pager.received`, and " +
     "`session.composing` with the `is-composing` plugin): " +
     "`event:` is the type, `data:` the event JSON, `id:` its position in the event log. " +

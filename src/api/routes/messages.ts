@@ -1,6 +1,7 @@
 /**
  * Message routes: send (JSON text, or any other body streamed as it
- * arrives), list a session's messages, show one, and stream received content.
+ * arrives), list a session's messages, show one, stream received content,
+ * and tell that a received message was displayed (IMDN, RFC 5438).
  *
  * @module
  */
@@ -30,7 +31,8 @@ const sendMessage = createRoute({
   path: "/v1/sessions/{id}/messages",
   tags: ["messages"],
   summary: "Send a message",
-  description: "A JSON body `{text, contentType?, report?}` sends `text`. Any other " +
+  description: "A JSON body `{text, contentType?, report?, imdn?}` sends `text` (with " +
+    "`imdn`, wrapped in CPIM asking for disposition notifications). Any other " +
     "Content-Type sends the body as it arrives (never buffered whole) with that type, " +
     "up to MAX_UPLOAD_BYTES; the body needs a Content-Length (411 for chunked bodies). The " +
     "answer comes once the body was read (or the message failed earlier), so raw bodies " +
@@ -108,6 +110,23 @@ const getContent = createRoute({
   },
 });
 
+const markDisplayed = createRoute({
+  method: "post",
+  path: "/v1/messages/{id}/displayed",
+  tags: ["messages"],
+  summary: "Tell the sender a received message was displayed",
+  description: "Sends the display notification (IMDN `displayed`, RFC 5438) of a received " +
+    "CPIM message that asked for one (`imdnRequested` includes `display`) back on its " +
+    "session. Idempotent: once sent, later calls change nothing. 409 " +
+    "`imdn-not-requested` for any other message, `session-closed` when its session ended.",
+  security: BEARER,
+  request: { params: IdParam },
+  responses: {
+    204: { description: "Sent (now or before)." },
+    ...problems(401, 404, 409, 503),
+  },
+});
+
 /** Sends a raw body, answering once it was read or the message settled. */
 async function sendRaw(
   bridge: Bridge,
@@ -155,6 +174,7 @@ export function messageRoutes(app: ApiApp, bridge: Bridge, config: Config): void
       sent = await bridge.sendMessage(id, body.text, {
         contentType: body.contentType ?? "text/plain",
         report: body.report ?? false,
+        ...(body.imdn ? { imdn: body.imdn } : {}),
       });
     } else {
       const report = c.req.valid("query").report === "true";
@@ -177,6 +197,11 @@ export function messageRoutes(app: ApiApp, bridge: Bridge, config: Config): void
     const message = await bridge.getMessage(id);
     if (!message) throw new ApiProblem("not-found", `id: no message ${id}`, { field: "id" });
     return c.json(messageViewWithText(message), 200);
+  });
+
+  app.openapi(markDisplayed, async (c) => {
+    await bridge.markDisplayed(c.req.valid("param").id);
+    return c.body(null, 204);
   });
 
   app.openapi(getContent, async (c) => {
