@@ -18,6 +18,7 @@ const KINDS = {
   "not-awaiting-answer": { status: 409, title: "Session is not waiting for an answer" },
   "content-not-ready": { status: 409, title: "Content not complete yet" },
   "imdn-not-requested": { status: 409, title: "Notification not requested" },
+  "not-resumable": { status: 409, title: "Transfer cannot be resumed" },
   "length-required": { status: 411, title: "Content-Length required" },
   "payload-too-large": { status: 413, title: "Payload too large" },
   "unsupported-media-type": { status: 415, title: "Unsupported media type" },

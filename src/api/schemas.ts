@@ -219,15 +219,23 @@ export const PagerRequest = z.strictObject({
 
 /** The query of `POST /v1/files`: whom to send the file to and how to describe it. */
 export const FileSendQuery = z.object({
-  to: z.string().min(1).openapi({ description: DIALABLE, example: "sip:1000@pbx" }),
-  name: z.string().min(1).max(255).openapi({
+  to: z.string().min(1).optional().openapi({
+    description: `${DIALABLE} Required, except with \`resume\` (then, if given, the same).`,
+    example: "sip:1000@pbx",
+  }),
+  name: z.string().min(1).max(255).optional().openapi({
     description: "The file name offered (`a=file-selector` name): no quotes, control " +
-      "characters or `$ { }`.",
+      "characters or `$ { }`. Required, except with `resume`.",
     example: "report.pdf",
   }),
-  type: z.string().regex(MEDIA_TYPE_PATTERN, "must be a media type").openapi({
-    description: "The file's media type, also the MSRP Content-Type; no white space.",
+  type: z.string().regex(MEDIA_TYPE_PATTERN, "must be a media type").optional().openapi({
+    description: "The file's media type, also the MSRP Content-Type; no white space. " +
+      "Required, except with `resume`.",
     example: "application/pdf",
+  }),
+  resume: z.string().min(1).optional().openapi({
+    description: "Resume this earlier transfer, failed part-way, from its stored copy " +
+      "(RFC 5547 §8, `a=file-range`); no body, and no `name`, `type` or `disposition`.",
   }),
   disposition: z.string().min(1).optional().openapi({
     description: "`a=file-disposition` (RFC 5547), e.g. `render` or `attachment`.",

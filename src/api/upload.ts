@@ -137,3 +137,50 @@ export function sizedBody(
   }
   return { body, size };
 }
+
+/** Longest file name a raw message may carry, in UTF-8 bytes (what common file systems take). */
+export const MAX_FILE_NAME_BYTES = 255;
+
+/**
+ * Characters a file name may not hold: controls (C0, DEL, C1), line and
+ * paragraph separators, and bidirectional overrides and isolates (which
+ * could make `evil‮gpj.exe` look like `evil…exe.jpg`).
+ */
+const FORBIDDEN_IN_NAME = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+
+/** RFC 8187 `attr-char`s: what `filename*` keeps unencoded. */
+const ATTR_CHAR = /[A-Za-z0-9!#$&+\-.^_`|~]/;
+
+/**
+ * The `Content-Disposition` value (RFC 2183, quoted as RFC 6266 says) that
+ * names the file a raw message carries: `attachment; filename="…"` with `"`
+ * and `\` escaped as quoted-pairs; a name beyond printable ASCII also gets
+ * `filename*=UTF-8''…` (RFC 8187), its `filename` then having `_` for each
+ * character beyond ASCII.
+ *
+ * @throws {ApiProblem} `validation` (field `name`) for an empty or blank
+ * name, one longer than {@linkcode MAX_FILE_NAME_BYTES}, or one with a
+ * character of `FORBIDDEN_IN_NAME` (controls: no header can be injected).
+ */
+export function attachmentDisposition(name: string): string {
+  const invalid = (why: string) => new ApiProblem("validation", `name: ${why}`, { field: "name" });
+  if (name.trim() === "") throw invalid("must not be empty");
+  if (new TextEncoder().encode(name).length > MAX_FILE_NAME_BYTES) {
+    throw invalid(`longer than ${MAX_FILE_NAME_BYTES} bytes of UTF-8`);
+  }
+  if (FORBIDDEN_IN_NAME.test(name)) {
+    throw invalid("must not hold control characters, line separators or bidirectional overrides");
+  }
+  const ascii = [...name].map((c) => c > "\x7e" ? "_" : c).join("");
+  const quoted = `"${ascii.replace(/["\\]/g, "\\$&")}"`;
+  if (ascii === name) return `attachment; filename=${quoted}`;
+  const encoded = [...new TextEncoder().encode(name)]
+    .map((b) => {
+      const c = String.fromCharCode(b);
+      return b < 0x80 && ATTR_CHAR.test(c)
+        ? c
+        : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+    })
+    .join("");
+  return `attachment; filename=${quoted}; filename*=UTF-8''${encoded}`;
+}

@@ -1,12 +1,15 @@
 /**
  * Resuming a file received in part (RFC 5547 §8, `a=file-range`): finding
  * the earlier transfer a new offer continues, the range to answer, and
- * deleting partial content past `PARTIAL_RETENTION_MS` (internal).
+ * deleting partial content past `PARTIAL_RETENTION_MS` (internal). Offers
+ * made through the API (`media.ts`) and through the PBX (`calls.ts`) take
+ * the one decision of {@linkcode PartialFiles.resume}.
  *
  * @module
  */
 
 import type { FileRange } from "../sdp/mod.ts";
+import type { MsrpSession } from "../session/mod.ts";
 import type { FileHash, MessageRecord, SessionFile, SessionRecord } from "../store/mod.ts";
 import type { Runtime } from "./_runtime.ts";
 import { BridgeError } from "./errors.ts";
@@ -24,6 +27,16 @@ export interface PartialFile {
   readonly path: string;
   /** The bytes held: the file's first `held` bytes (`1` to `held` in RFC 5547 terms). */
   readonly held: number;
+}
+
+/** What becomes of a push offered to us (RFC 5547 §8): see {@linkcode PartialFiles.resume}. */
+export interface Resumption {
+  /** The file to record; its `resumes` names the earlier message when it continues one. */
+  readonly file: SessionFile;
+  /** The file received in part that the push continues, claimed until its session closes. */
+  readonly partial?: PartialFile;
+  /** The `a=file-range` to answer, the bytes after those held; the offer's stands when absent. */
+  readonly range?: FileRange;
 }
 
 /** `sha-1:72:24:…` and `SHA-1:7224…` name the same hash. */
@@ -126,6 +139,42 @@ export class PartialFiles {
       cursor = rows.nextCursor;
     }
     return undefined;
+  }
+
+  /**
+   * The one resume decision for a push of `file` offered to `session` with
+   * `offered` as its `a=file-range` (the whole file when absent), by the
+   * caller `fromUri` (`null` through the API): the newest partial file of
+   * that caller it continues (see {@linkcode find}; claimed until the
+   * session closes) and the range to answer (see `answerRange`), or a fresh
+   * transfer whose offered range stands.
+   *
+   * @throws {BridgeError} `sdp-not-acceptable` for a range we cannot serve;
+   * nothing stays claimed then.
+   */
+  async resume(
+    session: MsrpSession,
+    file: SessionFile,
+    offered: FileRange | undefined,
+    fromUri: string | null,
+  ): Promise<Resumption> {
+    const partial = await this.find(file, fromUri);
+    let range: FileRange | undefined;
+    try {
+      range = answerRange(offered, file.size, partial?.held ?? 0);
+    } catch (e) {
+      if (partial) this.release(partial);
+      throw e;
+    }
+    if (!partial) return { file };
+    if (session.closed) this.release(partial);
+    else session.addEventListener("close", () => this.release(partial), { once: true });
+    this.#rt.log.info("file transfer resumed", {
+      sessionId: session.id,
+      resumes: partial.message.id,
+      held: partial.held,
+    });
+    return { file: { ...file, resumes: partial.message.id }, partial, range };
   }
 
   /** Gives back a partial file {@linkcode find} claimed. */

@@ -227,6 +227,14 @@ export class Bridge {
     return this.#files.send(request);
   }
 
+  /**
+   * Resumes file transfer `id`, a push that failed part-way, from its
+   * stored copy (RFC 5547 §8; see `Files.resume`).
+   */
+  resumeFile(id: string, to?: string): Promise<FileTransferData> {
+    return this.#files.resume(id, to);
+  }
+
   /** The state of a file we push, by its id (its session's), or `undefined`. */
   getFileTransfer(id: string): Promise<FileTransferData | undefined> {
     return this.#files.get(id);

@@ -9,6 +9,8 @@
  */
 
 import {
+  type CallAnswerChanges,
+  type CallInfo,
   EslClient,
   type EslEvent,
   type EslEventReceived,
@@ -18,9 +20,16 @@ import {
 } from "../pbx/mod.ts";
 import { headerOf, type SipInviteResult, SipUserAgent } from "../pbx/sip_ua.ts";
 import { parseSipUri } from "../pbx/sip_uri.ts";
-import { type AcceptedMedia, buildOffer, type FileTransfer, parseAnswer } from "../sdp/mod.ts";
+import {
+  type AcceptedMedia,
+  buildOffer,
+  type FileRange,
+  type FileTransfer,
+  parseAnswer,
+} from "../sdp/mod.ts";
 import type { MsrpSession } from "../session/mod.ts";
 import type { SessionFile } from "../store/mod.ts";
+import type { Resumption } from "./_resume.ts";
 import type { Runtime } from "./_runtime.ts";
 import { pushedFile, type Sessions } from "./_sessions.ts";
 import { BridgeError, dialTarget, errorText, sdpFailure } from "./errors.ts";
@@ -38,10 +47,14 @@ function sipServer(uri: string): { hostname: string; port: number; authority: st
   return { hostname: host, port, authority: `${hostKind === "ipv6" ? `[${host}]` : host}:${port}` };
 }
 
-/** The RFC 5547 attributes of our offer to push `file` (what is `null` is left out). */
-function fileOffer(file: SessionFile): FileTransfer {
+/**
+ * The RFC 5547 attributes of our offer to push `file` (what is `null` is
+ * left out), with `range` as its `a=file-range` when given (§8, resuming).
+ */
+function fileOffer(file: SessionFile, range?: FileRange): FileTransfer {
   const { name, type, size, hash, transferId, disposition, date } = file;
   return {
+    ...(range ? { range } : {}),
     selector: {
       ...(name === null ? {} : { name }),
       ...(type === null ? {} : { type }),
@@ -60,6 +73,8 @@ export class Calls {
   readonly #sessions: Sessions;
   readonly #media: Media;
   readonly #onEslEvent: (event: EslEvent) => void;
+  /** Pushes that continue a file received in part, by session id, until recorded. */
+  readonly #resumptions = new Map<string, Resumption>();
   #esl: EslClient | undefined;
   #calls: InboundCalls | EslOutboundServer | undefined;
 
@@ -139,9 +154,15 @@ export class Calls {
    *
    * With `file`, the offer pushes that file (RFC 5547 §6: `a=sendonly`,
    * `a=file-selector`, `a=file-transfer-id`, `a=file-disposition`,
-   * `a=file-date`) and the session is recorded of kind `file-transfer`.
+   * `a=file-date`) and the session is recorded of kind `file-transfer`;
+   * with `range` too, the offer asks for that part of it (`a=file-range`,
+   * RFC 5547 §8) and `fileRange` is the part the answer took.
    */
-  async originate(to: string, file?: SessionFile): Promise<OfferedSession> {
+  async originate(
+    to: string,
+    file?: SessionFile,
+    range?: FileRange,
+  ): Promise<OfferedSession & { readonly fileRange?: FileRange }> {
     to = dialTarget(to, "to");
     const { config, log, store } = this.#rt;
     this.#rt.checkRunning();
@@ -174,7 +195,7 @@ export class Calls {
     }
     const local = {
       ...this.#media.localOffer(session),
-      ...(file ? { fileTransfer: fileOffer(file) } : {}),
+      ...(file ? { fileTransfer: fileOffer(file, range) } : {}),
     };
     const offer = buildOffer(local);
     const callId = `${session.id}@${server.hostname}`;
@@ -242,7 +263,8 @@ export class Calls {
     await store.updateSession(session.id, { remotePath: accepted.remotePath });
     log.info("originate answered", { sessionId: session.id, to, role: accepted.setup });
     await this.#media.connect(session, accepted);
-    return { id: session.id, offer };
+    const fileRange = accepted.fileTransfer?.range;
+    return fileRange ? { id: session.id, offer, fileRange } : { id: session.id, offer };
   }
 
   #startInbound(): void {
@@ -259,6 +281,7 @@ export class Calls {
       endpoint: this.#rt.endpoint,
       createSession: () => this.#sessions.create("tcp"),
       claim: (info) => this.#rt.store.claim(`call:${info.channelUuid}`),
+      prepareAnswer: (info, session, offered) => this.#prepareAnswer(info, session, offered),
       logger: log,
     });
     calls.addEventListener("answering", (e) => this.#recordCall(e as InboundCallEvent));
@@ -279,6 +302,7 @@ export class Calls {
       allow: config.eslOutboundAllow,
       endpoint: this.#rt.endpoint,
       createSession: () => this.#sessions.create("tcp"),
+      prepareAnswer: (info, session, offered) => this.#prepareAnswer(info, session, offered),
       logger: log,
     });
     server.addEventListener("answering", (e) => this.#recordCall(e as InboundCallEvent));
@@ -286,15 +310,40 @@ export class Calls {
   }
 
   /**
+   * A file pushed by a call through the PBX continues the same caller's
+   * partial file as an offer through the API does (RFC 5547 §8; one
+   * decision, `PartialFiles.resume`): our answer's `a=file-range` asks for
+   * the bytes after those held. A range we cannot serve refuses the call.
+   */
+  async #prepareAnswer(
+    info: CallInfo,
+    session: MsrpSession,
+    offered: AcceptedMedia,
+  ): Promise<CallAnswerChanges | undefined> {
+    const file = pushedFile(offered);
+    if (!file) return undefined;
+    const range = offered.fileTransfer?.range;
+    const resumption = await this.#media.partials.resume(session, file, range, info.fromUri);
+    if (!resumption.partial) return undefined;
+    this.#resumptions.set(session.id, resumption);
+    session.addEventListener("close", () => this.#resumptions.delete(session.id), { once: true });
+    return { fileRange: resumption.range };
+  }
+
+  /**
    * Records the session of an inbound call with the caller's identity, of
-   * kind `file-transfer` for an RFC 5547 push.
+   * kind `file-transfer` for an RFC 5547 push (continuing the partial file
+   * `#prepareAnswer` found, if any).
    */
   #recordCall(event: InboundCallEvent): void {
     const { call } = event;
     const info = call.info;
+    const resumption = this.#resumptions.get(call.session.id);
+    this.#resumptions.delete(call.session.id);
     event.waitUntil(
       this.#sessions.record(call.session, "in", call.media.remotePath, {
-        file: pushedFile(call.media),
+        file: resumption?.file ?? pushedFile(call.media),
+        resume: resumption?.partial,
         fromUri: info.fromUri,
         toUri: info.toUri,
         fromDisplay: info.fromDisplay,

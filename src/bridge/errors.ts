@@ -23,6 +23,7 @@ import { SdpError } from "../sdp/mod.ts";
  * - `payload-too-large`: content does not fit under `DATA_QUOTA_BYTES`.
  * - `imdn-not-requested`: the message is not a received CPIM message asking for
  *   that disposition notification (RFC 5438).
+ * - `not-resumable`: a file transfer cannot be resumed (not failed, or its copy is gone).
  * - `shutting-down`: the service is stopping.
  */
 export type BridgeErrorCode =
@@ -38,6 +39,7 @@ export type BridgeErrorCode =
   | "validation"
   | "payload-too-large"
   | "imdn-not-requested"
+  | "not-resumable"
   | "shutting-down";
 
 /**

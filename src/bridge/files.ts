@@ -3,19 +3,22 @@
  * SHA-1 is computed (the offer's `a=file-selector` needs it before the
  * INVITE), pushed through the PBX in a session of its own with a success
  * REPORT requested, and the session ends with the transfer
- * (`file.delivered` or `file.failed`).
+ * (`file.delivered` or `file.failed`). A transfer that failed part-way keeps
+ * its spooled copy for `PARTIAL_RETENTION_MS`, and can be resumed
+ * (RFC 5547 §8, `a=file-range`).
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
+import type { FileRange } from "../sdp/mod.ts";
 import type { DeliveryResult } from "../session/mod.ts";
 import type { MessageRecord, SessionFile, SessionRecord } from "../store/mod.ts";
 import { createEvent, type FileTransferData, fileTransferData } from "../webhooks/mod.ts";
 import { isMediaType } from "../msrp/media_type.ts";
 import type { Runtime } from "./_runtime.ts";
 import type { Sessions } from "./_sessions.ts";
-import type { Calls } from "./calls.ts";
+import { KeptCopies, type KeptCopy, resumedStart } from "./_send_resume.ts";
 import { BridgeError, dialTarget, errorText } from "./errors.ts";
 import type { EventLog } from "./events.ts";
 import type { Messaging, SentMessage } from "./messaging.ts";
@@ -94,10 +97,28 @@ function checkFields(request: FileSendRequest): void {
   }
 }
 
-/** Reads `path` in fresh pieces (the sender may keep them), closing it when done or stopped. */
-async function* spooled(path: string): AsyncGenerator<Uint8Array> {
+/**
+ * How files place their calls (`Calls.originate`): the offer pushes `file`,
+ * with `range` as its `a=file-range` when given; `fileRange` is the
+ * answer's, absent when the answer has none.
+ */
+export interface FileCalls {
+  /** Places the call; resolves once it is answered (see `Calls.originate`). */
+  originate(
+    to: string,
+    file: SessionFile,
+    range?: FileRange,
+  ): Promise<{ readonly id: string; readonly fileRange?: FileRange }>;
+}
+
+/**
+ * Reads `path` from byte `offset` (0-based) in fresh pieces (the sender may
+ * keep them), closing it when done or stopped.
+ */
+async function* spooled(path: string, offset: number): AsyncGenerator<Uint8Array> {
   const file = await Deno.open(path);
   try {
+    await file.seek(offset, Deno.SeekMode.Start);
     while (true) {
       const piece = new Uint8Array(READ_PIECE_BYTES);
       const n = await file.read(piece);
@@ -114,15 +135,16 @@ export class Files {
   readonly #rt: Runtime;
   readonly #events: EventLog;
   readonly #sessions: Sessions;
-  readonly #calls: Calls;
+  readonly #calls: FileCalls;
   readonly #messaging: Messaging;
+  readonly #kept: KeptCopies;
 
   /** Pushes files with calls placed by `calls`, sent and recorded by `messaging`. */
   constructor(
     rt: Runtime,
     events: EventLog,
     sessions: Sessions,
-    calls: Calls,
+    calls: FileCalls,
     messaging: Messaging,
   ) {
     this.#rt = rt;
@@ -130,6 +152,7 @@ export class Files {
     this.#sessions = sessions;
     this.#calls = calls;
     this.#messaging = messaging;
+    this.#kept = new KeptCopies(rt);
   }
 
   /** Removes files a previous run left spooled (their transfers ended with it). */
@@ -161,25 +184,14 @@ export class Files {
   async send(request: FileSendRequest): Promise<FileTransferData> {
     const to = dialTarget(request.to, "to");
     checkFields(request);
-    const { config, quota } = this.#rt;
-    this.#rt.checkRunning();
-    if (config.eslMode === "off") {
-      throw new BridgeError(
-        "pbx-unavailable",
-        `cannot reach ${to}: calls through the PBX need the ESL integration, which is off (ESL_MODE=off)`,
-      );
-    }
+    const { quota } = this.#rt;
+    this.#checkPbx(to);
     const { size } = request;
     if (!quota.reserve(size)) {
       throw new BridgeError("payload-too-large", "disk quota exceeded (DATA_QUOTA_BYTES)", "body");
     }
     const path = `${this.#spoolDir}/${crypto.randomUUID()}`;
-    const release = async () => {
-      await Deno.remove(path).catch(() => {});
-      quota.settle(size, 0);
-    };
-    let file: SessionFile;
-    let sessionId: string;
+    let file: SessionFile & { readonly size: number };
     try {
       const sha1 = await this.#spool(request.body, path, size);
       file = {
@@ -191,26 +203,109 @@ export class Files {
         disposition: request.disposition ?? null,
         date: { modification: new Date().toUTCString() },
       };
-      sessionId = (await this.#calls.originate(to, file)).id;
     } catch (e) {
-      await release();
+      await Deno.remove(path).catch(() => {});
+      quota.settle(size, 0);
       throw e;
     }
-    let sent: SentMessage;
+    return await this.#push({ path, file, to, confirmed: 0, keptAt: 0 });
+  }
+
+  /**
+   * Resumes transfer `id`, a push of ours that failed part-way (RFC 5547
+   * §8), from its spooled copy: a new call to the same `to` offers the same
+   * selector (name, type, size, hash) with a new `a=file-transfer-id` (a new
+   * transfer of the same file) and `a=file-range:<confirmed+1>-<size>`,
+   * `confirmed` being the bytes the receiver confirmed; the answer may narrow
+   * it, and an answer without one takes the whole file. Only the range
+   * answered is sent (its Byte-Range positions those of the file), with a
+   * success REPORT requested; then as for {@linkcode send}. The new
+   * transfer has an id of its own; the earlier one stays `failed`.
+   *
+   * @throws {BridgeError} `not-found` without push `id`; `not-resumable`
+   * when it is not `failed`, or its copy is gone (delivered, resumed
+   * already, nothing confirmed, past `PARTIAL_RETENTION_MS` or a restart);
+   * `validation` (field `to`) for another `to`; and as {@linkcode send}.
+   */
+  async resume(id: string, to?: string): Promise<FileTransferData> {
+    const earlier = await this.get(id);
+    if (!earlier) throw new BridgeError("not-found", `no file transfer ${id}`, "resume");
+    if (to !== undefined && dialTarget(to, "to") !== earlier.to) {
+      throw new BridgeError("validation", `must be ${earlier.to}, as transfer ${id}`, "to");
+    }
+    this.#checkPbx(earlier.to ?? "");
+    if (earlier.status !== "failed") {
+      throw new BridgeError("not-resumable", `transfer ${id} is ${earlier.status}, not failed`);
+    }
+    const copy = await this.#kept.take(id);
+    if (!copy) {
+      throw new BridgeError(
+        "not-resumable",
+        `transfer ${id} has no stored copy: it failed before the receiver confirmed any byte, ` +
+          "was resumed already, is past PARTIAL_RETENTION_MS, or the bridge restarted",
+      );
+    }
+    const file = { ...copy.file, transferId: transferId() };
     try {
-      sent = await this.#messaging.send(sessionId, spooled(path), {
-        contentType: request.type,
-        size,
+      return await this.#push({ ...copy, file }, { start: copy.confirmed + 1, end: file.size });
+    } catch (e) {
+      // The call failed: the copy stays for another try.
+      await this.#kept.keep(id, copy);
+      throw e;
+    }
+  }
+
+  /** @throws {BridgeError} `pbx-unavailable` without the PBX integration, calling `to`. */
+  #checkPbx(to: string): void {
+    this.#rt.checkRunning();
+    if (this.#rt.config.eslMode === "off") {
+      throw new BridgeError(
+        "pbx-unavailable",
+        `cannot reach ${to}: calls through the PBX need the ESL integration, which is off (ESL_MODE=off)`,
+      );
+    }
+  }
+
+  /**
+   * Calls `copy.to` offering `copy.file` (and `range`, resuming) and sends
+   * the range answered from the spooled copy. Once it settles the session
+   * ends; a copy the receiver confirmed part of is kept (see
+   * {@linkcode resume}), any other removed with its quota. When the call
+   * fails the copy is removed, unless resuming (the caller keeps it).
+   */
+  async #push(copy: KeptCopy, range?: FileRange): Promise<FileTransferData> {
+    const { file, path, to } = copy;
+    let sessionId: string;
+    let sent: SentMessage;
+    let start: number;
+    try {
+      const call = await this.#calls.originate(to, file, range);
+      sessionId = call.id;
+      try {
+        start = range ? resumedStart(call.fileRange, file.size) : 1;
+      } catch (e) {
+        await this.#sessions.close(sessionId, "answer not acceptable");
+        throw e;
+      }
+      sent = await this.#messaging.send(sessionId, spooled(path, start - 1), {
+        contentType: file.type!,
+        size: file.size,
+        startOffset: start - 1,
         report: true,
       });
     } catch (e) {
-      // The session ended between the answer and now (e.g. a BYE).
-      await release();
+      // The call failed, or the session ended between the answer and now (e.g. a BYE).
+      if (!range) await this.#kept.discard(copy);
       throw e;
     }
     this.#rt.track(sent.outgoing.done.then(async (result) => {
       await this.#finished(sessionId, result);
-      await release();
+      const confirmed = start - 1 + result.bytesAcknowledged;
+      if (result.status === "failed" && confirmed > 0 && confirmed < file.size) {
+        await this.#kept.keep(sessionId, { ...copy, confirmed, keptAt: Date.now() });
+      } else {
+        await this.#kept.discard(copy);
+      }
       await sent.settled;
       await this.#publish(sessionId);
     }));

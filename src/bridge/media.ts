@@ -23,7 +23,7 @@ import {
 } from "../sdp/mod.ts";
 import { connectNegotiated, expectNegotiatedPeer, type MsrpSession } from "../session/mod.ts";
 import type { SessionRecord } from "../store/mod.ts";
-import { answerRange, type PartialFile, PartialFiles } from "./_resume.ts";
+import { PartialFiles, type Resumption } from "./_resume.ts";
 import type { Runtime } from "./_runtime.ts";
 import { pushedFile, type Sessions } from "./_sessions.ts";
 import { BridgeError, errorText, sdpFailure } from "./errors.ts";
@@ -53,14 +53,17 @@ export class Media {
   readonly #sessions: Sessions;
   /** Our unanswered offers, by session id. */
   readonly #offers = new Map<string, LocalMsrpOffer>();
-  /** Files received in part, which a push offered again may continue. */
-  readonly #partials: PartialFiles;
+  /**
+   * Files received in part, which a push offered again continues: offers
+   * through the API here, calls through the PBX in `calls.ts`.
+   */
+  readonly partials: PartialFiles;
 
   /** Negotiates sessions of `sessions` on `rt`'s endpoint. */
   constructor(rt: Runtime, sessions: Sessions) {
     this.#rt = rt;
     this.#sessions = sessions;
-    this.#partials = new PartialFiles(rt);
+    this.partials = new PartialFiles(rt);
   }
 
   /**
@@ -70,10 +73,10 @@ export class Media {
    * negotiated role is active; otherwise the peer connects to us.
    *
    * A push of a file received in part before (same selector, see
-   * `PartialFiles.find`) continues it (RFC 5547 §8): our answer's
-   * `a=file-range` asks for the bytes after those held, and the file's
-   * `resumes` names the earlier message. A push whose `a=file-range` we
-   * cannot serve (see `answerRange`) is refused.
+   * `PartialFiles.resume`, the decision calls through the PBX share)
+   * continues it (RFC 5547 §8): our answer's `a=file-range` asks for the
+   * bytes after those held, and the file's `resumes` names the earlier
+   * message. A push whose `a=file-range` we cannot serve is refused.
    *
    * @throws {BridgeError} `invalid-sdp`, `sdp-not-acceptable`, `session-limit`,
    * `shutting-down`.
@@ -97,33 +100,24 @@ export class Media {
       session.close("offer not acceptable");
       throw sdpFailure(e, "offer");
     }
-    let file = pushedFile(accepted);
-    let resume: PartialFile | undefined;
+    const file = pushedFile(accepted);
+    let resumption: Resumption | undefined;
     if (file) {
       try {
-        resume = await this.#partials.find(file, null);
-        const range = answerRange(accepted.fileTransfer?.range, file.size, resume?.held ?? 0);
-        if (range) {
-          const local = { ...this.#local(session), fileRange: range };
+        resumption = await this.partials.resume(session, file, accepted.fileTransfer?.range, null);
+        if (resumption.range) {
+          const local = { ...this.#local(session), fileRange: resumption.range };
           ({ sdp: answer, accepted } = buildAnswer(description, local));
         }
       } catch (e) {
-        if (resume) this.#partials.release(resume);
         session.close("offer not acceptable");
         throw e;
       }
     }
-    if (resume) {
-      const partial = resume;
-      file = { ...file!, resumes: partial.message.id };
-      session.addEventListener("close", () => this.#partials.release(partial), { once: true });
-      this.#rt.log.info("file transfer resumed", {
-        sessionId: session.id,
-        resumes: partial.message.id,
-        held: partial.held,
-      });
-    }
-    await this.#sessions.record(session, "in", accepted.remotePath, { file, resume });
+    await this.#sessions.record(session, "in", accepted.remotePath, {
+      file: resumption?.file,
+      resume: resumption?.partial,
+    });
     const connected = this.connect(session, accepted);
     if (accepted.setup === "active") this.#rt.track(connected.catch(() => {}));
     this.#rt.log.info("session answered", { sessionId: session.id, role: accepted.setup });

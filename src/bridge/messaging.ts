@@ -73,11 +73,15 @@ export interface BridgeSendOptions {
   readonly size?: number;
   /** Ask the receiver for a success REPORT, so the status becomes `delivered`. */
   readonly report?: boolean;
+  /** The body continues a message from this byte on (see `SendOptions.startOffset`). */
+  readonly startOffset?: number;
   /**
    * Send a text body wrapped in CPIM asking for these disposition
    * notifications (RFC 5438); the peer must have negotiated `message/cpim`.
    */
   readonly imdn?: readonly ImdnDisposition[];
+  /** Extra MSRP headers for every chunk (e.g. `Content-Disposition`), already validated. */
+  readonly headers?: readonly (readonly [string, string])[];
 }
 
 /** A message handed to a session: its row as inserted and its delivery state. */
@@ -184,6 +188,8 @@ export class Messaging implements WebhookReplyTarget {
       contentType: wrapped?.contentType ?? options.contentType,
       successReport: options.report ?? false,
       size,
+      startOffset: options.startOffset,
+      ...(options.headers ? { headers: options.headers } : {}),
     });
     const id = crypto.randomUUID();
     const inserted = store.insertMessage({

@@ -30,6 +30,13 @@ export interface ChunkerOptions {
    * `Uint8Array` source, whose size is its length.
    */
   totalSize?: number;
+  /**
+   * Bytes of the message that precede the body (RFC 4975 §7.1.1: a message
+   * resumed mid-way, e.g. a file by RFC 5547 §8): the first chunk starts at
+   * `startOffset + 1` and `totalSize` (or a `Uint8Array`'s length plus this)
+   * is the whole message's size. 0 when omitted.
+   */
+  startOffset?: number;
 }
 
 /** A source of body bytes that the chunker pulls from. */
@@ -126,12 +133,15 @@ export class Chunker {
   ) {
     checkSize("chunkSize", options.chunkSize, 1);
     this.#chunkSize = options.chunkSize;
+    const start = options.startOffset ?? 0;
+    checkSize("startOffset", start, 0);
+    this.#produced = start;
     if (source instanceof Uint8Array) {
-      this.#total = source.length;
+      this.#total = start + source.length;
       if (source.length > 0) this.#pending.push(source);
       this.#buffered = source.length;
     } else {
-      if (options.totalSize !== undefined) checkSize("totalSize", options.totalSize, 0);
+      if (options.totalSize !== undefined) checkSize("totalSize", options.totalSize, start);
       this.#total = options.totalSize;
       this.#source = source instanceof ReadableStream
         ? streamSource(source)
@@ -139,7 +149,7 @@ export class Chunker {
     }
   }
 
-  /** Number of body bytes handed out in chunks so far. */
+  /** Where the chunks handed out so far end: `startOffset` plus their body bytes. */
   get bytesProduced(): number {
     return this.#produced;
   }

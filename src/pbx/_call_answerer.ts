@@ -16,7 +16,13 @@
 
 import type { Logger } from "../log.ts";
 import { parseMsrpUri } from "../msrp/mod.ts";
-import { buildAnswer, type SdpAnswer, SdpError } from "../sdp/mod.ts";
+import {
+  buildAnswer,
+  type LocalMsrpEndpoint,
+  parseSessionDescription,
+  type SdpAnswer,
+  SdpError,
+} from "../sdp/mod.ts";
 import {
   connectNegotiated,
   expectNegotiatedPeer,
@@ -49,7 +55,8 @@ export class CallAnswerer {
   readonly #sessionOptions: SessionOptions;
   readonly #createSession: (() => MsrpSession) | undefined;
   readonly #claim: ((call: CallInfo) => Promise<boolean>) | undefined;
-  /** Channels whose claim is being decided. */
+  readonly #prepareAnswer: CallServingOptions["prepareAnswer"];
+  /** Channels whose claim is being decided, or whose answer is being prepared. */
   readonly #claiming = new Set<string>();
   readonly #preferActive: boolean;
   readonly #answerTimeoutMs: number;
@@ -66,6 +73,7 @@ export class CallAnswerer {
     this.#sessionOptions = options.session ?? {};
     this.#createSession = options.createSession;
     this.#claim = options.claim;
+    this.#prepareAnswer = options.prepareAnswer;
     this.#preferActive = options.preferActive ?? false;
     this.#answerTimeoutMs = options.answerTimeoutMs ?? 10_000;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
@@ -82,7 +90,8 @@ export class CallAnswerer {
    * Serves a parked inbound channel: without an `m=message` line (an audio
    * call), not in bypass mode, or claimed by another bridge, it is
    * `ignored`; an offer that cannot be served, or one beyond the session
-   * limit, is `rejected` with `respond 488`; otherwise FreeSWITCH is made to
+   * limit, or one `prepareAnswer` rejects, is `rejected` with `respond
+   * 488`; otherwise FreeSWITCH is made to
    * answer with our SDP once the `answering` notice is done (a failure there
    * rejects the call with `respond 503`).
    */
@@ -96,43 +105,15 @@ export class CallAnswerer {
       return "ignored";
     }
     const info = _callInfo(uuid, event);
-    if (this.#claim) {
-      this.#claiming.add(uuid);
-      try {
-        if (!await this.#claim(info)) {
-          this.#log?.info("msrp call claimed by another bridge", { uuid });
-          return "ignored";
-        }
-      } catch (error) {
-        this.#log?.error("msrp call not claimed: left alone", { uuid, error: String(error) });
-        return "ignored";
-      } finally {
-        this.#claiming.delete(uuid);
-      }
-    }
-    let session: MsrpSession | undefined;
-    let answer: SdpAnswer;
+    this.#claiming.add(uuid);
+    let served: { session: MsrpSession; answer: SdpAnswer } | "ignored" | "rejected";
     try {
-      session = this.#createSession?.() ?? this.#endpoint.createSession(this.#sessionOptions);
-      answer = buildAnswer(offer, {
-        path: session.localPath,
-        address: parseMsrpUri(session.localUri).host,
-        port: this.#endpoint.port,
-        acceptTypes: session.acceptTypes,
-        preferActive: this.#preferActive,
-        originUsername: "msrp-bridge",
-      });
-    } catch (error) {
-      session?.close("offer not served");
-      const reason = error instanceof SdpError
-        ? error.code
-        : error instanceof RangeError
-        ? "session limit"
-        : String(error);
-      this.#log?.warn("msrp call rejected with 488", { uuid, reason });
-      this.track(this.quietly("respond 488", control.execute("respond", "488")));
-      return "rejected";
+      served = await this.#claimAndPrepare(info, offer, control);
+    } finally {
+      this.#claiming.delete(uuid);
     }
+    if (typeof served === "string") return served;
+    const { session, answer } = served;
     const call = new InboundCall(info, session, answer);
     expectNegotiatedPeer(this.#endpoint, session, call.media);
     this.#calls.set(uuid, call);
@@ -150,6 +131,59 @@ export class CallAnswerer {
     }
     this.track(this.#establish(call, control));
     return "answering";
+  }
+
+  /**
+   * Claims the call (see `CallServingOptions.claim`), creates its session
+   * and builds our answer, as `prepareAnswer` changes it; an offer that
+   * cannot be served is refused with `respond 488`.
+   */
+  async #claimAndPrepare(
+    info: CallInfo,
+    offer: string,
+    control: ChannelControl,
+  ): Promise<{ session: MsrpSession; answer: SdpAnswer } | "ignored" | "rejected"> {
+    const uuid = info.channelUuid;
+    if (this.#claim) {
+      try {
+        if (!await this.#claim(info)) {
+          this.#log?.info("msrp call claimed by another bridge", { uuid });
+          return "ignored";
+        }
+      } catch (error) {
+        this.#log?.error("msrp call not claimed: left alone", { uuid, error: String(error) });
+        return "ignored";
+      }
+    }
+    let session: MsrpSession | undefined;
+    try {
+      session = this.#createSession?.() ?? this.#endpoint.createSession(this.#sessionOptions);
+      const description = parseSessionDescription(offer);
+      const local: LocalMsrpEndpoint = {
+        path: session.localPath,
+        address: parseMsrpUri(session.localUri).host,
+        port: this.#endpoint.port,
+        acceptTypes: session.acceptTypes,
+        preferActive: this.#preferActive,
+        originUsername: "msrp-bridge",
+      };
+      let answer = buildAnswer(description, local);
+      const changes = await this.#prepareAnswer?.(info, session, answer.accepted);
+      if (changes?.fileRange) {
+        answer = buildAnswer(description, { ...local, fileRange: changes.fileRange });
+      }
+      return { session, answer };
+    } catch (error) {
+      session?.close("offer not served");
+      const reason = error instanceof SdpError
+        ? error.code
+        : error instanceof RangeError
+        ? "session limit"
+        : String(error);
+      this.#log?.warn("msrp call rejected with 488", { uuid, reason });
+      this.track(this.quietly("respond 488", control.execute("respond", "488")));
+      return "rejected";
+    }
   }
 
   /** `CHANNEL_ANSWER` of a channel: `sdp` is what FreeSWITCH sent (`rtp_local_sdp_str`). */

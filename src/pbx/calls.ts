@@ -18,6 +18,7 @@ import { parseJsonEvent } from "./esl_event.ts";
 import { callNotices, type CallServingOptions, type InboundCall } from "./inbound_call.ts";
 
 export {
+  type CallAnswerChanges,
   type CallInfo,
   type CallServingOptions,
   InboundCall,

@@ -7,7 +7,7 @@
  */
 
 import type { Logger } from "../log.ts";
-import type { AcceptedMedia, SdpAnswer } from "../sdp/mod.ts";
+import type { AcceptedMedia, FileRange, SdpAnswer } from "../sdp/mod.ts";
 import type { MsrpEndpoint, MsrpSession, SessionOptions } from "../session/mod.ts";
 
 /**
@@ -143,6 +143,16 @@ export function callNotices(target: EventTarget): CallNotices {
   };
 }
 
+/** What {@linkcode CallServingOptions.prepareAnswer} changes in our answer to a call. */
+export interface CallAnswerChanges {
+  /**
+   * The `a=file-range` to answer a file push with (RFC 5547 §8.2: within
+   * the offered range, which the answer may only narrow), e.g. the bytes
+   * still missing of a transfer resumed.
+   */
+  readonly fileRange?: FileRange;
+}
+
 /** How inbound MSRP calls are served, whichever way FreeSWITCH hands them over. */
 export interface CallServingOptions {
   /** The endpoint that creates and serves the sessions. */
@@ -161,6 +171,21 @@ export interface CallServingOptions {
    * (session limit) makes the call be refused with 488.
    */
   readonly createSession?: () => MsrpSession;
+  /**
+   * Prepares our answer to a call once it is claimed and its session
+   * exists, before the answer is built for FreeSWITCH: `offered` is what
+   * the offer negotiates with an unchanged answer, and the result changes
+   * it (resuming a file transfer answers its `a=file-range` with the bytes
+   * still missing, RFC 5547 §8). A rejection refuses the call with
+   * `respond 488` (e.g. an `a=file-range` that cannot be served). When the
+   * call does not go on, its session is closed: what the hook holds for it
+   * can be let go on the session's `close`.
+   */
+  readonly prepareAnswer?: (
+    call: CallInfo,
+    session: MsrpSession,
+    offered: AcceptedMedia,
+  ) => Promise<CallAnswerChanges | undefined>;
   /** Answer an `actpass` offer as `active` (connect to the caller) instead of `passive`. */
   readonly preferActive?: boolean;
   /** Longest wait for `CHANNEL_ANSWER` after the answer is queued; 10 s by default. */

@@ -335,7 +335,13 @@ export function parseAnswer(
       }`,
     );
   }
-  const fileTransfer: FileTransfer | undefined = offerLocal.fileTransfer ?? media.fileTransfer;
+  // Our push: what we offered, with the part of the file the answer took (RFC 5547 §8).
+  const answeredRange = media.fileTransfer?.range;
+  let fileTransfer: FileTransfer | undefined = media.fileTransfer;
+  if (offerLocal.fileTransfer) {
+    const { range: _asked, ...offered } = offerLocal.fileTransfer;
+    fileTransfer = answeredRange ? { ...offered, range: answeredRange } : offered;
+  }
   return compact<AcceptedMedia>({
     mediaIndex: media.index,
     protocol: media.protocol,

@@ -20,7 +20,7 @@ import {
   MsrpError,
   parseReport,
   type RequestHead,
-  RequestTemplate,
+  type RequestTemplate,
   type ResponseHead,
   Status,
   transactionIdFor,
@@ -28,6 +28,7 @@ import {
 import { OutgoingMessage, type SendOptions } from "./outgoing.ts";
 import type { LinkedSession, SessionLink } from "./_session_link.ts";
 import { Fifo } from "./_fifo.ts";
+import { messageTemplate } from "./_template.ts";
 
 /** How a session sends. */
 export interface OutboxOptions {
@@ -90,7 +91,6 @@ export class Outbox {
   // Where each frame of the batch ends, kept only for a framed connection (WebSocket).
   readonly #frameEnds: number[] = [];
   #capacity = MIN_CAPACITY;
-  // Each message's head lines, encoded once for all its chunks.
   readonly #templates = new WeakMap<OutgoingMessage, RequestTemplate>();
   #windowOpen: (() => void) | undefined;
   /** Through a relay: the receiver did not report progress in time (see FIRST_REPORT_WAIT_MS). */
@@ -127,7 +127,11 @@ export class Outbox {
     assertMediaType(contentType, "contentType");
     if (options.messageId !== undefined) checkHeader("Message-ID", options.messageId);
     for (const [name, value] of options.headers ?? []) checkHeader(name, value);
-    const chunker = new Chunker(bytes, { chunkSize: this.#chunkSize, totalSize: options.size });
+    const chunker = new Chunker(bytes, {
+      chunkSize: this.#chunkSize,
+      totalSize: options.size,
+      startOffset: options.startOffset,
+    });
     const message = new OutgoingMessage(
       options.messageId ?? crypto.randomUUID().replaceAll("-", ""),
       chunker,
@@ -138,7 +142,7 @@ export class Outbox {
       message.fail(Status.SessionDoesNotExist, `session closed: ${this.#session.closeReason}`);
       return message;
     }
-    const size = message.size;
+    const size = message.size === undefined ? undefined : message.size - message.startOffset;
     (size !== undefined && size <= this.#chunkSize ? this.#short : this.#long).push(message);
     if (message.successReport) {
       this.#awaitingReport.set(message.messageId, message);
@@ -300,13 +304,14 @@ export class Outbox {
     // Only a receiver asked for a success report reports progress.
     if (!this.#viaRelay || !message.successReport || message.settled) return false;
     if (this.#noProgressReports) return false;
-    return message.bytesSent - message.reportedBytes > END_TO_END_WINDOW;
+    return message.position - Math.max(message.reportedBytes, message.startOffset) >
+      END_TO_END_WINDOW;
   }
 
   // RFC 4975 §7.1.1: a message cut short ends with a chunk flagged "#".
   #abort(message: OutgoingMessage, code: number, reason: string): void {
-    const sent = message.bytesSent;
-    const partlySent = sent > 0 && !message.settled;
+    const sent = message.position;
+    const partlySent = message.bytesSent > 0 && !message.settled;
     message.stopChunking();
     message.fail(code, reason);
     if (partlySent) {
@@ -364,26 +369,11 @@ export class Outbox {
     if (this.#batchBytes > 0) this.#capacity = Math.min(grown.length, MAX_CAPACITY);
   }
 
-  // The message's head lines: Message-ID, Byte-Range (varying), reports, its headers, Content-Type.
+  // The message's head lines, encoded once for all its chunks.
   #templateOf(message: OutgoingMessage): RequestTemplate {
     let template = this.#templates.get(message);
     if (template === undefined) {
-      const headers: (readonly [string, string])[] = [
-        ["Message-ID", message.messageId],
-        ["Byte-Range", ""],
-      ];
-      if (message.successReport) headers.push(["Success-Report", "yes"]);
-      if (message.failureReport !== "yes") {
-        headers.push(["Failure-Report", message.failureReport]);
-      }
-      headers.push(...message.headers);
-      template = new RequestTemplate({
-        method: "SEND",
-        toPath: this.#toPath!,
-        fromPath: [this.#session.localUri],
-        headers,
-        contentType: message.contentType,
-      }, "Byte-Range");
+      template = messageTemplate(message, this.#toPath!, this.#session.localUri);
       this.#templates.set(message, template);
     }
     return template;
@@ -428,12 +418,12 @@ export class Outbox {
       const report = parseReport(head);
       const message = this.#awaitingReport.get(report.messageId);
       if (!message) return;
-      const end = report.byteRange?.end;
+      const end = message.reportedEnd(report.byteRange);
       if (report.status === Status.OK) {
-        const total = message.size ?? message.bytesSent;
-        const whole = end === undefined || end === "*" || end >= total;
-        if (whole && message.chunker.finished) message.delivered(total);
-        else if (typeof end === "number") this.#progress(message, end);
+        const total = message.size ?? message.position;
+        const whole = end === undefined || end >= total;
+        if (whole && message.chunker.finished) message.delivered(total - message.startOffset);
+        else if (end !== undefined) this.#progress(message, end);
       } else {
         message.fail(report.status, report.comment || `REPORT ${report.status}`);
       }

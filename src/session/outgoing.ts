@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Chunker, Status } from "../msrp/mod.ts";
+import { type ByteRange, type Chunker, Status } from "../msrp/mod.ts";
 
 /** Where a sent message stands. */
 export type DeliveryStatus = "queued" | "sending" | "sent" | "delivered" | "failed";
@@ -17,9 +17,9 @@ export interface DeliveryResult {
   readonly code: number;
   /** Human-readable reason of a failure. */
   readonly reason: string;
-  /** Body bytes written to the connection. */
+  /** Body bytes written to the connection (from `startOffset` on: bytes of this send). */
   readonly bytesSent: number;
-  /** Body bytes the receiver confirmed (by 200 responses or REPORT). */
+  /** Body bytes the receiver confirmed (by 200 responses or REPORT), counted as `bytesSent`. */
   readonly bytesAcknowledged: number;
 }
 
@@ -33,8 +33,22 @@ export interface SendOptions {
   readonly failureReport?: "yes" | "no" | "partial";
   /** Message-ID; a random one when omitted. */
   readonly messageId?: string;
-  /** Size of a streamed body when known. */
+  /**
+   * Size of a streamed body when known: with `startOffset`, of the whole
+   * message (the `Byte-Range` total), not of the body given.
+   */
   readonly size?: number;
+  /**
+   * Resumes a message part of which the receiver already has (RFC 4975
+   * §7.1.1; a file, RFC 5547 §8): the body given is the message from byte
+   * `startOffset + 1` on, its first chunk goes out as `Byte-Range:
+   * <startOffset+1>-<end>/<total>` and the others follow on, the total
+   * being the whole message's size. `bytesSent` and `bytesAcknowledged`
+   * count the bytes of this send only. A success REPORT may number the
+   * bytes of the whole message or of this send (RFC 4975 §7.1.2 asks a
+   * sender to be lenient). 0 when omitted.
+   */
+  readonly startOffset?: number;
   /** Extra headers for every chunk (e.g. CPIM or file-transfer headers). */
   readonly headers?: readonly (readonly [string, string])[];
 }
@@ -69,13 +83,15 @@ export class OutgoingMessage extends EventTarget {
   readonly done: Promise<DeliveryResult>;
   /** @internal The chunk source. */
   readonly chunker: Chunker;
+  /** Bytes of the message before the body (see `SendOptions.startOffset`). */
+  readonly startOffset: number;
   #status: DeliveryStatus = "queued";
   #bytesSent = 0;
   #bytesAcknowledged = 0;
   #pendingTransactions = 0;
   #lastChunkWritten = false;
   #resolve!: (r: DeliveryResult) => void;
-  /** @internal Bytes the receiver confirmed by progress REPORTs so far. */
+  /** @internal Where the receiver's progress REPORTs confirmed the message up to (a position in it). */
   reportedBytes = 0;
   #cancelReason: string | undefined;
 
@@ -88,6 +104,7 @@ export class OutgoingMessage extends EventTarget {
     this.successReport = options.successReport ?? false;
     this.failureReport = options.failureReport ?? "yes";
     this.headers = options.headers ?? [];
+    this.startOffset = options.startOffset ?? 0;
     this.done = new Promise((resolve) => this.#resolve = resolve);
   }
 
@@ -101,12 +118,31 @@ export class OutgoingMessage extends EventTarget {
     return this.#bytesSent;
   }
 
+  /** @internal Where the bytes written so far end in the whole message: `startOffset + bytesSent`. */
+  get position(): number {
+    return this.startOffset + this.#bytesSent;
+  }
+
+  /**
+   * @internal Where a REPORT's Byte-Range ends in the whole message, or
+   * `undefined` for none or `*`. The receiver of a resumed message may number
+   * the bytes of the whole message or of this send (total the rest's size):
+   * both are taken (RFC 4975 §7.1.2: the sender is to be lenient).
+   */
+  reportedEnd(range: ByteRange | undefined): number | undefined {
+    if (range === undefined || range.end === "*") return undefined;
+    const size = this.size;
+    const ofThisSend = this.startOffset > 0 && size !== undefined &&
+      range.total === size - this.startOffset;
+    return ofThisSend ? range.end + this.startOffset : range.end;
+  }
+
   /** Body bytes confirmed by the receiver so far. */
   get bytesAcknowledged(): number {
     return this.#bytesAcknowledged;
   }
 
-  /** Total size when known. */
+  /** Total size when known: of the whole message, `startOffset` included. */
   get size(): number | undefined {
     return this.chunker.totalSize;
   }
@@ -151,7 +187,7 @@ export class OutgoingMessage extends EventTarget {
     if (!this.successReport) this.#finish("sent", Status.OK, "");
   }
 
-  /** @internal A success REPORT covering `bytes` arrived. */
+  /** @internal A success REPORT arrived, covering the `bytes` of this send. */
   delivered(bytes: number): void {
     if (this.#status === "failed" || this.#status === "delivered") return;
     this.#bytesAcknowledged = Math.max(this.#bytesAcknowledged, bytes);

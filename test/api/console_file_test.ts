@@ -62,7 +62,7 @@ async function pushFile(
 
 Deno.test({
   name: "api: console in Chromium: a file picked in the page reaches the MSRP peer byte for " +
-    "byte, and shows with its name, size and delivery tick (the name as text)",
+    "byte with its name, and shows with its name, size and delivery tick (the name as text)",
   ignore: skip !== undefined,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -89,6 +89,11 @@ Deno.test({
       const received = p.received[0];
       assertEquals(received.contentType, "application/x-test");
       assertEquals(received.body(), file);
+      // The peer learns the name (RFC 6266 quoting), as text.
+      assertEquals(
+        received.info.headers.get("content-disposition"),
+        `attachment; filename="${HOSTILE_NAME}"`,
+      );
 
       const sent = page.locator('#transcript li.out[data-status="delivered"]');
       await sent.waitFor({ timeout: 30_000 });
@@ -99,6 +104,22 @@ Deno.test({
       assertEquals(await sent.locator(".tick").textContent(), "✓✓");
       assertEquals(await page.locator("#transcript img").count(), 0);
       assertEquals(await page.getByLabel("Send a file").inputValue(), "");
+
+      // A JSON file goes as it is, with its own type (not read as a {text} request).
+      const json = new TextEncoder().encode('{"text":"a file, not a request"}');
+      await page.getByLabel("Send a file").setInputFiles({
+        name: "data.json",
+        mimeType: "application/json",
+        buffer: Buffer.from(json),
+      });
+      await page.locator("#send-file").getByRole("button", { name: "Send file" }).click();
+      await waitUntil(() => p.received.length === 2, "the JSON file at the peer");
+      assertEquals(p.received[1].contentType, "application/json");
+      assertEquals(p.received[1].body(), json);
+      assertEquals(
+        p.received[1].info.headers.get("content-disposition"),
+        'attachment; filename="data.json"',
+      );
       assertEquals(problems, []);
     } finally {
       await browser.close();

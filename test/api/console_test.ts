@@ -38,7 +38,9 @@ const XSS = "<script>alert(1)</script><b>x</b>";
 
 Deno.test("api: /console is served with a strict Content-Security-Policy", async () => {
   await using h = await startHarness();
-  for (const path of ["/console", "/console/console.js", "/console/console.css"]) {
+  for (
+    const path of ["/console", "/console/console.js", "/console/lib.js", "/console/console.css"]
+  ) {
     const res = await fetch(`${h.url}${path}`);
     assertEquals(res.status, 200, path);
     assertEquals(res.headers.get("content-security-policy"), CONSOLE_CSP);

@@ -197,3 +197,25 @@ Deno.test("api: a file the callee refuses (413) is file.failed and ends the sess
     assertEquals(spooled(h), []);
   });
 });
+
+Deno.test("api: POST /v1/files?resume= is 404 for an unknown transfer and 409 not-resumable for one without a stored copy", async () => {
+  const pbx = new FakeUas(() => ({ status: 486, reason: "Busy Here" }));
+  await withPbx(pbx, async (h) => {
+    const unknown = await h.request("/v1/files?resume=nope", { method: "POST" });
+    assertEquals([unknown.status, (await unknown.json()).field], [404, "resume"]);
+
+    const body = random.bytes(1000);
+    const query = new URLSearchParams({ to: "sip:bob@pbx", name: "a.bin", type: "x/y" });
+    const busy = await h.upload(`/v1/files?${query}`, once(body), body.length, "x/y");
+    assertEquals(busy.status, 503);
+    await busy.body?.cancel();
+    const [session] = (await h.bridge.listSessions()).items;
+    // The call failed before any byte was confirmed: nothing kept to resume from.
+    const again = await h.request(`/v1/files?resume=${session.id}`, { method: "POST" });
+    const problem = await again.json();
+    assertEquals([again.status, problem.type.endsWith("/not-resumable")], [409, true]);
+    const mixed = await h.request(`/v1/files?resume=${session.id}&name=b.bin`, { method: "POST" });
+    assertEquals([mixed.status, (await mixed.json()).field], [422, "name"]);
+    assertEquals(spooled(h), []);
+  });
+});

@@ -218,6 +218,98 @@ Deno.test("api uploads: a body with a Content-Length streams to the peer whole",
   assertEquals(await sha256Of(received.body()), file.sha256());
 });
 
+Deno.test("api uploads: ?name= sends Content-Disposition; a JSON file goes as it is", async () => {
+  await using h = await startHarness();
+  await using peer = peerEndpoint();
+  const { id, session: peerSession } = await openPeerSession(h, peer);
+  const send = (query: string, type: string, body: string) =>
+    h.request(`/v1/sessions/${id}/messages?${query}`, {
+      method: "POST",
+      headers: { "content-type": type },
+      body,
+    });
+  const cases: [string, string, string][] = [
+    [
+      'a "quoted" \\ name.txt',
+      "text/x-test",
+      'attachment; filename="a \\"quoted\\" \\\\ name.txt"',
+    ],
+    [
+      "résumé €.pdf",
+      "application/pdf",
+      `attachment; filename="r_sum_ _.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%E2%82%AC.pdf`,
+    ],
+  ];
+  for (const [name, type, disposition] of cases) {
+    const got = nextMessage(peerSession);
+    const res = await send(new URLSearchParams({ name }).toString(), type, "content");
+    assertEquals(res.status, 202);
+    await res.body?.cancel();
+    const received = await got;
+    assertEquals(received.contentType, type);
+    assertEquals(received.info.headers.get("content-disposition"), disposition);
+    assertEquals(received.text(), "content");
+  }
+  // application/json is {text} unless raw=true or a name says the body is a file.
+  const json = '{"text":"not a request"}';
+  for (const query of ["raw=true", "name=data.json"]) {
+    const got = nextMessage(peerSession);
+    const res = await send(query, "application/json", json);
+    assertEquals(res.status, 202, query);
+    await res.body?.cancel();
+    const received = await got;
+    assertEquals([received.contentType, received.text()], ["application/json", json]);
+  }
+  const asText = nextMessage(peerSession);
+  assertEquals((await send("", "application/json", json)).status, 202);
+  assertEquals([(await asText).contentType, (await asText).text()], [
+    "text/plain",
+    "not a request",
+  ]);
+  const badRaw = await send("raw=yes&name=x", "application/json", json);
+  assertEquals((await problem(badRaw, 422, "validation")).field, "raw");
+});
+
+Deno.test("api uploads: a ?name= that could inject MSRP headers or mislead is refused with 422", async () => {
+  await using h = await startHarness();
+  await using peer = peerEndpoint();
+  const { id } = await openPeerSession(h, peer);
+  const names = [
+    "x.txt\r\nContent-Type: text/html",
+    "x.txt\nMessage-ID: 1",
+    "x.txt\r",
+    "nul\u0000.txt",
+    "tab\t.txt",
+    "del\u007f.txt",
+    "c1\u0085.txt",
+    "line\u2028sep.txt",
+    "evil\u202egpj.exe",
+    "",
+    "   ",
+    "n".repeat(256),
+    "é".repeat(128),
+  ];
+  for (const type of ["application/octet-stream", "application/json"]) {
+    for (const name of names) {
+      const res = await h.request(
+        `/v1/sessions/${id}/messages?${new URLSearchParams({ name })}`,
+        { method: "POST", headers: { "content-type": type }, body: "x" },
+      );
+      const p = await problem(res, 422, "validation");
+      assertEquals(p.field, "name", JSON.stringify(name));
+    }
+  }
+  const list = await (await h.request(`/v1/sessions/${id}/messages`)).json();
+  assertEquals(list.items, [], "nothing was sent");
+  const ok = await h.request(`/v1/sessions/${id}/messages?name=${"n".repeat(255)}`, {
+    method: "POST",
+    headers: { "content-type": "application/octet-stream" },
+    body: "x",
+  });
+  assertEquals(ok.status, 202, "255 bytes is the limit");
+  await ok.body?.cancel();
+});
+
 Deno.test("api PBX: originating and pager mode answer 503 pbx-unavailable", async () => {
   await using h = await startHarness();
   const to = await problem(

@@ -183,6 +183,26 @@ Deno.test("round trip: RFC 5547 file push and pull", () => {
   }
 });
 
+Deno.test("round trip: a resumed push (RFC 5547 §8) offers a=file-range, and the part the answer takes is what parseAnswer gives back", () => {
+  const selector = { name: "a.bin", type: "application/octet-stream", size: 1000 };
+  const offerer: LocalMsrpOffer = {
+    ...PAIRS[0].offerer,
+    fileTransfer: { selector, transferId: "t2", range: { start: 401, end: 1000 } },
+    direction: "sendonly",
+  };
+  const offer = buildOffer(offerer);
+  assert(offer.includes("a=file-range:401-1000"), offer);
+  const narrowed = buildAnswer(offer, {
+    ...PAIRS[0].answerer,
+    fileRange: { start: 501, end: 1000 },
+  });
+  assert(narrowed.sdp.includes("a=file-range:501-1000"), narrowed.sdp);
+  assertEquals(parseAnswer(narrowed.sdp, offerer).fileTransfer?.range, { start: 501, end: 1000 });
+  // An answerer that does not know the attribute answers without it: the whole file.
+  const plain = buildAnswer(offer, PAIRS[0].answerer).sdp.replace(/a=file-range:[^\r\n]*\r\n/, "");
+  assertEquals(parseAnswer(plain, offerer).fileTransfer?.range, undefined);
+});
+
 Deno.test("round trip: a re-offer keeps the o= session id and raises the version", () => {
   const first = parseSessionDescription(
     buildOffer({ ...PAIRS[0].offerer, originSessionId: "9000" }),

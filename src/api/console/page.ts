@@ -1,6 +1,6 @@
 /**
  * The operator console's static files: one HTML page, its stylesheet and its
- * script module, kept as strings so the service needs no build step and loads
+ * script modules, kept as strings so the service needs no build step and loads
  * nothing from elsewhere.
  *
  * @module
@@ -61,6 +61,7 @@ export const CONSOLE_HTML = `<!doctype html>
       <label for="text" class="sr-only">Message</label>
       <textarea id="text" name="text" rows="2" placeholder="Type a reply; Enter sends, Shift+Enter for a new line"></textarea>
       <button type="submit">Send</button>
+      <label class="receipts"><input id="receipts" name="receipts" type="checkbox"> Ask for read receipts</label>
     </form>
     <form id="send-file" autocomplete="off">
       <label for="file">Send a file</label>
@@ -122,7 +123,9 @@ button:disabled { opacity: .5; cursor: not-allowed; }
 .tick { font-weight: 600; letter-spacing: -.15em; }
 .tick-delivered { color: #0a6b2d; } .tick-failed { color: #a31919; }
 #typing { margin: -.5rem 0 .5rem; font-style: italic; }
-#send { display: flex; gap: .5rem; }
+#send { display: flex; flex-wrap: wrap; gap: .5rem; }
+.receipts { width: 100%; font-size: .9rem; }
+.read { color: #0a6b2d; font-weight: 600; }
 #call, #pager, #file-call { display: flex; flex-wrap: wrap; gap: .4rem; margin-top: 1rem; }
 #call label, #pager label, #file-call label { width: 100%; font-weight: 600; }
 #call input, #pager input, #file-call input { flex: 1 1 12rem; min-width: 0; }
@@ -130,7 +133,7 @@ button:disabled { opacity: .5; cursor: not-allowed; }
 #send-file input { flex: 1 1 12rem; min-width: 0; }
 .file { overflow-wrap: anywhere; }
 .verified { color: #0a6b2d; font-weight: 600; }
-#send textarea { flex: 1; resize: vertical; }
+#send textarea { flex: 1 1 12rem; min-width: 0; resize: vertical; }
 .error { color: #a31919; width: 100%; margin: 0; min-height: 1.2em; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 `;

@@ -3,13 +3,16 @@
  * browser JavaScript: the token lives only in a variable, events come from
  * `GET /v1/events` read with fetch() streaming (EventSource cannot send the
  * Authorization header), and everything from the network is put in the page
- * with textContent, never as HTML.
+ * with textContent, never as HTML. Its forms are in `forms.ts`.
  *
  * @module
  */
 
-/** The script's source. */
+import { CONSOLE_FORMS_JS } from "./forms.ts";
+
+/** The script's source: page state, log-in, sessions, transcript and events, then the forms. */
 export const CONSOLE_JS = String.raw`
+import { cpimInner, el, fileLabel, isText, readEvents, size, when } from "/console/lib.js";
 const $ = (id) => document.getElementById(id);
 let token = "";
 let eventsAbort = null;
@@ -20,6 +23,10 @@ let messages = new Map(); // message id -> { view, text }
 const sentTexts = new Map(); // message id -> text typed here
 const sentFiles = new Map(); // message id -> name of a file sent from here
 const composing = new Map(); // session id -> timer ending the peer's "active" state
+const displaySent = new Set(); // received messages whose display notification was sent from here
+// Received CPIM message id -> "loading", "done", "opaque" or "notification" (not shown).
+const cpimLoads = new Map();
+const IMDN_TYPE = /^message\/imdn\+xml\s*(;|$)/i;
 let listTimer = null;
 let listLoads = 0; // the latest list request; older answers are dropped
 // Delivery ticks of outgoing messages: pending, accepted by the next hop, confirmed by a REPORT.
@@ -27,27 +34,16 @@ const TICKS = { queued: "◷", sending: "◷", sent: "✓", delivered: "✓✓",
 // RFC 3994 §3.3: an "active" indication without refresh lapses after 120 s.
 const COMPOSING_DEFAULT_S = 120;
 const COMPOSING_TYPE = /^application\/im-iscomposing\+xml\b/i;
-// The messages route reads an application/json body as {text}; such files go as octet-stream.
+const CPIM_TYPE = /^message\/cpim\s*(;|$)/i;
+// JSON bodies are capped at 8 MiB by the API; larger JSON files go as octet-stream.
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
+const MAX_JSON_BYTES = 8 * 1024 * 1024;
+// Disposition notifications (RFC 5438) a reply asks for when "Ask for read receipts" is on.
+const RECEIPTS = ["positive-delivery", "display"];
+// Received CPIM messages up to this size are fetched to show their inner text.
+const MAX_CPIM_TEXT_BYTES = 65536;
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = String(text);
-  return node;
-}
 function status(text) { $("status").textContent = text; }
-function when(iso) {
-  const d = new Date(iso);
-  return isNaN(d) ? "" : d.toLocaleString();
-}
-function size(n) {
-  if (n === null || n === undefined) return "?";
-  if (n < 1024) return n + " B";
-  if (n < 1048576) return (n / 1024).toFixed(1) + " KiB";
-  return (n / 1048576).toFixed(1) + " MiB";
-}
-function isText(type) { return /^text\/plain\b/i.test(type || ""); }
 
 async function api(path, init = {}) {
   const headers = new Headers(init.headers);
@@ -93,6 +89,8 @@ function logout(reason) {
   messages = new Map();
   sentTexts.clear();
   sentFiles.clear();
+  displaySent.clear();
+  cpimLoads.clear();
   for (const timer of composing.values()) clearTimeout(timer);
   composing.clear();
   renderTyping();
@@ -175,10 +173,6 @@ function who(s) {
   const caller = s.fromDisplay ? s.fromDisplay + (s.from ? " <" + s.from + ">" : "") : s.from;
   return (caller ? " · from " + caller : "") + (s.to ? " · to " + s.to : "");
 }
-/** A file's name (when known) and size, as text. */
-function fileLabel(name, bytes) {
-  return (name ? name + " · " : "") + size(bytes);
-}
 function renderChatMeta(s) {
   $("chat-meta").textContent = s.id + " · " + (s.direction === "in" ? "incoming" : "outgoing") +
     who(s) + (s.file ? " · file " + fileLabel(s.file.name, s.file.size) : "") +
@@ -188,6 +182,7 @@ function renderChatMeta(s) {
   $("hangup").disabled = !open;
   $("text").disabled = !open;
   $("send").querySelector("button").disabled = !open;
+  $("receipts").disabled = !open;
   $("file").disabled = !open;
   $("send-file").querySelector("button").disabled = !open;
 }
@@ -220,6 +215,7 @@ function upsert(view, text) {
   const old = messages.get(id);
   const merged = { ...(old ? old.view : {}), ...view, id };
   if (merged.contentUrl === undefined) merged.contentUrl = null;
+  if (old && old.view.imdn && view.imdn) merged.imdn = { ...old.view.imdn, ...view.imdn };
   const given = text !== undefined ? text : view.text;
   const t = given !== undefined ? given : old ? old.text : sentTexts.get(id);
   if (merged.fileName === undefined && sentFiles.has(id)) merged.fileName = sentFiles.get(id);
@@ -242,6 +238,7 @@ function renderTranscript() {
   list.replaceChildren();
   for (const { view, text } of messages.values()) {
     if (COMPOSING_TYPE.test(view.contentType || "")) continue; // shown as "typing…", not as a message
+    if (cpimLoads.get(view.id) === "notification") continue; // an IMDN, shown as a mark
     const failed = view.status === "failed" || view.status === "partial";
     const li = el("li", (view.direction === "out" ? "out" : "in") + (failed ? " failed" : ""));
     li.dataset.id = view.id;
@@ -254,12 +251,17 @@ function renderTranscript() {
       tick.setAttribute("aria-hidden", "true");
       meta.append(" ", tick);
     }
+    if (view.direction === "out") receiptMarks(meta, view.imdn);
     li.append(meta);
     // A file sent from here, or the one file of a file-transfer session (named by its offer).
     const name = view.fileName || (sessionFile ? sessionFile.name : undefined);
     const chat = name === undefined;
+    const cpim = CPIM_TYPE.test(view.contentType || "");
+    if (chat && cpim && text === undefined && view.direction === "in") loadCpim(view);
     if (chat && text !== undefined) {
       li.append(el("div", "body", text));
+    } else if (chat && cpim && (view.direction === "out" || cpimLoads.get(view.id) === "loading")) {
+      li.append(el("div", "body muted", "message, " + size(view.bytes)));
     } else if (chat && isText(view.contentType) && view.direction === "out") {
       li.append(el("div", "body muted", "text, " + size(view.bytes)));
     } else if (chat && isText(view.contentType) && !view.contentUrl) {
@@ -289,9 +291,71 @@ function renderTranscript() {
         (why ? ": " + why : "")));
     }
     list.append(li);
+    if (wantsDisplayed(view, text)) markDisplayed(view.id);
   }
   if (atEnd) list.scrollTop = list.scrollHeight;
 }
+/** What the peer's disposition notifications (RFC 5438) said of an outgoing message. */
+function receiptMarks(meta, imdn) {
+  if (!imdn) return;
+  if (imdn.display === "displayed") {
+    const read = el("span", "read", "read");
+    read.title = "the peer displayed it (read receipt)";
+    meta.append(" ", read);
+  }
+  if (imdn.delivery && imdn.delivery !== "delivered") {
+    meta.append(" ", el("span", "fail", "not delivered: " + imdn.delivery));
+  }
+}
+/**
+ * A received message that asked for a display notification and is on screen now (its text
+ * shown, the page visible), whose notification was not sent yet.
+ */
+function wantsDisplayed(view, text) {
+  const imdn = view.imdn;
+  return view.direction === "in" && view.status === "received" && !!imdn && !imdn.display &&
+    Array.isArray(imdn.requested) && imdn.requested.includes("display") &&
+    !displaySent.has(view.id) && document.visibilityState === "visible" &&
+    !(text === undefined && cpimLoads.get(view.id) === "loading");
+}
+/** Sends the display notification of received message id, once (retried on a later render). */
+async function markDisplayed(id) {
+  displaySent.add(id);
+  try {
+    const res = await api("/v1/messages/" + encodeURIComponent(id) + "/displayed", {
+      method: "POST",
+    });
+    // 404/409: gone, not asked for, or its session ended; nothing to try again.
+    if (res.ok || res.status === 404 || res.status === 409) return;
+    status("Read receipt: " + await problem(res));
+  } catch {
+    // logged out or offline: the next render tries again
+  }
+  displaySent.delete(id);
+}
+/** Fetches a received CPIM message (RFC 3862) to show its inner text, once. */
+async function loadCpim(view) {
+  if (cpimLoads.has(view.id) || view.status !== "received" || !view.contentUrl ||
+    !(view.bytes <= MAX_CPIM_TEXT_BYTES)) return;
+  const sessionId = selected;
+  cpimLoads.set(view.id, "loading");
+  let inner;
+  try {
+    const res = await api(view.contentUrl);
+    if (res.ok) inner = cpimInner(new Uint8Array(await res.arrayBuffer()));
+  } catch {
+    // shown as a download instead
+  }
+  const text = inner && inner.text;
+  cpimLoads.set(view.id, inner && IMDN_TYPE.test(inner.type) ? "notification"
+    : text === undefined ? "opaque" : "done");
+  const entry = messages.get(view.id);
+  if (entry && text !== undefined) entry.text = text;
+  if (selected === sessionId) renderTranscript();
+}
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && selected) renderTranscript();
+});
 async function download(view, name) {
   const res = await api(view.contentUrl);
   if (!res.ok) { status("Download: " + await problem(res)); return; }
@@ -304,132 +368,6 @@ async function download(view, name) {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
-
-// ---- send / hang up ----
-$("send").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const box = $("text");
-  const text = box.value;
-  if (!selected || text.trim() === "") return;
-  const id = selected;
-  const res = await api("/v1/sessions/" + encodeURIComponent(id) + "/messages", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ text, report: true }),
-  });
-  if (!res.ok) { status("Send: " + await problem(res)); return; }
-  const { messageId, status: st } = await res.json();
-  box.value = "";
-  sentTexts.set(messageId, text);
-  const known = messages.get(messageId); // its event may have come first
-  if (selected === id && known) {
-    if (known.text === undefined) known.text = text;
-    renderTranscript();
-  } else if (selected === id) {
-    upsert({ id: messageId, direction: "out", status: st, contentType: "text/plain",
-      bytes: new TextEncoder().encode(text).length, createdAt: new Date().toISOString() }, text);
-    renderTranscript();
-  }
-  box.focus();
-});
-/** The Content-Type a file is sent with: its own, unless unknown or JSON (see JSON_TYPE). */
-function fileType(f) {
-  return f.type && !JSON_TYPE.test(f.type) ? f.type : "application/octet-stream";
-}
-// A file into the open session: the raw body (a File has a Content-Length), with a REPORT.
-$("send-file").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const input = $("file");
-  const f = input.files && input.files[0];
-  if (!selected || !f) return;
-  const id = selected;
-  const type = fileType(f);
-  status("Sending " + f.name + "…");
-  const res = await api("/v1/sessions/" + encodeURIComponent(id) + "/messages?report=true", {
-    method: "POST",
-    headers: { "content-type": type },
-    body: f,
-  });
-  if (!res.ok) { status("Send file: " + await problem(res)); return; }
-  const { messageId, status: st } = await res.json();
-  input.value = "";
-  sentFiles.set(messageId, f.name);
-  status("Sent " + f.name + ".");
-  if (selected !== id) return;
-  const known = messages.get(messageId); // its events may have come first
-  if (known) known.view.fileName = f.name;
-  else {
-    upsert({ id: messageId, direction: "out", status: st, contentType: type, size: f.size,
-      bytes: f.size, createdAt: new Date().toISOString() });
-  }
-  renderTranscript();
-});
-// A file to a SIP URI: POST /v1/files calls it through the PBX (RFC 5547) and pushes the file.
-$("file-call").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const to = $("file-to").value.trim();
-  const input = $("file-to-file");
-  const f = input.files && input.files[0];
-  if (to === "" || !f) { status("File: a SIP URI and a file are needed."); return; }
-  const type = fileType(f);
-  const query = new URLSearchParams({ to, name: f.name, type });
-  status("Sending " + f.name + " to " + to + "…");
-  const res = await api("/v1/files?" + query, {
-    method: "POST",
-    headers: { "content-type": type },
-    body: f,
-  });
-  if (!res.ok) { status("File: " + await problem(res)); return; }
-  const { id } = await res.json();
-  $("file-to").value = "";
-  input.value = "";
-  status("Call answered; sending " + f.name + ".");
-  scheduleSessions();
-  select(id);
-});
-$("text").addEventListener("keydown", (e) => {
-  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-    e.preventDefault();
-    $("send").requestSubmit();
-  }
-});
-$("call").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const to = $("call-to").value.trim();
-  if (to === "") return;
-  status("Calling " + to + "…");
-  const res = await api("/v1/sessions", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ to }),
-  });
-  if (!res.ok) { status("Call: " + await problem(res)); return; }
-  const { id } = await res.json();
-  $("call-to").value = "";
-  status("Call answered.");
-  scheduleSessions();
-  select(id);
-});
-$("pager").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const body = { to: $("pager-to").value.trim(), from: $("pager-from").value.trim(), text: $("pager-text").value };
-  if (!body.to || !body.from || !body.text) { status("Pager: to, from and text are needed."); return; }
-  const res = await api("/v1/pager", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) { status("Pager: " + await problem(res)); return; }
-  $("pager-text").value = "";
-  status("Pager message sent to " + body.to + ".");
-});
-$("hangup").addEventListener("click", async () => {
-  if (!selected) return;
-  const res = await api("/v1/sessions/" + encodeURIComponent(selected), { method: "DELETE" });
-  if (!res.ok && res.status !== 404) { status("Hang up: " + await problem(res)); return; }
-  status("Hung up.");
-  scheduleSessions();
-});
 
 // ---- events (fetch streaming, so the Authorization header can be sent) ----
 function renderTyping() {
@@ -469,6 +407,10 @@ function onEvent(type, data) {
   if (data.contentUrl) view.contentUrl = data.contentUrl;
   if (data.hashVerified !== undefined) view.hashVerified = data.hashVerified;
   if (data.file) view.fileName = data.file.name;
+  if (data.imdnRequested) view.imdn = { requested: data.imdnRequested };
+  if (data.imdn) {
+    view.imdn = type === "message.displayed" ? { display: data.imdn } : { delivery: data.imdn };
+  }
   if (!messages.has(data.messageId)) view.createdAt = new Date().toISOString();
   upsert(view, data.text);
   renderTranscript();
@@ -486,33 +428,7 @@ async function startEvents() {
       const res = await api("/v1/events", { headers, signal: abort.signal });
       if (!res.ok || !res.body) throw new Error("events: " + res.status);
       status("Live.");
-      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        buffer += value.replace(/\r\n?/g, "\n");
-        let end;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          let type = "message", data = [], id = null;
-          for (const line of block.split("\n")) {
-            const colon = line.indexOf(":");
-            if (colon <= 0) continue;
-            const name = line.slice(0, colon);
-            const value = line.slice(colon + 1).replace(/^ /, "");
-            if (name === "event") type = value;
-            else if (name === "data") data.push(value);
-            else if (name === "id") id = value;
-          }
-          if (id) lastEventId = id;
-          if (data.length === 0) continue;
-          let payload;
-          try { payload = JSON.parse(data.join("\n")); } catch { continue; }
-          onEvent(type, payload.data);
-        }
-      }
+      await readEvents(res.body, onEvent, (id) => { lastEventId = id; });
     } catch (err) {
       if (abort.signal.aborted) return;
     }
@@ -521,4 +437,4 @@ async function startEvents() {
     await new Promise((r) => setTimeout(r, 3000));
   }
 }
-`;
+` + CONSOLE_FORMS_JS;

@@ -25,7 +25,11 @@ const sendFile = createRoute({
     "`a=file-date`) and the file is sent with a success REPORT requested. The answer " +
     "comes once the call is answered; the session ends with the transfer, and " +
     "`file.delivered` or `file.failed` follows. `to`, `name`, `type` and `disposition` " +
-    "are checked before the body is read. multipart/form-data is not accepted.",
+    "are checked before the body is read. multipart/form-data is not accepted. " +
+    "With `resume=<id>` (and no body) a transfer that failed part-way is sent again " +
+    "from its stored copy, from the bytes the receiver confirmed on (RFC 5547 §8, " +
+    "`a=file-range`): 404 for an unknown id, 409 not-resumable when it is not failed " +
+    "or its copy is gone.",
   security: BEARER,
   request: { query: FileSendQuery },
   responses: {
@@ -34,9 +38,15 @@ const sendFile = createRoute({
       headers: { Location: { schema: { type: "string" } } },
       content: { "application/json": { schema: FileTransfer } },
     },
-    ...problems(401, 409, 411, 413, 422, 502, 503),
+    ...problems(401, 404, 409, 411, 413, 422, 502, 503),
   },
 });
+
+/** A required query parameter of a new transfer (absent: 422). */
+function required(value: string | undefined, field: string): string {
+  if (value === undefined) throw new ApiProblem("validation", `${field}: required`, { field });
+  return value;
+}
 
 const getFile = createRoute({
   method: "get",
@@ -57,14 +67,28 @@ const getFile = createRoute({
 /** Registers `POST /v1/files` and `GET /v1/files/{id}`. */
 export function fileRoutes(app: ApiApp, bridge: Bridge, config: Config): void {
   app.openapi(sendFile, async (c) => {
-    const query = c.req.valid("query");
-    const request = c.req.raw;
-    const { body, size } = sizedBody(request, config.maxUploadBytes);
-    const transfer = await bridge.sendFile({
-      ...query,
-      size,
-      body: readUpload(body, size).pieces,
-    });
+    const { resume, to, name, type, disposition } = c.req.valid("query");
+    let transfer;
+    if (resume !== undefined) {
+      // The stored copy is sent: no body, nor fields of a new file.
+      for (const [field, value] of Object.entries({ name, type, disposition })) {
+        if (value !== undefined) {
+          throw new ApiProblem("validation", `${field}: not with resume`, { field });
+        }
+      }
+      transfer = await bridge.resumeFile(resume, to);
+    } else {
+      const fields = { to: required(to, "to"), name: required(name, "name") };
+      const request = c.req.raw;
+      const { body, size } = sizedBody(request, config.maxUploadBytes);
+      transfer = await bridge.sendFile({
+        ...fields,
+        type: required(type, "type"),
+        ...(disposition === undefined ? {} : { disposition }),
+        size,
+        body: readUpload(body, size).pieces,
+      });
+    }
     c.header("Location", `/v1/files/${transfer.id}`);
     return c.json(transfer, 202);
   });

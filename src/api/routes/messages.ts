@@ -10,7 +10,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Config } from "../../config.ts";
 import { isMediaType } from "../../msrp/media_type.ts";
 import type { Bridge, SentMessage } from "../../bridge/mod.ts";
-import type { ApiApp } from "../types.ts";
+import type { Context } from "hono";
+import type { ApiApp, ApiEnv } from "../types.ts";
 import { ApiProblem } from "../problem.ts";
 import { BEARER, problems } from "../responses.ts";
 import {
@@ -21,10 +22,29 @@ import {
   PageQuery,
   SendTextRequest,
 } from "../schemas.ts";
-import { readUpload, sizedBody } from "../upload.ts";
+import { attachmentDisposition, readUpload, sizedBody } from "../upload.ts";
+import { validationHook } from "../validation.ts";
 import { messageViewWithText } from "../views.ts";
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+/** The query of `POST /v1/sessions/{id}/messages`; it applies to raw bodies. */
+const RawQuery = z.object({
+  report: z.enum(["true", "false"]).optional().openapi({
+    description: "For raw bodies: ask for a success REPORT.",
+  }),
+  raw: z.enum(["true", "false"]).optional().openapi({
+    description: "`true`: send the body as it is, also an `application/json` one (which " +
+      "is otherwise read as `{text}`).",
+  }),
+  name: z.string().optional().openapi({
+    description: "The file name the body carries (implies `raw=true`): sent as MSRP " +
+      '`Content-Disposition: attachment; filename="…"` (RFC 2183, quoted as RFC 6266 ' +
+      "says, with `filename*` beyond ASCII). At most 255 bytes of UTF-8, not blank, no " +
+      "control characters, line separators or bidirectional overrides (422 otherwise).",
+    example: "minutes.pdf",
+  }),
+});
 
 const sendMessage = createRoute({
   method: "post",
@@ -33,19 +53,16 @@ const sendMessage = createRoute({
   summary: "Send a message",
   description: "A JSON body `{text, contentType?, report?, imdn?}` sends `text` (with " +
     "`imdn`, wrapped in CPIM asking for disposition notifications). Any other " +
-    "Content-Type sends the body as it arrives (never buffered whole) with that type, " +
-    "up to MAX_UPLOAD_BYTES; the body needs a Content-Length (411 for chunked bodies). The " +
-    "answer comes once the body was read (or the message failed earlier), so raw bodies " +
-    "need an active session (409 session-not-active before `session.started`); text is " +
-    "queued until the session connects.",
+    "Content-Type — or any body with `raw=true` or `name`, a JSON file too — sends the " +
+    "body as it arrives (never buffered whole) with that type, up to MAX_UPLOAD_BYTES " +
+    "(JSON ones up to 8 MiB); the body needs a Content-Length (411 for chunked bodies). " +
+    "The answer comes once the body was read (or the message failed earlier), so raw " +
+    "bodies need an active session (409 session-not-active before `session.started`); " +
+    "text is queued until the session connects.",
   security: BEARER,
   request: {
     params: IdParam,
-    query: z.object({
-      report: z.enum(["true", "false"]).optional().openapi({
-        description: "For non-JSON bodies: ask for a success REPORT.",
-      }),
-    }),
+    query: RawQuery,
     body: {
       content: {
         "application/json": { schema: SendTextRequest },
@@ -132,9 +149,12 @@ async function sendRaw(
   bridge: Bridge,
   id: string,
   request: Request,
-  report: boolean,
+  query: z.output<typeof RawQuery>,
   maxBytes: number,
 ): Promise<SentMessage> {
+  const headers = query.name === undefined
+    ? undefined
+    : [["Content-Disposition", attachmentDisposition(query.name)] as const];
   const { body, size } = sizedBody(request, maxBytes);
   const contentType = request.headers.get("content-type") ?? "";
   if (!isMediaType(contentType)) {
@@ -150,7 +170,12 @@ async function sendRaw(
     );
   }
   const upload = readUpload(body, size);
-  const sent = await bridge.sendMessage(id, upload.pieces, { contentType, size, report });
+  const sent = await bridge.sendMessage(id, upload.pieces, {
+    contentType,
+    size,
+    report: query.report === "true",
+    ...(headers ? { headers } : {}),
+  });
   try {
     await Promise.race([upload.finished, sent.outgoing.done]);
   } catch (e) {
@@ -165,6 +190,25 @@ async function sendRaw(
 
 /** Registers the message routes. */
 export function messageRoutes(app: ApiApp, bridge: Bridge, config: Config): void {
+  const accepted = (c: Context<ApiEnv>, sent: SentMessage) => {
+    const messageId = sent.record.id;
+    c.header("Location", `/v1/messages/${messageId}`);
+    return c.json({ messageId, status: sent.outgoing.status }, 202);
+  };
+  // A JSON body sent as it is (`raw=true` or `name`): taken here, before the route's
+  // validator would parse it as {text}.
+  app.use("/v1/sessions/:id/messages", async (c, next) => {
+    const query = new URL(c.req.url).searchParams;
+    const raw = query.get("raw") === "true" || query.has("name");
+    if (c.req.method !== "POST" || !raw || !JSON_TYPE.test(c.req.header("content-type") ?? "")) {
+      return await next();
+    }
+    const parsed = RawQuery.safeParse(c.req.query());
+    validationHook({ target: "query", ...parsed });
+    const id = c.req.param("id") ?? "";
+    return accepted(c, await sendRaw(bridge, id, c.req.raw, parsed.data!, config.maxUploadBytes));
+  });
+
   app.openapi(sendMessage, async (c) => {
     const { id } = c.req.valid("param");
     let sent: SentMessage;
@@ -177,12 +221,9 @@ export function messageRoutes(app: ApiApp, bridge: Bridge, config: Config): void
         ...(body.imdn ? { imdn: body.imdn } : {}),
       });
     } else {
-      const report = c.req.valid("query").report === "true";
-      sent = await sendRaw(bridge, id, c.req.raw, report, config.maxUploadBytes);
+      sent = await sendRaw(bridge, id, c.req.raw, c.req.valid("query"), config.maxUploadBytes);
     }
-    const messageId = sent.record.id;
-    c.header("Location", `/v1/messages/${messageId}`);
-    return c.json({ messageId, status: sent.outgoing.status }, 202);
+    return accepted(c, sent);
   });
 
   app.openapi(listMessages, async (c) => {

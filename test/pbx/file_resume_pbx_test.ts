@@ -1,0 +1,245 @@
+/**
+ * Resuming a file pushed to us through the PBX (RFC 5547 §8): the service
+ * with ESL_MODE=inbound against the FreeSWITCH double, real TCP MSRP and
+ * real SQLite. A push cut part-way leaves a partial file; the same caller
+ * offering the same file again with `a=file-range` continues it, another
+ * caller does not.
+ */
+
+import { createHash } from "node:crypto";
+import { assert, assertEquals } from "../_assert.ts";
+import { startBridge } from "../_bridge.ts";
+import { Random } from "../_random.ts";
+import { until, withDeadline } from "../_until.ts";
+import { peerEndpoint, sha256Of } from "../api/_harness.ts";
+import { RawPeer } from "../session/_peer.ts";
+import type { Bridge } from "../../src/bridge/mod.ts";
+import { buildOffer, type FileRange, type FileSelector } from "../../src/sdp/mod.ts";
+import type { MessageRecord, SessionRecord } from "../../src/store/mod.ts";
+import { FakeFreeSwitch } from "./_fake_freeswitch.ts";
+
+const KiB = 1024;
+const SIZE = 640 * KiB;
+const CUT = 256 * KiB; // 40 %
+const ALICE = "alice@127.0.0.1:5090";
+const encoder = new TextEncoder();
+
+async function withService(
+  body: (t: { fs: FakeFreeSwitch; bridge: Bridge }) => Promise<void>,
+): Promise<void> {
+  const fs = new FakeFreeSwitch();
+  fs.setApi("uuid_exists", (args) => fs.channel(args.trim()) ? "true" : "false");
+  try {
+    await using b = await startBridge({
+      ESL_MODE: "inbound",
+      ESL_PORT: String(fs.port),
+      SIP_PROFILE: "msrp",
+    });
+    await until(() => b.bridge.eslState === "connected", "the event socket");
+    await body({ fs, bridge: b.bridge });
+  } finally {
+    await fs.close();
+  }
+}
+
+/** The selector of `bytes` with its sha-256 (RFC 5547 §5: colon-separated upper-case hex). */
+function selectorOf(bytes: Uint8Array): FileSelector {
+  const hex = createHash("sha256").update(bytes).digest("hex").toUpperCase();
+  return {
+    name: "holiday.jpg",
+    type: "image/jpeg",
+    size: bytes.length,
+    hash: { algorithm: "sha-256", value: hex.match(/../g)!.join(":") },
+  };
+}
+
+/**
+ * A phone `from` calls with a push of `selector` from its MSRP URI `path`
+ * (it connects: `a=setup:active`), `range` its `a=file-range` when given;
+ * FreeSWITCH parks the channel `uuid`.
+ */
+function call(
+  fs: FakeFreeSwitch,
+  uuid: string,
+  from: string,
+  path: string,
+  selector: FileSelector,
+  range?: FileRange,
+): void {
+  const offer = buildOffer({
+    path: [path],
+    address: "127.0.0.1",
+    port: Number(new URL(path.replace("msrp://", "http://")).port),
+    acceptTypes: ["image/jpeg"],
+    setup: "active",
+    fileTransfer: {
+      selector,
+      transferId: crypto.randomUUID().replaceAll("-", ""),
+      ...(range ? { range } : {}),
+    },
+  });
+  const headers: [string, string][] = [
+    ["Unique-ID", uuid],
+    ["Call-Direction", "inbound"],
+    ["Caller-Destination-Number", "msrp"],
+    ["variable_sip_from_uri", from],
+    ["variable_sip_to_uri", "msrp@127.0.0.1:5080"],
+    ["variable_sip_call_id", `${uuid}@127.0.0.1`],
+    ["variable_switch_r_sdp", offer],
+    ["variable_endpoint_disposition", "RECEIVED_NOMEDIA"],
+  ];
+  fs.addChannel(headers);
+  fs.emit("CHANNEL_PARK", headers);
+}
+
+/** The answer SDP FreeSWITCH was told to send for channel `uuid`, once it answered. */
+async function answerOf(fs: FakeFreeSwitch, uuid: string): Promise<string> {
+  await until(() => fs.channel(uuid)?.answered === true, `the answer of ${uuid}`);
+  return fs.channel(uuid)!.variables.get("switch_m_sdp")!;
+}
+
+/** The MSRP URI of the bridge's session in `answer` (its `a=path`). */
+function pathOf(answer: string): string {
+  return /a=path:(.*)/.exec(answer)![1].trim();
+}
+
+/** The session row of channel `uuid`, once recorded. */
+async function sessionOf(bridge: Bridge, uuid: string): Promise<SessionRecord> {
+  let row: SessionRecord | undefined;
+  await until(async () => {
+    row = (await bridge.listSessions({ limit: 50 })).items.find((s) => s.channelUuid === uuid);
+    return row !== undefined;
+  }, `the session of ${uuid}`);
+  return row!;
+}
+
+/** The messages of session `id`. */
+async function messagesOf(bridge: Bridge, id: string): Promise<MessageRecord[]> {
+  return (await bridge.listMessages(id)).items;
+}
+
+/** Waits until session `id` has ended; its row. */
+async function ended(bridge: Bridge, id: string): Promise<SessionRecord> {
+  await until(async () => (await bridge.getSession(id))?.state === "ended", `${id} ended`);
+  return (await bridge.getSession(id))!;
+}
+
+/**
+ * Sends `file` from its 0-based `offset` to the end as one message from the
+ * raw peer whose MSRP URI is `from` to the bridge session at `to`,
+ * Byte-Range positions those of the whole file; waits for each chunk's 200.
+ */
+async function sendRest(to: string, from: string, file: Uint8Array, offset: number) {
+  const port = Number(new URL(to.replace("msrp://", "http://")).port);
+  const peer = await RawPeer.connect(port);
+  const messageId = crypto.randomUUID();
+  const chunk = 64 * KiB;
+  for (let start = offset, n = 0; start < file.length; start += chunk, n++) {
+    const end = Math.min(start + chunk, file.length);
+    const tid = `t${n}x${crypto.randomUUID().slice(0, 8)}`;
+    const head = `MSRP ${tid} SEND\r\nTo-Path: ${to}\r\nFrom-Path: ${from}\r\n` +
+      `Message-ID: ${messageId}\r\nByte-Range: ${start + 1}-${end}/${file.length}\r\n` +
+      `Content-Type: image/jpeg\r\n\r\n`;
+    const tail = `\r\n-------${tid}${end === file.length ? "$" : "+"}\r\n`;
+    await peer.write(
+      new Uint8Array([
+        ...encoder.encode(head),
+        ...file.subarray(start, end),
+        ...encoder.encode(tail),
+      ]),
+    );
+    await peer.waitFor((frames) =>
+      frames.some((f) => f.head.kind === "response" && f.head.transactionId === tid)
+    );
+  }
+  return peer;
+}
+
+/**
+ * Alice pushes `file` through the PBX on channel `uuid` and closes the
+ * session once at least {@linkcode CUT} bytes are acknowledged; the id of
+ * the ended session.
+ */
+async function cutPush(fs: FakeFreeSwitch, bridge: Bridge, uuid: string, file: Uint8Array) {
+  await using endpoint = peerEndpoint();
+  const caller = endpoint.createSession({ chunkSize: 32 * KiB });
+  call(fs, uuid, ALICE, caller.localPath[0], selectorOf(file));
+  const answer = await answerOf(fs, uuid);
+  assert(!answer.includes("a=file-range"), answer);
+  await endpoint.connectSession(caller, [pathOf(answer)]);
+  const gate = Promise.withResolvers<void>();
+  async function* partly() {
+    yield file.slice(0, CUT + 32 * KiB);
+    await gate.promise;
+  }
+  const sent = caller.send(partly(), { contentType: "image/jpeg", size: file.length });
+  // The sender keeps its last chunk back until it knows whether it is the last: one more is yielded.
+  await until(() => sent.bytesSent >= CUT && sent.bytesAcknowledged > 0, "the first bytes sent");
+  caller.close("cut by the test");
+  gate.resolve();
+  const row = await ended(bridge, (await sessionOf(bridge, uuid)).id);
+  await withDeadline(
+    fs.waitForCommand((c) => c.line.includes("uuid_kill") && c.line.includes(uuid)),
+    "the hangup",
+  );
+  return row.id;
+}
+
+Deno.test("service+pbx: a push through the PBX cut at 40 % resumes with a=file-range for the same caller only", async () => {
+  await withService(async ({ fs, bridge }) => {
+    const file = new Random(5547).bytes(SIZE);
+    const firstId = await cutPush(fs, bridge, "0a000000-0000-4000-8000-000000000001", file);
+    const [first] = await messagesOf(bridge, firstId);
+    assertEquals(first.status, "partial");
+    assert(first.bytes >= CUT && first.bytes < SIZE, String(first.bytes));
+    const held = first.bytes;
+
+    // Another caller offering the same file continues nothing: a fresh transfer, no range …
+    const bob = "0b000000-0000-4000-8000-000000000002";
+    call(fs, bob, "bob@127.0.0.1:5092", "msrp://127.0.0.1:9/bob;tcp", selectorOf(file));
+    assert(!(await answerOf(fs, bob)).includes("a=file-range"));
+    const bobRow = await sessionOf(bridge, bob);
+    assertEquals(bobRow.file?.resumes, undefined);
+    await bridge.closeSession(bobRow.id, "test done");
+    // … and its range past the bytes it holds (none) refuses the call.
+    const bobAgain = "0b000000-0000-4000-8000-000000000003";
+    call(fs, bobAgain, "bob@127.0.0.1:5092", "msrp://127.0.0.1:9/bob2;tcp", selectorOf(file), {
+      start: held + 1,
+      end: SIZE,
+    });
+    const respond = await withDeadline(
+      fs.waitForCommand((c) =>
+        c.name === "sendmsg" && c.args === bobAgain &&
+        c.headers.get("execute-app-name") === "respond"
+      ),
+      "the refusal",
+    );
+    assertEquals(respond.headers.get("execute-app-arg"), "488");
+
+    // The same caller, the same file, its whole range: we answer for the rest.
+    const again = "0a000000-0000-4000-8000-000000000004";
+    const from = "msrp://127.0.0.1:9/resumer;tcp";
+    call(fs, again, ALICE, from, selectorOf(file), { start: 1, end: SIZE });
+    const answer = await answerOf(fs, again);
+    const lines = answer.split("\r\n");
+    assert(lines.includes(`a=file-range:${held + 1}-${SIZE}`), answer);
+    assert(lines.includes("a=recvonly"), answer);
+    const resumed = await sessionOf(bridge, again);
+    assertEquals(resumed.file?.resumes, first.id);
+
+    const peer = await sendRest(pathOf(answer), from, file, held);
+    const row = await ended(bridge, resumed.id);
+    await peer.close();
+    assertEquals(row.endReason, "file received");
+    await withDeadline(
+      fs.waitForCommand((c) => c.line.includes("uuid_kill") && c.line.includes(again)),
+      "the hangup",
+    );
+    const [message] = await messagesOf(bridge, resumed.id);
+    assertEquals([message.status, message.bytes, message.hashVerified], ["received", SIZE, true]);
+    assertEquals(message.sha256, await sha256Of(file));
+    assertEquals(await sha256Of(await Deno.readFile(message.contentPath!)), await sha256Of(file));
+    // The earlier row no longer holds the content: it moved to the resumed message.
+    assertEquals((await bridge.getMessage(first.id))?.contentPath, null);
+  });
+});
