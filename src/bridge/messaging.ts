@@ -255,6 +255,7 @@ export class Messaging implements WebhookReplyTarget {
     }
     this.#sessions.hold(sessionId, outcome.promise);
     return {
+      held: sink.held,
       write: (offset, bytes) => {
         try {
           return sink.write(offset, bytes);

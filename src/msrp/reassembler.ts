@@ -243,6 +243,22 @@ export class Reassembler {
     this.#buffer = grown;
   }
 
+  /**
+   * Counts the message's first `bytes` as received without their content:
+   * bytes the receiver already holds, e.g. of a file whose transfer resumes
+   * (RFC 5547 §8), so that the message completes once the rest arrived.
+   * Call it before the first chunk; only for a reassembler that keeps no body.
+   */
+  hold(bytes: number): void {
+    if (this.#keepBody) throw new Error("a reassembler that keeps the body cannot hold bytes");
+    if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > this.#maxSize) {
+      throw new RangeError(
+        `held bytes must be an integer from 0 to ${this.#maxSize}, got ${bytes}`,
+      );
+    }
+    if (bytes > 0) this.#add(1, bytes);
+  }
+
   /** Adds `[first, last]` to the received intervals, merging overlaps and neighbours. */
   #add(first: number, last: number): void {
     const ranges = this.#ranges;

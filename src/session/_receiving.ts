@@ -165,6 +165,7 @@ export class Inbox {
         return this.#reject(head, policy, e.status, e.message);
       }
       message = new IncomingMessage(info, this.#maxMessageBytes, sink);
+      if (sink?.held) message.reassembler.hold(sink.held);
       message.senderPath = head.fromPath;
       message.policy = policy;
       // RFC 4975 §7.1.2: a success REPORT goes to the SEND's From-Path.

@@ -51,6 +51,13 @@ export interface IncomingOutcome {
  * (backpressure). A sink that returns nothing has taken the bytes at once.
  */
 export interface IncomingMessageSink {
+  /**
+   * The message's first `held` bytes are stored already (RFC 5547 §8: a
+   * file whose transfer resumes, its chunks numbered as the file's): they
+   * count as received, so the message completes, and a success REPORT
+   * covers it whole, once the rest arrived. Read when the sink is made.
+   */
+  readonly held?: number;
   /** Bytes at a 0-based offset of the message; settles once they are stored (see above). */
   write(offset: number, bytes: Uint8Array): void | Promise<void>;
   /** No more bytes will come. */

@@ -240,6 +240,16 @@ export class StoreSink implements IncomingMessageSink {
   }
 
   /**
+   * The file's first bytes held from the partial file this message resumes,
+   * when its chunks are numbered as the file's (RFC 5547 §8): the session
+   * counts them as received, so the message completes and its success
+   * REPORT covers the whole file. 0 otherwise.
+   */
+  get held(): number {
+    return this.#shift === 0 ? this.#held : 0;
+  }
+
+  /**
    * Closes the file after pending writes and records the outcome in the
    * message row; when the row could not be inserted, removes the file
    * instead (`onClose` is not called).

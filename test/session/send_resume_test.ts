@@ -9,6 +9,7 @@ import { assert, assertEquals } from "../_assert.ts";
 import { MsrpEndpoint } from "../../src/session/mod.ts";
 import type { Frame } from "../../src/msrp/mod.ts";
 import { RawPeer, sendFrame } from "./_peer.ts";
+import { withDeadline } from "../_until.ts";
 
 const PEER = "msrp://127.0.0.1:4000/peer1;tcp";
 
@@ -159,4 +160,40 @@ Deno.test("send resume: a message cancelled part-way ends with a # chunk at its 
   const end = 50_000 + r.bytesSent;
   assertEquals(frames.at(-1)!.head.headers.get("byte-range"), `${end + 1}-${end}/100000`);
   assertEquals(frames.reduce((n, f) => n + f.body.length, 0), r.bytesSent);
+});
+
+Deno.test("send resume: a receiver whose sink holds the first bytes (held) completes the resumed message and its success REPORT delivers it", async () => {
+  const ea = endpoint();
+  const eb = endpoint();
+  const offset = 40_000;
+  const whole = bytesOf(140_000, 3);
+  const got = new Uint8Array(whole.length);
+  got.set(whole.subarray(0, offset));
+  const announced = Promise.withResolvers<boolean>();
+  const b = eb.createSession({
+    sink: () => ({
+      held: offset,
+      write: (at, bytes) => void got.set(bytes, at),
+      close: (outcome) => announced.resolve(outcome.complete),
+    }),
+  });
+  const a = ea.createSession({ chunkSize: 16 * 1024 });
+  try {
+    await ea.connectSession(a, [b.localUri]);
+    const r = await withDeadline(
+      a.send(piecesOf(whole.subarray(offset), 10_000), {
+        contentType: "application/octet-stream",
+        size: whole.length,
+        startOffset: offset,
+        successReport: true,
+      }).done,
+      "the success REPORT",
+    );
+    assertEquals(r.status, "delivered");
+    assertEquals(await announced.promise, true, "the receiver's message is complete");
+    assertEquals(got, whole);
+  } finally {
+    await ea.close();
+    await eb.close();
+  }
 });
