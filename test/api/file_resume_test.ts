@@ -8,13 +8,12 @@ import { assert, assertEquals } from "../_assert.ts";
 import { Random } from "../_random.ts";
 import { buildOffer, type FileRange, type FileSelector, parseAnswer } from "../../src/sdp/mod.ts";
 import type { MessageRecord, SessionRecord } from "../../src/store/mod.ts";
-import { RawPeer } from "../session/_peer.ts";
+import { sendFileRest } from "../session/_peer.ts";
 import { type Harness, peerEndpoint, sha256Of, startHarness, waitUntil } from "./_harness.ts";
 
 const KiB = 1024;
 const SIZE = 640 * KiB;
 const random = new Random(8547);
-const encoder = new TextEncoder();
 
 /** The selector of `bytes` with its sha-256 (RFC 5547 §5: colon-separated upper-case hex). */
 function selectorOf(bytes: Uint8Array, name = "holiday.jpg"): FileSelector {
@@ -60,44 +59,6 @@ async function messagesOf(h: Harness, id: string): Promise<MessageRecord[]> {
 /** The row of session `id`. */
 async function sessionOf(h: Harness, id: string): Promise<SessionRecord> {
   return await (await h.request(`/v1/sessions/${id}`)).json();
-}
-
-/**
- * Connects a raw peer whose MSRP URI is `from` to the bridge session its
- * answer describes, and sends `bytes` as chunks of the file at 0-based
- * `offset`, Byte-Range positions counted in the whole file (`total` its
- * size); waits for each chunk's 200.
- */
-async function sendRange(
-  answer: string,
-  from: string,
-  file: Uint8Array,
-  offset: number,
-): Promise<RawPeer> {
-  const to = answer.split("\r\n").find((l) => l.startsWith("a=path:"))!.slice("a=path:".length);
-  const port = Number(new URL(to.replace("msrp://", "http://")).port);
-  const peer = await RawPeer.connect(port);
-  const messageId = crypto.randomUUID();
-  const chunk = 64 * KiB;
-  for (let start = offset, n = 0; start < file.length; start += chunk, n++) {
-    const end = Math.min(start + chunk, file.length);
-    const tid = `t${n}x${crypto.randomUUID().slice(0, 8)}`;
-    const head = `MSRP ${tid} SEND\r\nTo-Path: ${to}\r\nFrom-Path: ${from}\r\n` +
-      `Message-ID: ${messageId}\r\nByte-Range: ${start + 1}-${end}/${file.length}\r\n` +
-      `Content-Type: image/jpeg\r\n\r\n`;
-    const tail = `\r\n-------${tid}${end === file.length ? "$" : "+"}\r\n`;
-    await peer.write(
-      new Uint8Array([
-        ...encoder.encode(head),
-        ...file.subarray(start, end),
-        ...encoder.encode(tail),
-      ]),
-    );
-    await peer.waitFor((frames) =>
-      frames.some((f) => f.head.kind === "response" && f.head.transactionId === tid)
-    );
-  }
-  return peer;
 }
 
 /** Pushes the first `cut` bytes of `file` from a peer session, then the peer closes it. */
@@ -157,7 +118,9 @@ Deno.test("api: a push cut at 40 % resumes with a=file-range and the whole file 
   assert(lines.includes("a=recvonly"), again.body.answer);
   assertEquals((await sessionOf(h, again.body.id)).file?.resumes, first.id);
 
-  const peer = await sendRange(again.body.answer, from, file, held);
+  const to = again.body.answer.split("\r\n").find((l: string) => l.startsWith("a=path:"))!
+    .slice("a=path:".length);
+  const peer = await sendFileRest(to, from, file, held, "image/jpeg");
   await waitUntil(
     async () => (await sessionOf(h, again.body.id)).state === "ended",
     "resumed session ended",

@@ -12,7 +12,7 @@ import { startBridge } from "../_bridge.ts";
 import { Random } from "../_random.ts";
 import { until, withDeadline } from "../_until.ts";
 import { peerEndpoint, sha256Of } from "../api/_harness.ts";
-import { RawPeer } from "../session/_peer.ts";
+import { sendFileRest } from "../session/_peer.ts";
 import type { Bridge } from "../../src/bridge/mod.ts";
 import { buildOffer, type FileRange, type FileSelector } from "../../src/sdp/mod.ts";
 import type { MessageRecord, SessionRecord } from "../../src/store/mod.ts";
@@ -22,7 +22,6 @@ const KiB = 1024;
 const SIZE = 640 * KiB;
 const CUT = 256 * KiB; // 40 %
 const ALICE = "alice@127.0.0.1:5090";
-const encoder = new TextEncoder();
 
 async function withService(
   body: (t: { fs: FakeFreeSwitch; bridge: Bridge }) => Promise<void>,
@@ -125,37 +124,6 @@ async function ended(bridge: Bridge, id: string): Promise<SessionRecord> {
 }
 
 /**
- * Sends `file` from its 0-based `offset` to the end as one message from the
- * raw peer whose MSRP URI is `from` to the bridge session at `to`,
- * Byte-Range positions those of the whole file; waits for each chunk's 200.
- */
-async function sendRest(to: string, from: string, file: Uint8Array, offset: number) {
-  const port = Number(new URL(to.replace("msrp://", "http://")).port);
-  const peer = await RawPeer.connect(port);
-  const messageId = crypto.randomUUID();
-  const chunk = 64 * KiB;
-  for (let start = offset, n = 0; start < file.length; start += chunk, n++) {
-    const end = Math.min(start + chunk, file.length);
-    const tid = `t${n}x${crypto.randomUUID().slice(0, 8)}`;
-    const head = `MSRP ${tid} SEND\r\nTo-Path: ${to}\r\nFrom-Path: ${from}\r\n` +
-      `Message-ID: ${messageId}\r\nByte-Range: ${start + 1}-${end}/${file.length}\r\n` +
-      `Content-Type: image/jpeg\r\n\r\n`;
-    const tail = `\r\n-------${tid}${end === file.length ? "$" : "+"}\r\n`;
-    await peer.write(
-      new Uint8Array([
-        ...encoder.encode(head),
-        ...file.subarray(start, end),
-        ...encoder.encode(tail),
-      ]),
-    );
-    await peer.waitFor((frames) =>
-      frames.some((f) => f.head.kind === "response" && f.head.transactionId === tid)
-    );
-  }
-  return peer;
-}
-
-/**
  * Alice pushes `file` through the PBX on channel `uuid` and closes the
  * session once at least {@linkcode CUT} bytes are acknowledged; the id of
  * the ended session.
@@ -227,7 +195,7 @@ Deno.test("service+pbx: a push through the PBX cut at 40 % resumes with a=file-r
     const resumed = await sessionOf(bridge, again);
     assertEquals(resumed.file?.resumes, first.id);
 
-    const peer = await sendRest(pathOf(answer), from, file, held);
+    const peer = await sendFileRest(pathOf(answer), from, file, held, "image/jpeg");
     const row = await ended(bridge, resumed.id);
     await peer.close();
     assertEquals(row.endReason, "file received");

@@ -116,3 +116,42 @@ export function sendFrame(p: {
   return `${head}Content-Type: ${p.contentType ?? "text/plain"}\r\n\r\n${p.body}\r\n` +
     `-------${p.tid}${p.flag ?? "$"}\r\n`;
 }
+
+/**
+ * Sends `file` from its 0-based `offset` to the end as one message, in
+ * 64 KiB chunks whose Byte-Range positions are those of the whole file
+ * (RFC 5547 §8, resuming), from a raw peer `from` to the session at `to`;
+ * waits for each chunk's response and returns the peer, still connected.
+ */
+export async function sendFileRest(
+  to: string,
+  from: string,
+  file: Uint8Array,
+  offset: number,
+  contentType: string,
+): Promise<RawPeer> {
+  const port = Number(new URL(to.replace("msrp://", "http://")).port);
+  const peer = await RawPeer.connect(port);
+  const encoder = new TextEncoder();
+  const messageId = crypto.randomUUID();
+  const chunk = 64 * 1024;
+  for (let start = offset, n = 0; start < file.length; start += chunk, n++) {
+    const end = Math.min(start + chunk, file.length);
+    const tid = `t${n}x${crypto.randomUUID().slice(0, 8)}`;
+    const head = `MSRP ${tid} SEND\r\nTo-Path: ${to}\r\nFrom-Path: ${from}\r\n` +
+      `Message-ID: ${messageId}\r\nByte-Range: ${start + 1}-${end}/${file.length}\r\n` +
+      `Content-Type: ${contentType}\r\n\r\n`;
+    const tail = `\r\n-------${tid}${end === file.length ? "$" : "+"}\r\n`;
+    await peer.write(
+      new Uint8Array([
+        ...encoder.encode(head),
+        ...file.subarray(start, end),
+        ...encoder.encode(tail),
+      ]),
+    );
+    await peer.waitFor((frames) =>
+      frames.some((f) => f.head.kind === "response" && f.head.transactionId === tid)
+    );
+  }
+  return peer;
+}
