@@ -2,6 +2,9 @@
  * Environment → typed, validated configuration with defaults
  * (design.md "Configuration").
  *
+ * One unit past 450 lines: one interface and the one place each variable is
+ * read and checked, so that every setting and its start-up error sit together.
+ *
  * @module
  */
 

@@ -5,6 +5,10 @@
  * unless a plugin consumes it), the file of an RFC 5547 push checked against
  * its offer, the plugins' replies and forwards, and the message rows.
  *
+ * One unit just past 450 lines: sending and receiving share the counters,
+ * the session holds (a session ends after its messages' outcomes) and the
+ * event publication of a message's outcome.
+ *
  * @module
  */
 

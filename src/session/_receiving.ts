@@ -11,6 +11,9 @@
  * §10.5) instead and fails the message. Answers leave in the order of the
  * requests on the connection (see `Replies`).
  *
+ * One unit just past 450 lines: the chunk's answer, its REPORTs and the
+ * unfinished-message caps all read and change the same per-message state.
+ *
  * @module
  */
 
