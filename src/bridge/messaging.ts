@@ -56,12 +56,16 @@ const CPIM_HEADROOM_BYTES = 64 * 1024;
 /**
  * What received content must match for the file of a push. Wrapped in
  * `message/cpim`, the content holds CPIM headers around the file: its size
- * may pass the offered one by {@linkcode CPIM_HEADROOM_BYTES}, and its hash,
- * which is of the file alone, is not checked.
+ * may pass the offered one by {@linkcode CPIM_HEADROOM_BYTES}, and its hash
+ * is checked against the file alone, inside the wrapping.
  */
 function expectedFile(file: SessionFile, contentType: string): ExpectedFile {
   if (mediaType(contentType) !== "message/cpim") return { size: file.size, hash: file.hash };
-  return { size: file.size === null ? null : file.size + CPIM_HEADROOM_BYTES, hash: null };
+  return {
+    size: file.size === null ? null : file.size + CPIM_HEADROOM_BYTES,
+    hash: file.hash,
+    wrapped: "message/cpim",
+  };
 }
 
 /** Where the API serves the content of received message `id`. */

@@ -12,6 +12,7 @@ import type {
   IncomingMessageSink,
   IncomingOutcome,
 } from "../session/incoming.ts";
+import { MAX_CPIM_HEAD_BYTES, parseCpim } from "../cpim/mod.ts";
 import { StoreError } from "./error.ts";
 import type { ContentQuota } from "./quota.ts";
 import type { Store } from "./store.ts";
@@ -31,6 +32,12 @@ export interface ExpectedFile {
   readonly size: number | null;
   /** The content's hash; `null`, or an algorithm we do not check: not checked. */
   readonly hash: FileHash | null;
+  /**
+   * The file comes wrapped in `message/cpim` (RFC 3862): the content is
+   * stored as it came, and `hash` is checked against the inner body, after
+   * the CPIM and MIME header blocks.
+   */
+  readonly wrapped?: "message/cpim";
 }
 
 /** Whether we check hashes of `algorithm` (sha-1, sha-256, sha-384, sha-512). */
@@ -122,6 +129,8 @@ export class StoreSink implements IncomingMessageSink {
   #chain: Promise<void> = Promise.resolve();
   /** The running hashes by `node:crypto` algorithm, while bytes arrive in order. */
   #hashes: Map<string, Hash> | undefined;
+  /** The content is a file wrapped in CPIM: its hash is checked on the inner body. */
+  readonly #wrapped: boolean;
   #next = 0;
   #position = 0;
   #error: string | undefined;
@@ -165,6 +174,7 @@ export class StoreSink implements IncomingMessageSink {
         hex: hash.value.replaceAll(":", "").toLowerCase(),
       };
     }
+    this.#wrapped = options.file?.wrapped !== undefined;
     // A resumed file is hashed whole from disk once complete.
     this.#hashes = resume ? undefined : this.#newHashes();
     if (this.#quota !== undefined && !this.#quota.reserve(this.#reserved - this.#held)) {
@@ -346,7 +356,16 @@ export class StoreSink implements IncomingMessageSink {
       }
     }
     const expected = this.#expected;
-    const hashVerified = digests && expected
+    if (digests && expected && this.#wrapped) {
+      try {
+        digests.set(expected.algorithm, await this.#innerDigest(expected.algorithm));
+      } catch (e) {
+        this.#error = `the wrapped file cannot be read: ${
+          e instanceof Error ? e.message : String(e)
+        }`;
+      }
+    }
+    const hashVerified = digests && expected && this.#error === undefined
       ? digests.get(expected.algorithm) === expected.hex
       : undefined;
     const mismatch = hashVerified === false ? "hash mismatch" : undefined;
@@ -361,14 +380,46 @@ export class StoreSink implements IncomingMessageSink {
     this.#onClose?.(message);
   }
 
-  /** Fresh SHA-256, and the offered hash's algorithm when we check it. */
+  /** Fresh SHA-256, and the offered hash's algorithm when we check it on the content as stored. */
   #newHashes(): Map<string, Hash> {
-    const algorithms = new Set(["sha256", this.#expected?.algorithm ?? "sha256"]);
+    const offered = this.#wrapped ? undefined : this.#expected?.algorithm;
+    const algorithms = new Set(["sha256", offered ?? "sha256"]);
     return new Map([...algorithms].map((a) => [a, createHash(a)]));
   }
 
   #digests(hashes: Map<string, Hash>): Map<string, string> {
     return new Map([...hashes].map(([algorithm, hash]) => [algorithm, hash.digest("hex")]));
+  }
+
+  /**
+   * The `algorithm` digest of the file inside the stored CPIM content: the
+   * header blocks end within the first {@linkcode MAX_CPIM_HEAD_BYTES}, and
+   * the body after them is read back from the disk.
+   */
+  async #innerDigest(algorithm: string): Promise<string> {
+    const file = await Deno.open(this.#path);
+    try {
+      const head = new Uint8Array(MAX_CPIM_HEAD_BYTES + 1);
+      let filled = 0;
+      while (filled < head.length) {
+        const n = await file.read(head.subarray(filled));
+        if (n === null) break;
+        filled += n;
+      }
+      const prefix = head.subarray(0, filled);
+      const bodyStart = filled - parseCpim(prefix).body.length;
+      const hash = createHash(algorithm);
+      await file.seek(bodyStart, Deno.SeekMode.Start);
+      const buffer = new Uint8Array(256 * 1024);
+      while (true) {
+        const n = await file.read(buffer);
+        if (n === null) break;
+        hash.update(buffer.subarray(0, n));
+      }
+      return hash.digest("hex");
+    } finally {
+      file.close();
+    }
   }
 
   /** The hashes of the stored content, for bytes that arrived out of order. */

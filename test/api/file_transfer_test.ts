@@ -160,7 +160,7 @@ Deno.test("api: a pushed file larger than offered is refused with 413 and fails"
   );
 });
 
-Deno.test("api: a file wrapped in message/cpim is received, its hash left unchecked", async () => {
+Deno.test("api: a file wrapped in message/cpim is received and its offered hash checked against the file inside", async () => {
   await using receiver = new WebhookReceiver();
   await using h = await startHarness({ WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: SECRET });
   await using peer = peerEndpoint();
@@ -172,7 +172,7 @@ Deno.test("api: a file wrapped in message/cpim is received, its hash left unchec
   session.send(cpim, { contentType: "message/cpim" });
   const event = await receiver.waitFor("file received", (e) => e.type === "message.received");
   const data = event.data as MessageEventData;
-  assertEquals([data.status, data.hashVerified, data.file?.name], ["received", null, "a.txt"]);
+  assertEquals([data.status, data.hashVerified, data.file?.name], ["received", true, "a.txt"]);
   const ended = await receiver.waitFor("session ended", (e) => e.type === "session.ended");
   assertEquals((ended.data as SessionEventData).endReason, "file received");
 });

@@ -192,3 +192,51 @@ forEachStore(
     }
   },
 );
+
+/** `file` wrapped in `message/cpim` (RFC 3862): message headers, MIME headers, the file. */
+function cpimWrapped(file: Uint8Array, type: string): Uint8Array {
+  const head = "From: <sip:alice@example.com>\r\nTo: <sip:bob@example.com>\r\n" +
+    "DateTime: 2026-12-02T10:00:00Z\r\n\r\n" +
+    `Content-Type: ${type}\r\nContent-Disposition: attachment; filename="a.bin"\r\n\r\n`;
+  const encoded = new TextEncoder().encode(head);
+  const all = new Uint8Array(encoded.length + file.length);
+  all.set(encoded);
+  all.set(file, encoded.length);
+  return all;
+}
+
+function sha1Selector(bytes: Uint8Array): { algorithm: string; value: string } {
+  const hex = createHash("sha1").update(bytes).digest("hex").toUpperCase();
+  return { algorithm: "sha-1", value: hex.match(/../g)!.join(":") };
+}
+
+forEachStore(
+  "store sink: a file wrapped in message/cpim is checked against the offered hash of the file inside, not of the wrapping",
+  async (backend) => {
+    await using t = await tempStore({}, backend);
+    const sessionId = await withSession(t.store);
+    const file = contentAt(0, 300_000);
+    const wrapped = cpimWrapped(file, "application/octet-stream");
+    const receive = async (hash: { algorithm: string; value: string }, content: Uint8Array) => {
+      const sink = new StoreSink(t.store, sessionId, info(crypto.randomUUID(), content.length), {
+        file: { size: file.length + 65_536, hash, wrapped: "message/cpim" },
+      });
+      for (let at = 0; at < content.length; at += 65_536) {
+        await sink.write(at, content.subarray(at, at + 65_536));
+      }
+      await sink.close(outcome(content.length, true));
+      return (await t.store.getMessage(sink.id))!;
+    };
+    const good = await receive(sha1Selector(file), wrapped);
+    assertEquals([good.status, good.hashVerified, good.bytes], ["received", true, wrapped.length]);
+    const wrong = await receive(sha1Selector(wrapped), wrapped);
+    assertEquals([wrong.status, wrong.hashVerified, wrong.errorReason], [
+      "failed",
+      false,
+      "hash mismatch",
+    ]);
+    const broken = await receive(sha1Selector(file), file);
+    assertEquals([broken.status, broken.hashVerified], ["failed", undefined]);
+    assert(broken.errorReason?.startsWith("the wrapped file cannot be read"), broken.errorReason!);
+  },
+);
