@@ -67,7 +67,7 @@ export class EventLog {
   publish(event: WebhookEvent): Promise<EventRecord> {
     return this.#rt.track(
       this.record(event).then((record) => {
-        this.notify();
+        this.notify(record);
         return record;
       }),
     );
@@ -82,9 +82,17 @@ export class EventLog {
     return publishEvent(store, event, { webhook: this.#rt.dispatcher !== undefined });
   }
 
-  /** Wakes webhook delivery and tells subscribers of the events stored since the last time. */
-  notify(): void {
+  /**
+   * Wakes webhook delivery and tells subscribers of the events stored since
+   * the last time. With nobody subscribed, the mark moves to `newest` (the
+   * event just stored, when the caller has it) without reading the log.
+   */
+  notify(newest?: EventRecord): void {
     this.#rt.dispatcher?.wake();
+    if (newest !== undefined && this.#subscribers.size === 0) {
+      this.#told = Math.max(this.#told, newest.seq);
+      return;
+    }
     this.#tail();
   }
 

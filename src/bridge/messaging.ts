@@ -421,7 +421,7 @@ export class Messaging implements WebhookReplyTarget {
     const { store, plugins, log } = this.#rt;
     const failed = result.status === "failed";
     // The row and its event commit together; subscribers hear of it after the commit.
-    const row = await store.transaction(async (tx) => {
+    const { row, event } = await store.transaction(async (tx) => {
       const row = await tx.updateMessage(id, {
         status: result.status,
         bytes: result.bytesSent,
@@ -430,10 +430,13 @@ export class Messaging implements WebhookReplyTarget {
       });
       const session = await tx.getSession(row.sessionId);
       const type = failed ? "message.failed" : "message.delivered";
-      await this.#events.record(createEvent(type, messageEventData(row, session)), tx);
-      return row;
+      const event = await this.#events.record(
+        createEvent(type, messageEventData(row, session)),
+        tx,
+      );
+      return { row, event };
     });
-    this.#events.notify();
+    this.#events.notify(event);
     if (failed) {
       this.#failures.set(result.code, (this.#failures.get(result.code) ?? 0) + 1);
     } else {
