@@ -165,7 +165,9 @@ export class Cluster {
       failedMessages: taken.failedMessages,
       resumedWebhooks: taken.resumedWebhooks,
     });
-    for (const channel of taken.channels) {
+    // Only the calls of the sessions it ended are hung up.
+    const channels = taken.sessions.flatMap((s) => s.channelUuid === null ? [] : [s.channelUuid]);
+    for (const channel of channels) {
       const hungUp = await this.#calls.hangUpChannel(channel).catch(() => false);
       log.info("call of a lost instance hung up", { instance: lost, channel, hungUp });
     }

@@ -8,7 +8,7 @@
 import { instanceFromRow, messageFromRow, sessionFromRow } from "./_rows.ts";
 import { updateMessage } from "./_pg_rows.ts";
 import type { Query } from "./_pg_pool.ts";
-import type { InstanceRecord, MessageRecord, RecoveryResult, TakeOverResult } from "./types.ts";
+import type { InstanceRecord, MessageRecord, RecoveryResult } from "./types.ts";
 
 /**
  * Records that `id` is alive at `url` now; `started`: it (re)started, which
@@ -116,14 +116,12 @@ export async function takeOver(
   staleBefore: number,
   now: number,
   reason: string,
-): Promise<TakeOverResult | undefined> {
+): Promise<RecoveryResult | undefined> {
   const marked = await q`UPDATE instances SET taken_over_by = ${me}
     WHERE id = ${id} AND heartbeat_at < ${staleBefore} AND taken_over_by IS NULL
     RETURNING id`;
   if (marked.length === 0) return undefined;
-  const result = await endInstance(q, id, now, reason, false);
-  const channels = result.sessions.flatMap((s) => s.channelUuid === null ? [] : [s.channelUuid]);
-  return { ...result, channels };
+  return await endInstance(q, id, now, reason, false);
 }
 
 /** The row with `bytes` set to the length of its content file, when there is one. */

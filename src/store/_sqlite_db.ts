@@ -40,7 +40,6 @@ import type {
   SessionChanges,
   SessionRecord,
   SessionState,
-  TakeOverResult,
   WebhookBacklog,
   WebhookRecord,
 } from "./types.ts";
@@ -249,22 +248,7 @@ export class SqliteDatabase {
   /** See `Store.recoverAfterRestart`. */
   recoverAfterRestart(): RecoveryResult {
     // One process owns the file: everything in flight was this one's.
-    const params = { now: this.#now(), reason: INTERRUPTED_BY_RESTART };
-    return this.atomically(() => {
-      const failed = (this.#sql.failOutgoing.all(params) as Row[]).map(messageFromRow);
-      const partial = (this.#sql.interruptIncoming.all(params) as Row[])
-        .map((row) => this.#withStoredBytes(messageFromRow(row)));
-      const sessions = (this.#sql.endOpenSessions.all(params) as Row[]).map(sessionFromRow);
-      const resumed = this.#sql.resumeWebhooks.run({ now: params.now }).changes;
-      const messages = [...failed, ...partial];
-      return {
-        failedMessages: messages.length,
-        endedSessions: sessions.length,
-        messages,
-        sessions,
-        resumedWebhooks: Number(resumed),
-      };
-    });
+    return this.atomically(() => this.#endInFlight(null, INTERRUPTED_BY_RESTART, true));
   }
 
   /** See `Store.heartbeat`. */
@@ -302,25 +286,36 @@ export class SqliteDatabase {
   }
 
   /** See `Store.takeOver`. */
-  takeOver(id: string, staleBefore: number, reason: string): TakeOverResult | undefined {
+  takeOver(id: string, staleBefore: number, reason: string): RecoveryResult | undefined {
     return this.atomically(() => {
       const marked = this.#sql.markTakenOver.get({ id, me: this.#instance, stale: staleBefore });
-      if (marked === undefined) return undefined;
-      const params = { id, now: this.#now(), reason };
-      const failed = (this.#sql.failOutgoingOf.all(params) as Row[]).map(messageFromRow);
-      const partial = (this.#sql.interruptIncomingOf.all(params) as Row[]).map(messageFromRow);
-      const sessions = (this.#sql.endOpenSessionsOf.all(params) as Row[]).map(sessionFromRow);
-      const resumed = this.#sql.resumeWebhooksOf.run({ id, now: params.now }).changes;
-      const messages = [...failed, ...partial];
-      return {
-        failedMessages: messages.length,
-        endedSessions: sessions.length,
-        messages,
-        sessions,
-        resumedWebhooks: Number(resumed),
-        channels: sessions.flatMap((s) => s.channelUuid === null ? [] : [s.channelUuid]),
-      };
+      return marked === undefined ? undefined : this.#endInFlight(id, reason, false);
     });
+  }
+
+  /**
+   * Ends what instance `id` (every instance with `null`) left in flight,
+   * with `reason`: outgoing messages fail, incoming ones become partial (with
+   * `local`, their content files are this process's, and `bytes` becomes the
+   * length kept), open sessions end, leased deliveries become due now.
+   */
+  #endInFlight(id: string | null, reason: string, local: boolean): RecoveryResult {
+    const params = { id, now: this.#now(), reason };
+    const failed = (this.#sql.failOutgoing.all(params) as Row[]).map(messageFromRow);
+    const partial = (this.#sql.interruptIncoming.all(params) as Row[]).map((row) => {
+      const message = messageFromRow(row);
+      return local ? this.#withStoredBytes(message) : message;
+    });
+    const sessions = (this.#sql.endOpenSessions.all(params) as Row[]).map(sessionFromRow);
+    const resumed = this.#sql.resumeWebhooks.run({ id, now: params.now }).changes;
+    const messages = [...failed, ...partial];
+    return {
+      failedMessages: messages.length,
+      endedSessions: sessions.length,
+      messages,
+      sessions,
+      resumedWebhooks: Number(resumed),
+    };
   }
 
   /** See `Store.storedContentBytes` (one pass over the messages, for start-up). */

@@ -54,20 +54,24 @@ const SQL = {
         COUNT(*) FILTER (WHERE next_attempt_at IS NULL AND delivered_at IS NULL) AS exhausted,
         MIN(created_at) FILTER (WHERE next_attempt_at IS NOT NULL) AS oldest
       FROM webhook_outbox`,
+  // What an instance (`:id`; every one with NULL) left in flight.
   failOutgoing: `UPDATE messages
       SET status = 'failed', error_reason = :reason, updated_at = :now
       WHERE direction = 'out' AND status IN ('queued', 'sending')
+        AND (:id IS NULL OR session_id IN (SELECT id FROM sessions WHERE instance_id = :id))
       RETURNING *`,
   interruptIncoming: `UPDATE messages
       SET status = 'partial', error_reason = :reason, updated_at = :now
       WHERE direction = 'in' AND status = 'receiving'
+        AND (:id IS NULL OR session_id IN (SELECT id FROM sessions WHERE instance_id = :id))
       RETURNING *`,
   endOpenSessions: `UPDATE sessions
       SET state = 'ended', ended_at = :now, end_reason = :reason
-      WHERE state <> 'ended'
+      WHERE state <> 'ended' AND (:id IS NULL OR instance_id = :id)
       RETURNING *`,
   resumeWebhooks: `UPDATE webhook_outbox SET next_attempt_at = :now
-      WHERE next_attempt_at IS NOT NULL AND next_attempt_at > :now`,
+      WHERE next_attempt_at IS NOT NULL AND next_attempt_at > :now
+        AND (:id IS NULL OR claimed_by = :id)`,
   claim: `INSERT INTO claims (key, instance_id, created_at) VALUES (:key, :instance_id, :now)
       ON CONFLICT (key) DO NOTHING RETURNING key`,
   heartbeat: `INSERT INTO instances (id, url, started_at, heartbeat_at)
@@ -83,22 +87,6 @@ const SQL = {
       WHERE id <> :me AND heartbeat_at < :stale AND taken_over_by IS NULL`,
   markTakenOver: `UPDATE instances SET taken_over_by = :me
       WHERE id = :id AND heartbeat_at < :stale AND taken_over_by IS NULL RETURNING id`,
-  failOutgoingOf: `UPDATE messages
-      SET status = 'failed', error_reason = :reason, updated_at = :now
-      WHERE direction = 'out' AND status IN ('queued', 'sending')
-        AND session_id IN (SELECT id FROM sessions WHERE instance_id = :id)
-      RETURNING *`,
-  interruptIncomingOf: `UPDATE messages
-      SET status = 'partial', error_reason = :reason, updated_at = :now
-      WHERE direction = 'in' AND status = 'receiving'
-        AND session_id IN (SELECT id FROM sessions WHERE instance_id = :id)
-      RETURNING *`,
-  endOpenSessionsOf: `UPDATE sessions
-      SET state = 'ended', ended_at = :now, end_reason = :reason
-      WHERE state <> 'ended' AND instance_id = :id
-      RETURNING *`,
-  resumeWebhooksOf: `UPDATE webhook_outbox SET next_attempt_at = :now
-      WHERE next_attempt_at IS NOT NULL AND next_attempt_at > :now AND claimed_by = :id`,
   pruneClaims: "DELETE FROM claims WHERE created_at < ?",
   storedContentBytes: `SELECT COALESCE(SUM(bytes), 0) AS bytes FROM messages
       WHERE direction = 'in' AND content_path IS NOT NULL`,

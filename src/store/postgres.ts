@@ -36,7 +36,6 @@ import type {
   SessionChanges,
   SessionRecord,
   SessionState,
-  TakeOverResult,
   WebhookBacklog,
   WebhookRecord,
 } from "./types.ts";
@@ -322,7 +321,7 @@ export class PostgresStore implements Store {
    * one transaction; `undefined` when another instance got there first or
    * it beat again.
    */
-  takeOver(id: string, staleBefore: number, reason: string): Promise<TakeOverResult | undefined> {
+  takeOver(id: string, staleBefore: number, reason: string): Promise<RecoveryResult | undefined> {
     return this.#atomically((q, now) =>
       instances.takeOver(q, this.instanceId, id, staleBefore, now, reason)
     );

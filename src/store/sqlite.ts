@@ -27,7 +27,6 @@ import type {
   SessionChanges,
   SessionRecord,
   SessionState,
-  TakeOverResult,
   WebhookBacklog,
   WebhookRecord,
 } from "./types.ts";
@@ -261,7 +260,7 @@ export class SqliteStore implements Store {
   }
 
   /** Takes over lost instance `id`; see `Store.takeOver`. */
-  takeOver(id: string, staleBefore: number, reason: string): Promise<TakeOverResult | undefined> {
+  takeOver(id: string, staleBefore: number, reason: string): Promise<RecoveryResult | undefined> {
     return this.#run((db) => db.takeOver(id, staleBefore, reason));
   }
 

@@ -21,7 +21,6 @@ import type {
   SessionChanges,
   SessionRecord,
   SessionState,
-  TakeOverResult,
   WebhookBacklog,
   WebhookRecord,
 } from "./types.ts";
@@ -174,7 +173,7 @@ export interface Store {
    * leased webhook deliveries become due now. `undefined` when another
    * instance got there first or it beat again.
    */
-  takeOver(id: string, staleBefore: number, reason: string): Promise<TakeOverResult | undefined>;
+  takeOver(id: string, staleBefore: number, reason: string): Promise<RecoveryResult | undefined>;
   /** Bytes of received content that this instance keeps in content files (for the disk quota). */
   storedContentBytes(): Promise<number>;
   /** Resolves when the database answers and takes writes; rejects otherwise. */

@@ -362,12 +362,6 @@ export interface InstanceRecord {
   readonly takenOverBy: string | null;
 }
 
-/** What taking over a lost instance changed. */
-export interface TakeOverResult extends RecoveryResult {
-  /** The PBX channels of the sessions it ended, to hang up. */
-  readonly channels: readonly string[];
-}
-
 /** What recovery after a restart changed. */
 export interface RecoveryResult {
   /** Messages marked `failed` (sending) or `partial` (receiving). */

@@ -376,7 +376,12 @@ pgTest(
       assertEquals(winners.length, 1);
       const [won] = winners;
       assertEquals(
-        [won.endedSessions, won.failedMessages, won.resumedWebhooks, won.channels],
+        [
+          won.endedSessions,
+          won.failedMessages,
+          won.resumedWebhooks,
+          won.sessions.map((s) => s.channelUuid),
+        ],
         [1, 1, 1, ["chan-1"]],
       );
       assertEquals((await c.getSession("s-a"))?.endReason, "instance lost");
