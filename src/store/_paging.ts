@@ -1,5 +1,6 @@
 /**
- * Ids, page limits and cursors, checked alike by every store.
+ * Ids, page limits and cursors, checked alike by every store, and where
+ * content files go.
  *
  * @module
  */
@@ -17,6 +18,11 @@ export function checkId(kind: string, id: string): string {
     throw new StoreError("invalid-argument", `${kind} id must match ${ID.source}`);
   }
   return id;
+}
+
+/** Where the content of message `id` is kept under `dataDir`: `<dataDir>/content/<id>`. */
+export function contentPathIn(dataDir: string, id: string): string {
+  return `${dataDir}/content/${checkId("message", id)}`;
 }
 
 /** The page size `limit` asks for: 100 when omitted, else 1 to 1000; throws `invalid-argument`. */

@@ -15,7 +15,7 @@ import * as rows from "./_pg_rows.ts";
 import * as outbox from "./_pg_outbox.ts";
 import * as instances from "./_pg_instances.ts";
 import { describeUrl, secretsOf, toStoreError } from "./_pg_errors.ts";
-import { checkId } from "./_paging.ts";
+import { contentPathIn } from "./_paging.ts";
 import {
   type AppendEventOptions,
   INTERRUPTED_BY_RESTART,
@@ -127,7 +127,7 @@ export class PostgresStore implements Store {
 
   /** Where the content of message `id` is kept: `<dataDir>/content/<id>`. */
   contentPath(id: string): string {
-    return `${this.dataDir}/content/${checkId("message", id)}`;
+    return contentPathIn(this.dataDir, id);
   }
 
   /** The schema version of the database. */

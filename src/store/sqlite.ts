@@ -11,7 +11,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { migrate } from "./_schema.ts";
 import { SqliteDatabase } from "./_sqlite_db.ts";
-import { checkId } from "./_paging.ts";
+import { contentPathIn } from "./_paging.ts";
 import { StoreError } from "./error.ts";
 import { type AppendEventOptions, LOCAL_INSTANCE, type Store, type StoreOptions } from "./store.ts";
 import type {
@@ -95,7 +95,7 @@ export class SqliteStore implements Store {
 
   /** Where the content of message `id` is kept: `<dataDir>/content/<id>`. */
   contentPath(id: string): string {
-    return `${this.dataDir}/content/${checkId("message", id)}`;
+    return contentPathIn(this.dataDir, id);
   }
 
   /** The schema version of the database. */
