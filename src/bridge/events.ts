@@ -19,6 +19,7 @@ import {
   type WebhookReply,
 } from "../webhooks/mod.ts";
 import type { Runtime } from "./_runtime.ts";
+import { SerialWork } from "../_serial.ts";
 
 /** Receives the events the bridge publishes, as recorded in the event log. */
 export interface EventSubscriber {
@@ -46,8 +47,8 @@ export class EventLog {
   readonly #subscribers = new Set<EventSubscriber>();
   /** The position of the last event told to subscribers. */
   #told = 0;
-  #tailing: Promise<void> | undefined;
-  #again = false;
+  /** Reads the log, one read at a time (a failed read is logged by `track`). */
+  readonly #tailer = new SerialWork(() => this.#rt.track(this.#readNew()).catch(() => {}));
   #poll: ReturnType<typeof setInterval> | undefined;
 
   /** Logs into `rt`'s store, and into its webhook outbox when webhooks are on. */
@@ -147,19 +148,7 @@ export class EventLog {
 
   /** Reads the log past the last event told and tells subscribers, one reader at a time. */
   #tail(): void {
-    if (this.#tailing) {
-      this.#again = true;
-      return;
-    }
-    this.#tailing = this.#rt.track(this.#readNew())
-      .catch(() => {})
-      .finally(() => {
-        this.#tailing = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.#tail();
-        }
-      });
+    this.#tailer.run();
   }
 
   /** Tells subscribers of the events past the mark; with none, moves the mark to the end. */

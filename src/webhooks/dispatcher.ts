@@ -9,6 +9,7 @@
 import { Logger } from "../log.ts";
 import type { Store, WebhookRecord } from "../store/mod.ts";
 import { backoffDelay } from "../_backoff.ts";
+import { SerialWork } from "../_serial.ts";
 import { WebhookError } from "./error.ts";
 import type { WebhookEvent } from "./event.ts";
 import { signWebhook } from "./signature.ts";
@@ -171,9 +172,8 @@ export class WebhookDispatcher {
   readonly #replies = new Set<Promise<void>>();
   #running = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** The look at the outbox under way, and whether another was asked for meanwhile. */
-  #pumping: Promise<void> | undefined;
-  #again = false;
+  /** Looks at the outbox, one look at a time. */
+  readonly #pumper = new SerialWork(() => this.#look());
 
   /** Creates a stopped dispatcher; throws `invalid-config` for unusable options. */
   constructor(options: WebhookDispatcherOptions) {
@@ -230,7 +230,7 @@ export class WebhookDispatcher {
     this.#running = false;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    await this.#pumping;
+    await this.#pumper.idle();
     const posts = [...this.#inFlight.values()];
     const everything = Promise.allSettled([...posts.map((p) => p.done), ...this.#replies]);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -245,26 +245,21 @@ export class WebhookDispatcher {
 
   /** Looks at the outbox once at a time; a wake-up meanwhile looks again after. */
   #pump(): void {
+    if (this.#running) this.#pumper.run();
+  }
+
+  /** One look at the outbox; when it is unavailable, the next look is after the poll interval. */
+  async #look(): Promise<void> {
     if (!this.#running) return;
-    if (this.#pumping) {
-      this.#again = true;
-      return;
-    }
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#pumping = this.#fill()
-      .catch((e) => {
-        this.#log.error("webhook outbox unavailable", { error: describe(e) });
-        clearTimeout(this.#timer);
-        this.#timer = setTimeout(() => this.#pump(), this.#pollIntervalMs);
-      })
-      .finally(() => {
-        this.#pumping = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.#pump();
-        }
-      });
+    try {
+      await this.#fill();
+    } catch (e) {
+      this.#log.error("webhook outbox unavailable", { error: describe(e) });
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => this.#pump(), this.#pollIntervalMs);
+    }
   }
 
   /** Takes due deliveries up to the concurrency, then sets the timer for the next. */
