@@ -10,10 +10,10 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { assert, assertEquals } from "../_assert.ts";
 import { Random } from "../_random.ts";
-import { buildAnswer, buildOffer, type FileSelector, parseAnswer } from "../../src/sdp/mod.ts";
+import { buildOffer, type FileSelector, parseAnswer } from "../../src/sdp/mod.ts";
 import type { MsrpEndpoint } from "../../src/session/mod.ts";
 import { FakeFreeSwitch } from "../pbx/_fake_freeswitch.ts";
-import { FakeUas } from "../pbx/_fake_uas.ts";
+import { answeringUas } from "../pbx/_fake_uas.ts";
 import { launchChromium, openConsole } from "./_browser.ts";
 import {
   type Harness,
@@ -190,16 +190,7 @@ Deno.test({
   async fn() {
     await using peer = peerEndpoint();
     const callee = peer.createSession();
-    const uas = new FakeUas((invite) => ({
-      status: 200,
-      reason: "OK",
-      sdp: buildAnswer(invite.body, {
-        path: callee.localPath,
-        address: "127.0.0.1",
-        port: peer.port,
-        acceptTypes: ["*"],
-      }).sdp,
-    }));
+    const uas = answeringUas(peer, callee);
     const esl = new FakeFreeSwitch();
     const browser = await launchChromium();
     try {

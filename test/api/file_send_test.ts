@@ -8,12 +8,11 @@ import { createHash } from "node:crypto";
 import { assert, assertEquals } from "../_assert.ts";
 import { Random } from "../_random.ts";
 import { headerOf } from "../../src/pbx/_sip_message.ts";
-import { buildAnswer, parseSessionDescription } from "../../src/sdp/mod.ts";
+import { parseSessionDescription } from "../../src/sdp/mod.ts";
 import type { MsrpMediaDescription } from "../../src/sdp/mod.ts";
-import type { MsrpEndpoint, MsrpSession } from "../../src/session/mod.ts";
 import type { FileTransferData, WebhookEvent } from "../../src/webhooks/mod.ts";
 import { FakeFreeSwitch } from "../pbx/_fake_freeswitch.ts";
-import { FakeUas } from "../pbx/_fake_uas.ts";
+import { answeringUas, FakeUas } from "../pbx/_fake_uas.ts";
 import { type Harness, peerEndpoint, startHarness, waitUntil } from "./_harness.ts";
 
 const MiB = 1024 * 1024;
@@ -26,20 +25,6 @@ function sha1Selector(bytes: Uint8Array): string {
 
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < bytes.length; i += 256 * 1024) yield bytes.subarray(i, i + 256 * 1024);
-}
-
-/** A SIP UAS that answers every INVITE 200 with `callee`'s SDP answer, `peer` holding the session. */
-function answeringUas(peer: MsrpEndpoint, callee: MsrpSession): FakeUas {
-  return new FakeUas((invite) => ({
-    status: 200,
-    reason: "OK",
-    sdp: buildAnswer(invite.body, {
-      path: callee.localPath,
-      address: "127.0.0.1",
-      port: peer.port,
-      acceptTypes: ["*"],
-    }).sdp,
-  }));
 }
 
 /** The bridge's API with the PBX played by an ESL double and `pbx`. */

@@ -12,6 +12,8 @@ import {
   sipRandom,
   statusOf,
 } from "../../src/pbx/_sip_message.ts";
+import { buildAnswer } from "../../src/sdp/mod.ts";
+import type { MsrpEndpoint, MsrpSession } from "../../src/session/mod.ts";
 
 /** What the fake UAS answers to an INVITE. */
 export interface Answer {
@@ -129,4 +131,18 @@ export class FakeUas {
       })().catch(() => {});
     }
   }
+}
+
+/** A UAS that answers every INVITE 200 with `callee`'s SDP answer, `peer` holding the session. */
+export function answeringUas(peer: MsrpEndpoint, callee: MsrpSession): FakeUas {
+  return new FakeUas((invite) => ({
+    status: 200,
+    reason: "OK",
+    sdp: buildAnswer(invite.body, {
+      path: callee.localPath,
+      address: "127.0.0.1",
+      port: peer.port,
+      acceptTypes: ["*"],
+    }).sdp,
+  }));
 }

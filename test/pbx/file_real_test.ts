@@ -12,12 +12,7 @@ import { createHash } from "node:crypto";
 import { assert, assertEquals } from "../_assert.ts";
 import { Random } from "../_random.ts";
 import { headerOf } from "../../src/pbx/_sip_message.ts";
-import {
-  buildAnswer,
-  buildOffer,
-  type FileSelector,
-  parseSessionDescription,
-} from "../../src/sdp/mod.ts";
+import { buildOffer, type FileSelector, parseSessionDescription } from "../../src/sdp/mod.ts";
 import type { MsrpEndpoint, MsrpSession } from "../../src/session/mod.ts";
 import type {
   FileTransferData,
@@ -26,7 +21,7 @@ import type {
   WebhookEvent,
 } from "../../src/webhooks/mod.ts";
 import { type Harness, peerEndpoint, startHarness, waitUntil } from "../api/_harness.ts";
-import { FakeUas } from "./_fake_uas.ts";
+import { answeringUas } from "./_fake_uas.ts";
 import { type SipCall, SipPhone } from "./_sip_phone.ts";
 import { skipUnlessReachable } from "../_services.ts";
 
@@ -250,20 +245,6 @@ Deno.test({
     );
   },
 });
-
-/** A SIP endpoint that answers every INVITE 200 with `callee`'s SDP answer, `peer` holding it. */
-function answeringUas(peer: MsrpEndpoint, callee: MsrpSession): FakeUas {
-  return new FakeUas((invite) => ({
-    status: 200,
-    reason: "OK",
-    sdp: buildAnswer(invite.body, {
-      path: callee.localPath,
-      address: "127.0.0.1",
-      port: peer.port,
-      acceptTypes: ["*"],
-    }).sdp,
-  }));
-}
 
 async function* pieces(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < bytes.length; i += 256 * 1024) yield bytes.subarray(i, i + 256 * 1024);
