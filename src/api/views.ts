@@ -17,6 +17,9 @@ export type SessionView = z.infer<typeof Session>;
 /** A message as the API shows it. */
 export type MessageView = z.infer<typeof Message>;
 
+/** Content shown inline as `text`: `text/*` (RFC 2046). */
+const TEXT_TYPE = /^text\//i;
+
 function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -78,8 +81,12 @@ export function messageView(m: MessageRecord): MessageView {
   };
 }
 
-/** The API view of a message row with `text` when it is a short text kept in the row. */
+/**
+ * The API view of a message row with `text` when it is a short `text/*` body
+ * kept in the row; another kept in the row (the CPIM document of a text sent
+ * asking for notifications) is served at `contentUrl` only.
+ */
 export function messageViewWithText(m: MessageRecord): MessageView {
   const view = messageView(m);
-  return m.text === null ? view : { ...view, text: m.text };
+  return m.text === null || !TEXT_TYPE.test(m.contentType) ? view : { ...view, text: m.text };
 }

@@ -208,8 +208,11 @@ export class Messaging implements WebhookReplyTarget {
       status: outgoing.status,
       contentType: outgoing.contentType,
       size: size ?? null,
-      // A short text is kept in the row, so transcripts show what was sent.
-      text: bytes instanceof Uint8Array ? inlineText(outgoing.contentType, bytes) : undefined,
+      // A short text is kept in the row, so transcripts show what was sent; one wrapped in
+      // CPIM as the CPIM document sent (UTF-8 text around the text), served as its content.
+      text: bytes instanceof Uint8Array
+        ? inlineText(wrapped ? "text/plain" : outgoing.contentType, bytes)
+        : undefined,
     });
     // The row's changes follow its insert, one after another. A message of
     // one chunk settles in one round trip: its row goes from queued to the

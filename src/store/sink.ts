@@ -92,7 +92,8 @@ const QUOTA_ERROR_CODE = 413;
  * algorithm: on close the row gets `hashVerified`, and a mismatch makes it
  * `failed` with the reason "hash mismatch". A file that ends incomplete keeps
  * only its first bytes up to the first gap, so that its length is what a
- * resume may continue from.
+ * resume may continue from; its row's byte count is that length (a chunk cut
+ * part-way counts with the bytes of it that were written).
  *
  * With `resume` (RFC 5547 §8), the content starts as the partial file's
  * first `held` bytes; Byte-Range positions are the file's (the message's
@@ -337,11 +338,12 @@ export class StoreSink implements IncomingMessageSink {
     const complete = this.#whole === undefined
       ? outcome.complete
       : this.#prefix() >= this.#whole && this.#refusal === undefined;
-    const bytes = this.#whole === undefined ? outcome.bytesReceived : this.#prefix();
+    let bytes = this.#whole === undefined ? outcome.bytesReceived : this.#prefix();
     let stored = this.#whole === undefined ? outcome.bytesReceived : bytes;
     if (!complete && this.#sizeLimit !== null && this.#error === undefined) {
       // A file received in part keeps its bytes up to the first gap: a resume continues there.
       stored = this.#prefix();
+      bytes = stored;
       await Deno.truncate(this.#path, stored).catch((e) => {
         this.#error = `content not stored: ${e instanceof Error ? e.message : String(e)}`;
       });

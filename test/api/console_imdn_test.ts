@@ -49,8 +49,9 @@ async function notify(
 }
 
 Deno.test({
-  name: "api: console in Chromium: read receipts on the operator's reply (✓✓, then read), and " +
-    "one display notification for a peer's message once its transcript is open",
+  name: "api: console in Chromium: read receipts on the operator's reply (✓✓, then read), " +
+    "one display notification for a peer's message once its transcript is open, and both " +
+    "texts and marks still there after a reload",
   ignore: skip !== undefined,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -121,8 +122,9 @@ Deno.test({
       await notify(p.session, request.messageId, { kind: "display", status: "displayed" });
       await row.locator(".read", { hasText: "read" }).waitFor({ timeout: 30_000 });
 
-      // Reopened, the transcript has the same marks from the API (the reply's CPIM body is
-      // not kept), shows no notifications, and sends nothing again.
+      // Reloaded, the transcript has the same marks and texts from the API (the reply's text
+      // unwrapped from the CPIM document the bridge kept), shows no notifications, and sends
+      // nothing again.
       const replyId = await row.getAttribute("data-id");
       await page.reload();
       await page.getByLabel("API token").fill(TOKEN);
@@ -131,6 +133,8 @@ Deno.test({
       const reopened = page.locator(`#transcript li.out[data-id="${replyId}"]`);
       await reopened.locator(".read").waitFor({ timeout: 30_000 });
       assertEquals(await reopened.locator(".tick").textContent(), "✓✓");
+      await reopened.locator(".body", { hasText: "Read this" }).waitFor({ timeout: 30_000 });
+      assertEquals(await reopened.locator(".body").textContent(), "Read this");
       await incoming.waitFor({ timeout: 30_000 });
       await page.locator("#transcript li.in").nth(1).waitFor({ state: "detached" });
       // A later message goes after any notification the renders so far would have sent.

@@ -1,7 +1,8 @@
 /**
  * IMDN (RFC 5438) through the HTTP API, two real bridges on loopback: A's
  * `POST /v1/sessions/{id}/messages {text, imdn}` reaches B as CPIM asking
- * for notifications; B sends `delivered` on its own and `displayed` on
+ * for notifications, and A serves the CPIM document it sent as the
+ * message's content; B sends `delivered` on its own and `displayed` on
  * `POST /v1/messages/{id}/displayed`; A's webhooks and server-sent events
  * carry `message.delivered` (`imdn: "delivered"`) and `message.displayed`.
  * Also the 409 and 422 answers, and hostile text that cannot inject CPIM
@@ -92,6 +93,13 @@ Deno.test("api imdn: delivered and displayed round trip between two bridges, as 
 
     const row = await (await a.request(`/v1/messages/${messageId}`)).json();
     assertEquals([row.status, row.contentType], ["delivered", "message/cpim"]);
+    // A keeps the CPIM document it sent: its content, not `text` (which is for text/*).
+    assertEquals([row.text, row.contentUrl], [undefined, `/v1/messages/${messageId}/content`]);
+    const sentContent = await a.request(row.contentUrl);
+    assertEquals(sentContent.headers.get("content-type"), "message/cpim");
+    const sentCpim = parseCpim(new Uint8Array(await sentContent.arrayBuffer()));
+    assertEquals(new TextDecoder().decode(sentCpim.body), "Hello B");
+    assertEquals(imdnRequestOf(sentCpim)?.messageId, row.imdn.messageId);
     assertEquals(row.imdn.requested, ["positive-delivery", "negative-delivery", "display"]);
     assertEquals([row.imdn.delivery, row.imdn.display], ["delivered", "displayed"]);
     const rowB = await (await b.request(`/v1/messages/${idInB}`)).json();

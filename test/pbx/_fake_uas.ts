@@ -25,7 +25,8 @@ export interface Answer {
 
 /**
  * A SIP UAS on 127.0.0.1 over TCP: answers every INVITE with `answer(invite)`
- * (after a 180) — or, when that is `undefined`, only rings until a CANCEL,
+ * (after a 180, once it settles: a UAS that bridges the call somewhere may
+ * wait for its answer) — or, when that is `undefined`, only rings until a CANCEL,
  * which it answers 200 and ends the INVITE with 487 (RFC 3261 §9.2) —
  * records the requests it gets, answers BYE and MESSAGE 200 and can send BYE
  * itself in the dialog of the last INVITE.
@@ -35,12 +36,12 @@ export class FakeUas {
   readonly #listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   readonly #connections = new Set<SipConnection>();
   readonly #accepting: Promise<void>;
-  readonly #answer: (invite: SipMessage) => Answer | undefined;
+  readonly #answer: (invite: SipMessage) => Answer | Promise<Answer> | undefined;
   readonly #ringing = new Map<string, (status: string) => void>();
   readonly #waiters = new Set<() => void>();
   #dialog: { connection: SipConnection; invite: SipMessage; tag: string } | undefined;
 
-  constructor(answer: (invite: SipMessage) => Answer | undefined) {
+  constructor(answer: (invite: SipMessage) => Answer | Promise<Answer> | undefined) {
     this.#answer = answer;
     this.#accepting = (async () => {
       try {
@@ -104,13 +105,12 @@ export class FakeUas {
       const tagged = copied.map((
         [n, v],
       ): [string, string] => [n, n === "to" ? `${v};tag=${tag}` : v]);
-      const answer = this.#answer(message);
-      if (answer && answer.status < 300) this.#dialog = { connection, invite: message, tag };
+      const answering = this.#answer(message);
       const contact: [string, string] = [
         "Contact",
         `<sip:uas@127.0.0.1:${this.port};transport=tcp>`,
       ];
-      if (answer === undefined) {
+      if (answering === undefined) {
         const callId = headerOf(message, "call-id") ?? "";
         const final = (status: string) => {
           this.#ringing.delete(callId);
@@ -120,9 +120,11 @@ export class FakeUas {
         connection.write(serializeSip("SIP/2.0 180 Ringing", [...tagged, contact])).catch(() => {});
         return;
       }
-      const sdp: [string, string][] = answer.sdp ? [["Content-Type", "application/sdp"]] : [];
       (async () => {
         await connection.write(serializeSip("SIP/2.0 180 Ringing", [...tagged, contact]));
+        const answer = await answering;
+        if (answer.status < 300) this.#dialog = { connection, invite: message, tag };
+        const sdp: [string, string][] = answer.sdp ? [["Content-Type", "application/sdp"]] : [];
         await connection.write(serializeSip(
           `SIP/2.0 ${answer.status} ${answer.reason}`,
           [...tagged, contact, ...(answer.headers ?? []), ...sdp],

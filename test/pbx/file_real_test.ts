@@ -12,142 +12,28 @@ import { createHash } from "node:crypto";
 import { assert, assertEquals } from "../_assert.ts";
 import { Random } from "../_random.ts";
 import { headerOf } from "../../src/pbx/_sip_message.ts";
-import { buildOffer, type FileSelector, parseSessionDescription } from "../../src/sdp/mod.ts";
-import type { MsrpEndpoint, MsrpSession } from "../../src/session/mod.ts";
 import type {
   FileTransferData,
   MessageEventData,
   SessionEventData,
-  WebhookEvent,
 } from "../../src/webhooks/mod.ts";
-import { type Harness, peerEndpoint, startHarness, waitUntil } from "../api/_harness.ts";
+import { peerEndpoint } from "../api/_harness.ts";
 import { answeringUas } from "./_fake_uas.ts";
-import { type SipCall, SipPhone } from "./_sip_phone.ts";
+import {
+  eventOf,
+  FS,
+  sessionOfCall,
+  sha1Selector,
+  TRANSFER_ID,
+  withFreeSwitch,
+  withPhone,
+} from "./_real_files.ts";
 import { skipUnlessReachable } from "../_services.ts";
-
-/** The FreeSWITCH service's settings, as `.ci/freeswitch.sh start` prints them. */
-const FS = {
-  ESL_HOST: Deno.env.get("ESL_HOST") ?? "127.0.0.1",
-  ESL_PORT: Deno.env.get("ESL_PORT") ?? "8021",
-  ESL_PASSWORD: Deno.env.get("ESL_PASSWORD") ?? "ClueCon",
-  FS_SIP_URI: Deno.env.get("FS_SIP_URI") ?? "sip:127.0.0.1:5080",
-};
 
 const skip = await skipUnlessReachable("file_real_test", Number(FS.ESL_PORT), FS.ESL_HOST);
 
 const MiB = 1024 * 1024;
 const random = new Random(5547_17);
-
-/** Host and port of a `sip:host:port` URI. */
-function sipServer(uri: string): { hostname: string; port: number } {
-  const match = /^sip:(?:[^@;]*@)?([^:;]+)(?::(\d+))?/.exec(uri);
-  if (!match) throw new Error(`FS_SIP_URI is not a sip: URI: ${uri}`);
-  return { hostname: match[1], port: Number(match[2] ?? 5060) };
-}
-
-/** `hash:sha-1:…` value of `bytes`: colon-separated upper-case hex (RFC 5547 §9). */
-function sha1Selector(bytes: Uint8Array): string {
-  return createHash("sha1").update(bytes).digest("hex").toUpperCase().match(/../g)!.join(":");
-}
-
-/** The bridge and its API, answering calls and placing them through the real FreeSWITCH. */
-async function withFreeSwitch(body: (h: Harness) => Promise<void>): Promise<void> {
-  const { hostname, port } = sipServer(FS.FS_SIP_URI);
-  await using h = await startHarness({
-    ESL_MODE: "inbound",
-    ESL_HOST: FS.ESL_HOST,
-    ESL_PORT: FS.ESL_PORT,
-    ESL_PASSWORD: FS.ESL_PASSWORD,
-    SIP_PROFILE: "msrp",
-    SIP_URI: `sip:${hostname}:${port};transport=tcp`,
-  });
-  await waitUntil(() => h.bridge.eslState === "connected", "the event socket");
-  await body(h);
-}
-
-/** The data of the first `type` event of session `sessionId` in the event log, waiting for it. */
-async function eventOf<T extends WebhookEvent["data"]>(
-  h: Harness,
-  type: string,
-  sessionId: string,
-): Promise<T> {
-  const find = async () => {
-    for (const e of await h.bridge.eventsSince(0, 1000)) {
-      if (e.type !== type) continue;
-      const data = (JSON.parse(e.payload) as WebhookEvent).data;
-      if ("sessionId" in data && data.sessionId === sessionId) return data as T;
-    }
-    return undefined;
-  };
-  await waitUntil(async () => await find() !== undefined, `${type} of ${sessionId}`);
-  return (await find())!;
-}
-
-/** A SIP phone on FreeSWITCH that pushes files to the `msrp` extension (RFC 5547, `sendonly`). */
-async function withPhone(
-  body: (push: (selector: FileSelector) => Promise<Push>) => Promise<void>,
-): Promise<void> {
-  await using msrp = peerEndpoint();
-  const phone = await SipPhone.open({
-    server: sipServer(FS.FS_SIP_URI),
-    user: "file-sender",
-    displayName: "File Sender",
-  });
-  try {
-    await body((selector) => pushFile(phone, msrp, selector));
-  } finally {
-    await phone.close();
-  }
-}
-
-/** A file offer the bridge answered through FreeSWITCH, with the phone's MSRP side connected. */
-interface Push {
-  /** The call. */
-  readonly call: SipCall;
-  /** The phone's MSRP session. */
-  readonly session: MsrpSession;
-  /** The SDP offer the phone sent. */
-  readonly offer: string;
-}
-
-async function pushFile(
-  phone: SipPhone,
-  msrp: MsrpEndpoint,
-  selector: FileSelector,
-): Promise<Push> {
-  const session = msrp.createSession({ chunkSize: 64 * 1024 });
-  const offer = buildOffer({
-    path: session.localPath,
-    address: "127.0.0.1",
-    port: msrp.port,
-    acceptTypes: ["message/cpim", "application/octet-stream"],
-    acceptWrappedTypes: ["*"],
-    setup: "active",
-    direction: "sendonly",
-    originUsername: "file-sender",
-    fileTransfer: {
-      selector,
-      transferId: "aCQYuBRVoUPGVsFZkCK98vzcX2FXDIk2",
-      disposition: "attachment",
-    },
-  });
-  const call = await phone.invite("msrp", offer);
-  const answer = parseSessionDescription(call.answerSdp).media[0];
-  assert(answer.kind === "msrp", "the 200 OK answers the MSRP line");
-  await msrp.connectSession(session, answer.path);
-  await session.ready;
-  return { call, session, offer };
-}
-
-/** The bridge's session of the call with `callId`. */
-async function sessionOfCall(h: Harness, callId: string): Promise<string> {
-  let id: string | undefined;
-  await waitUntil(async () => {
-    id = (await h.bridge.listSessions()).items.find((s) => s.callId === callId)?.id;
-    return id !== undefined;
-  }, `the session of call ${callId}`);
-  return id!;
-}
 
 Deno.test({
   name: "real FreeSWITCH: a 50 MiB file pushed by a SIP phone (RFC 5547, sha-1) arrives with " +
@@ -172,7 +58,7 @@ Deno.test({
         // The answer receives the push and echoes the selector and transfer id.
         const answer = call.answerSdp.split("\r\n");
         assert(answer.includes("a=recvonly"), call.answerSdp);
-        assert(answer.includes("a=file-transfer-id:aCQYuBRVoUPGVsFZkCK98vzcX2FXDIk2"));
+        assert(answer.includes(`a=file-transfer-id:${TRANSFER_ID}`));
         assert(answer.some((l) => l.startsWith("a=file-selector:") && l.includes(hash.value)));
 
         const id = await sessionOfCall(h, call.callId);
@@ -182,7 +68,7 @@ Deno.test({
           [shown.file.name, shown.file.type, shown.file.size, shown.file.hash],
           [selector.name, selector.type, file.length, hash],
         );
-        assertEquals(shown.file.transferId, "aCQYuBRVoUPGVsFZkCK98vzcX2FXDIk2");
+        assertEquals(shown.file.transferId, TRANSFER_ID);
 
         const sent = await session.send(file, { contentType: "application/zip" }).done;
         assertEquals(sent.status, "sent");

@@ -129,6 +129,23 @@ forEachStore(
 );
 
 forEachStore(
+  "store sink: a file cut inside a chunk is partial with the bytes written as its count, the length a resume continues from",
+  async (backend) => {
+    await using t = await tempStore({}, backend);
+    const sink = new StoreSink(t.store, await withSession(t.store), info("cut-chunk", 10_000), {
+      file: { size: 10_000, hash: null },
+    });
+    await sink.write(0, contentAt(0, 4000));
+    // The next chunk's first 1500 bytes were written when the connection dropped.
+    await sink.write(4000, contentAt(4000, 1500));
+    await sink.close(outcome(4000, false, "connection closed"));
+    const row = (await t.store.getMessage(sink.id))!;
+    assertEquals([row.status, row.bytes], ["partial", 5500]);
+    assertEquals(await Deno.readFile(row.contentPath!), contentAt(0, 5500));
+  },
+);
+
+forEachStore(
   "store sink: content that cannot be written marks the message failed",
   async (backend) => {
     await using t = await tempStore({}, backend);

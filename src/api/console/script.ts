@@ -257,7 +257,7 @@ function renderTranscript() {
     const name = view.fileName || (sessionFile ? sessionFile.name : undefined);
     const chat = name === undefined;
     const cpim = CPIM_TYPE.test(view.contentType || "");
-    if (chat && cpim && text === undefined && view.direction === "in") loadCpim(view);
+    if (chat && cpim && text === undefined) loadCpim(view);
     if (chat && text !== undefined) {
       li.append(el("div", "body", text));
     } else if (chat && cpim && (view.direction === "out" || cpimLoads.get(view.id) === "loading")) {
@@ -333,10 +333,13 @@ async function markDisplayed(id) {
   }
   displaySent.delete(id);
 }
-/** Fetches a received CPIM message (RFC 3862) to show its inner text, once. */
+/**
+ * Fetches a CPIM message (RFC 3862), received or sent asking for notifications, to show its
+ * inner text, once.
+ */
 async function loadCpim(view) {
-  if (cpimLoads.has(view.id) || view.status !== "received" || !view.contentUrl ||
-    !(view.bytes <= MAX_CPIM_TEXT_BYTES)) return;
+  if (cpimLoads.has(view.id) || (view.direction === "in" && view.status !== "received") ||
+    !view.contentUrl || !(view.bytes <= MAX_CPIM_TEXT_BYTES)) return;
   const sessionId = selected;
   cpimLoads.set(view.id, "loading");
   let inner;
