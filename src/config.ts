@@ -130,6 +130,11 @@ export interface Config {
    * resume (RFC 5547 `a=file-range`); older partial content may be deleted.
    */
   readonly partialRetentionMs: number;
+  /**
+   * How long, ms, an SDP offer of ours made through the API (a session's or
+   * a file's) waits for its answer; then its session ends.
+   */
+  readonly offerTimeoutMs: number;
   /** Largest SIP message our SIP user agent buffers while it is incomplete, bytes. */
   readonly sipMaxMessageBytes: number;
   /** Who may connect to the outbound-socket listener (`ESL_MODE=outbound`). */
@@ -451,6 +456,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     unfinishedIdleMs: int(env, "UNFINISHED_IDLE_MS", 30_000, 1),
     dataQuotaBytes: int(env, "DATA_QUOTA_BYTES", 16 * 1024 * 1024 * 1024, 1),
     partialRetentionMs: int(env, "PARTIAL_RETENTION_MS", 24 * 60 * 60 * 1000, 1),
+    offerTimeoutMs: int(env, "OFFER_TIMEOUT_MS", 5 * 60 * 1000, 1),
     sipMaxMessageBytes: int(env, "SIP_MAX_MESSAGE_BYTES", 64 * 1024, 1024),
     eslOutboundAllow: addressRules(env, "ESL_OUTBOUND_ALLOW", "127.0.0.0/8,::1"),
     ...tlsFiles,

@@ -10,6 +10,7 @@ export const PROBLEM_BASE = "https://msrp-bridge.dev/problems/";
 
 const KINDS = {
   "malformed-json": { status: 400, title: "Malformed JSON" },
+  "malformed-multipart": { status: 400, title: "Malformed multipart/form-data" },
   "unauthorized": { status: 401, title: "Unauthorized" },
   "forbidden-origin": { status: 403, title: "Origin not allowed" },
   "not-found": { status: 404, title: "Not found" },

@@ -14,7 +14,7 @@ export const BEARER_SCHEME = "bearerAuth";
 export const BEARER: { [scheme: string]: string[] }[] = [{ [BEARER_SCHEME]: [] }];
 
 const DESCRIPTIONS: Record<number, string> = {
-  400: "Malformed JSON.",
+  400: "Malformed JSON (or multipart/form-data) body.",
   401: "Missing or wrong bearer token.",
   404: "No such session or message.",
   409: "The resource is in the wrong state.",

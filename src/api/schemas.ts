@@ -217,20 +217,29 @@ export const PagerRequest = z.strictObject({
   text: z.string().min(1).openapi({ description: "No `|` and no line breaks." }),
 }).openapi("PagerRequest");
 
-/** The query of `POST /v1/files`: whom to send the file to and how to describe it. */
+/**
+ * The query of `POST /v1/files`: whom to send the file to and how to
+ * describe it (a form may give `to`, `name`, `type` and `disposition` as
+ * fields instead).
+ */
 export const FileSendQuery = z.object({
   to: z.string().min(1).optional().openapi({
-    description: `${DIALABLE} Required, except with \`resume\` (then, if given, the same).`,
+    description: `${DIALABLE} With it, the bridge calls \`to\` through the PBX; without ` +
+      "it, the answer carries our SDP offer, whose answer the client brings with " +
+      "`PUT /v1/sessions/{id}/answer`. With `resume`, if given, the transfer's own.",
     example: "sip:1000@pbx",
   }),
   name: z.string().min(1).max(255).optional().openapi({
     description: "The file name offered (`a=file-selector` name): no quotes, control " +
-      "characters or `$ { }`. Required, except with `resume`.",
+      "characters or `$ { }`. Required for a raw body; a form's defaults to its file " +
+      "part's filename (without a path, those characters replaced by `_`). Not with " +
+      "`resume`.",
     example: "report.pdf",
   }),
   type: z.string().regex(MEDIA_TYPE_PATTERN, "must be a media type").optional().openapi({
     description: "The file's media type, also the MSRP Content-Type; no white space. " +
-      "Required, except with `resume`.",
+      "Required for a raw body; a form's defaults to its file part's Content-Type " +
+      "(`application/octet-stream` without one). Not with `resume`.",
     example: "application/pdf",
   }),
   resume: z.string().min(1).optional().openapi({
@@ -247,15 +256,27 @@ export const FileSendQuery = z.object({
 export const FileTransfer = z.object({
   id: z.string().openapi({ description: "The transfer id: the id of its session." }),
   sessionId: z.string(),
-  to: z.string().nullable().openapi({ description: "The SIP URI called." }),
+  to: z.string().nullable().openapi({
+    description: "The SIP URI called; `null` for a file offered with our SDP offer.",
+  }),
   file: SessionFile,
   status: z.enum(["sending", "delivered", "failed"]).openapi({
-    description: "`delivered` once the receiver's success REPORT came; `failed` when the " +
-      "message failed or the session ended without it.",
+    description: "`sending` from the offer on; `delivered` once the receiver's success " +
+      "REPORT came; `failed` when the message failed or the session ended without it " +
+      "(an offer not answered, too).",
   }),
   bytesSent: z.number().int(),
   error: z.object({ code: z.number().int().nullable(), reason: z.string() }).nullable(),
 }).openapi("FileTransfer");
+
+/** A file offered with our SDP offer: the transfer, and the offer. */
+export const OfferedFileTransfer = FileTransfer.extend({
+  offer: z.string().openapi({
+    description: "Our SDP offer (RFC 5547 `a=sendonly`, `a=file-selector`, …); apply the " +
+      "peer's answer with `PUT /v1/sessions/{id}/answer`, the transfer id being the " +
+      "session id.",
+  }),
+}).openapi("OfferedFileTransfer");
 
 /** A page of sessions. */
 export const SessionPage = z.object({

@@ -18,8 +18,8 @@ export interface KeptCopy {
   readonly path: string;
   /** The file as offered. */
   readonly file: SessionFile & { readonly size: number };
-  /** The SIP URI called. */
-  readonly to: string;
+  /** The SIP URI called; `null` for a push offered with our SDP (see `Files.offer`). */
+  readonly to: string | null;
   /**
    * The file's first bytes the receiver confirmed (its 200s for our chunks,
    * RFC 4975 §7.2: sent once it has taken them; in two-leg bypass they come
@@ -78,11 +78,12 @@ export class KeptCopies {
 }
 
 /**
- * Where a resumed push starts (1-based), from the answer's `a=file-range`
- * to our offer of `offered`: RFC 5547 §8.2, the answerer may narrow the
- * range; an answer without one (an answerer that does not know it) takes
- * the whole file. We hold the whole file, so an answer starting earlier is
- * served too; one stopping short of the file's end is not.
+ * Where a push of a file of `size` bytes starts (1-based), fresh or
+ * resumed, from the answer's `a=file-range`: RFC 5547 §8.2, the answerer
+ * may narrow the range; an answer without one (an answerer that does not
+ * know it) takes the whole file. We hold the whole file, so an answer
+ * starting before the range we offered is served too; one stopping short of
+ * the file's end is not.
  *
  * @throws {BridgeError} `sdp-not-acceptable` for a range outside the file,
  * reversed, or short of its end.

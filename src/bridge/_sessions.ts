@@ -15,7 +15,7 @@ import type {
   MsrpSession,
   SessionCloseEvent,
 } from "../session/mod.ts";
-import type { AcceptedMedia } from "../sdp/mod.ts";
+import type { AcceptedMedia, FileRange, FileTransfer } from "../sdp/mod.ts";
 import type {
   CallIdentity,
   ListOptions,
@@ -64,6 +64,26 @@ export function pushedFile(accepted: AcceptedMedia): SessionFile | undefined {
     transferId: transfer.transferId ?? null,
     disposition: transfer.disposition ?? null,
     date: transfer.date ? { ...transfer.date } : null,
+  };
+}
+
+/**
+ * The RFC 5547 attributes of our offer to push `file` (what is `null` is
+ * left out), with `range` as its `a=file-range` when given (§8, resuming).
+ */
+export function fileOffer(file: SessionFile, range?: FileRange): FileTransfer {
+  const { name, type, size, hash, transferId, disposition, date } = file;
+  return {
+    ...(range ? { range } : {}),
+    selector: {
+      ...(name === null ? {} : { name }),
+      ...(type === null ? {} : { type }),
+      ...(size === null ? {} : { size }),
+      ...(hash === null ? {} : { hash }),
+    },
+    ...(transferId === null ? {} : { transferId }),
+    ...(disposition === null ? {} : { disposition }),
+    ...(date === null ? {} : { date }),
   };
 }
 

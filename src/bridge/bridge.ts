@@ -18,7 +18,7 @@ import { type SessionQuery, Sessions } from "./_sessions.ts";
 import { Calls, type EslState } from "./calls.ts";
 import { Cluster, type SessionLocation } from "./cluster.ts";
 import { EventLog, type EventSubscriber, replyToWebhook } from "./events.ts";
-import { Files, type FileSendRequest } from "./files.ts";
+import { Files, type FileSendRequest, type FileUpload, type OfferedFile } from "./files.ts";
 import { type BridgeMetrics, Health, type Readiness } from "./health.ts";
 import { Imdn } from "./imdn.ts";
 import { type AnsweredSession, Media, type OfferedSession } from "./media.ts";
@@ -79,7 +79,14 @@ export class Bridge {
       this.#media,
       (event) => this.#pager.received(event),
     );
-    this.#files = new Files(rt, this.#events, this.#sessions, this.#calls, this.#messaging);
+    this.#files = new Files(
+      rt,
+      this.#events,
+      this.#sessions,
+      this.#calls,
+      this.#media,
+      this.#messaging,
+    );
     this.#pager = new Pager(rt, this.#events, this.#calls);
     this.#health = new Health(rt, this.#sessions, this.#messaging, this.#calls);
     this.#cluster = new Cluster(rt, this.#events, this.#calls, this.#sessions);
@@ -206,6 +213,7 @@ export class Bridge {
   /**
    * Applies the answer to our offer: when we are the active side, connects
    * and resolves once the connection is bound; otherwise waits for the peer.
+   * The answer to an offer of {@linkcode offerFile} then sends the file.
    */
   applyAnswer(id: string, sdp: string): Promise<SessionRecord> {
     return this.#media.applyAnswer(id, sdp);
@@ -228,10 +236,19 @@ export class Bridge {
   }
 
   /**
-   * Resumes file transfer `id`, a push that failed part-way, from its
-   * stored copy (RFC 5547 §8; see `Files.resume`).
+   * Offers a file with an SDP offer of ours (RFC 5547); its answer, applied
+   * with {@linkcode applyAnswer}, sends it (see `Files.offer`).
    */
-  resumeFile(id: string, to?: string): Promise<FileTransferData> {
+  offerFile(upload: FileUpload): Promise<OfferedFile> {
+    return this.#files.offer(upload);
+  }
+
+  /**
+   * Resumes file transfer `id`, a push that failed part-way, from its
+   * stored copy (RFC 5547 §8; see `Files.resume`): through the PBX as it
+   * was, or with a new offer of ours (then with `offer`).
+   */
+  resumeFile(id: string, to?: string): Promise<FileTransferData | OfferedFile> {
     return this.#files.resume(id, to);
   }
 

@@ -20,18 +20,12 @@ import {
 } from "../pbx/mod.ts";
 import { headerOf, type SipInviteResult, SipUserAgent } from "../pbx/sip_ua.ts";
 import { parseSipUri } from "../pbx/sip_uri.ts";
-import {
-  type AcceptedMedia,
-  buildOffer,
-  type FileRange,
-  type FileTransfer,
-  parseAnswer,
-} from "../sdp/mod.ts";
+import { type AcceptedMedia, buildOffer, type FileRange, parseAnswer } from "../sdp/mod.ts";
 import type { MsrpSession } from "../session/mod.ts";
 import type { SessionFile } from "../store/mod.ts";
 import type { Resumption } from "./_resume.ts";
 import type { Runtime } from "./_runtime.ts";
-import { pushedFile, type Sessions } from "./_sessions.ts";
+import { fileOffer, pushedFile, type Sessions } from "./_sessions.ts";
 import { BridgeError, dialTarget, errorText, sdpFailure } from "./errors.ts";
 import { CONNECT_WAIT_MS, type Media, type OfferedSession } from "./media.ts";
 
@@ -45,26 +39,6 @@ export type EslState = "off" | "connecting" | "connected" | "disconnected";
 function sipServer(uri: string): { hostname: string; port: number; authority: string } {
   const { host, hostKind, port = 5060 } = parseSipUri(uri);
   return { hostname: host, port, authority: `${hostKind === "ipv6" ? `[${host}]` : host}:${port}` };
-}
-
-/**
- * The RFC 5547 attributes of our offer to push `file` (what is `null` is
- * left out), with `range` as its `a=file-range` when given (§8, resuming).
- */
-function fileOffer(file: SessionFile, range?: FileRange): FileTransfer {
-  const { name, type, size, hash, transferId, disposition, date } = file;
-  return {
-    ...(range ? { range } : {}),
-    selector: {
-      ...(name === null ? {} : { name }),
-      ...(type === null ? {} : { type }),
-      ...(size === null ? {} : { size }),
-      ...(hash === null ? {} : { hash }),
-    },
-    ...(transferId === null ? {} : { transferId }),
-    ...(disposition === null ? {} : { disposition }),
-    ...(date === null ? {} : { date }),
-  };
 }
 
 /** The PBX side of the bridge: the event socket, inbound calls and calls we place. */

@@ -1,17 +1,17 @@
 /**
  * Sending a file (RFC 5547): the file is spooled under `DATA_DIR` while its
  * SHA-1 is computed (the offer's `a=file-selector` needs it before the
- * INVITE), pushed through the PBX in a session of its own with a success
- * REPORT requested, and the session ends with the transfer
- * (`file.delivered` or `file.failed`). A transfer that failed part-way keeps
- * its spooled copy for `PARTIAL_RETENTION_MS`, and can be resumed
- * (RFC 5547 §8, `a=file-range`).
+ * offer), pushed in a session of its own with a success REPORT requested —
+ * through the PBX, or with an SDP offer of ours whose answer the API is
+ * given — and the session ends with the transfer (`file.delivered` or
+ * `file.failed`). A transfer that failed part-way keeps its spooled copy for
+ * `PARTIAL_RETENTION_MS`, and can be resumed (RFC 5547 §8, `a=file-range`).
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
-import type { FileRange } from "../sdp/mod.ts";
+import type { AcceptedMedia, FileRange } from "../sdp/mod.ts";
 import type { DeliveryResult } from "../session/mod.ts";
 import type { MessageRecord, SessionFile, SessionRecord } from "../store/mod.ts";
 import { createEvent, type FileTransferData, fileTransferData } from "../webhooks/mod.ts";
@@ -21,7 +21,8 @@ import type { Sessions } from "./_sessions.ts";
 import { KeptCopies, type KeptCopy, resumedStart } from "./_send_resume.ts";
 import { BridgeError, dialTarget, errorText } from "./errors.ts";
 import type { EventLog } from "./events.ts";
-import type { Messaging, SentMessage } from "./messaging.ts";
+import type { OfferedSession, PushOffer } from "./media.ts";
+import type { Messaging } from "./messaging.ts";
 
 /** Where files wait, under `DATA_DIR`, until they are sent. */
 const SPOOL_DIR = "outgoing";
@@ -42,20 +43,68 @@ const UNSAFE_TYPE = /[\s"${}]/;
 /** `a=file-disposition` (RFC 5547 §6): a token, without `$ { }`. */
 const DISPOSITION = /^[!#%-'*+\-.0-9A-Z^-z|~]{1,64}$/;
 
-/** A file to push to `to` through the PBX. */
-export interface FileSendRequest {
-  /** The SIP URI to call (see `parseDialTarget`). */
-  readonly to: string;
+/** A file to push: spooled and hashed, then offered. */
+export interface FileUpload {
   /** The file name offered. */
   readonly name: string;
   /** The file's media type, sent as its Content-Type. */
   readonly type: string;
   /** `a=file-disposition`, e.g. `render` or `attachment`; left out when absent. */
   readonly disposition?: string;
-  /** The file's size in bytes. */
-  readonly size: number;
-  /** The file's bytes; must come to `size` exactly. */
+  /**
+   * The file's size in bytes, which the body must come to exactly; when
+   * absent, the body's length (the quota is then reserved as its bytes come).
+   */
+  readonly size?: number;
+  /** The file's bytes. */
   readonly body: AsyncIterable<Uint8Array>;
+}
+
+/** A file to push to `to` through the PBX. */
+export interface FileSendRequest extends FileUpload {
+  /** The SIP URI to call (see `parseDialTarget`). */
+  readonly to: string;
+}
+
+/** A file we offer with an SDP offer of ours: the transfer, and the offer to give the peer. */
+export interface OfferedFile extends FileTransferData {
+  /** Our SDP offer (`a=sendonly`, `a=file-selector`, …); apply its answer to session `id`. */
+  readonly offer: string;
+}
+
+/**
+ * `filename` (e.g. a form's file part, a path stripped) as a name we may
+ * offer: each character a name may not hold (quotes, controls, `$ { }`)
+ * becomes `_`, and a name longer than 255 characters is shortened,
+ * keeping its extension; `undefined` when nothing is left.
+ */
+export function offerableName(filename: string): string | undefined {
+  const chars = [...filename.trim()].map((c) => UNSAFE_NAME.test(c) ? "_" : c);
+  let name = chars.join("");
+  if (name.length > MAX_NAME_LENGTH) {
+    const dot = name.lastIndexOf(".");
+    const extension = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : "";
+    const stem = [...name.slice(0, name.length - extension.length)];
+    name = "";
+    for (const c of stem) {
+      if (name.length + c.length + extension.length > MAX_NAME_LENGTH) break;
+      name += c;
+    }
+    name += extension;
+  }
+  return name.trim() === "" ? undefined : name;
+}
+
+/**
+ * `contentType` (e.g. a form's file part's) as a type we may offer: as it
+ * is when we may, else without its parameters, else
+ * `application/octet-stream` (also when absent).
+ */
+export function offerableType(contentType: string | undefined): string {
+  const offerable = (type: string) => isMediaType(type) && !UNSAFE_TYPE.test(type);
+  if (contentType !== undefined && offerable(contentType)) return contentType;
+  const bare = contentType?.split(";")[0].trim();
+  return bare !== undefined && offerable(bare) ? bare : "application/octet-stream";
 }
 
 /** The selector's hash value: colon-separated upper-case hex bytes (RFC 5547 §9). */
@@ -72,7 +121,7 @@ function transferId(): string {
 }
 
 /** @throws {BridgeError} `validation` for a name, type or disposition the offer cannot carry. */
-function checkFields(request: FileSendRequest): void {
+function checkFields(request: FileUpload): void {
   const { name, type, disposition } = request;
   if (name.length === 0 || name.length > MAX_NAME_LENGTH || UNSAFE_NAME.test(name)) {
     throw new BridgeError(
@@ -130,27 +179,56 @@ async function* spooled(path: string, offset: number): AsyncGenerator<Uint8Array
   }
 }
 
-/** Files we push through the PBX, and their state. */
+/** How files make offers of their own (`Media.offer`), whose answers the API is given. */
+export interface FileOffers {
+  /** Creates a session with our offer pushing `push.file` (see `Media.offer`). */
+  offer(push: PushOffer): Promise<OfferedSession>;
+}
+
+/**
+ * Where a push starts (1-based), from the answer: it must take the file
+ * (receive it), and its `a=file-range` may narrow ours (see `resumedStart`).
+ *
+ * @throws {BridgeError} `sdp-not-acceptable` otherwise.
+ */
+function answeredStart(accepted: AcceptedMedia, size: number): number {
+  if (accepted.direction === "inactive" || accepted.direction === "recvonly") {
+    throw new BridgeError(
+      "sdp-not-acceptable",
+      "the answer does not receive the file (it must answer a=recvonly or a=sendrecv)",
+      "answer",
+    );
+  }
+  return resumedStart(accepted.fileTransfer?.range, size);
+}
+
+/** Files we push, through the PBX or with offers of our own, and their state. */
 export class Files {
   readonly #rt: Runtime;
   readonly #events: EventLog;
   readonly #sessions: Sessions;
   readonly #calls: FileCalls;
+  readonly #offers: FileOffers;
   readonly #messaging: Messaging;
   readonly #kept: KeptCopies;
 
-  /** Pushes files with calls placed by `calls`, sent and recorded by `messaging`. */
+  /**
+   * Pushes files with calls placed by `calls` or offers made by `offers`,
+   * sent and recorded by `messaging`.
+   */
   constructor(
     rt: Runtime,
     events: EventLog,
     sessions: Sessions,
     calls: FileCalls,
+    offers: FileOffers,
     messaging: Messaging,
   ) {
     this.#rt = rt;
     this.#events = events;
     this.#sessions = sessions;
     this.#calls = calls;
+    this.#offers = offers;
     this.#messaging = messaging;
     this.#kept = new KeptCopies(rt);
   }
@@ -169,71 +247,82 @@ export class Files {
    * offer of `a=sendonly` and the file's `a=file-selector` (name, type,
    * size, hash), `a=file-transfer-id`, `a=file-disposition` and
    * `a=file-date` (the time the upload completed, as `modification`), and
-   * sends the file with a success REPORT requested. Resolves once the call
-   * is answered and the file queued; its message row and `message.*` events
-   * follow as for any message. Once it settles the session ends ("file
-   * delivered", or "file transfer failed: <reason>"), the spooled file is
-   * removed and `file.delivered` or `file.failed` is published.
+   * sends the file, or the part the answer's `a=file-range` takes, with a
+   * success REPORT requested. Resolves once the call is answered and the
+   * file queued; its message row and `message.*` events follow as for any
+   * message. Once it settles the session ends ("file delivered", or "file
+   * transfer failed: <reason>"), the spooled file is removed and
+   * `file.delivered` or `file.failed` is published.
    *
    * @throws {BridgeError} `invalid-sip-uri` for `to` and `validation` for
    * the other fields, both before the body is read; `pbx-unavailable`
    * without the PBX integration; `payload-too-large` past
    * `DATA_QUOTA_BYTES`; `validation` (field `body`) when the body ends
-   * short of `size`; and what `Calls.originate` throws.
+   * short of `size` or is empty; and what `Calls.originate` throws.
    */
   async send(request: FileSendRequest): Promise<FileTransferData> {
     const to = dialTarget(request.to, "to");
     checkFields(request);
-    const { quota } = this.#rt;
     this.#checkPbx(to);
-    const { size } = request;
-    if (!quota.reserve(size)) {
-      throw new BridgeError("payload-too-large", "disk quota exceeded (DATA_QUOTA_BYTES)", "body");
-    }
-    const path = `${this.#spoolDir}/${crypto.randomUUID()}`;
-    let file: SessionFile & { readonly size: number };
-    try {
-      const sha1 = await this.#spool(request.body, path, size);
-      file = {
-        name: request.name,
-        type: request.type,
-        size,
-        hash: { algorithm: "sha-1", value: sha1 },
-        transferId: transferId(),
-        disposition: request.disposition ?? null,
-        date: { modification: new Date().toUTCString() },
-      };
-    } catch (e) {
-      await Deno.remove(path).catch(() => {});
-      quota.settle(size, 0);
-      throw e;
-    }
-    return await this.#push({ path, file, to, confirmed: 0, keptAt: 0 });
+    return await this.#call(await this.#spoolUpload(request, to));
+  }
+
+  /**
+   * Offers a file with an SDP offer of ours (RFC 5547, as {@linkcode send}
+   * offers it through the PBX): spools it, creates a session of kind
+   * `file-transfer` with that offer (see `Media.offer`) and resolves with
+   * the transfer and the offer. Once the peer's answer is applied to the
+   * session (`Media.applyAnswer`) the file, or the part the answer's
+   * `a=file-range` takes, is sent as {@linkcode send} sends it. An offer
+   * that ends unanswered (`OFFER_TIMEOUT_MS`, or closed) removes the
+   * spooled file and publishes `file.failed`.
+   *
+   * @throws {BridgeError} as {@linkcode send}, `invalid-sip-uri` and
+   * `pbx-unavailable` aside; `session-limit`.
+   */
+  async offer(upload: FileUpload): Promise<OfferedFile> {
+    checkFields(upload);
+    this.#rt.checkRunning();
+    return await this.#offer(await this.#spoolUpload(upload, null));
   }
 
   /**
    * Resumes transfer `id`, a push of ours that failed part-way (RFC 5547
-   * §8), from its spooled copy: a new call to the same `to` offers the same
-   * selector (name, type, size, hash) with a new `a=file-transfer-id` (a new
-   * transfer of the same file) and `a=file-range:<confirmed+1>-<size>`,
-   * `confirmed` being the bytes the receiver confirmed; the answer may narrow
-   * it, and an answer without one takes the whole file. Only the range
-   * answered is sent (its Byte-Range positions those of the file), with a
-   * success REPORT requested; then as for {@linkcode send}. The new
-   * transfer has an id of its own; the earlier one stays `failed`.
+   * §8), from its spooled copy: a new offer — a call to the same `to`, or,
+   * for a transfer offered with our SDP, a new offer of ours — offers the
+   * same selector (name, type, size, hash) with a new `a=file-transfer-id`
+   * (a new transfer of the same file) and
+   * `a=file-range:<confirmed+1>-<size>`, `confirmed` being the bytes the
+   * receiver confirmed; the answer may narrow it, and an answer without one
+   * takes the whole file. Only the range answered is sent (its Byte-Range
+   * positions those of the file), with a success REPORT requested; then as
+   * for {@linkcode send} or {@linkcode offer}. The new transfer has an id of
+   * its own; the earlier one stays `failed`.
    *
    * @throws {BridgeError} `not-found` without push `id`; `not-resumable`
    * when it is not `failed`, or its copy is gone (delivered, resumed
    * already, nothing confirmed, past `PARTIAL_RETENTION_MS` or a restart);
-   * `validation` (field `to`) for another `to`; and as {@linkcode send}.
+   * `validation` (field `to`) for another `to`, or any `to` for a transfer
+   * offered with our SDP; and as {@linkcode send}.
    */
-  async resume(id: string, to?: string): Promise<FileTransferData> {
+  async resume(id: string, to?: string): Promise<FileTransferData | OfferedFile> {
     const earlier = await this.get(id);
     if (!earlier) throw new BridgeError("not-found", `no file transfer ${id}`, "resume");
-    if (to !== undefined && dialTarget(to, "to") !== earlier.to) {
-      throw new BridgeError("validation", `must be ${earlier.to}, as transfer ${id}`, "to");
+    if (earlier.to === null) {
+      if (to !== undefined) {
+        throw new BridgeError(
+          "validation",
+          `transfer ${id} was offered with our SDP, not called: resume it without to`,
+          "to",
+        );
+      }
+      this.#rt.checkRunning();
+    } else {
+      if (to !== undefined && dialTarget(to, "to") !== earlier.to) {
+        throw new BridgeError("validation", `must be ${earlier.to}, as transfer ${id}`, "to");
+      }
+      this.#checkPbx(earlier.to);
     }
-    this.#checkPbx(earlier.to ?? "");
     if (earlier.status !== "failed") {
       throw new BridgeError("not-resumable", `transfer ${id} is ${earlier.status}, not failed`);
     }
@@ -245,11 +334,14 @@ export class Files {
           "was resumed already, is past PARTIAL_RETENTION_MS, or the bridge restarted",
       );
     }
-    const file = { ...copy.file, transferId: transferId() };
+    const resumed = { ...copy, file: { ...copy.file, transferId: transferId() } };
+    const range = { start: copy.confirmed + 1, end: copy.file.size };
     try {
-      return await this.#push({ ...copy, file }, { start: copy.confirmed + 1, end: file.size });
+      return resumed.to === null
+        ? await this.#offer(resumed, range)
+        : await this.#call(resumed, range);
     } catch (e) {
-      // The call failed: the copy stays for another try.
+      // No new transfer was made: the copy stays for another try.
       await this.#kept.keep(id, copy);
       throw e;
     }
@@ -267,49 +359,145 @@ export class Files {
   }
 
   /**
-   * Calls `copy.to` offering `copy.file` (and `range`, resuming) and sends
-   * the range answered from the spooled copy. Once it settles the session
-   * ends; a copy the receiver confirmed part of is kept (see
-   * {@linkcode resume}), any other removed with its quota. When the call
-   * fails the copy is removed, unless resuming (the caller keeps it).
+   * Spools `upload` and describes it as we offer it: its selector (name,
+   * type, size, SHA-1), a new transfer id, its disposition and the time the
+   * upload completed (`a=file-date` `modification`). The copy's quota stays
+   * reserved until it is discarded.
    */
-  async #push(copy: KeptCopy, range?: FileRange): Promise<FileTransferData> {
-    const { file, path, to } = copy;
+  async #spoolUpload(upload: FileUpload, to: string | null): Promise<KeptCopy> {
+    const path = `${this.#spoolDir}/${crypto.randomUUID()}`;
+    const { sha1, size } = await this.#spool(upload.body, path, upload.size);
+    const file = {
+      name: upload.name,
+      type: upload.type,
+      size,
+      hash: { algorithm: "sha-1", value: sha1 },
+      transferId: transferId(),
+      disposition: upload.disposition ?? null,
+      date: { modification: new Date().toUTCString() },
+    };
+    return { path, file, to, confirmed: 0, keptAt: 0 };
+  }
+
+  /**
+   * Calls `copy.to` offering `copy.file` (and `range`, resuming) and sends
+   * the range answered from the spooled copy (see {@linkcode #sendCopy}).
+   * When the call fails the copy is removed, unless resuming (the caller
+   * keeps it).
+   */
+  async #call(copy: KeptCopy, range?: FileRange): Promise<FileTransferData> {
+    const { file } = copy;
     let sessionId: string;
-    let sent: SentMessage;
-    let start: number;
     try {
-      const call = await this.#calls.originate(to, file, range);
+      const call = await this.#calls.originate(copy.to!, file, range);
       sessionId = call.id;
+      let start: number;
       try {
-        start = range ? resumedStart(call.fileRange, file.size) : 1;
+        start = resumedStart(call.fileRange, file.size);
       } catch (e) {
         await this.#sessions.close(sessionId, "answer not acceptable");
         throw e;
       }
-      sent = await this.#messaging.send(sessionId, spooled(path, start - 1), {
-        contentType: file.type!,
-        size: file.size,
-        startOffset: start - 1,
-        report: true,
-      });
+      await this.#sendCopy(sessionId, copy, start);
     } catch (e) {
       // The call failed, or the session ended between the answer and now (e.g. a BYE).
       if (!range) await this.#kept.discard(copy);
       throw e;
     }
+    return (await this.get(sessionId))!;
+  }
+
+  /**
+   * Makes our offer of `copy.file` (and `range`, resuming); the answer
+   * applied to its session sends the range it took (see
+   * {@linkcode #sendCopy}). A session that ends before the file is sent
+   * (unanswered, closed, its connection failed) settles the copy (see
+   * {@linkcode #settleCopy}) and publishes `file.failed`. When no offer
+   * could be made the copy is removed, unless resuming (the caller keeps it).
+   */
+  async #offer(copy: KeptCopy, range?: FileRange): Promise<OfferedFile> {
+    const { file } = copy;
+    /** Whether what becomes of the copy is decided (it is being sent, or it was settled). */
+    let decided = false;
+    const unsent = (sessionId: string) => {
+      if (decided) return;
+      decided = true;
+      this.#rt.track(this.#unsent(sessionId, copy));
+    };
+    let offered: OfferedSession;
+    try {
+      offered = await this.#offers.offer({
+        file,
+        range,
+        start: (accepted) => answeredStart(accepted, file.size),
+        send: async (sessionId, start) => {
+          if (decided) throw new BridgeError("session-closed", `session ${sessionId} has ended`);
+          try {
+            await this.#sendCopy(sessionId, copy, start);
+            decided = true;
+          } catch (e) {
+            unsent(sessionId);
+            throw e;
+          }
+        },
+        unsent,
+      });
+    } catch (e) {
+      if (!range) await this.#kept.discard(copy);
+      throw e;
+    }
+    return { ...(await this.get(offered.id))!, offer: offered.offer };
+  }
+
+  /**
+   * Sends `copy` from byte `start` (1-based) in session `sessionId` with a
+   * success REPORT requested. Once it settles the session ends, the copy is
+   * settled with the bytes the receiver confirmed (see
+   * {@linkcode #settleCopy}) and `file.delivered` or `file.failed` is
+   * published.
+   */
+  async #sendCopy(sessionId: string, copy: KeptCopy, start: number): Promise<void> {
+    const { file, path } = copy;
+    const sent = await this.#messaging.send(sessionId, spooled(path, start - 1), {
+      contentType: file.type!,
+      size: file.size,
+      startOffset: start - 1,
+      report: true,
+    });
     this.#rt.track(sent.outgoing.done.then(async (result) => {
       await this.#finished(sessionId, result);
-      const confirmed = start - 1 + result.bytesAcknowledged;
-      if (result.status === "failed" && confirmed > 0 && confirmed < file.size) {
-        await this.#kept.keep(sessionId, { ...copy, confirmed, keptAt: Date.now() });
-      } else {
-        await this.#kept.discard(copy);
-      }
+      const confirmed = result.status === "failed"
+        ? start - 1 + result.bytesAcknowledged
+        : file.size;
+      await this.#settleCopy(sessionId, copy, confirmed);
       await sent.settled;
       await this.#publish(sessionId);
     }));
-    return (await this.get(sessionId))!;
+  }
+
+  /**
+   * A push offered with our SDP whose session ended before its file was
+   * sent: once the session's row ended, settles the copy with the bytes an
+   * earlier transfer had confirmed and publishes `file.failed`.
+   */
+  async #unsent(sessionId: string, copy: KeptCopy): Promise<void> {
+    await this.#sessions.close(sessionId, "file transfer failed: not sent");
+    await this.#settleCopy(sessionId, copy, copy.confirmed);
+    await this.#publish(sessionId);
+  }
+
+  /**
+   * What becomes of the copy of transfer `id` once it failed or was
+   * delivered: kept for a resume of `id` when the receiver confirmed part of
+   * the file (`confirmed` bytes, short of its size), removed with its quota
+   * otherwise.
+   */
+  async #settleCopy(id: string, copy: KeptCopy, confirmed: number): Promise<void> {
+    if (confirmed > 0 && confirmed < copy.file.size) {
+      await this.#kept.keep(id, { ...copy, confirmed, keptAt: Date.now() });
+    } else {
+      await this.#kept.discard(copy);
+    }
   }
 
   /** The state of file transfer `id` (a file we pushed), or `undefined` without one. */
@@ -331,36 +519,65 @@ export class Files {
 
   /**
    * Writes `body` to `path`, hashing it on the way; resolves with the SHA-1
-   * as the selector writes it.
+   * as the selector writes it and the file's size. The bytes are reserved
+   * under `DATA_QUOTA_BYTES`: `size` at once when given, else as they come;
+   * on failure the file is removed and the reservation freed.
    *
-   * @throws {BridgeError} `validation` (field `body`) when it is not `size` bytes.
+   * @throws {BridgeError} `payload-too-large` past `DATA_QUOTA_BYTES`;
+   * `validation` (field `body`) when it is not `size` bytes, is empty, or
+   * cannot be read (a `BridgeError` it throws passes as it is).
    */
-  async #spool(body: AsyncIterable<Uint8Array>, path: string, size: number): Promise<string> {
-    await Deno.mkdir(this.#spoolDir, { recursive: true });
+  async #spool(
+    body: AsyncIterable<Uint8Array>,
+    path: string,
+    size: number | undefined,
+  ): Promise<{ readonly sha1: string; readonly size: number }> {
+    const { quota } = this.#rt;
+    let reserved = 0;
+    const reserve = (bytes: number) => {
+      if (!quota.reserve(bytes)) {
+        throw new BridgeError(
+          "payload-too-large",
+          "disk quota exceeded (DATA_QUOTA_BYTES)",
+          "body",
+        );
+      }
+      reserved += bytes;
+    };
+    if (size !== undefined) reserve(size);
     const hash = createHash("sha1");
     let total = 0;
-    const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
     try {
-      for await (const piece of body) {
-        total += piece.length;
-        if (total > size) break;
-        hash.update(piece);
-        let written = 0;
-        while (written < piece.length) written += await file.write(piece.subarray(written));
+      await Deno.mkdir(this.#spoolDir, { recursive: true });
+      const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+      try {
+        for await (const piece of body) {
+          total += piece.length;
+          if (size === undefined) reserve(piece.length);
+          else if (total > size) break;
+          hash.update(piece);
+          let written = 0;
+          while (written < piece.length) written += await file.write(piece.subarray(written));
+        }
+      } catch (e) {
+        throw e instanceof BridgeError ? e : new BridgeError("validation", errorText(e), "body");
+      } finally {
+        file.close();
       }
+      if (size !== undefined && total !== size) {
+        throw new BridgeError(
+          "validation",
+          `the body has ${total > size ? "more" : total} bytes, not its declared ${size}`,
+          "body",
+        );
+      }
+      if (total === 0) throw new BridgeError("validation", "the file is empty", "body");
+      return { sha1: hashValue(hash.digest("hex")), size: total };
     } catch (e) {
-      throw new BridgeError("validation", errorText(e), "body");
-    } finally {
-      file.close();
+      await Deno.remove(path).catch(() => {});
+      quota.settle(reserved, 0);
+      throw e;
     }
-    if (total !== size) {
-      throw new BridgeError(
-        "validation",
-        `the body has ${total > size ? "more" : total} bytes, not its declared ${size}`,
-        "body",
-      );
-    }
-    return hashValue(hash.digest("hex"));
   }
 
   /** Ends the session of a settled transfer: RFC 5547 §8, one file per session. */

@@ -14,6 +14,7 @@ import {
   type AcceptedMedia,
   buildAnswer,
   buildOffer,
+  type FileRange,
   isWebSocketProtocol,
   type LocalMsrpEndpoint,
   type LocalMsrpOffer,
@@ -22,10 +23,10 @@ import {
   type SessionDescription,
 } from "../sdp/mod.ts";
 import { connectNegotiated, expectNegotiatedPeer, type MsrpSession } from "../session/mod.ts";
-import type { SessionRecord } from "../store/mod.ts";
+import type { SessionFile, SessionRecord } from "../store/mod.ts";
 import { PartialFiles, type Resumption } from "./_resume.ts";
 import type { Runtime } from "./_runtime.ts";
-import { pushedFile, type Sessions } from "./_sessions.ts";
+import { fileOffer, pushedFile, type Sessions } from "./_sessions.ts";
 import { BridgeError, errorText, sdpFailure } from "./errors.ts";
 
 /** How long a negotiated session may wait for its connection (and a call for its answer). */
@@ -47,12 +48,42 @@ export interface OfferedSession {
   readonly offer: string;
 }
 
+/**
+ * An offer of ours that pushes a file (RFC 5547): what it offers, and what
+ * becomes of its answer (see {@linkcode Media.offer}).
+ */
+export interface PushOffer {
+  /** The file offered; the session is recorded of kind `file-transfer`. */
+  readonly file: SessionFile;
+  /** The `a=file-range` offered (RFC 5547 §8, resuming); the whole file when absent. */
+  readonly range?: FileRange;
+  /**
+   * The 1-based byte of the file the push starts at, as the answer took it;
+   * throws a `BridgeError` to refuse the answer (the offer then waits for another).
+   */
+  start(accepted: AcceptedMedia): number;
+  /** Sends the file from byte `start` once the answer is applied and the session connects. */
+  send(sessionId: string, start: number): Promise<void>;
+  /** The session ended before the file was handed to {@linkcode send} (e.g. never answered). */
+  unsent(sessionId: string): void;
+}
+
+/** An offer of ours waiting for its answer. */
+interface PendingOffer {
+  readonly local: LocalMsrpOffer;
+  readonly push: PushOffer | undefined;
+  /** Ends the session when no answer comes within `OFFER_TIMEOUT_MS`. */
+  readonly timer: ReturnType<typeof setTimeout>;
+  /** Set once the answer was applied and the push handed to `push.send`. */
+  sending: boolean;
+}
+
 /** Offer/answer and connecting, for the API and for calls we place. */
 export class Media {
   readonly #rt: Runtime;
   readonly #sessions: Sessions;
   /** Our unanswered offers, by session id. */
-  readonly #offers = new Map<string, LocalMsrpOffer>();
+  readonly #offers = new Map<string, PendingOffer>();
   /**
    * Files received in part, which a push offered again continues: offers
    * through the API here, calls through the PBX in `calls.ts`.
@@ -124,31 +155,59 @@ export class Media {
     return { id: session.id, answer };
   }
 
-  /** Creates a session with our offer (`a=setup:actpass`); see {@linkcode applyAnswer}. */
-  async offer(): Promise<OfferedSession> {
+  /**
+   * Creates a session with our offer (`a=setup:actpass`); see
+   * {@linkcode applyAnswer}. With `push`, the offer pushes its file (RFC
+   * 5547 §6: `a=sendonly`, `a=file-selector`, `a=file-transfer-id`, …, and
+   * `a=file-range` when resuming) and the session is recorded of kind
+   * `file-transfer`. An offer not answered within `OFFER_TIMEOUT_MS` ends
+   * its session ("offer not answered"); `push.unsent` then hears of it.
+   *
+   * @throws {BridgeError} `session-limit`, `shutting-down`.
+   */
+  async offer(push?: PushOffer): Promise<OfferedSession> {
     this.#rt.checkRunning();
     const session = this.#sessions.create("tcp");
-    const local = this.localOffer(session);
+    const local: LocalMsrpOffer = {
+      ...this.localOffer(session),
+      ...(push ? { fileTransfer: fileOffer(push.file, push.range) } : {}),
+    };
     const offer = buildOffer(local);
-    this.#offers.set(session.id, local);
-    await this.#sessions.record(session, "out", []);
-    session.addEventListener("close", () => this.#offers.delete(session.id), { once: true });
-    this.#rt.log.info("session offered", { sessionId: session.id });
+    await this.#sessions.record(session, "out", [], push ? { file: push.file } : {});
+    const timer = setTimeout(
+      () => session.close("offer not answered"),
+      this.#rt.config.offerTimeoutMs,
+    );
+    const pending: PendingOffer = { local, push, timer, sending: false };
+    this.#offers.set(session.id, pending);
+    const ended = () => {
+      clearTimeout(timer);
+      this.#offers.delete(session.id);
+      if (!pending.sending) push?.unsent(session.id);
+    };
+    // Closed while it was being recorded (e.g. a shutdown): nothing waits for an answer.
+    if (session.closed) ended();
+    else session.addEventListener("close", ended, { once: true });
+    this.#rt.log.info("session offered", { sessionId: session.id, file: push !== undefined });
     return { id: session.id, offer };
   }
 
   /**
    * Applies the answer to our offer: when we are the active side, connects
    * and resolves once the connection is bound; otherwise waits for the peer.
+   * The answer to an offer pushing a file must take it (`PushOffer.start`);
+   * then the file is sent. An answer that is refused leaves the offer
+   * waiting for another.
    *
    * @throws {BridgeError} `not-found`, `not-awaiting-answer`, `invalid-sdp`,
-   * `sdp-not-acceptable`, `connect-failed`, `shutting-down`.
+   * `sdp-not-acceptable`, `connect-failed`, `shutting-down`; what
+   * `PushOffer.send` throws.
    */
   async applyAnswer(id: string, sdp: string): Promise<SessionRecord> {
     this.#rt.checkRunning();
-    const local = this.#offers.get(id);
+    const pending = this.#offers.get(id);
     const session = this.#sessions.live(id);
-    if (!local || !session) {
+    if (!pending || !session) {
       if (!await this.#sessions.get(id)) {
         throw new BridgeError("not-found", `no session ${id}`, "id");
       }
@@ -156,13 +215,19 @@ export class Media {
     }
     let accepted: AcceptedMedia;
     try {
-      accepted = parseAnswer(sdp, local);
+      accepted = parseAnswer(sdp, pending.local);
     } catch (e) {
       throw sdpFailure(e, "answer");
     }
+    const start = pending.push?.start(accepted);
     this.#offers.delete(id);
+    clearTimeout(pending.timer);
     await this.#rt.store.updateSession(id, { remotePath: accepted.remotePath });
     await this.connect(session, accepted);
+    if (pending.push && start !== undefined) {
+      pending.sending = true;
+      await pending.push.send(id, start);
+    }
     return (await this.#sessions.get(id))!;
   }
 

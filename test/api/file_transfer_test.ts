@@ -8,13 +8,16 @@ import {
   parseAnswer,
 } from "../../src/sdp/mod.ts";
 import type { MsrpEndpoint, MsrpSession } from "../../src/session/mod.ts";
+import type { MessageRecord } from "../../src/store/mod.ts";
 import type { MessageEventData, SessionEventData } from "../../src/webhooks/mod.ts";
 import {
   type Harness,
+  openPeerSession,
   peerEndpoint,
   SECRET,
   sha256Of,
   startHarness,
+  waitUntil,
   WebhookReceiver,
 } from "./_harness.ts";
 
@@ -175,6 +178,71 @@ Deno.test("api: a file wrapped in message/cpim is received and its offered hash 
   assertEquals([data.status, data.hashVerified, data.file?.name], ["received", true, "a.txt"]);
   const ended = await receiver.waitFor("session ended", (e) => e.type === "session.ended");
   assertEquals((ended.data as SessionEventData).endReason, "file received");
+});
+
+Deno.test("api: the content of a file received wrapped in message/cpim is the file inside, with its type; ?raw=true serves the CPIM document", async () => {
+  await using receiver = new WebhookReceiver();
+  await using h = await startHarness({ WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: SECRET });
+  await using peer = peerEndpoint();
+  // Bigger than a CPIM head and a chunk, with CRLFs and blank lines inside, as a file may have.
+  const file = random.bytes(300 * 1024);
+  file.set(new TextEncoder().encode("\r\n\r\nContent-Type: x/y\r\n\r\n"), 1000);
+  const hash = { algorithm: "sha-1", value: sha1Selector(file) };
+  const { session } = await offerFile(h, peer, {
+    name: "scan.pdf",
+    type: "application/pdf",
+    size: file.length,
+    hash,
+  });
+  const head = new TextEncoder().encode(
+    "From: <sip:alice@example.com>\r\nTo: <sip:bob@example.com>\r\n" +
+      "DateTime: 2026-12-02T07:10:20Z\r\n\r\n" +
+      "Content-Type: application/pdf\r\nContent-Disposition: attachment\r\n\r\n",
+  );
+  const cpim = new Uint8Array(head.length + file.length);
+  cpim.set(head);
+  cpim.set(file, head.length);
+  session.send(cpim, { contentType: "message/cpim" });
+  const event = await receiver.waitFor("file received", (e) => e.type === "message.received");
+  const data = event.data as MessageEventData;
+  assertEquals([data.status, data.hashVerified, data.contentType], [
+    "received",
+    true,
+    "message/cpim",
+  ]);
+
+  const content = await h.request(data.contentUrl!);
+  assertEquals(content.status, 200);
+  assertEquals(content.headers.get("content-type"), "application/pdf");
+  assertEquals(content.headers.get("content-length"), String(file.length));
+  assertEquals(new Uint8Array(await content.arrayBuffer()), file);
+
+  const raw = await h.request(`${data.contentUrl!}?raw=true`);
+  assertEquals(raw.headers.get("content-type"), "message/cpim");
+  assertEquals(raw.headers.get("content-length"), String(cpim.length));
+  assertEquals(new Uint8Array(await raw.arrayBuffer()), cpim);
+});
+
+Deno.test("api: a CPIM message of a chat session is served as stored, CPIM headers included", async () => {
+  await using h = await startHarness();
+  await using peer = peerEndpoint();
+  const { session } = await openPeerSession(h, peer);
+  const cpim = "From: <sip:alice@example.com>\r\nTo: <sip:bob@example.com>\r\n\r\n" +
+    "Content-Type: text/plain\r\n\r\nhello\r\n";
+  await session.send(cpim, { contentType: "message/cpim" }).done;
+  await waitUntil(
+    async () => (await h.bridge.listSessions()).items.length === 1,
+    "the chat session",
+  );
+  const [row] = (await h.bridge.listSessions()).items;
+  let message: MessageRecord | undefined;
+  await waitUntil(async () => {
+    message = (await h.bridge.listMessages(row.id)).items.find((m) => m.status === "received");
+    return message !== undefined;
+  }, "the message received");
+  const content = await h.request(`/v1/messages/${message!.id}/content`);
+  assertEquals(content.headers.get("content-type"), "message/cpim");
+  assertEquals(await content.text(), cpim);
 });
 
 Deno.test("api: a chat offer stays of kind chat, without file", async () => {

@@ -86,20 +86,19 @@ $("send-file").addEventListener("submit", async (e) => {
   renderTranscript();
 });
 // A file to a SIP URI: POST /v1/files calls it through the PBX (RFC 5547) and pushes the file.
+// It goes as a form (the browser sends its length): the API offers it under its file name,
+// made safe, and with the type the browser gave it.
 $("file-call").addEventListener("submit", async (e) => {
   e.preventDefault();
   const to = $("file-to").value.trim();
   const input = $("file-to-file");
   const f = input.files && input.files[0];
   if (to === "" || !f) { status("File: a SIP URI and a file are needed."); return; }
-  const type = fileType(f);
-  const query = new URLSearchParams({ to, name: f.name, type });
+  const form = new FormData();
+  form.append("to", to);
+  form.append("file", f);
   status("Sending " + f.name + " to " + to + "…");
-  const res = await api("/v1/files?" + query, {
-    method: "POST",
-    headers: { "content-type": type },
-    body: f,
-  });
+  const res = await api("/v1/files", { method: "POST", body: form });
   if (!res.ok) { status("File: " + await problem(res)); return; }
   const { id } = await res.json();
   $("file-to").value = "";

@@ -8,7 +8,9 @@
 
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Config } from "../../config.ts";
+import { CPIM_TYPE } from "../../cpim/mod.ts";
 import { isMediaType } from "../../msrp/media_type.ts";
+import { mediaType } from "../../msrp/mod.ts";
 import type { Bridge, SentMessage } from "../../bridge/mod.ts";
 import type { Context } from "hono";
 import type { ApiApp, ApiEnv } from "../types.ts";
@@ -23,6 +25,7 @@ import {
   SendTextRequest,
 } from "../schemas.ts";
 import { attachmentDisposition, readUpload, sizedBody } from "../upload.ts";
+import { wrappedFile } from "../_wrapped.ts";
 import { validationHook } from "../validation.ts";
 import { messageViewWithText } from "../views.ts";
 
@@ -108,6 +111,14 @@ const getMessage = createRoute({
   },
 });
 
+/** The query of `GET /v1/messages/{id}/content`. */
+const ContentQuery = z.object({
+  raw: z.enum(["true", "false"]).optional().openapi({
+    description: "`true`: serve a file received wrapped in `message/cpim` as it was " +
+      "stored, the CPIM document with its headers, instead of the file inside.",
+  }),
+});
+
 const getContent = createRoute({
   method: "get",
   path: "/v1/messages/{id}/content",
@@ -115,9 +126,12 @@ const getContent = createRoute({
   summary: "Stream a message's content",
   description: "Received content, or a short sent text, served with the message's " +
     "Content-Type. A `partial` message serves the bytes that arrived (missing ranges " +
-    "are zeros).",
+    "are zeros). The file of a file transfer (RFC 5547) that came wrapped in " +
+    "`message/cpim` is served unwrapped (RFC 3862: the body after the message and MIME " +
+    "header blocks) with the inner Content-Type, unless `raw=true`; a document whose " +
+    "CPIM headers cannot be read is served as stored.",
   security: BEARER,
-  request: { params: IdParam },
+  request: { params: IdParam, query: ContentQuery },
   responses: {
     200: {
       description: "The content.",
@@ -264,6 +278,9 @@ export function messageRoutes(app: ApiApp, bridge: Bridge, config: Config): void
         field: "id",
       });
     }
+    const unwrap = c.req.valid("query").raw !== "true" && message.direction === "in" &&
+      mediaType(message.contentType) === CPIM_TYPE &&
+      (await bridge.getSession(message.sessionId))?.kind === "file-transfer";
     let file: Deno.FsFile;
     try {
       file = await Deno.open(message.contentPath);
@@ -276,6 +293,11 @@ export function messageRoutes(app: ApiApp, bridge: Bridge, config: Config): void
     let size: number;
     try {
       size = (await file.stat()).size;
+      const inner = unwrap ? await wrappedFile(file) : undefined;
+      if (inner) headers["content-type"] = inner.contentType;
+      const offset = inner?.offset ?? 0;
+      await file.seek(offset, Deno.SeekMode.Start);
+      size -= offset;
     } catch (e) {
       file.close();
       throw e;

@@ -27,7 +27,8 @@ const createSession = createRoute({
   tags: ["sessions"],
   summary: "Create a session",
   description: "With `offer`: answers an SDP offer (201 with `answer`). With `createOffer`: " +
-    "makes an offer (201 with `offer`); apply the answer with PUT /v1/sessions/{id}/answer. " +
+    "makes an offer (201 with `offer`); apply the answer with PUT /v1/sessions/{id}/answer " +
+    "(an offer not answered within OFFER_TIMEOUT_MS ends its session). " +
     "With `to`: originates through the PBX (422 invalid-sip-uri for a `to` the bridge may " +
     "not dial, checked first; 503 pbx-unavailable until the PBX integration is available).",
   security: BEARER,
@@ -49,7 +50,10 @@ const applyAnswer = createRoute({
   path: "/v1/sessions/{id}/answer",
   tags: ["sessions"],
   summary: "Apply the answer to our offer",
-  description: "When we are the active side, the bridge connects before answering.",
+  description: "When we are the active side, the bridge connects before answering. For a " +
+    "file offered with POST /v1/files (no `to`) the file is then sent; an answer that does " +
+    "not take it (does not receive it, or its `a=file-range` stops short of the file's end) " +
+    "is 422 and the offer waits for another.",
   security: BEARER,
   request: {
     params: IdParam,
