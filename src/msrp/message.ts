@@ -100,6 +100,13 @@ export class MsrpHeaders {
     return this.#names.length;
   }
 
+  /** Lower-cased names to values; a repeated header has its last value. */
+  toMap(): Map<string, string> {
+    const map = new Map<string, string>();
+    for (let i = 0; i < this.#keys.length; i++) map.set(this.#keys[i], this.#values[i]);
+    return map;
+  }
+
   /** The headers as `[name, value]` pairs in order. */
   *[Symbol.iterator](): IterableIterator<[string, string]> {
     for (let i = 0; i < this.#names.length; i++) yield [this.#names[i], this.#values[i]];

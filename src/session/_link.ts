@@ -245,7 +245,7 @@ export class Link implements FrameHandler, SessionLink, RouterLink {
     let count = 0;
     for (const session of this.sessions) count += session.unfinishedCount;
     if (count < this.#owner.maxUnfinishedPerConnection) return true;
-    const now = performance.now();
+    const now = Date.now();
     let oldest: { session: LinkedSession; message: IncomingMessage } | undefined;
     for (const session of this.sessions) {
       const message = session.oldestIdle(now);

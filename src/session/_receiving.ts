@@ -150,8 +150,7 @@ export class Inbox {
         this.#remember(messageId, TOO_MANY_UNFINISHED);
         return this.#reject(head, policy, Status.RequestEntityTooLarge, TOO_MANY_UNFINISHED);
       }
-      const headers = new Map<string, string>();
-      for (const [k, v] of head.headers) headers.set(k.toLowerCase(), v);
+      const headers = head.headers.toMap();
       const info = {
         messageId,
         contentType: head.contentType,
@@ -175,7 +174,7 @@ export class Inbox {
       if (policy.successReport) message.reportTo = head.fromPath;
       this.#incoming.set(messageId, message);
     } else {
-      message.lastActivity = performance.now(); // a new one has the time it was made
+      message.lastActivity = Date.now(); // a new one has the time it was made
     }
     const m = message;
     try {
@@ -318,7 +317,7 @@ export class Inbox {
    */
   #makeRoom(): boolean {
     if (this.#incoming.size >= this.#maxUnfinished) {
-      const idle = this.oldestIdle(performance.now());
+      const idle = this.oldestIdle(Date.now());
       if (idle === undefined) return false;
       this.dropIdle(idle);
     }
@@ -352,7 +351,7 @@ export class Inbox {
    * later chunks of it are refused with 413.
    */
   dropIdle(m: IncomingMessage): void {
-    const idleSeconds = Math.round((performance.now() - m.lastActivity) / 1000);
+    const idleSeconds = Math.round((Date.now() - m.lastActivity) / 1000);
     this.#remember(m.messageId, TOO_MANY_UNFINISHED);
     if (failureReportDue(m.policy, Status.RequestEntityTooLarge)) {
       const total = m.reassembler.total ?? "*";
