@@ -150,12 +150,16 @@ export class Inbox {
         this.#remember(messageId, TOO_MANY_UNFINISHED);
         return this.#reject(head, policy, Status.RequestEntityTooLarge, TOO_MANY_UNFINISHED);
       }
-      const headers = head.headers.toMap();
+      // The headers' map is made when someone reads it (most never do).
+      const firstHeaders = head.headers;
+      let headers: Map<string, string> | undefined;
       const info = {
         messageId,
         contentType: head.contentType,
         size: range.total === "*" ? undefined : range.total,
-        headers,
+        get headers(): Map<string, string> {
+          return headers ??= firstHeaders.toMap();
+        },
       };
       let sink: IncomingMessageSink | undefined;
       try {
