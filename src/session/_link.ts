@@ -113,6 +113,11 @@ export class Link implements FrameHandler, SessionLink, RouterLink {
     return this.connection.queuedBytes;
   }
 
+  /** See `LinkConnection.bytesWritten`. */
+  get bytesWritten(): number | undefined {
+    return this.connection.bytesWritten;
+  }
+
   /** Queues whole frames on the connection (with {@linkcode framed}, exactly one per call). */
   send(parts: readonly Uint8Array[]): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("connection closed"));
