@@ -6,8 +6,11 @@
  * temporary DATA_DIR, as `deno task start` runs it); this process holds the
  * HTTP client and the MSRP peer. Writes bench/results/api_load.json.
  *
- * Run: `deno run -A bench/api_load.ts [--rate N] [--seconds S] [--profile DIR]` (60 s with
- * `--full`; `--profile` writes the service's CPU profile to DIR)
+ * The first `--warmup` seconds (2) at the same rate are not measured: the
+ * service's code is compiled as it first runs.
+ *
+ * Run: `deno run -A bench/api_load.ts [--rate N] [--seconds S] [--warmup S] [--profile DIR]`
+ * (60 s with `--full`; `--profile` writes the service's CPU profile to DIR)
  *
  * @module
  */
@@ -23,6 +26,7 @@ function arg(name: string, fallback: number): number {
 }
 const rate = arg("--rate", 1000);
 const seconds = Deno.args.includes("--full") ? 60 : arg("--seconds", 10);
+const warmup = arg("--warmup", 2);
 
 const dir = await Deno.makeTempDir({ prefix: "msrp-bridge-load-" });
 const [httpPort, msrpPort] = freePorts(2);
@@ -46,42 +50,61 @@ const { sdp: answer } = buildAnswer(offer, {
 await service.json("PUT", `/v1/sessions/${id}/answer`, { answer }).then((r) => r.body?.cancel());
 await peerSession.ready;
 
-// Each text carries its send time; the peer measures API-to-peer latency.
+// Each text carries its send time and whether it is measured; the peer
+// measures API-to-peer latency.
 const latencies: number[] = [];
+let warmDelivered = 0;
 peerSession.addEventListener("message", (e) => {
-  const sentAt = Number((e as MessageEvent).message.text());
-  latencies.push(performance.now() - sentAt);
+  const [phase, sentAt] = (e as MessageEvent).message.text().split(":");
+  if (phase === "m") latencies.push(performance.now() - Number(sentAt));
+  else warmDelivered++;
 });
 
-const total = rate * seconds;
-const started = performance.now();
 let failures = 0;
 const answerMs: number[] = [];
-const requests: Promise<void>[] = [];
-for (let n = 0; n < total; n++) {
-  const due = started + (n * 1000) / rate;
-  const wait = due - performance.now();
-  if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-  const sentAt = performance.now();
-  requests.push(
-    fetch(`${base}/v1/sessions/${id}/messages`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ text: String(sentAt) }),
-    }).then(async (r) => {
-      answerMs.push(performance.now() - sentAt);
-      if (r.status !== 202) failures++;
-      await r.body?.cancel();
-    }, () => {
-      failures++;
-    }),
-  );
+
+/** POSTs `rate` texts a second for `seconds`; with `measured`, records their latencies. */
+async function load(seconds: number, measured: boolean): Promise<number> {
+  const count = rate * seconds;
+  const started = performance.now();
+  const requests: Promise<void>[] = [];
+  for (let n = 0; n < count; n++) {
+    const due = started + (n * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const sentAt = performance.now();
+    requests.push(
+      fetch(`${base}/v1/sessions/${id}/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ text: `${measured ? "m" : "w"}:${sentAt}` }),
+      }).then(async (r) => {
+        if (measured) answerMs.push(performance.now() - sentAt);
+        if (r.status !== 202 && measured) failures++;
+        await r.body?.cancel();
+      }, () => {
+        if (measured) failures++;
+      }),
+    );
+  }
+  await Promise.all(requests);
+  return count;
 }
-await Promise.all(requests);
-const deadline = performance.now() + 30_000;
-while (latencies.length < total - failures && performance.now() < deadline) {
-  await new Promise((r) => setTimeout(r, 50));
+
+/** Resolves once `delivered()` reaches `count` (or after 30 s). */
+async function deliveredAll(delivered: () => number, count: number): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  while (delivered() < count && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
+
+// The service's code is compiled as it first runs: the warm-up is not measured.
+const warmCount = await load(warmup, false);
+await deliveredAll(() => warmDelivered, warmCount);
+const started = performance.now();
+const total = await load(seconds, true);
+await deliveredAll(() => latencies.length, total - failures);
 const elapsed = (performance.now() - started) / 1000;
 function percentiles(values: number[]) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -100,6 +123,7 @@ await writeResult("api_load", {
   machine: await machine(),
   targetRate: rate,
   seconds,
+  warmupSeconds: warmup,
   sent: total,
   httpFailures: failures,
   delivered: latencies.length,

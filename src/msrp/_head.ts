@@ -39,16 +39,13 @@ function isStatusCode(word: string): boolean {
  * To-Path or From-Path is missing or empty, a request with a body has no
  * Content-Type, or Byte-Range is malformed.
  */
-export function parseHead(
-  text: string,
-  transactionId: string,
-  hasBody: boolean,
-  headers: MsrpHeaders,
-): FrameHead {
+export function parseHead(text: string, hasBody: boolean, headers: MsrpHeaders): FrameHead {
   let eol = text.indexOf("\n");
   const startLine = text.slice(0, eol > 0 && text.charCodeAt(eol - 1) === 13 ? eol - 1 : eol);
-  // "MSRP" SP transact-id SP (method / status-code [SP comment]) (RFC 4975 §9)
+  // "MSRP" SP transact-id SP (method / status-code [SP comment]) (RFC 4975 §9); the
+  // streaming parser checked "MSRP" and the id's characters.
   const sp2 = startLine.indexOf(" ", 5);
+  const transactionId = startLine.slice(5, sp2 < 0 ? startLine.length : sp2);
   const rest = sp2 < 0 ? "" : startLine.slice(sp2 + 1);
   const sp3 = rest.indexOf(" ");
   const word = sp3 < 0 ? rest : rest.slice(0, sp3);

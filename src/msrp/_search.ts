@@ -6,21 +6,28 @@
 
 /** A compiled pattern with its Horspool shift table. */
 export interface BytePattern {
-  /** The pattern bytes. */
+  /** The pattern bytes: the first `length` of these. */
   readonly bytes: Uint8Array;
+  /** The pattern's length. */
+  readonly length: number;
   /** Shift per byte value of the haystack under the pattern's last position. */
   readonly shift: Int32Array;
 }
 
 /**
- * Compiles a pattern for {@linkcode indexOfPattern}, reusing `shift` (256
- * entries) when given.
+ * Compiles the first `length` bytes of `bytes` (all of them by default) as
+ * a pattern for {@linkcode indexOfPattern}, reusing `shift` (256 entries)
+ * when given.
  */
-export function compilePattern(bytes: Uint8Array, shift = new Int32Array(256)): BytePattern {
-  const m = bytes.length;
+export function compilePattern(
+  bytes: Uint8Array,
+  shift: Int32Array = new Int32Array(256),
+  length: number = bytes.length,
+): BytePattern {
+  const m = length;
   shift.fill(m);
   for (let i = 0; i < m - 1; i++) shift[bytes[i]] = m - 1 - i;
-  return { bytes, shift };
+  return { bytes, length, shift };
 }
 
 /** Index of the first occurrence of the pattern in `hay[from, to)`, or -1. */
@@ -32,7 +39,7 @@ export function indexOfPattern(
 ): number {
   const p = pattern.bytes;
   const shift = pattern.shift;
-  const m = p.length;
+  const m = pattern.length;
   const last = m - 1;
   const lastByte = p[last];
   let i = from;

@@ -100,6 +100,13 @@ export class MsrpHeaders {
     return this.#names.length;
   }
 
+  /** Lower-cased names to values; a repeated header has its last value. */
+  toMap(): Map<string, string> {
+    const map = new Map<string, string>();
+    for (let i = 0; i < this.#keys.length; i++) map.set(this.#keys[i], this.#values[i]);
+    return map;
+  }
+
   /** The headers as `[name, value]` pairs in order. */
   *[Symbol.iterator](): IterableIterator<[string, string]> {
     for (let i = 0; i < this.#names.length; i++) yield [this.#names[i], this.#values[i]];
@@ -155,15 +162,39 @@ export interface Frame {
   readonly flag: ContinuationFlag;
 }
 
-const BYTE_RANGE = /^(\d{1,15})-(\d{1,15}|\*)\/(\d{1,15}|\*)$/;
+// One field of a Byte-Range from `from` to the character `stop` (or the end):
+// 1 to 15 digits, or "*" when `star`; its value and where it ends, or
+// undefined when malformed.
+function byteRangeField(
+  v: string,
+  from: number,
+  stop: number,
+  star: boolean,
+): [number | "*", number] | undefined {
+  const to = stop < 0 ? v.length : v.indexOf(String.fromCharCode(stop), from);
+  if (to < 0) return undefined;
+  if (star && to === from + 1 && v.charCodeAt(from) === 42) return ["*", to];
+  if (to === from || to - from > 15) return undefined;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = v.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return undefined;
+    n = n * 10 + c;
+  }
+  return [n, to];
+}
 
 /** Parses a `Byte-Range` value; throws {@linkcode MsrpError} 400 when malformed. */
 export function parseByteRange(value: string): ByteRange {
-  const m = BYTE_RANGE.exec(value.trim());
-  if (!m) throw new MsrpError(Status.BadRequest, `malformed Byte-Range: ${value}`);
-  const start = Number(m[1]);
-  const end = m[2] === "*" ? "*" : Number(m[2]);
-  const total = m[3] === "*" ? "*" : Number(m[3]);
+  // range-start "-" range-end "/" total, each 1 to 15 digits; end and total may be "*".
+  const v = value.trim();
+  const first = byteRangeField(v, 0, 45, false);
+  const second = first && byteRangeField(v, first[1] + 1, 47, true);
+  const third = second && byteRangeField(v, second[1] + 1, -1, true);
+  if (!third) throw new MsrpError(Status.BadRequest, `malformed Byte-Range: ${value}`);
+  const start = first[0] as number;
+  const end = second[0];
+  const total = third[0];
   if (start < 1) throw new MsrpError(Status.BadRequest, `Byte-Range start must be ≥ 1: ${value}`);
   if (end !== "*" && end < start - 1) {
     throw new MsrpError(Status.BadRequest, `Byte-Range end before start: ${value}`);

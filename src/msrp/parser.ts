@@ -114,12 +114,14 @@ export class MsrpParser {
   #headFrom = 0; // where the head starts in the current input slice (when not carried)
 
   // Current frame.
-  readonly #endLine = new Uint8Array(7 + 32); // "-------" + transaction id
-  #endLineLength = 0;
-  #terminator: BytePattern | undefined; // CRLF "-------" id, compiled on first body scan
+  // CRLF "-------" transaction-id: what ends a body; the end-line from index 2.
+  readonly #terminatorBytes = new Uint8Array(2 + 7 + 32);
+  #endLineLength = 0; // of "-------" + id
+  #terminator: BytePattern | undefined; // compiled on the frame's first long body scan
   readonly #shift = new Int32Array(256);
-  #transactionId = "";
-  #method = "";
+  // The start line's tentative method (A-Z), for failures before the head is read.
+  #methodBytes = new Uint8Array(16);
+  #methodLength = 0;
   #headers = new MsrpHeaders();
   #headerBytes = 0;
   #headerCount = 0;
@@ -132,7 +134,7 @@ export class MsrpParser {
   constructor(handler: FrameHandler, limits: Partial<ParserLimits> = {}) {
     this.#handler = handler;
     this.#limits = { ...DEFAULT_PARSER_LIMITS, ...limits };
-    this.#endLine.fill(DASH, 0, 7);
+    this.#terminatorBytes.set([CR, LF, DASH, DASH, DASH, DASH, DASH, DASH, DASH]);
   }
 
   /** True after an error that lost framing; further input is ignored. */
@@ -269,11 +271,16 @@ export class MsrpParser {
     return text;
   }
 
+  // The current frame's transaction id (for failures: a head read has it as a string).
+  #transactionId(): string {
+    return asciiString(this.#terminatorBytes, 9, 2 + this.#endLineLength);
+  }
+
   #isEndLine(arr: Uint8Array, start: number, end: number): boolean {
-    const e = this.#endLine;
+    const e = this.#terminatorBytes;
     const n = this.#endLineLength;
     if (end - start !== n + 1) return false;
-    for (let i = 0; i < n; i++) if (arr[start + i] !== e[i]) return false;
+    for (let i = 0; i < n; i++) if (arr[start + i] !== e[i + 2]) return false;
     return flagOf(arr[end - 1]) !== undefined;
   }
 
@@ -291,15 +298,16 @@ export class MsrpParser {
       this.#fail(new MsrpError(Status.BadRequest, "malformed start line", { framingLost: true }));
       return;
     }
-    this.#endLine.set(arr.subarray(start + 5, i), 7);
+    const t = this.#terminatorBytes;
+    for (let k = 0; k < idLength; k++) t[9 + k] = arr[start + 5 + k];
     this.#endLineLength = 7 + idLength;
     this.#terminator = undefined;
-    // One flat string each (not a chain of one-character concatenations): the id is a map key.
-    this.#transactionId = asciiString(arr, start + 5, i);
     // A tentative method, so failures before the head is complete can name it.
     let m = i + 1;
     while (m < end && arr[m] >= 65 && arr[m] <= 90) m++;
-    this.#method = asciiString(arr, i + 1, m);
+    if (m - i - 1 > this.#methodBytes.length) this.#methodBytes = new Uint8Array(m - i - 1);
+    for (let k = i + 1; k < m; k++) this.#methodBytes[k - i - 1] = arr[k];
+    this.#methodLength = m - i - 1;
     this.#headers = new MsrpHeaders();
     this.#headerCount = 0;
     this.#head = undefined;
@@ -312,7 +320,7 @@ export class MsrpParser {
   #finishHead(text: string, hasBody: boolean): boolean {
     let head: FrameHead;
     try {
-      head = parseHead(text, this.#transactionId, hasBody, this.#headers);
+      head = parseHead(text, hasBody, this.#headers);
     } catch (e) {
       const err = e instanceof MsrpError ? e : new MsrpError(Status.BadRequest, String(e));
       if (hasBody) {
@@ -361,7 +369,7 @@ export class MsrpParser {
   // Fails the current frame but keeps framing: skip to this transaction's end-line.
   // `atLineStart` tells whether the next input byte begins a line.
   #failFrame(status: number, message: string, atLineStart: boolean): void {
-    this.#report(new MsrpError(status, message, { transactionId: this.#transactionId }));
+    this.#report(new MsrpError(status, message, { transactionId: this.#transactionId() }));
     this.#accLength = 0;
     this.#state = State.Body;
     this.#discard = true;
@@ -380,7 +388,7 @@ export class MsrpParser {
     this.#handler.error({
       error,
       // Empty for a response: its start line has a status code where a request has the method.
-      method: this.#method || undefined,
+      method: asciiString(this.#methodBytes, 0, this.#methodLength) || undefined,
       headers: this.#headers,
       head: this.#head,
     });
@@ -391,14 +399,14 @@ export class MsrpParser {
   // Checks for the terminator CRLF "-------" tid flag CRLF at buf[k]:
   // 1 = complete match, 0 = no match, -1 = matches so far but buf ends first.
   #matchAt(buf: Uint8Array, k: number, len: number): number {
-    const e = this.#endLine;
+    const t = this.#terminatorBytes;
     const n = this.#endLineLength;
     const total = n + 5;
     const avail = Math.min(len - k, total);
     if (buf[k] !== CR) return 0;
     if (avail > 1 && buf[k + 1] !== LF) return 0;
-    const eEnd = Math.min(avail, n + 2);
-    for (let i = 2; i < eEnd; i++) if (buf[k + i] !== e[i - 2]) return 0;
+    const tEnd = Math.min(avail, n + 2);
+    for (let i = 2; i < tEnd; i++) if (buf[k + i] !== t[i]) return 0;
     if (avail > n + 2 && flagOf(buf[k + n + 2]) === undefined) return 0;
     if (avail > n + 3 && buf[k + n + 3] !== CR) return 0;
     if (avail > n + 4 && buf[k + n + 4] !== LF) return 0;
@@ -431,8 +439,8 @@ export class MsrpParser {
     }
     // Small bodies: check each CR near the start; cheaper than compiling a pattern.
     const window = Math.min(len, pos + SHORT_BODY);
-    const near = buf.subarray(0, window); // bounds the native scans below
-    for (let k = near.indexOf(CR, pos); k >= 0; k = near.indexOf(CR, k + 1)) {
+    for (let k = pos; k < window; k++) {
+      if (buf[k] !== CR) continue;
       const r = this.#matchAt(buf, k, len);
       if (r === 1) {
         this.#emit(buf.subarray(pos, k));
@@ -445,13 +453,11 @@ export class MsrpParser {
       this.#emit(buf.subarray(pos, len));
       return len;
     }
-    if (this.#terminator === undefined) {
-      const t = new Uint8Array(this.#endLineLength + 2);
-      t[0] = CR;
-      t[1] = LF;
-      t.set(this.#endLine.subarray(0, this.#endLineLength), 2);
-      this.#terminator = compilePattern(t, this.#shift);
-    }
+    this.#terminator ??= compilePattern(
+      this.#terminatorBytes,
+      this.#shift,
+      this.#endLineLength + 2,
+    );
     // Whole "CRLF -------id" occurrences, then a flag and CRLF must follow.
     let i = window;
     let k = indexOfPattern(buf, this.#terminator, i, len);
@@ -487,7 +493,7 @@ export class MsrpParser {
     if (this.#bodyBytes > this.#limits.maxChunkBodyBytes) {
       this.#report(
         new MsrpError(Status.RequestEntityTooLarge, "chunk body too large", {
-          transactionId: this.#transactionId,
+          transactionId: this.#transactionId(),
         }),
       );
       this.#discard = true;

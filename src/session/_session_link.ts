@@ -47,6 +47,8 @@ export interface SessionLink {
   failSession(session: LinkedSession, reason: string): void;
   /** Bytes waiting to be written. */
   readonly queuedBytes: number;
+  /** See `LinkConnection.bytesWritten`: `undefined` when sent buffers are never free again. */
+  readonly bytesWritten: number | undefined;
 }
 
 /** What a connection needs from a session addressed on it or bound to it. */

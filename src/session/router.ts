@@ -29,6 +29,12 @@ export interface LinkConnection {
   readonly queuedBytes: number;
   /** Queued bytes from which `send` waits for the queue to drain. */
   readonly highWaterMark: number;
+  /**
+   * Bytes written to the socket so far, for a connection that keeps no view
+   * of what it wrote: a buffer sent is free again once this passes its end
+   * (`bytesWritten + queuedBytes` right after the send). Absent otherwise.
+   */
+  readonly bytesWritten?: number;
 }
 
 /**

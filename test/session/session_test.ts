@@ -63,6 +63,24 @@ Deno.test("session: a 1 MiB message is chunked and reassembled byte-exact", asyn
   assertEquals(m.body(), big);
 });
 
+Deno.test("session: 24 MiB sent in many batches arrive byte-exact, batch buffers being reused once written", async () => {
+  await using p = await pair({ maxMessageBytes: 32 * 1024 * 1024 });
+  const size = 24 * 1024 * 1024;
+  const big = new Uint8Array(size);
+  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
+  // Pieces of a stream: each batch buffer is filled from new memory, so a buffer
+  // reused before the connection wrote it would put later bytes in earlier frames.
+  async function* pieces(): AsyncGenerator<Uint8Array> {
+    for (let i = 0; i < size; i += 100_000) yield big.slice(i, Math.min(size, i + 100_000));
+  }
+  const got = nextMessage(p.b);
+  const result = await p.a.send(pieces(), { contentType: "application/octet-stream", size }).done;
+  assertEquals([result.status, result.bytesSent], ["sent", size]);
+  const m = await got;
+  assert(m.outcome?.complete);
+  assertEquals(m.body(), big);
+});
+
 Deno.test("session: a streamed body of unknown size arrives whole", async () => {
   await using p = await pair({}, { chunkSize: 1000 });
   const pieces = Array.from({ length: 50 }, (_, i) => enc.encode(`piece ${i};`));

@@ -118,6 +118,23 @@ Deno.test("store: opening creates the directory, WAL mode and the current schema
   await store.close();
   const db = new DatabaseSync(`${dataDir}/msrp-bridge.db`);
   assertEquals(pragma(db, "journal_mode"), "wal");
+  assertEquals(pragma(db, "page_size"), 1024);
+  db.close();
+});
+
+Deno.test("store: a database created with other pages keeps its page size", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/msrp-bridge.db`;
+  const old = new DatabaseSync(path);
+  old.exec("PRAGMA page_size = 4096");
+  old.exec("PRAGMA journal_mode = WAL");
+  migrate(old, MIGRATIONS.slice(0, 1));
+  old.close();
+  const store = SqliteStore.open(dir.path);
+  assertEquals(await store.schemaVersion(), MIGRATIONS.length);
+  await store.close();
+  const db = new DatabaseSync(path);
+  assertEquals(pragma(db, "page_size"), 4096);
   db.close();
 });
 
