@@ -25,6 +25,7 @@ import {
   failureReportDue,
   isAcceptedType,
   MsrpError,
+  type MsrpHeaders,
   type ReportPolicy,
   reportPolicy,
   type RequestHead,
@@ -35,6 +36,7 @@ import {
 } from "../msrp/mod.ts";
 import {
   IncomingMessage,
+  type IncomingMessageInfo,
   type IncomingMessageSink,
   type IncomingOutcome,
   type SinkFactory,
@@ -77,6 +79,31 @@ const RESOLVED: Promise<void> = Promise.resolve();
  * `"$"` complete), or a progress REPORT may cover bytes 1 to `progressTo`.
  */
 type AfterChunk = { readonly end: "#" | "$" } | { readonly progressTo: number } | undefined;
+
+/** What the first chunk of a message tells; its header map is made when first read. */
+class FirstChunk implements IncomingMessageInfo {
+  readonly messageId: string;
+  readonly contentType: string;
+  readonly size: number | undefined;
+  readonly #source: MsrpHeaders;
+  #headers: Map<string, string> | undefined;
+
+  constructor(
+    messageId: string,
+    contentType: string,
+    size: number | undefined,
+    headers: MsrpHeaders,
+  ) {
+    this.messageId = messageId;
+    this.contentType = contentType;
+    this.size = size;
+    this.#source = headers;
+  }
+
+  get headers(): Map<string, string> {
+    return this.#headers ??= this.#source.toMap();
+  }
+}
 
 /** The messages a session receives. */
 export class Inbox {
@@ -150,17 +177,12 @@ export class Inbox {
         this.#remember(messageId, TOO_MANY_UNFINISHED);
         return this.#reject(head, policy, Status.RequestEntityTooLarge, TOO_MANY_UNFINISHED);
       }
-      // The headers' map is made when someone reads it (most never do).
-      const firstHeaders = head.headers;
-      let headers: Map<string, string> | undefined;
-      const info = {
+      const info = new FirstChunk(
         messageId,
-        contentType: head.contentType,
-        size: range.total === "*" ? undefined : range.total,
-        get headers(): Map<string, string> {
-          return headers ??= firstHeaders.toMap();
-        },
-      };
+        head.contentType,
+        range.total === "*" ? undefined : range.total,
+        head.headers,
+      );
       let sink: IncomingMessageSink | undefined;
       try {
         sink = this.#sink?.(info);
