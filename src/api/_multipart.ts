@@ -8,6 +8,8 @@
  * @module
  */
 
+import { concatBytes } from "../msrp/mod.ts";
+
 /** The longest boundary (RFC 2046 §5.1.1). */
 export const MAX_BOUNDARY_LENGTH = 70;
 /** Largest header block of one part, and largest preamble before the first boundary. */
@@ -401,7 +403,7 @@ export async function readForm(
   const fields = new Map<string, string>();
   let field: { name: string; bytes: Uint8Array[]; size: number } | undefined;
   const endField = () => {
-    if (field) fields.set(field.name, decoder.decode(concat(field.bytes, field.size)));
+    if (field) fields.set(field.name, decoder.decode(concatBytes(field.bytes)));
     field = undefined;
   };
   try {
@@ -477,15 +479,4 @@ async function* fileBody(
   } finally {
     await events.return(undefined);
   }
-}
-
-/** The first `size` bytes of `pieces`, joined. */
-function concat(pieces: readonly Uint8Array[], size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const piece of pieces) {
-    bytes.set(piece, at);
-    at += piece.length;
-  }
-  return bytes;
 }

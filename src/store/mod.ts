@@ -16,3 +16,4 @@ export * from "./postgres.ts";
 export * from "./sink.ts";
 export * from "./quota.ts";
 export * from "./checkpointer.ts";
+export * from "./wrapped.ts";

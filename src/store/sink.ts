@@ -12,11 +12,12 @@ import type {
   IncomingMessageSink,
   IncomingOutcome,
 } from "../session/incoming.ts";
-import { MAX_CPIM_HEAD_BYTES, parseCpim } from "../cpim/mod.ts";
+import { MAX_CPIM_HEAD_BYTES } from "../cpim/mod.ts";
 import { StoreError } from "./error.ts";
 import type { ContentQuota } from "./quota.ts";
 import type { Store } from "./store.ts";
 import type { FileHash, MessageRecord } from "./types.ts";
+import { wrappedFile } from "./wrapped.ts";
 
 /** The hash algorithms of RFC 5547 selectors we check, by their name in SDP. */
 const FILE_HASHES: Readonly<Record<string, string>> = {
@@ -401,17 +402,10 @@ export class StoreSink implements IncomingMessageSink {
   async #innerDigest(algorithm: string): Promise<string> {
     const file = await Deno.open(this.#path);
     try {
-      const head = new Uint8Array(MAX_CPIM_HEAD_BYTES + 1);
-      let filled = 0;
-      while (filled < head.length) {
-        const n = await file.read(head.subarray(filled));
-        if (n === null) break;
-        filled += n;
-      }
-      const prefix = head.subarray(0, filled);
-      const bodyStart = filled - parseCpim(prefix).body.length;
+      const wrapped = await wrappedFile(file);
+      if (wrapped === undefined) throw new Error("its CPIM headers cannot be read");
       const hash = createHash(algorithm);
-      await file.seek(bodyStart, Deno.SeekMode.Start);
+      await file.seek(wrapped.offset, Deno.SeekMode.Start);
       const buffer = new Uint8Array(256 * 1024);
       while (true) {
         const n = await file.read(buffer);

@@ -12,6 +12,7 @@ import { CPIM_TYPE } from "../../cpim/mod.ts";
 import { isMediaType } from "../../msrp/media_type.ts";
 import { mediaType } from "../../msrp/mod.ts";
 import type { Bridge, SentMessage } from "../../bridge/mod.ts";
+import { wrappedFile } from "../../store/mod.ts";
 import type { Context } from "hono";
 import type { ApiApp, ApiEnv } from "../types.ts";
 import { ApiProblem } from "../problem.ts";
@@ -25,7 +26,6 @@ import {
   SendTextRequest,
 } from "../schemas.ts";
 import { attachmentDisposition, readUpload, sizedBody } from "../upload.ts";
-import { wrappedFile } from "../_wrapped.ts";
 import { validationHook } from "../validation.ts";
 import { messageViewWithText } from "../views.ts";
 

@@ -1,7 +1,8 @@
 /**
  * The file inside stored `message/cpim` content (RFC 3862): where its body
- * starts and its Content-Type, read from the head of the stored document
- * (internal).
+ * starts and its Content-Type, read from the head of the stored document.
+ * The sink checks a wrapped file's hash from there; the API serves it from
+ * there.
  *
  * @module
  */
