@@ -12,7 +12,6 @@ import type {
   IncomingMessageSink,
   IncomingOutcome,
 } from "../session/incoming.ts";
-import { MAX_CPIM_HEAD_BYTES } from "../cpim/mod.ts";
 import { StoreError } from "./error.ts";
 import type { ContentQuota } from "./quota.ts";
 import type { Store } from "./store.ts";
@@ -396,8 +395,8 @@ export class StoreSink implements IncomingMessageSink {
 
   /**
    * The `algorithm` digest of the file inside the stored CPIM content: the
-   * header blocks end within the first {@linkcode MAX_CPIM_HEAD_BYTES}, and
-   * the body after them is read back from the disk.
+   * body after its header blocks (see {@linkcode wrappedFile}), read back
+   * from the disk.
    */
   async #innerDigest(algorithm: string): Promise<string> {
     const file = await Deno.open(this.#path);
