@@ -278,6 +278,37 @@ export const OfferedFileTransfer = FileTransfer.extend({
   }),
 }).openapi("OfferedFileTransfer");
 
+/** The fields of a file to publish (`POST /v1/files/published`), as query parameters. */
+export const PublishQuery = FileSendQuery.pick({ name: true, type: true, disposition: true });
+
+/** A file published for peers to pull (RFC 5547 §6). */
+export const PublishedFile = z.object({
+  id: z.string().openapi({ description: "The published file's id." }),
+  file: z.object({
+    name: z.string().openapi({ example: "report.pdf" }),
+    type: z.string().openapi({ example: "application/pdf" }),
+    size: z.number().int().openapi({ description: "Bytes.", example: 32349 }),
+    hash: z.object({
+      algorithm: z.string().openapi({ example: "sha-1" }),
+      value: z.string().openapi({
+        example: "72:24:5F:E8:65:3D:DA:F3:71:36:2F:86:D4:71:91:3E:E4:A2:CE:2E",
+      }),
+    }),
+    disposition: z.string().nullable().openapi({
+      description: "`a=file-disposition` sent with it.",
+    }),
+  }).openapi({
+    description: "What a pull's `a=file-selector` is matched against (name, type, size, " +
+      "SHA-1) and what our answer describes.",
+  }),
+  createdAt: z.number().int().openapi({ description: "When it was published (ms since epoch)." }),
+}).openapi("PublishedFile");
+
+/** Every published file. */
+export const PublishedFileList = z.object({
+  items: z.array(PublishedFile).openapi({ description: "Oldest first; all of them, unpaged." }),
+}).openapi("PublishedFileList");
+
 /** A page of sessions. */
 export const SessionPage = z.object({
   items: z.array(Session),

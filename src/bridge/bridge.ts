@@ -11,19 +11,28 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { ComposingIndication, PluginRunner } from "../plugins/mod.ts";
 import type { MsrpEndpoint } from "../session/mod.ts";
-import type { EventRecord, ListOptions, MessageRecord, Page, SessionRecord } from "../store/mod.ts";
+import type {
+  EventRecord,
+  ListOptions,
+  MessageRecord,
+  Page,
+  PublishedFileRecord,
+  SessionRecord,
+} from "../store/mod.ts";
 import { composingEventData, createEvent, type FileTransferData } from "../webhooks/mod.ts";
 import { Runtime } from "./_runtime.ts";
 import { type SessionQuery, Sessions } from "./_sessions.ts";
 import { Calls, type EslState } from "./calls.ts";
 import { Cluster, type SessionLocation } from "./cluster.ts";
 import { EventLog, type EventSubscriber, replyToWebhook } from "./events.ts";
-import { Files, type FileSendRequest, type FileUpload, type OfferedFile } from "./files.ts";
+import { Files, type FileSendRequest, type OfferedFile } from "./files.ts";
+import type { FileUpload } from "./_upload.ts";
 import { type BridgeMetrics, Health, type Readiness } from "./health.ts";
 import { Imdn } from "./imdn.ts";
 import { type AnsweredSession, Media, type OfferedSession } from "./media.ts";
 import { type BridgeSendOptions, Messaging, type SentMessage } from "./messaging.ts";
 import { Pager, type PagerMessage } from "./pager.ts";
+import { PublishedFiles } from "./published.ts";
 
 /**
  * The service: opens the store, listens for MSRP, delivers webhooks (when
@@ -57,6 +66,7 @@ export class Bridge {
   readonly #media: Media;
   readonly #calls: Calls;
   readonly #files: Files;
+  readonly #published: PublishedFiles;
   readonly #pager: Pager;
   readonly #health: Health;
   readonly #cluster: Cluster;
@@ -72,7 +82,13 @@ export class Bridge {
     this.#sessions = new Sessions(rt, this.#events, (id, info) => this.#messaging.sink(id, info));
     this.#imdn = new Imdn(rt, this.#events, this.#sessions);
     this.#messaging = new Messaging(rt, this.#events, this.#sessions, this.#imdn);
-    this.#media = new Media(rt, this.#sessions);
+    this.#published = new PublishedFiles(rt);
+    this.#media = new Media(
+      rt,
+      this.#sessions,
+      this.#published,
+      (id, pulled) => this.#files.sendPulled(id, pulled),
+    );
     this.#calls = new Calls(
       rt,
       this.#sessions,
@@ -250,6 +266,27 @@ export class Bridge {
    */
   resumeFile(id: string, to?: string): Promise<FileTransferData | OfferedFile> {
     return this.#files.resume(id, to);
+  }
+
+  /**
+   * Publishes a file for peers to pull (RFC 5547 §6; see
+   * `PublishedFiles.publish`).
+   */
+  publishFile(upload: FileUpload): Promise<PublishedFileRecord> {
+    return this.#published.publish(upload);
+  }
+
+  /** The files published for peers to pull, oldest first. */
+  listPublishedFiles(): Promise<PublishedFileRecord[]> {
+    return this.#published.list();
+  }
+
+  /**
+   * Deletes published file `id`; pulls reading it go on (see
+   * `PublishedFiles.delete`).
+   */
+  deletePublishedFile(id: string): Promise<void> {
+    return this.#published.delete(id);
   }
 
   /** The state of a file we push, by its id (its session's), or `undefined`. */

@@ -24,6 +24,7 @@ import { type AcceptedMedia, buildOffer, type FileRange, parseAnswer } from "../
 import type { MsrpSession } from "../session/mod.ts";
 import type { SessionFile } from "../store/mod.ts";
 import type { Resumption } from "./_resume.ts";
+import type { PulledFile } from "./published.ts";
 import type { Runtime } from "./_runtime.ts";
 import { fileOffer, pushedFile, type Sessions } from "./_sessions.ts";
 import { BridgeError, dialTarget, errorText, sdpFailure } from "./errors.ts";
@@ -49,6 +50,8 @@ export class Calls {
   readonly #onEslEvent: (event: EslEvent) => void;
   /** Pushes that continue a file received in part, by session id, until recorded. */
   readonly #resumptions = new Map<string, Resumption>();
+  /** Pulls of published files, by session id, until recorded. */
+  readonly #pulls = new Map<string, PulledFile>();
   #esl: EslClient | undefined;
   #calls: InboundCalls | EslOutboundServer | undefined;
 
@@ -284,6 +287,8 @@ export class Calls {
   }
 
   /**
+   * A call pulling a published file (RFC 5547 §6) is answered with that
+   * file (see `Media.pull`), and a pull we do not serve refuses the call.
    * A file pushed by a call through the PBX continues the same caller's
    * partial file as an offer through the API does (RFC 5547 §8; one
    * decision, `PartialFiles.resume`): our answer's `a=file-range` asks for
@@ -294,6 +299,12 @@ export class Calls {
     session: MsrpSession,
     offered: AcceptedMedia,
   ): Promise<CallAnswerChanges | undefined> {
+    const pulled = await this.#media.pull(session, offered);
+    if (pulled) {
+      this.#pulls.set(session.id, pulled);
+      session.addEventListener("close", () => this.#pulls.delete(session.id), { once: true });
+      return { sentFile: fileOffer(pulled.file, pulled.range) };
+    }
     const file = pushedFile(offered);
     if (!file) return undefined;
     const range = offered.fileTransfer?.range;
@@ -307,16 +318,19 @@ export class Calls {
   /**
    * Records the session of an inbound call with the caller's identity, of
    * kind `file-transfer` for an RFC 5547 push (continuing the partial file
-   * `#prepareAnswer` found, if any).
+   * `#prepareAnswer` found, if any) or pull (direction `out`; the file is
+   * then sent).
    */
   #recordCall(event: InboundCallEvent): void {
     const { call } = event;
     const info = call.info;
     const resumption = this.#resumptions.get(call.session.id);
     this.#resumptions.delete(call.session.id);
+    const pulled = this.#pulls.get(call.session.id);
+    this.#pulls.delete(call.session.id);
     event.waitUntil(
-      this.#sessions.record(call.session, "in", call.media.remotePath, {
-        file: resumption?.file ?? pushedFile(call.media),
+      this.#sessions.record(call.session, pulled ? "out" : "in", call.media.remotePath, {
+        file: pulled?.file ?? resumption?.file ?? pushedFile(call.media),
         resume: resumption?.partial,
         fromUri: info.fromUri,
         toUri: info.toUri,
@@ -324,7 +338,10 @@ export class Calls {
         callId: info.callId,
         channelUuid: info.channelUuid,
         otherLegUuid: info.otherLegUuid,
-      }).then(() => this.#sessions.negotiated(call.session.id, call.media)),
+      }).then(() => {
+        this.#sessions.negotiated(call.session.id, call.media);
+        if (pulled) this.#media.sendPulled(call.session.id, pulled);
+      }),
     );
   }
 }

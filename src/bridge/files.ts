@@ -10,55 +10,24 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import type { AcceptedMedia, FileRange } from "../sdp/mod.ts";
 import type { DeliveryResult } from "../session/mod.ts";
 import type { MessageRecord, SessionFile, SessionRecord } from "../store/mod.ts";
 import { createEvent, type FileTransferData, fileTransferData } from "../webhooks/mod.ts";
-import { isMediaType } from "../msrp/media_type.ts";
 import type { Runtime } from "./_runtime.ts";
 import type { Sessions } from "./_sessions.ts";
 import { KeptCopies, type KeptCopy, resumedStart } from "./_send_resume.ts";
+import { checkUpload, type FileUpload, readPieces, spoolFile } from "./_upload.ts";
 import { BridgeError, dialTarget, errorText } from "./errors.ts";
 import type { EventLog } from "./events.ts";
 import type { OfferedSession, PushOffer } from "./media.ts";
 import type { Messaging } from "./messaging.ts";
+import type { PulledFile } from "./published.ts";
 
 /** Where files wait, under `DATA_DIR`, until they are sent. */
 const SPOOL_DIR = "outgoing";
-/** Bytes read from a spooled file per piece. */
-const READ_PIECE_BYTES = 64 * 1024;
 /** Why the session of a file we pushed ends once the success REPORT came. */
 const FILE_DELIVERED = "file delivered";
-/** The longest file name we offer. */
-const MAX_NAME_LENGTH = 255;
-/**
- * What a name may not hold: the selector's name is a quoted string (RFC
- * 5547 §9), so no quote or control character, and FreeSWITCH drops an SDP
- * holding `${` (see docs/security.md), so none of `$ { }`.
- */
-const UNSAFE_NAME = /["\p{Cc}${}]/u;
-/** What a selector's `type:` may not hold: white space ends it, quotes and `$ { }` as for names. */
-const UNSAFE_TYPE = /[\s"${}]/;
-/** `a=file-disposition` (RFC 5547 §6): a token, without `$ { }`. */
-const DISPOSITION = /^[!#%-'*+\-.0-9A-Z^-z|~]{1,64}$/;
-
-/** A file to push: spooled and hashed, then offered. */
-export interface FileUpload {
-  /** The file name offered. */
-  readonly name: string;
-  /** The file's media type, sent as its Content-Type. */
-  readonly type: string;
-  /** `a=file-disposition`, e.g. `render` or `attachment`; left out when absent. */
-  readonly disposition?: string;
-  /**
-   * The file's size in bytes, which the body must come to exactly; when
-   * absent, the body's length (the quota is then reserved as its bytes come).
-   */
-  readonly size?: number;
-  /** The file's bytes. */
-  readonly body: AsyncIterable<Uint8Array>;
-}
 
 /** A file to push to `to` through the PBX. */
 export interface FileSendRequest extends FileUpload {
@@ -73,77 +42,11 @@ export interface OfferedFile extends FileTransferData {
 }
 
 /**
- * `filename` (e.g. a form's file part, a path stripped) as a name we may
- * offer: each character a name may not hold (quotes, controls, `$ { }`)
- * becomes `_`, and a name longer than 255 characters is shortened,
- * keeping its extension; `undefined` when nothing is left.
- */
-export function offerableName(filename: string): string | undefined {
-  const chars = [...filename.trim()].map((c) => UNSAFE_NAME.test(c) ? "_" : c);
-  let name = chars.join("");
-  if (name.length > MAX_NAME_LENGTH) {
-    const dot = name.lastIndexOf(".");
-    const extension = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : "";
-    const stem = [...name.slice(0, name.length - extension.length)];
-    name = "";
-    for (const c of stem) {
-      if (name.length + c.length + extension.length > MAX_NAME_LENGTH) break;
-      name += c;
-    }
-    name += extension;
-  }
-  return name.trim() === "" ? undefined : name;
-}
-
-/**
- * `contentType` (e.g. a form's file part's) as a type we may offer: as it
- * is when we may, else without its parameters, else
- * `application/octet-stream` (also when absent).
- */
-export function offerableType(contentType: string | undefined): string {
-  const offerable = (type: string) => isMediaType(type) && !UNSAFE_TYPE.test(type);
-  if (contentType !== undefined && offerable(contentType)) return contentType;
-  const bare = contentType?.split(";")[0].trim();
-  return bare !== undefined && offerable(bare) ? bare : "application/octet-stream";
-}
-
-/** The selector's hash value: colon-separated upper-case hex bytes (RFC 5547 §9). */
-function hashValue(digest: string): string {
-  return digest.toUpperCase().match(/../g)?.join(":") ?? "";
-}
-
-/**
  * A random `a=file-transfer-id` (RFC 5547 §6: globally unique, at least 32
  * characters of randomness).
  */
 function transferId(): string {
   return crypto.randomUUID().replaceAll("-", "");
-}
-
-/** @throws {BridgeError} `validation` for a name, type or disposition the offer cannot carry. */
-function checkFields(request: FileUpload): void {
-  const { name, type, disposition } = request;
-  if (name.length === 0 || name.length > MAX_NAME_LENGTH || UNSAFE_NAME.test(name)) {
-    throw new BridgeError(
-      "validation",
-      `must be 1 to ${MAX_NAME_LENGTH} characters without quotes, control characters or $ { }`,
-      "name",
-    );
-  }
-  if (!isMediaType(type) || UNSAFE_TYPE.test(type)) {
-    throw new BridgeError(
-      "validation",
-      "must be a media type without white space, quotes or $ { }",
-      "type",
-    );
-  }
-  if (disposition !== undefined && !DISPOSITION.test(disposition)) {
-    throw new BridgeError(
-      "validation",
-      "must be a token such as render or attachment",
-      "disposition",
-    );
-  }
 }
 
 /**
@@ -160,20 +63,11 @@ export interface FileCalls {
   ): Promise<{ readonly id: string; readonly fileRange?: FileRange }>;
 }
 
-/**
- * Reads `path` from byte `offset` (0-based) in fresh pieces (the sender may
- * keep them), closing it when done or stopped.
- */
+/** Reads `path` from byte `offset` (0-based) in fresh pieces, closing it when done or stopped. */
 async function* spooled(path: string, offset: number): AsyncGenerator<Uint8Array> {
   const file = await Deno.open(path);
   try {
-    await file.seek(offset, Deno.SeekMode.Start);
-    while (true) {
-      const piece = new Uint8Array(READ_PIECE_BYTES);
-      const n = await file.read(piece);
-      if (n === null) return;
-      yield piece.subarray(0, n);
-    }
+    yield* readPieces(file, offset);
   } finally {
     file.close();
   }
@@ -262,7 +156,7 @@ export class Files {
    */
   async send(request: FileSendRequest): Promise<FileTransferData> {
     const to = dialTarget(request.to, "to");
-    checkFields(request);
+    checkUpload(request);
     this.#checkPbx(to);
     return await this.#call(await this.#spoolUpload(request, to));
   }
@@ -281,7 +175,7 @@ export class Files {
    * `pbx-unavailable` aside; `session-limit`.
    */
   async offer(upload: FileUpload): Promise<OfferedFile> {
-    checkFields(upload);
+    checkUpload(upload);
     this.#rt.checkRunning();
     return await this.#offer(await this.#spoolUpload(upload, null));
   }
@@ -366,7 +260,7 @@ export class Files {
    */
   async #spoolUpload(upload: FileUpload, to: string | null): Promise<KeptCopy> {
     const path = `${this.#spoolDir}/${crypto.randomUUID()}`;
-    const { sha1, size } = await this.#spool(upload.body, path, upload.size);
+    const { sha1, size } = await spoolFile(this.#rt, upload.body, path, upload.size);
     const file = {
       name: upload.name,
       type: upload.type,
@@ -450,15 +344,58 @@ export class Files {
   }
 
   /**
-   * Sends `copy` from byte `start` (1-based) in session `sessionId` with a
-   * success REPORT requested. Once it settles the session ends, the copy is
-   * settled with the bytes the receiver confirmed (see
-   * {@linkcode #settleCopy}) and `file.delivered` or `file.failed` is
-   * published.
+   * Sends `copy` from byte `start` (1-based) in session `sessionId` (see
+   * {@linkcode #sendFile}); the copy is then settled with the bytes the
+   * receiver confirmed (see {@linkcode #settleCopy}).
    */
   async #sendCopy(sessionId: string, copy: KeptCopy, start: number): Promise<void> {
-    const { file, path } = copy;
-    const sent = await this.#messaging.send(sessionId, spooled(path, start - 1), {
+    await this.#sendFile(
+      sessionId,
+      copy.file,
+      spooled(copy.path, start - 1),
+      start,
+      (confirmed) => this.#settleCopy(sessionId, copy, confirmed),
+    );
+  }
+
+  /**
+   * Sends a published file that the peer of session `sessionId` pulled
+   * (RFC 5547 §6, see `PublishedFiles.pull`) as {@linkcode send} pushes a
+   * file: one message from `pulled.start` on, read from the pull's open
+   * handle, with a success REPORT requested; once it settles the session
+   * ends (a call through the PBX is hung up), the handle is released and
+   * `file.delivered` or `file.failed` is published. When it cannot be
+   * queued (the session ended first) the session ends and `file.failed` is
+   * published.
+   */
+  async sendPulled(sessionId: string, pulled: PulledFile): Promise<void> {
+    try {
+      await this.#sendFile(sessionId, pulled.file, pulled.read(), pulled.start, () => {
+        pulled.release();
+        return Promise.resolve();
+      });
+    } catch (e) {
+      pulled.release();
+      this.#rt.log.warn("pulled file not sent", { sessionId, error: errorText(e) });
+      await this.#sessions.close(sessionId, "file transfer failed: not sent");
+      await this.#publish(sessionId);
+    }
+  }
+
+  /**
+   * Sends `body`, `file` from byte `start` (1-based) on, in session
+   * `sessionId` with a success REPORT requested. Once it settles the
+   * session ends, `settle` hears how many of the file's first bytes the
+   * receiver confirmed, and `file.delivered` or `file.failed` is published.
+   */
+  async #sendFile(
+    sessionId: string,
+    file: SessionFile & { readonly size: number },
+    body: AsyncIterable<Uint8Array>,
+    start: number,
+    settle: (confirmed: number) => Promise<void>,
+  ): Promise<void> {
+    const sent = await this.#messaging.send(sessionId, body, {
       contentType: file.type!,
       size: file.size,
       startOffset: start - 1,
@@ -469,7 +406,7 @@ export class Files {
       const confirmed = result.status === "failed"
         ? start - 1 + result.bytesAcknowledged
         : file.size;
-      await this.#settleCopy(sessionId, copy, confirmed);
+      await settle(confirmed);
       await sent.settled;
       await this.#publish(sessionId);
     }));
@@ -515,69 +452,6 @@ export class Files {
   async #message(id: string): Promise<MessageRecord | undefined> {
     const page = await this.#rt.store.listMessages(id, { limit: 10 });
     return page.items.find((m) => m.direction === "out");
-  }
-
-  /**
-   * Writes `body` to `path`, hashing it on the way; resolves with the SHA-1
-   * as the selector writes it and the file's size. The bytes are reserved
-   * under `DATA_QUOTA_BYTES`: `size` at once when given, else as they come;
-   * on failure the file is removed and the reservation freed.
-   *
-   * @throws {BridgeError} `payload-too-large` past `DATA_QUOTA_BYTES`;
-   * `validation` (field `body`) when it is not `size` bytes, is empty, or
-   * cannot be read (a `BridgeError` it throws passes as it is).
-   */
-  async #spool(
-    body: AsyncIterable<Uint8Array>,
-    path: string,
-    size: number | undefined,
-  ): Promise<{ readonly sha1: string; readonly size: number }> {
-    const { quota } = this.#rt;
-    let reserved = 0;
-    const reserve = (bytes: number) => {
-      if (!quota.reserve(bytes)) {
-        throw new BridgeError(
-          "payload-too-large",
-          "disk quota exceeded (DATA_QUOTA_BYTES)",
-          "body",
-        );
-      }
-      reserved += bytes;
-    };
-    if (size !== undefined) reserve(size);
-    const hash = createHash("sha1");
-    let total = 0;
-    try {
-      await Deno.mkdir(this.#spoolDir, { recursive: true });
-      const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
-      try {
-        for await (const piece of body) {
-          total += piece.length;
-          if (size === undefined) reserve(piece.length);
-          else if (total > size) break;
-          hash.update(piece);
-          let written = 0;
-          while (written < piece.length) written += await file.write(piece.subarray(written));
-        }
-      } catch (e) {
-        throw e instanceof BridgeError ? e : new BridgeError("validation", errorText(e), "body");
-      } finally {
-        file.close();
-      }
-      if (size !== undefined && total !== size) {
-        throw new BridgeError(
-          "validation",
-          `the body has ${total > size ? "more" : total} bytes, not its declared ${size}`,
-          "body",
-        );
-      }
-      if (total === 0) throw new BridgeError("validation", "the file is empty", "body");
-      return { sha1: hashValue(hash.digest("hex")), size: total };
-    } catch (e) {
-      await Deno.remove(path).catch(() => {});
-      quota.settle(reserved, 0);
-      throw e;
-    }
   }
 
   /** Ends the session of a settled transfer: RFC 5547 §8, one file per session. */

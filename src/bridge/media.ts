@@ -25,6 +25,7 @@ import {
 import { connectNegotiated, expectNegotiatedPeer, type MsrpSession } from "../session/mod.ts";
 import type { SessionFile, SessionRecord } from "../store/mod.ts";
 import { PartialFiles, type Resumption } from "./_resume.ts";
+import type { PublishedFiles, PulledFile } from "./published.ts";
 import type { Runtime } from "./_runtime.ts";
 import { fileOffer, pushedFile, type Sessions } from "./_sessions.ts";
 import { BridgeError, errorText, sdpFailure } from "./errors.ts";
@@ -68,6 +69,9 @@ export interface PushOffer {
   unsent(sessionId: string): void;
 }
 
+/** Sends a published file a pull asked for, once its session is recorded (see `Files.sendPulled`). */
+export type PulledFileSender = (sessionId: string, pulled: PulledFile) => Promise<void>;
+
 /** An offer of ours waiting for its answer. */
 interface PendingOffer {
   readonly local: LocalMsrpOffer;
@@ -89,12 +93,50 @@ export class Media {
    * through the API here, calls through the PBX in `calls.ts`.
    */
   readonly partials: PartialFiles;
+  /** The files peers may pull, and the pulls reading them. */
+  readonly #published: PublishedFiles;
+  readonly #sendPulled: PulledFileSender;
 
-  /** Negotiates sessions of `sessions` on `rt`'s endpoint. */
-  constructor(rt: Runtime, sessions: Sessions) {
+  /**
+   * Negotiates sessions of `sessions` on `rt`'s endpoint; a pull of a file
+   * of `published` is sent by `sendPulled`.
+   */
+  constructor(
+    rt: Runtime,
+    sessions: Sessions,
+    published: PublishedFiles,
+    sendPulled: PulledFileSender,
+  ) {
     this.#rt = rt;
     this.#sessions = sessions;
     this.partials = new PartialFiles(rt);
+    this.#published = published;
+    this.#sendPulled = sendPulled;
+  }
+
+  /**
+   * The published file a pull offered to `session` asks for (see
+   * `PublishedFiles.pull`), its handle released when the session closes;
+   * `undefined` when `offered` is no pull.
+   *
+   * @throws {BridgeError} `sdp-not-acceptable` for a pull we do not serve.
+   */
+  async pull(session: MsrpSession, offered: AcceptedMedia): Promise<PulledFile | undefined> {
+    const pulled = await this.#published.pull(offered);
+    if (!pulled) return undefined;
+    if (session.closed) pulled.release();
+    else session.addEventListener("close", () => pulled.release(), { once: true });
+    this.#rt.log.info("file pulled", { sessionId: session.id, published: pulled.published.id });
+    return pulled;
+  }
+
+  /** Sends `pulled` in session `sessionId`, recorded for it (see {@linkcode pull}). */
+  sendPulled(sessionId: string, pulled: PulledFile): void {
+    this.#rt.track(
+      this.#sendPulled(sessionId, pulled).catch((e) =>
+        this.#rt.log.warn("pulled file not sent", { sessionId, error: errorText(e) })
+      ),
+    );
   }
 
   /**
@@ -108,6 +150,13 @@ export class Media {
    * continues it (RFC 5547 §8): our answer's `a=file-range` asks for the
    * bytes after those held, and the file's `resumes` names the earlier
    * message. A push whose `a=file-range` we cannot serve is refused.
+   *
+   * A pull (RFC 5547 §6: `a=recvonly` with an `a=file-selector`) of a
+   * published file (see {@linkcode pull}) is answered `a=sendonly` with
+   * that file's selector, the offer's transfer id and the file's
+   * disposition; the session, of kind `file-transfer` and direction `out`,
+   * sends it once connected (see `Files.sendPulled`). A pull of no single
+   * published file is refused.
    *
    * @throws {BridgeError} `invalid-sdp`, `sdp-not-acceptable`, `session-limit`,
    * `shutting-down`.
@@ -131,6 +180,17 @@ export class Media {
       session.close("offer not acceptable");
       throw sdpFailure(e, "offer");
     }
+    let pulled: PulledFile | undefined;
+    try {
+      pulled = await this.pull(session, accepted);
+      if (pulled) {
+        const local = { ...this.#local(session), sentFile: fileOffer(pulled.file, pulled.range) };
+        ({ sdp: answer, accepted } = buildAnswer(description, local));
+      }
+    } catch (e) {
+      session.close("offer not acceptable");
+      throw e;
+    }
     const file = pushedFile(accepted);
     let resumption: Resumption | undefined;
     if (file) {
@@ -145,12 +205,13 @@ export class Media {
         throw e;
       }
     }
-    await this.#sessions.record(session, "in", accepted.remotePath, {
-      file: resumption?.file,
+    await this.#sessions.record(session, pulled ? "out" : "in", accepted.remotePath, {
+      file: pulled?.file ?? resumption?.file,
       resume: resumption?.partial,
     });
     const connected = this.connect(session, accepted);
     if (accepted.setup === "active") this.#rt.track(connected.catch(() => {}));
+    if (pulled) this.sendPulled(session.id, pulled);
     this.#rt.log.info("session answered", { sessionId: session.id, role: accepted.setup });
     return { id: session.id, answer };
   }

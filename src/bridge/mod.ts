@@ -14,13 +14,8 @@ export { BridgeError, type BridgeErrorCode } from "./errors.ts";
 export type { EslState } from "./calls.ts";
 export type { SessionLocation } from "./cluster.ts";
 export type { EventSubscriber } from "./events.ts";
-export {
-  type FileSendRequest,
-  type FileUpload,
-  offerableName,
-  offerableType,
-  type OfferedFile,
-} from "./files.ts";
+export type { FileSendRequest, OfferedFile } from "./files.ts";
+export { type FileUpload, offerableName, offerableType } from "./_upload.ts";
 export type { BridgeMetrics, Readiness } from "./health.ts";
 export type { AnsweredSession, OfferedSession } from "./media.ts";
 export {

@@ -169,8 +169,9 @@ export class CallAnswerer {
       };
       let answer = buildAnswer(description, local);
       const changes = await this.#prepareAnswer?.(info, session, answer.accepted);
-      if (changes?.fileRange) {
-        answer = buildAnswer(description, { ...local, fileRange: changes.fileRange });
+      if (changes?.fileRange || changes?.sentFile) {
+        const { fileRange, sentFile } = changes;
+        answer = buildAnswer(description, { ...local, fileRange, sentFile });
       }
       return { session, answer };
     } catch (error) {

@@ -7,7 +7,7 @@
  */
 
 import type { Logger } from "../log.ts";
-import type { AcceptedMedia, FileRange, SdpAnswer } from "../sdp/mod.ts";
+import type { AcceptedMedia, FileRange, FileTransfer, SdpAnswer } from "../sdp/mod.ts";
 import type { MsrpEndpoint, MsrpSession, SessionOptions } from "../session/mod.ts";
 
 /**
@@ -151,6 +151,12 @@ export interface CallAnswerChanges {
    * still missing of a transfer resumed.
    */
   readonly fileRange?: FileRange;
+  /**
+   * The file we send to a pull (RFC 5547 §6: the offer has `a=recvonly`
+   * and an `a=file-selector`): the answer describes it (see
+   * `LocalMsrpEndpoint.sentFile`).
+   */
+  readonly sentFile?: FileTransfer;
 }
 
 /** How inbound MSRP calls are served, whichever way FreeSWITCH hands them over. */

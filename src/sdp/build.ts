@@ -164,12 +164,17 @@ function negotiate(offered: MsrpMediaDescription, local: Local): Negotiation {
   const cema = offered.cema && endpoint.cema === true;
   const direction = answerDirection(offered.direction);
   // RFC 5547: the answer repeats the selector and transfer id of the file
-  // offered, and its range, narrowed to ours when we answer one (§8.2).
+  // offered, and its range, narrowed to ours when we answer one (§8.2); to
+  // a pull (§6) it describes the file we send.
   const offeredFile = offered.fileTransfer;
-  const answeredFile = offeredFile && endpoint.fileRange && offeredFile.selector
+  const pull = endpoint.sentFile !== undefined && offeredFile?.selector !== undefined &&
+    direction === "sendonly";
+  const answeredFile = pull
+    ? endpoint.sentFile
+    : offeredFile && endpoint.fileRange && offeredFile.selector
     ? { ...offeredFile, range: endpoint.fileRange }
     : offeredFile;
-  const fileTransfer = answeredFile ? formatFileTransfer(answeredFile, true) : [];
+  const fileTransfer = answeredFile ? formatFileTransfer(answeredFile, !pull) : [];
   if (fileTransfer.some((line) => line.includes(EXPANSION))) {
     return { ok: false, reason: 'the file selector, which the answer must repeat, holds "${"' };
   }

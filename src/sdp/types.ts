@@ -194,6 +194,14 @@ export interface LocalMsrpEndpoint {
    * §8.2, the answerer may only narrow it). Ignored for other offers.
    */
   readonly fileRange?: FileRange;
+  /**
+   * When answering a file pull (RFC 5547 §6: an offer with `a=recvonly` and
+   * an `a=file-selector`, asking us to send the file), the file we send:
+   * the answer carries these attributes (the selector of our file, the
+   * offer's transfer id, its disposition, the range sent) instead of
+   * repeating the offer's. Ignored for other offers.
+   */
+  readonly sentFile?: FileTransfer;
   /** When answering an `actpass` offer, take the active role instead of passive. */
   readonly preferActive?: boolean;
   /** The `s=` line; `-` by default. */

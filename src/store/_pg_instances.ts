@@ -48,7 +48,9 @@ export async function lostInstances(
 
 /** Bytes of received content in content files of `instance`'s sessions. */
 export async function storedContentBytes(q: Query, instance: string): Promise<number> {
-  const [row] = await q`SELECT COALESCE(SUM(m.bytes), 0) AS bytes
+  const [row] = await q`SELECT COALESCE(SUM(m.bytes), 0)
+      + (SELECT COALESCE(SUM(size), 0) FROM published_files WHERE instance_id = ${instance})
+      AS bytes
     FROM messages AS m JOIN sessions AS s ON s.id = m.session_id
     WHERE s.instance_id = ${instance} AND m.direction = 'in' AND m.content_path IS NOT NULL`;
   return Number(row.bytes);

@@ -13,6 +13,8 @@ import {
   MESSAGE_COLUMNS,
   messageColumns,
   messageFromRow,
+  publishedColumns,
+  publishedFromRow,
   type Row,
   SESSION_COLUMNS,
   sessionColumns,
@@ -24,8 +26,10 @@ import type {
   MessageChanges,
   MessageRecord,
   NewMessage,
+  NewPublishedFile,
   NewSession,
   Page,
+  PublishedFileRecord,
   SessionChanges,
   SessionRecord,
   SessionState,
@@ -149,4 +153,37 @@ export async function messageOwner(
   const [row] = await q`SELECT s.instance_id FROM messages AS m
     JOIN sessions AS s ON s.id = m.session_id WHERE m.id = ${id}`;
   return row && String(row.instance_id ?? fallback);
+}
+
+/** Records a file `instance` published at `now`. */
+export async function insertPublishedFile(
+  q: Query,
+  file: NewPublishedFile,
+  instance: string,
+  now: number,
+): Promise<PublishedFileRecord> {
+  const columns = publishedColumns(file, instance, now) as Values;
+  const [row] = await q`INSERT INTO published_files ${q(columns)} RETURNING *`;
+  return publishedFromRow(row);
+}
+
+/** The files `instance` published, oldest first. */
+export async function listPublishedFiles(
+  q: Query,
+  instance: string,
+): Promise<PublishedFileRecord[]> {
+  const rows = await q`SELECT * FROM published_files WHERE instance_id = ${instance}
+    ORDER BY created_at, id`;
+  return rows.map(publishedFromRow);
+}
+
+/** Forgets published file `id` of `instance`; its record, if there was one. */
+export async function deletePublishedFile(
+  q: Query,
+  id: string,
+  instance: string,
+): Promise<PublishedFileRecord | undefined> {
+  const [row] = await q`DELETE FROM published_files WHERE id = ${id} AND instance_id = ${instance}
+    RETURNING *`;
+  return row && publishedFromRow(row);
 }

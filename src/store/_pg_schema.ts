@@ -184,6 +184,22 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   `,
   // IMDN (RFC 5438) of CPIM messages: what was asked for and notified (JSON).
   "ALTER TABLE messages ADD COLUMN imdn TEXT",
+  // Files published for peers to pull (RFC 5547 §6), kept by the instance that stored them.
+  `
+    CREATE TABLE published_files (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      type TEXT NOT NULL,
+      size BIGINT NOT NULL,
+      hash_algorithm TEXT NOT NULL,
+      hash_value TEXT NOT NULL,
+      disposition TEXT,
+      path TEXT NOT NULL,
+      instance_id TEXT NOT NULL,
+      created_at BIGINT NOT NULL
+    );
+    CREATE INDEX published_files_instance ON published_files (instance_id, created_at);
+  `,
 ];
 
 /**

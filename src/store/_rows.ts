@@ -14,7 +14,9 @@ import type {
   MessageRecord,
   MessageStatus,
   NewMessage,
+  NewPublishedFile,
   NewSession,
+  PublishedFileRecord,
   SessionKind,
   SessionRecord,
   SessionState,
@@ -174,6 +176,37 @@ export function instanceFromRow(row: Row): InstanceRecord {
     startedAt: Number(row.started_at),
     heartbeatAt: Number(row.heartbeat_at),
     takenOverBy: str(row.taken_over_by),
+  };
+}
+
+/** A `published_files` row as a record. */
+export function publishedFromRow(row: Row): PublishedFileRecord {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    type: String(row.type),
+    size: Number(row.size),
+    hash: { algorithm: String(row.hash_algorithm), value: String(row.hash_value) },
+    disposition: str(row.disposition),
+    path: String(row.path),
+    instanceId: String(row.instance_id),
+    createdAt: Number(row.created_at),
+  };
+}
+
+/** The columns of a new `published_files` row of `instance`, published at `now`. */
+export function publishedColumns(file: NewPublishedFile, instance: string, now: number): Params {
+  return {
+    id: file.id,
+    name: file.name,
+    type: file.type,
+    size: file.size,
+    hash_algorithm: file.hash.algorithm,
+    hash_value: file.hash.value,
+    disposition: file.disposition,
+    path: file.path,
+    instance_id: instance,
+    created_at: now,
   };
 }
 

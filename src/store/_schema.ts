@@ -177,6 +177,23 @@ export const MIGRATIONS: readonly Migration[] = [
     `),
   // IMDN (RFC 5438) of CPIM messages: what was asked for and notified (JSON).
   (db) => db.exec("ALTER TABLE messages ADD COLUMN imdn TEXT"),
+  // Files published for peers to pull (RFC 5547 §6), kept by the instance that stored them.
+  (db) =>
+    db.exec(`
+      CREATE TABLE published_files (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        hash_algorithm TEXT NOT NULL,
+        hash_value TEXT NOT NULL,
+        disposition TEXT,
+        path TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX published_files_instance ON published_files (instance_id, created_at);
+    `),
 ];
 
 /**

@@ -20,6 +20,8 @@ import {
   messageColumns,
   messageFromRow,
   type Params,
+  publishedColumns,
+  publishedFromRow,
   type Row,
   SESSION_COLUMNS,
   sessionColumns,
@@ -34,8 +36,10 @@ import type {
   MessageChanges,
   MessageRecord,
   NewMessage,
+  NewPublishedFile,
   NewSession,
   Page,
+  PublishedFileRecord,
   RecoveryResult,
   SessionChanges,
   SessionRecord,
@@ -316,6 +320,23 @@ export class SqliteDatabase {
       sessions,
       resumedWebhooks: Number(resumed),
     };
+  }
+
+  /** See `Store.insertPublishedFile`. */
+  insertPublishedFile(file: NewPublishedFile): PublishedFileRecord {
+    const row = this.#sql.insertPublished.get(publishedColumns(file, this.#instance, this.#now()));
+    return publishedFromRow(row as Row);
+  }
+
+  /** See `Store.listPublishedFiles` (one process owns the file: every row is this one's). */
+  listPublishedFiles(): PublishedFileRecord[] {
+    return (this.#sql.listPublished.all() as Row[]).map(publishedFromRow);
+  }
+
+  /** See `Store.deletePublishedFile`. */
+  deletePublishedFile(id: string): PublishedFileRecord | undefined {
+    const row = this.#sql.deletePublished.get(id) as Row | undefined;
+    return row && publishedFromRow(row);
   }
 
   /** See `Store.storedContentBytes` (one pass over the messages, for start-up). */

@@ -88,8 +88,16 @@ const SQL = {
   markTakenOver: `UPDATE instances SET taken_over_by = :me
       WHERE id = :id AND heartbeat_at < :stale AND taken_over_by IS NULL RETURNING id`,
   pruneClaims: "DELETE FROM claims WHERE created_at < ?",
-  storedContentBytes: `SELECT COALESCE(SUM(bytes), 0) AS bytes FROM messages
+  storedContentBytes: `SELECT COALESCE(SUM(bytes), 0)
+        + (SELECT COALESCE(SUM(size), 0) FROM published_files) AS bytes FROM messages
       WHERE direction = 'in' AND content_path IS NOT NULL`,
+  insertPublished: `INSERT INTO published_files (id, name, type, size, hash_algorithm,
+        hash_value, disposition, path, instance_id, created_at)
+      VALUES (:id, :name, :type, :size, :hash_algorithm, :hash_value, :disposition, :path,
+        :instance_id, :created_at)
+      RETURNING *`,
+  listPublished: "SELECT * FROM published_files ORDER BY created_at, id",
+  deletePublished: "DELETE FROM published_files WHERE id = ? RETURNING *",
 } as const;
 
 /** The prepared statements of a `Store`, by name. */

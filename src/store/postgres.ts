@@ -30,8 +30,10 @@ import type {
   MessageChanges,
   MessageRecord,
   NewMessage,
+  NewPublishedFile,
   NewSession,
   Page,
+  PublishedFileRecord,
   RecoveryResult,
   SessionChanges,
   SessionRecord,
@@ -327,7 +329,22 @@ export class PostgresStore implements Store {
     );
   }
 
-  /** Bytes of received content kept in content files of this instance's sessions. */
+  /** Records a file published by this instance for peers to pull. */
+  insertPublishedFile(file: NewPublishedFile): Promise<PublishedFileRecord> {
+    return this.#run((q, _, now) => rows.insertPublishedFile(q, file, this.instanceId, now));
+  }
+
+  /** The files this instance published, oldest first. */
+  listPublishedFiles(): Promise<PublishedFileRecord[]> {
+    return this.#run((q) => rows.listPublishedFiles(q, this.instanceId));
+  }
+
+  /** Forgets published file `id` of this instance; resolves with its record, if there was one. */
+  deletePublishedFile(id: string): Promise<PublishedFileRecord | undefined> {
+    return this.#run((q) => rows.deletePublishedFile(q, id, this.instanceId));
+  }
+
+  /** Bytes of received content kept in content files of this instance's sessions, and of its published files. */
   storedContentBytes(): Promise<number> {
     return this.#run((q) => instances.storedContentBytes(q, this.instanceId));
   }

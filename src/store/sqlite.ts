@@ -21,8 +21,10 @@ import type {
   MessageChanges,
   MessageRecord,
   NewMessage,
+  NewPublishedFile,
   NewSession,
   Page,
+  PublishedFileRecord,
   RecoveryResult,
   SessionChanges,
   SessionRecord,
@@ -278,7 +280,22 @@ export class SqliteStore implements Store {
     return this.#run((db) => db.takeOver(id, staleBefore, reason));
   }
 
-  /** Bytes of received content kept in content files. */
+  /** Records a file published by this instance for peers to pull. */
+  insertPublishedFile(file: NewPublishedFile): Promise<PublishedFileRecord> {
+    return this.#run((db) => db.insertPublishedFile(file));
+  }
+
+  /** The files published, oldest first. */
+  listPublishedFiles(): Promise<PublishedFileRecord[]> {
+    return this.#run((db) => db.listPublishedFiles());
+  }
+
+  /** Forgets published file `id`; resolves with its record, if there was one. */
+  deletePublishedFile(id: string): Promise<PublishedFileRecord | undefined> {
+    return this.#run((db) => db.deletePublishedFile(id));
+  }
+
+  /** Bytes of received content kept in content files, and of published files. */
   storedContentBytes(): Promise<number> {
     return this.#run((db) => db.storedContentBytes());
   }

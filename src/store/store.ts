@@ -15,8 +15,10 @@ import type {
   MessageChanges,
   MessageRecord,
   NewMessage,
+  NewPublishedFile,
   NewSession,
   Page,
+  PublishedFileRecord,
   RecoveryResult,
   SessionChanges,
   SessionRecord,
@@ -174,7 +176,16 @@ export interface Store {
    * instance got there first or it beat again.
    */
   takeOver(id: string, staleBefore: number, reason: string): Promise<RecoveryResult | undefined>;
-  /** Bytes of received content that this instance keeps in content files (for the disk quota). */
+  /** Records a file published by this instance for peers to pull. */
+  insertPublishedFile(file: NewPublishedFile): Promise<PublishedFileRecord>;
+  /** The files this instance published, oldest first (all of them: there are few). */
+  listPublishedFiles(): Promise<PublishedFileRecord[]>;
+  /** Forgets published file `id` of this instance; resolves with its record, if there was one. */
+  deletePublishedFile(id: string): Promise<PublishedFileRecord | undefined>;
+  /**
+   * Bytes of received content that this instance keeps in content files, and
+   * of the files it published (for the disk quota).
+   */
   storedContentBytes(): Promise<number>;
   /** Resolves when the database answers and takes writes; rejects otherwise. */
   ping(): Promise<void>;

@@ -348,6 +348,35 @@ export interface WebhookBacklog {
   readonly oldestPendingAt: number | null;
 }
 
+/**
+ * A file published for peers to pull (RFC 5547 §6: an offer with
+ * `a=recvonly` and an `a=file-selector` naming it), kept under the data
+ * directory of the instance that stored it.
+ */
+export interface PublishedFileRecord {
+  /** Its id. */
+  readonly id: string;
+  /** The file name a selector matches. */
+  readonly name: string;
+  /** Its media type. */
+  readonly type: string;
+  /** Its size in bytes. */
+  readonly size: number;
+  /** Its SHA-1, as a selector writes it (`sha-1`, colon-separated upper-case hex). */
+  readonly hash: FileHash;
+  /** The `a=file-disposition` sent with it, if any. */
+  readonly disposition: string | null;
+  /** Where its bytes are kept. */
+  readonly path: string;
+  /** The instance that keeps it. */
+  readonly instanceId: string;
+  /** When it was published (ms since the epoch). */
+  readonly createdAt: number;
+}
+
+/** A file to publish: its record without what the store fills in. */
+export type NewPublishedFile = Omit<PublishedFileRecord, "instanceId" | "createdAt">;
+
 /** A bridge process sharing the database, as its heartbeats record it. */
 export interface InstanceRecord {
   /** The instance id (`INSTANCE_ID`). */

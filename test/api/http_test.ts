@@ -340,6 +340,7 @@ Deno.test("api docs: /openapi.json lists every route, /docs is a self-contained 
     .flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`))
     .sort();
   assertEquals(operations, [
+    "DELETE /v1/files/published/{id}",
     "DELETE /v1/sessions/{id}",
     "GET /docs",
     "GET /healthz",
@@ -347,6 +348,7 @@ Deno.test("api docs: /openapi.json lists every route, /docs is a self-contained 
     "GET /openapi.json",
     "GET /readyz",
     "GET /v1/events",
+    "GET /v1/files/published",
     "GET /v1/files/{id}",
     "GET /v1/messages/{id}",
     "GET /v1/messages/{id}/content",
@@ -354,6 +356,7 @@ Deno.test("api docs: /openapi.json lists every route, /docs is a self-contained 
     "GET /v1/sessions/{id}",
     "GET /v1/sessions/{id}/messages",
     "POST /v1/files",
+    "POST /v1/files/published",
     "POST /v1/messages/{id}/displayed",
     "POST /v1/pager",
     "POST /v1/sessions",

@@ -633,3 +633,38 @@ for (const [name, text, code, message] of BAD_ANSWERS) {
     assertEquals(error.code, code);
   });
 }
+
+Deno.test("buildAnswer: a pull (recvonly with a selector) answered with sentFile describes our file, sendonly, with its disposition; sentFile is ignored for a push", () => {
+  const pull = FILE_PUSH.replace("a=sendonly", "a=recvonly")
+    .replace(/a=file-selector:.*\r\n/, 'a=file-selector:name:"report.pdf"\r\n')
+    .replace("a=file-disposition:attachment\r\n", "")
+    .replace("a=file-range:1-32349\r\n", "");
+  const sentFile = {
+    selector: {
+      name: "report.pdf",
+      type: "application/pdf",
+      size: 32349,
+      hash: { algorithm: "sha-1", value: "72:24:5F" },
+    },
+    transferId: "vBnG916bdberum2fFEABR1FR3ExZMUrd",
+    disposition: "render",
+  };
+  const local = { ...LOCAL_TCP, acceptTypes: ["*"], sentFile };
+  const { sdp: answer, accepted } = buildAnswer(pull, local);
+  const lines = answer.split("\r\n");
+  assert(lines.includes("a=sendonly"), answer);
+  assert(
+    lines.includes(
+      'a=file-selector:name:"report.pdf" type:application/pdf size:32349 hash:sha-1:72:24:5F',
+    ),
+    answer,
+  );
+  assert(lines.includes("a=file-transfer-id:vBnG916bdberum2fFEABR1FR3ExZMUrd"), answer);
+  assert(lines.includes("a=file-disposition:render"), answer);
+  assertEquals([accepted.direction, accepted.fileTransfer], ["sendonly", sentFile]);
+
+  const pushed = buildAnswer(FILE_PUSH, local).sdp.split("\r\n");
+  assert(pushed.includes("a=recvonly"));
+  assert(!pushed.includes("a=file-disposition:render"));
+  assert(pushed.includes("a=file-range:1-32349"));
+});

@@ -1,7 +1,8 @@
 /**
  * File routes (RFC 5547): push a file — through the PBX, or with an SDP
  * offer of ours whose answer the client brings — from a raw body or a
- * `multipart/form-data` form, and show where it stands.
+ * `multipart/form-data` form, and show where it stands; publish files for
+ * peers to pull (§6), list and delete them.
  *
  * @module
  */
@@ -16,12 +17,21 @@ import {
   offerableType,
   type OfferedFile,
 } from "../../bridge/mod.ts";
+import type { PublishedFileRecord } from "../../store/mod.ts";
 import type { FileTransferData } from "../../webhooks/mod.ts";
 import type { ApiApp, ApiEnv } from "../types.ts";
 import { type Form, formBoundary, MultipartError, readForm } from "../_multipart.ts";
 import { ApiProblem } from "../problem.ts";
 import { BEARER, problems } from "../responses.ts";
-import { FileSendQuery, FileTransfer, IdParam, OfferedFileTransfer } from "../schemas.ts";
+import {
+  FileSendQuery,
+  FileTransfer,
+  IdParam,
+  OfferedFileTransfer,
+  PublishedFile,
+  PublishedFileList,
+  PublishQuery,
+} from "../schemas.ts";
 import { readUpload, sizedBody } from "../upload.ts";
 import { validationHook } from "../validation.ts";
 
@@ -218,6 +228,87 @@ async function formUpload(
   };
 }
 
+const publishFile = createRoute({
+  method: "post",
+  path: "/v1/files/published",
+  tags: ["files"],
+  summary: "Publish a file for peers to pull",
+  description: "The file is read as for POST /v1/files — the raw body (with a " +
+    "Content-Length) or the one file part of a `multipart/form-data` form, with `name`, " +
+    "`type` and `disposition` (no `to`) — up to MAX_UPLOAD_BYTES, stored under " +
+    "DATA_DIR/published/ with its SHA-1, and counted against DATA_QUOTA_BYTES until it is " +
+    "deleted. An SDP offer with `a=recvonly` and an `a=file-selector` (RFC 5547 §6, a " +
+    "pull) through FreeSWITCH or POST /v1/sessions is then answered `a=sendonly` and sent " +
+    "the file, when its selector names it (by `name` or `hash`) and no other: every " +
+    "selector attribute (name, type, size, sha-1 hash) must equal the file's. Kept by the " +
+    "instance that stored it.",
+  security: BEARER,
+  request: {
+    query: PublishQuery,
+    body: {
+      content: {
+        "multipart/form-data": {
+          schema: {
+            type: "object",
+            properties: {
+              name: { type: "string" },
+              type: { type: "string" },
+              disposition: { type: "string" },
+              file: { type: "string", format: "binary" },
+            },
+            required: ["file"],
+          },
+        },
+        "*/*": { schema: { type: "string", format: "binary" } },
+      },
+    },
+  },
+  responses: {
+    201: {
+      description: "Published.",
+      headers: z.object({ Location: z.string() }),
+      content: { "application/json": { schema: PublishedFile } },
+    },
+    ...problems(400, 401, 411, 413, 422, 503),
+  },
+});
+
+const listPublished = createRoute({
+  method: "get",
+  path: "/v1/files/published",
+  tags: ["files"],
+  summary: "List the published files",
+  description: "Every file this instance published, oldest first, unpaged.",
+  security: BEARER,
+  responses: {
+    200: {
+      description: "The published files.",
+      content: { "application/json": { schema: PublishedFileList } },
+    },
+    ...problems(401),
+  },
+});
+
+const deletePublished = createRoute({
+  method: "delete",
+  path: "/v1/files/published/{id}",
+  tags: ["files"],
+  summary: "Delete a published file",
+  description: "Later pulls of it are refused; a pull sending it goes on to its end.",
+  security: BEARER,
+  request: { params: IdParam },
+  responses: {
+    204: { description: "Deleted." },
+    ...problems(401, 404),
+  },
+});
+
+/** A published file as the API shows it. */
+function publishedView(record: PublishedFileRecord): z.infer<typeof PublishedFile> {
+  const { id, name, type, size, hash, disposition, createdAt } = record;
+  return { id, file: { name, type, size, hash, disposition }, createdAt };
+}
+
 const getFile = createRoute({
   method: "get",
   path: "/v1/files/{id}",
@@ -234,7 +325,26 @@ const getFile = createRoute({
   },
 });
 
-/** Registers `POST /v1/files` and `GET /v1/files/{id}`. */
+/**
+ * The file and fields of a request's body (raw, or a form), as
+ * `POST /v1/files` reads them.
+ */
+async function upload(request: Request, query: FileFields, maxBytes: number): Promise<Upload> {
+  let boundary: string | undefined;
+  try {
+    boundary = formBoundary(request.headers.get("content-type") ?? "");
+  } catch (e) {
+    throw e instanceof MultipartError ? formProblem(e) : e;
+  }
+  return boundary === undefined
+    ? rawUpload(request, query, maxBytes)
+    : await formUpload(request, boundary, query, maxBytes);
+}
+
+/**
+ * Registers `POST /v1/files`, `GET /v1/files/{id}` and the published files:
+ * `POST` and `GET /v1/files/published`, `DELETE /v1/files/published/{id}`.
+ */
 export function fileRoutes(app: ApiApp, bridge: Bridge, config: Config): void {
   /** 201 with the offer for a transfer we offered, 202 for one through the PBX. */
   const answered = (c: Context<ApiEnv>, transfer: FileTransferData | OfferedFile) => {
@@ -254,24 +364,41 @@ export function fileRoutes(app: ApiApp, bridge: Bridge, config: Config): void {
       const transfer = await bridge.resumeFile(resume, query.to);
       return answered(c, transfer);
     }
-    const request = c.req.raw;
-    let boundary: string | undefined;
-    try {
-      boundary = formBoundary(request.headers.get("content-type") ?? "");
-    } catch (e) {
-      throw e instanceof MultipartError ? formProblem(e) : e;
-    }
-    const { to, upload, failure } = boundary === undefined
-      ? rawUpload(request, query, config.maxUploadBytes)
-      : await formUpload(request, boundary, query, config.maxUploadBytes);
+    const { to, upload: file, failure } = await upload(c.req.raw, query, config.maxUploadBytes);
     try {
       const transfer = to === undefined
-        ? await bridge.offerFile(upload)
-        : await bridge.sendFile({ ...upload, to });
+        ? await bridge.offerFile(file)
+        : await bridge.sendFile({ ...file, to });
       return answered(c, transfer);
     } catch (e) {
       throw failure() ?? e;
     }
+  });
+
+  app.openapi(publishFile, async (c) => {
+    const query = c.req.valid("query");
+    const { to, upload: file, failure } = await upload(c.req.raw, query, config.maxUploadBytes);
+    if (to !== undefined) {
+      throw new ApiProblem("validation", "to: not with a published file", { field: "to" });
+    }
+    let record: PublishedFileRecord;
+    try {
+      record = await bridge.publishFile(file);
+    } catch (e) {
+      throw failure() ?? e;
+    }
+    c.header("Location", `/v1/files/published/${record.id}`);
+    return c.json(publishedView(record), 201);
+  });
+
+  app.openapi(listPublished, async (c) => {
+    const items = await bridge.listPublishedFiles();
+    return c.json({ items: items.map(publishedView) }, 200);
+  });
+
+  app.openapi(deletePublished, async (c) => {
+    await bridge.deletePublishedFile(c.req.valid("param").id);
+    return c.body(null, 204);
   });
 
   app.openapi(getFile, async (c) => {

@@ -26,7 +26,12 @@ const createSession = createRoute({
   path: "/v1/sessions",
   tags: ["sessions"],
   summary: "Create a session",
-  description: "With `offer`: answers an SDP offer (201 with `answer`). With `createOffer`: " +
+  description: "With `offer`: answers an SDP offer (201 with `answer`); an offer with " +
+    "`a=recvonly` and an `a=file-selector` pulls a file published with " +
+    "POST /v1/files/published (RFC 5547 §6; the answer is `a=sendonly` and the file is " +
+    "sent, followed with GET /v1/files/{id}), and is 422 sdp-not-acceptable when the " +
+    "selector has neither name nor hash or names no single published file. " +
+    "With `createOffer`: " +
     "makes an offer (201 with `offer`); apply the answer with PUT /v1/sessions/{id}/answer " +
     "(an offer not answered within OFFER_TIMEOUT_MS ends its session). " +
     "With `to`: originates through the PBX (422 invalid-sip-uri for a `to` the bridge may " +
