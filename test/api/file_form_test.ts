@@ -9,10 +9,10 @@ import { createHash } from "node:crypto";
 import { assert, assertEquals } from "../_assert.ts";
 import { Random } from "../_random.ts";
 import { buildAnswer } from "../../src/sdp/mod.ts";
-import type { FileTransferData, WebhookEvent } from "../../src/webhooks/mod.ts";
 import { FakeFreeSwitch } from "../pbx/_fake_freeswitch.ts";
 import { answeringUas } from "../pbx/_fake_uas.ts";
-import { type Harness, peerEndpoint, startHarness, waitUntil } from "./_harness.ts";
+import { type Harness, peerEndpoint, startHarness } from "./_harness.ts";
+import { fileEvent, spooled } from "./_files.ts";
 
 const KiB = 1024;
 const BOUNDARY = "----WebKitFormBoundaryq8XJbM2vL0rYtZ4w";
@@ -67,29 +67,6 @@ async function* pieces(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
 /** POSTs `body` to `/v1/files` with `query` and `type`, with its Content-Length. */
 function post(h: Harness, body: Uint8Array, query = "", type = FORM_TYPE): Promise<Response> {
   return h.upload(`/v1/files${query}`, pieces(body), body.length, type);
-}
-
-/** The data of the `type` event of transfer `id`, waiting for it. */
-async function fileEvent(h: Harness, type: string, id: string): Promise<FileTransferData> {
-  const find = async () => {
-    for (const e of await h.bridge.eventsSince(0, 1000)) {
-      if (e.type !== type) continue;
-      const data = (JSON.parse(e.payload) as WebhookEvent).data as FileTransferData;
-      if (data.id === id) return data;
-    }
-    return undefined;
-  };
-  await waitUntil(async () => await find() !== undefined, `${type} of ${id}`);
-  return (await find())!;
-}
-
-function spooled(h: Harness): string[] {
-  try {
-    return [...Deno.readDirSync(`${h.config.dataDir}/outgoing`)].map((e) => e.name);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
 }
 
 Deno.test("api: a form's file is offered under its filename made safe and its part's type, and sent once answered", async () => {

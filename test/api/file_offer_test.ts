@@ -16,8 +16,8 @@ import type {
   MsrpEndpoint,
   MsrpSession,
 } from "../../src/session/mod.ts";
-import type { FileTransferData, WebhookEvent } from "../../src/webhooks/mod.ts";
-import { type Harness, peerEndpoint, startHarness, waitUntil } from "./_harness.ts";
+import { type Harness, peerEndpoint, startHarness } from "./_harness.ts";
+import { fileEvent, spooled } from "./_files.ts";
 
 const KiB = 1024;
 const random = new Random(5547_17);
@@ -91,30 +91,6 @@ function answerOf(
     acceptTypes: ["*"],
     ...(fileRange ? { fileRange } : {}),
   }).sdp;
-}
-
-/** The data of the `type` event of transfer `id` in the event log, waiting for it. */
-async function fileEvent(h: Harness, type: string, id: string): Promise<FileTransferData> {
-  const find = async () => {
-    for (const e of await h.bridge.eventsSince(0, 1000)) {
-      if (e.type !== type) continue;
-      const data = (JSON.parse(e.payload) as WebhookEvent).data as FileTransferData;
-      if (data.id === id) return data;
-    }
-    return undefined;
-  };
-  await waitUntil(async () => await find() !== undefined, `${type} of ${id}`);
-  return (await find())!;
-}
-
-/** The files waiting in the spool directory. */
-function spooled(h: Harness): string[] {
-  try {
-    return [...Deno.readDirSync(`${h.config.dataDir}/outgoing`)].map((e) => e.name);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
 }
 
 /** Offers `file` with `POST /v1/files` (no `to`) and returns the created transfer. */

@@ -13,7 +13,6 @@ import { Random } from "../_random.ts";
 import { buildOffer, type FileRange, type FileSelector, parseAnswer } from "../../src/sdp/mod.ts";
 import type { LocalMsrpOffer } from "../../src/sdp/mod.ts";
 import type { IncomingMessageInfo, MsrpEndpoint, MsrpSession } from "../../src/session/mod.ts";
-import type { FileTransferData, WebhookEvent } from "../../src/webhooks/mod.ts";
 import {
   type Harness,
   HashSink,
@@ -22,6 +21,7 @@ import {
   startHarness,
   waitUntil,
 } from "./_harness.ts";
+import { fileEvent } from "./_files.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -120,20 +120,6 @@ async function offer(
 ): Promise<{ status: number; body: Record<string, string> }> {
   const response = await h.json("POST", "/v1/sessions", { offer: buildOffer(local) });
   return { status: response.status, body: await response.json() };
-}
-
-/** The data of the `type` event of transfer `id` in the event log, waiting for it. */
-async function fileEvent(h: Harness, type: string, id: string): Promise<FileTransferData> {
-  const find = async () => {
-    for (const e of await h.bridge.eventsSince(0, 1000)) {
-      if (e.type !== type) continue;
-      const data = (JSON.parse(e.payload) as WebhookEvent).data as FileTransferData;
-      if (data.id === id) return data;
-    }
-    return undefined;
-  };
-  await waitUntil(async () => await find() !== undefined, `${type} of ${id}`);
-  return (await find())!;
 }
 
 /** Pulls `selector` (and `range`) into a fresh peer session and waits for the whole file. */

@@ -22,10 +22,11 @@ import { assert, assertEquals } from "../_assert.ts";
 import { CutProxy } from "../_cut_proxy.ts";
 import { Random } from "../_random.ts";
 import type { MessageRecord, SessionRecord } from "../../src/store/mod.ts";
-import type { FileTransferData, WebhookEvent } from "../../src/webhooks/mod.ts";
+import type { FileTransferData } from "../../src/webhooks/mod.ts";
 import { FakeFreeSwitch } from "../pbx/_fake_freeswitch.ts";
 import { FakeUas } from "../pbx/_fake_uas.ts";
 import { type Harness, sha256Of, startHarness, waitUntil } from "./_harness.ts";
+import { fileEvent } from "./_files.ts";
 
 const KiB = 1024;
 const SIZE = 2048 * KiB;
@@ -36,20 +37,6 @@ const B_HOST = "127.0.0.2";
 
 async function* pieces(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < bytes.length; i += 256 * KiB) yield bytes.subarray(i, i + 256 * KiB);
-}
-
-/** The data of the `type` event of transfer `id` in A's event log, waiting for it. */
-async function fileEvent(h: Harness, type: string, id: string): Promise<FileTransferData> {
-  const find = async () => {
-    for (const e of await h.bridge.eventsSince(0, 1000)) {
-      if (e.type !== type) continue;
-      const data = (JSON.parse(e.payload) as WebhookEvent).data as FileTransferData;
-      if (data.id === id) return data;
-    }
-    return undefined;
-  };
-  await waitUntil(async () => await find() !== undefined, `${type} of ${id}`);
-  return (await find())!;
 }
 
 /** B's incoming file sessions, oldest first. */

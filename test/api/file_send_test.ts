@@ -14,6 +14,7 @@ import type { FileTransferData, WebhookEvent } from "../../src/webhooks/mod.ts";
 import { FakeFreeSwitch } from "../pbx/_fake_freeswitch.ts";
 import { answeringUas, FakeUas } from "../pbx/_fake_uas.ts";
 import { type Harness, peerEndpoint, startHarness, waitUntil } from "./_harness.ts";
+import { spooled } from "./_files.ts";
 
 const MiB = 1024 * 1024;
 const random = new Random(5548);
@@ -51,16 +52,6 @@ async function nextEvent(h: Harness, type: string): Promise<FileTransferData> {
   const find = async () => (await h.bridge.eventsSince(0, 1000)).find((e) => e.type === type);
   await waitUntil(async () => await find() !== undefined, type);
   return (JSON.parse((await find())!.payload) as WebhookEvent).data as FileTransferData;
-}
-
-/** The files waiting in the spool directory. */
-function spooled(h: Harness): string[] {
-  try {
-    return [...Deno.readDirSync(`${h.config.dataDir}/outgoing`)].map((e) => e.name);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
 }
 
 Deno.test("api: POST /v1/files pushes a 2 MiB file with its selector; the callee gets it, the session ends, file.delivered", async () => {

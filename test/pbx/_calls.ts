@@ -43,11 +43,15 @@ export function caller(setup: "active" | "passive") {
   return { ep, session, offer };
 }
 
-/** The headers of a parked inbound call on the bypass profile (cf. channel-park-msrp-offer.txt). */
+/**
+ * The headers of a parked inbound call on the bypass profile (cf.
+ * channel-park-msrp-offer.txt), from SIP URI `from` (Alice's by default).
+ */
 export function parkHeaders(
   uuid: string,
   offer: string,
   disposition = "RECEIVED_NOMEDIA",
+  from = "alice@127.0.0.1:5090",
 ): EslHeader[] {
   return [
     ["Channel-State", "CS_EXECUTE"],
@@ -60,7 +64,7 @@ export function parkHeaders(
     ["Caller-Caller-ID-Number", "alice"],
     ["Caller-Destination-Number", "msrp"],
     ["Caller-Context", "public"],
-    ["variable_sip_from_uri", "alice@127.0.0.1:5090"],
+    ["variable_sip_from_uri", from],
     ["variable_sip_to_uri", "msrp@127.0.0.1:5080"],
     ["variable_sip_call_id", `${uuid}@127.0.0.1`],
     ["variable_sofia_profile_name", "msrp"],

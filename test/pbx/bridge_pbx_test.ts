@@ -5,36 +5,15 @@
  */
 
 import { assert, assertEquals } from "../_assert.ts";
-import { startBridge } from "../_bridge.ts";
 import { until } from "../_until.ts";
-import type { Bridge } from "../../src/bridge/mod.ts";
 import { buildOffer } from "../../src/sdp/mod.ts";
 import { MsrpEndpoint } from "../../src/session/mod.ts";
-import type { EventRecord } from "../../src/store/mod.ts";
-import { FakeFreeSwitch } from "./_fake_freeswitch.ts";
+import { withFakeFreeSwitch } from "./_with_fake_freeswitch.ts";
 
 const CALL = "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
 
-async function withService(
-  body: (t: { fs: FakeFreeSwitch; bridge: Bridge; events: EventRecord[] }) => Promise<void>,
-): Promise<void> {
-  const fs = new FakeFreeSwitch();
-  fs.setApi("uuid_exists", (args) => fs.channel(args.trim()) ? "true" : "false");
-  try {
-    await using b = await startBridge({
-      ESL_MODE: "inbound",
-      ESL_PORT: String(fs.port),
-      SIP_PROFILE: "msrp",
-    });
-    await until(() => b.bridge.eslState === "connected", "the event socket");
-    await body({ fs, bridge: b.bridge, events: b.events });
-  } finally {
-    await fs.close();
-  }
-}
-
 Deno.test("service+pbx: an inbound MSRP call is answered, recorded with the caller's identity and hung up from the API", async () => {
-  await withService(async ({ fs, bridge, events }) => {
+  await withFakeFreeSwitch(async ({ fs, b: { bridge, events } }) => {
     const peer = new MsrpEndpoint({ port: 0 }).listen();
     try {
       const caller = peer.createSession();
@@ -88,7 +67,7 @@ Deno.test("service+pbx: an inbound MSRP call is answered, recorded with the call
 });
 
 Deno.test("service+pbx: an RFC 5547 file call is recorded as a file transfer and hung up once the file arrived", async () => {
-  await withService(async ({ fs, bridge, events }) => {
+  await withFakeFreeSwitch(async ({ fs, b: { bridge, events } }) => {
     const peer = new MsrpEndpoint({ port: 0 }).listen();
     try {
       const caller = peer.createSession();
@@ -142,7 +121,7 @@ Deno.test("service+pbx: an RFC 5547 file call is recorded as a file transfer and
 });
 
 Deno.test("service+pbx: an inbound SIP MESSAGE is published as pager.received; sendPager uses the chat API", async () => {
-  await withService(async ({ fs, bridge, events }) => {
+  await withFakeFreeSwitch(async ({ fs, b: { bridge, events } }) => {
     fs.emit("MESSAGE", [
       ["from", "alice@192.0.2.20"],
       ["to", "chat@192.0.2.10"],
@@ -178,7 +157,7 @@ Deno.test("service+pbx: an inbound SIP MESSAGE is published as pager.received; s
 });
 
 Deno.test("service+pbx: an inbound SIP MESSAGE event seen twice (same Core-UUID and Event-Sequence) is handled once", async () => {
-  await withService(async ({ fs, events }) => {
+  await withFakeFreeSwitch(async ({ fs, b: { events } }) => {
     const message = (sequence: string): [string, string][] => [
       ["Event-Sequence", sequence],
       ["from", "alice@192.0.2.20"],

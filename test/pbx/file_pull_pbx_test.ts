@@ -7,35 +7,19 @@
  */
 
 import { assert, assertEquals } from "../_assert.ts";
-import { type BridgeFixture, startBridge } from "../_bridge.ts";
+import type { BridgeFixture } from "../_bridge.ts";
 import { Random } from "../_random.ts";
 import { until, withDeadline } from "../_until.ts";
 import { HashSink, peerEndpoint, sha256Of } from "../api/_harness.ts";
 import { buildOffer, type FileSelector } from "../../src/sdp/mod.ts";
 import type { SessionRecord } from "../../src/store/mod.ts";
 import type { FileTransferData, WebhookEvent } from "../../src/webhooks/mod.ts";
-import { FakeFreeSwitch } from "./_fake_freeswitch.ts";
+import { parkHeaders } from "./_calls.ts";
+import type { FakeFreeSwitch } from "./_fake_freeswitch.ts";
+import { withFakeFreeSwitch } from "./_with_fake_freeswitch.ts";
 
 const MiB = 1024 * 1024;
 const PHONE = "carol@127.0.0.1:5094";
-
-async function withService(
-  body: (t: { fs: FakeFreeSwitch; b: BridgeFixture }) => Promise<void>,
-): Promise<void> {
-  const fs = new FakeFreeSwitch();
-  fs.setApi("uuid_exists", (args) => fs.channel(args.trim()) ? "true" : "false");
-  try {
-    await using b = await startBridge({
-      ESL_MODE: "inbound",
-      ESL_PORT: String(fs.port),
-      SIP_PROFILE: "msrp",
-    });
-    await until(() => b.bridge.eslState === "connected", "the event socket");
-    await body({ fs, b });
-  } finally {
-    await fs.close();
-  }
-}
 
 /** The phone calls from its MSRP URI `path` (it connects) asking for `selector`; channel `uuid`. */
 function pullCall(fs: FakeFreeSwitch, uuid: string, path: string, selector: FileSelector): void {
@@ -48,16 +32,7 @@ function pullCall(fs: FakeFreeSwitch, uuid: string, path: string, selector: File
     direction: "recvonly",
     fileTransfer: { selector, transferId: crypto.randomUUID().replaceAll("-", "") },
   });
-  const headers: [string, string][] = [
-    ["Unique-ID", uuid],
-    ["Call-Direction", "inbound"],
-    ["Caller-Destination-Number", "msrp"],
-    ["variable_sip_from_uri", PHONE],
-    ["variable_sip_to_uri", "msrp@127.0.0.1:5080"],
-    ["variable_sip_call_id", `${uuid}@127.0.0.1`],
-    ["variable_switch_r_sdp", offer],
-    ["variable_endpoint_disposition", "RECEIVED_NOMEDIA"],
-  ];
+  const headers = parkHeaders(uuid, offer, "RECEIVED_NOMEDIA", PHONE);
   fs.addChannel(headers);
   fs.emit("CHANNEL_PARK", headers);
 }
@@ -73,7 +48,7 @@ async function sessionOf(b: BridgeFixture, uuid: string): Promise<SessionRecord>
 }
 
 Deno.test("service+pbx: a call pulling a published 3 MiB file is answered sendonly, sent the file, and hung up; an unpublished name is refused with 488", async () => {
-  await withService(async ({ fs, b }) => {
+  await withFakeFreeSwitch(async ({ fs, b }) => {
     const { bridge } = b;
     const file = new Random(5547_0601).bytes(3 * MiB);
     async function* body() {

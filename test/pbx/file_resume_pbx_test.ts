@@ -8,7 +8,6 @@
 
 import { createHash } from "node:crypto";
 import { assert, assertEquals } from "../_assert.ts";
-import { startBridge } from "../_bridge.ts";
 import { Random } from "../_random.ts";
 import { until, withDeadline } from "../_until.ts";
 import { peerEndpoint, sha256Of } from "../api/_harness.ts";
@@ -16,30 +15,14 @@ import { sendFileRest } from "../session/_peer.ts";
 import type { Bridge } from "../../src/bridge/mod.ts";
 import { buildOffer, type FileRange, type FileSelector } from "../../src/sdp/mod.ts";
 import type { MessageRecord, SessionRecord } from "../../src/store/mod.ts";
-import { FakeFreeSwitch } from "./_fake_freeswitch.ts";
+import { parkHeaders } from "./_calls.ts";
+import type { FakeFreeSwitch } from "./_fake_freeswitch.ts";
+import { withFakeFreeSwitch } from "./_with_fake_freeswitch.ts";
 
 const KiB = 1024;
 const SIZE = 640 * KiB;
 const CUT = 256 * KiB; // 40 %
 const ALICE = "alice@127.0.0.1:5090";
-
-async function withService(
-  body: (t: { fs: FakeFreeSwitch; bridge: Bridge }) => Promise<void>,
-): Promise<void> {
-  const fs = new FakeFreeSwitch();
-  fs.setApi("uuid_exists", (args) => fs.channel(args.trim()) ? "true" : "false");
-  try {
-    await using b = await startBridge({
-      ESL_MODE: "inbound",
-      ESL_PORT: String(fs.port),
-      SIP_PROFILE: "msrp",
-    });
-    await until(() => b.bridge.eslState === "connected", "the event socket");
-    await body({ fs, bridge: b.bridge });
-  } finally {
-    await fs.close();
-  }
-}
 
 /** The selector of `bytes` with its sha-256 (RFC 5547 §5: colon-separated upper-case hex). */
 function selectorOf(bytes: Uint8Array): FileSelector {
@@ -77,16 +60,7 @@ function call(
       ...(range ? { range } : {}),
     },
   });
-  const headers: [string, string][] = [
-    ["Unique-ID", uuid],
-    ["Call-Direction", "inbound"],
-    ["Caller-Destination-Number", "msrp"],
-    ["variable_sip_from_uri", from],
-    ["variable_sip_to_uri", "msrp@127.0.0.1:5080"],
-    ["variable_sip_call_id", `${uuid}@127.0.0.1`],
-    ["variable_switch_r_sdp", offer],
-    ["variable_endpoint_disposition", "RECEIVED_NOMEDIA"],
-  ];
+  const headers = parkHeaders(uuid, offer, "RECEIVED_NOMEDIA", from);
   fs.addChannel(headers);
   fs.emit("CHANNEL_PARK", headers);
 }
@@ -154,7 +128,7 @@ async function cutPush(fs: FakeFreeSwitch, bridge: Bridge, uuid: string, file: U
 }
 
 Deno.test("service+pbx: a push through the PBX cut at 40 % resumes with a=file-range for the same caller only", async () => {
-  await withService(async ({ fs, bridge }) => {
+  await withFakeFreeSwitch(async ({ fs, b: { bridge } }) => {
     const file = new Random(5547).bytes(SIZE);
     const firstId = await cutPush(fs, bridge, "0a000000-0000-4000-8000-000000000001", file);
     const [first] = await messagesOf(bridge, firstId);

@@ -42,6 +42,28 @@ const MAX_FORM_FIELD_BYTES = 8 * 1024;
 /** The form fields of `POST /v1/files` (each may be a query parameter instead). */
 const FORM_FIELDS = ["to", "name", "type", "disposition"] as const;
 
+/**
+ * The request body of a route taking a file: a raw body, or a
+ * `multipart/form-data` form of `fields` and one file part.
+ */
+function fileBody(fields: readonly string[]) {
+  return {
+    content: {
+      "multipart/form-data": {
+        schema: {
+          type: "object" as const,
+          properties: {
+            ...Object.fromEntries(fields.map((f) => [f, { type: "string" as const }])),
+            file: { type: "string" as const, format: "binary" },
+          },
+          required: ["file"],
+        },
+      },
+      "*/*": { schema: { type: "string" as const, format: "binary" } },
+    },
+  };
+}
+
 const sendFile = createRoute({
   method: "post",
   path: "/v1/files",
@@ -69,24 +91,7 @@ const sendFile = createRoute({
   security: BEARER,
   request: {
     query: FileSendQuery,
-    body: {
-      content: {
-        "multipart/form-data": {
-          schema: {
-            type: "object",
-            properties: {
-              to: { type: "string" },
-              name: { type: "string" },
-              type: { type: "string" },
-              disposition: { type: "string" },
-              file: { type: "string", format: "binary" },
-            },
-            required: ["file"],
-          },
-        },
-        "*/*": { schema: { type: "string", format: "binary" } },
-      },
-    },
+    body: fileBody(FORM_FIELDS),
   },
   responses: {
     201: {
@@ -245,23 +250,7 @@ const publishFile = createRoute({
   security: BEARER,
   request: {
     query: PublishQuery,
-    body: {
-      content: {
-        "multipart/form-data": {
-          schema: {
-            type: "object",
-            properties: {
-              name: { type: "string" },
-              type: { type: "string" },
-              disposition: { type: "string" },
-              file: { type: "string", format: "binary" },
-            },
-            required: ["file"],
-          },
-        },
-        "*/*": { schema: { type: "string", format: "binary" } },
-      },
-    },
+    body: fileBody(["name", "type", "disposition"]),
   },
   responses: {
     201: {
