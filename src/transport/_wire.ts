@@ -36,8 +36,6 @@ export interface Wire {
 }
 
 const EMPTY = new Uint8Array(0);
-/** A TCP or TLS read buffer grows to this many times `readBufferSize` while reads fill it. */
-const READ_GROWTH = 4;
 
 /** The wire of `socket`: reads of `readBufferSize` bytes from a byte stream. */
 export function wireOf(socket: Deno.Conn | MsrpWebSocket, readBufferSize: number): Wire {
@@ -69,22 +67,15 @@ class StreamWire implements Wire {
   }
 
   async read(): Promise<Uint8Array | null> {
-    const buf = this.#buf;
-    const n = await this.#conn.read(buf);
+    const n = await this.#conn.read(this.#buf);
     if (n === null) return null;
     // The parser hands out views of its input, which handlers may keep: never
     // reuse memory it saw. A small read is copied out so that a kept view does
-    // not pin a whole read buffer (and a grown buffer goes back to the base
-    // size); after a large one the buffer is given away. A read that filled
-    // it doubles the next one, up to READ_GROWTH times the base size: a
-    // streaming peer is read in fewer, larger reads, an idle one holds little.
-    if (n * 4 <= buf.length) {
-      if (buf.length > this.#size) this.#buf = new Uint8Array(this.#size);
-      return buf.slice(0, n);
-    }
-    const next = n === buf.length ? Math.min(buf.length * 2, this.#size * READ_GROWTH) : buf.length;
-    this.#buf = new Uint8Array(next);
-    return buf.subarray(0, n);
+    // not pin a whole read buffer; after a large one the buffer is given away.
+    if (n * 4 <= this.#size) return this.#buf.slice(0, n);
+    const input = this.#buf.subarray(0, n);
+    this.#buf = new Uint8Array(this.#size);
+    return input;
   }
 
   queue(parts: readonly Uint8Array[]): number {

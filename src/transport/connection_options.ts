@@ -37,11 +37,7 @@ export interface ConnectionOptions {
    * trickles a head byte by byte (slow-loris), which the idle timeout cannot.
    */
   headTimeoutMs?: number;
-  /**
-   * Bytes asked for in each read from a TCP or TLS socket (default 64 KiB);
-   * while reads fill it the next one asks for twice as many, up to four
-   * times this, and a small read brings it back.
-   */
+  /** Bytes asked for in each read from a TCP or TLS socket (default 64 KiB). */
   readBufferSize?: number;
   /**
    * Called after the frames of each read (each WebSocket message) were handed
