@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { FileRange } from "../sdp/mod.ts";
+import { type FileRange, sameHash } from "../sdp/mod.ts";
 import type { MsrpSession } from "../session/mod.ts";
 import type { FileHash, MessageRecord, SessionFile, SessionRecord } from "../store/mod.ts";
 import type { Runtime } from "./_runtime.ts";
@@ -39,11 +39,9 @@ export interface Resumption {
   readonly range?: FileRange;
 }
 
-/** `sha-1:72:24:…` and `SHA-1:7224…` name the same hash. */
-function sameHash(a: FileHash | null, b: FileHash | null): boolean {
-  if (a === null || b === null) return a === b;
-  const value = (h: FileHash) => h.value.replaceAll(":", "").toLowerCase();
-  return a.algorithm.toLowerCase() === b.algorithm.toLowerCase() && value(a) === value(b);
+/** The same hash (see `sameHash`), or none on either side. */
+function sameOrNoHash(a: FileHash | null, b: FileHash | null): boolean {
+  return a === null || b === null ? a === b : sameHash(a, b);
 }
 
 /**
@@ -53,7 +51,7 @@ function sameHash(a: FileHash | null, b: FileHash | null): boolean {
 export function sameFile(a: SessionFile, b: SessionFile): boolean {
   return a.name !== null && a.type !== null && a.size !== null &&
     a.name === b.name && a.type.toLowerCase() === b.type?.toLowerCase() && a.size === b.size &&
-    sameHash(a.hash, b.hash);
+    sameOrNoHash(a.hash, b.hash);
 }
 
 /**

@@ -8,6 +8,7 @@
 
 import { createHash } from "node:crypto";
 import { isMediaType } from "../msrp/media_type.ts";
+import { selectorHashValue } from "../sdp/mod.ts";
 import type { Runtime } from "./_runtime.ts";
 import { BridgeError, errorText } from "./errors.ts";
 
@@ -113,11 +114,6 @@ export interface SpooledFile {
   readonly size: number;
 }
 
-/** The selector's hash value: colon-separated upper-case hex bytes (RFC 5547 §9). */
-export function hashValue(digest: string): string {
-  return digest.toUpperCase().match(/../g)?.join(":") ?? "";
-}
-
 /**
  * Writes `body` to `path` (a new file, its directory made when missing),
  * hashing it on the way; resolves with the SHA-1 and the file's size. The
@@ -175,7 +171,7 @@ export async function spoolFile(
       );
     }
     if (total === 0) throw new BridgeError("validation", "the file is empty", "body");
-    return { sha1: hashValue(hash.digest("hex")), size: total };
+    return { sha1: selectorHashValue(hash.digest("hex")), size: total };
   } catch (e) {
     await Deno.remove(path).catch(() => {});
     quota.settle(reserved, 0);

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { AcceptedMedia, FileRange, FileSelector } from "../sdp/mod.ts";
+import { type AcceptedMedia, type FileRange, type FileSelector, sameHash } from "../sdp/mod.ts";
 import type { PublishedFileRecord, SessionFile } from "../store/mod.ts";
 import type { Runtime } from "./_runtime.ts";
 import { resumedStart } from "./_send_resume.ts";
@@ -42,12 +42,6 @@ export interface PulledFile {
   release(): void;
 }
 
-/** `72:24:…` and `7224…` in any case name the same hash. */
-function sameHashValue(a: string, b: string): boolean {
-  const bare = (value: string) => value.replaceAll(":", "").toLowerCase();
-  return bare(a) === bare(b);
-}
-
 /**
  * Whether `file` is the one `selector` describes (RFC 5547 §5): every
  * attribute the selector has equals the file's — name exactly, the media
@@ -60,11 +54,7 @@ export function selectsPublished(selector: FileSelector, file: PublishedFileReco
     return false;
   }
   if (selector.size !== undefined && selector.size !== file.size) return false;
-  if (selector.hash !== undefined) {
-    if (selector.hash.algorithm.toLowerCase() !== file.hash.algorithm.toLowerCase()) return false;
-    if (!sameHashValue(selector.hash.value, file.hash.value)) return false;
-  }
-  return true;
+  return selector.hash === undefined || sameHash(selector.hash, file.hash);
 }
 
 /** The published files of this instance, and the pulls reading them. */

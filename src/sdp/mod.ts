@@ -12,3 +12,4 @@ export * from "./types.ts";
 export * from "./parse.ts";
 export * from "./negotiate.ts";
 export * from "./build.ts";
+export * from "./file_hash.ts";

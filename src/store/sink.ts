@@ -12,6 +12,7 @@ import type {
   IncomingMessageSink,
   IncomingOutcome,
 } from "../session/incoming.ts";
+import { hashHex } from "../sdp/mod.ts";
 import { StoreError } from "./error.ts";
 import type { ContentQuota } from "./quota.ts";
 import type { Store } from "./store.ts";
@@ -172,7 +173,7 @@ export class StoreSink implements IncomingMessageSink {
     if (hash && checksFileHash(hash.algorithm)) {
       this.#expected = {
         algorithm: FILE_HASHES[hash.algorithm.toLowerCase()],
-        hex: hash.value.replaceAll(":", "").toLowerCase(),
+        hex: hashHex(hash.value),
       };
     }
     this.#wrapped = options.file?.wrapped !== undefined;
