@@ -8,45 +8,13 @@
  */
 
 import { assertEquals } from "../_assert.ts";
-import {
-  type ImdnNotification,
-  imdnRequestOf,
-  isImdnNotification,
-  parseCpim,
-  parseImdn,
-  wrapImdnNotification,
-  wrapWithImdnRequest,
-} from "../../src/cpim/mod.ts";
-import type { IncomingMessage, MsrpSession } from "../../src/session/mod.ts";
+import { imdnRequestOf, parseCpim, wrapWithImdnRequest } from "../../src/cpim/mod.ts";
 import { launchChromium, openConsole } from "./_browser.ts";
 import { openPeerSession, peerEndpoint, startHarness, TOKEN, waitUntil } from "./_harness.ts";
 import { skipUnlessChromium } from "../_services.ts";
+import { notificationsOf, notify } from "../_imdn.ts";
 
 const skip = await skipUnlessChromium("console_imdn_test");
-
-/** The notifications among what the peer received, parsed. */
-function notificationsOf(received: IncomingMessage[]): ImdnNotification[] {
-  return received.filter((m) => m.contentType === "message/cpim")
-    .map((m) => parseCpim(m.body()))
-    .filter(isImdnNotification)
-    .map((c) => parseImdn(c.body));
-}
-
-/** Sends a notification from the peer about its received message `messageId`. */
-async function notify(
-  session: MsrpSession,
-  messageId: string,
-  what: Pick<ImdnNotification, "kind" | "status">,
-): Promise<void> {
-  const { body, contentType } = wrapImdnNotification({
-    from: { uri: "im:bob@example.com" },
-    to: { uri: "im:operator@example.com" },
-    messageId: crypto.randomUUID().replaceAll("-", ""),
-    dateTime: new Date(),
-    notification: { messageId, dateTime: new Date().toISOString(), ...what } as ImdnNotification,
-  });
-  assertEquals((await session.send(body, { contentType }).done).status, "sent");
-}
 
 Deno.test({
   name: "api: console in Chromium: read receipts on the operator's reply (✓✓, then read), " +
@@ -114,12 +82,22 @@ Deno.test({
       assertEquals(await row.locator(".tick").textContent(), "✓");
       assertEquals(await row.locator(".read").count(), 0);
 
-      await notify(p.session, request.messageId, { kind: "delivery", status: "delivered" });
+      await notify(
+        p.session,
+        request.messageId,
+        { kind: "delivery", status: "delivered" },
+        "im:operator@example.com",
+      );
       await page.locator('#transcript li.out[data-status="delivered"]', { hasText: "Read this" })
         .waitFor({ timeout: 30_000 });
       assertEquals(await row.locator(".tick").textContent(), "✓✓");
       assertEquals(await row.locator(".read").count(), 0);
-      await notify(p.session, request.messageId, { kind: "display", status: "displayed" });
+      await notify(
+        p.session,
+        request.messageId,
+        { kind: "display", status: "displayed" },
+        "im:operator@example.com",
+      );
       await row.locator(".read", { hasText: "read" }).waitFor({ timeout: 30_000 });
 
       // Reloaded, the transcript has the same marks and texts from the API (the reply's text

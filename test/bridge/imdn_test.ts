@@ -12,48 +12,11 @@ import { scratchSchema, skipUnlessPostgres } from "../_postgres.ts";
 import { until } from "../_until.ts";
 import { peerEndpoint } from "../api/_harness.ts";
 import { BridgeError } from "../../src/bridge/mod.ts";
-import {
-  type CpimMessage,
-  type ImdnNotification,
-  imdnRequestOf,
-  isImdnNotification,
-  parseCpim,
-  parseImdn,
-  wrapImdnNotification,
-  wrapWithImdnRequest,
-} from "../../src/cpim/mod.ts";
-import type { IncomingMessage, MsrpSession } from "../../src/session/mod.ts";
+import { imdnRequestOf, wrapWithImdnRequest } from "../../src/cpim/mod.ts";
+import { cpimOf, notificationsOf, notify } from "../_imdn.ts";
 import { openPeer } from "./_peer.ts";
 
 const dec = new TextDecoder();
-
-/** What the peer received as CPIM, in order. */
-function cpimOf(received: IncomingMessage[]): CpimMessage[] {
-  return received.filter((m) => m.info.contentType === "message/cpim").map((m) =>
-    parseCpim(m.body())
-  );
-}
-
-/** The notifications among what the peer received, parsed. */
-function notificationsOf(received: IncomingMessage[]): ImdnNotification[] {
-  return cpimOf(received).filter(isImdnNotification).map((c) => parseImdn(c.body));
-}
-
-/** Sends a notification from the peer about `messageId`. */
-async function notify(
-  session: MsrpSession,
-  messageId: string,
-  what: Pick<ImdnNotification, "kind" | "status">,
-): Promise<void> {
-  const { body, contentType } = wrapImdnNotification({
-    from: { uri: "im:bob@example.com" },
-    to: { uri: "im:alice@example.com" },
-    messageId: crypto.randomUUID().replaceAll("-", ""),
-    dateTime: new Date(),
-    notification: { messageId, dateTime: new Date().toISOString(), ...what } as ImdnNotification,
-  });
-  assertEquals((await session.send(body, { contentType }).done).status, "sent");
-}
 
 const pgSkip = await skipUnlessPostgres("bridge/imdn_test");
 
@@ -90,13 +53,23 @@ onBothStores(
     await sent.settled;
 
     // A notification about a message nobody sent is dropped, and never a message.received.
-    await notify(session, "nobody-sent-this", { kind: "delivery", status: "delivered" });
-    await notify(session, imdnId, { kind: "delivery", status: "delivered" });
+    await notify(
+      session,
+      "nobody-sent-this",
+      { kind: "delivery", status: "delivered" },
+      "im:alice@example.com",
+    );
+    await notify(
+      session,
+      imdnId,
+      { kind: "delivery", status: "delivered" },
+      "im:alice@example.com",
+    );
     await until(
       () => b.events.some((e) => e.type === "message.delivered" && e.payload.includes('"imdn"')),
       "message.delivered with imdn",
     );
-    await notify(session, imdnId, { kind: "display", status: "displayed" });
+    await notify(session, imdnId, { kind: "display", status: "displayed" }, "im:alice@example.com");
     const displayed = JSON.parse((await b.next("message.displayed")).payload);
     assertEquals([displayed.data.messageId, displayed.data.imdn], [sent.record.id, "displayed"]);
     const delivered = b.events.filter((e) => e.type === "message.delivered")
