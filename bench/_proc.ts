@@ -137,6 +137,21 @@ export function denoRun(
   );
 }
 
+/** `what`, or the error it failed with; an `Error` too once `guardMs` passed (a hang guard). */
+export async function guarded<T>(what: () => Promise<T>, guardMs: number): Promise<T | Error> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("hang guard expired")), guardMs);
+  });
+  try {
+    return await Promise.race([what(), guard]);
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The median of `values` (the mean of the middle two for an even count). */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

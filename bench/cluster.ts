@@ -24,7 +24,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type Child, denoRun, median } from "./_proc.ts";
+import { type Child, denoRun, guarded, median } from "./_proc.ts";
 import { machine } from "./_util.ts";
 import { freePorts } from "../test/_service_process.ts";
 import { pgTestUrl, scratchSchema } from "../test/_postgres.ts";
@@ -241,27 +241,12 @@ async function measure(c: Case): Promise<Measurement> {
   }
 }
 
-/** `what` with a hang guard; a failure becomes its message. */
-async function guarded<T>(what: () => Promise<T>): Promise<T | Error> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("hang guard expired")), CASE_GUARD_MS);
-  });
-  try {
-    return await Promise.race([what(), guard]);
-  } catch (e) {
-    return e instanceof Error ? e : new Error(String(e));
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 const loadBefore = await Deno.readTextFile("/proc/loadavg").catch(() => "");
 const started = performance.now();
 const results = new Map<string, (Measurement | { error: string })[]>(CASES.map((c) => [c.id, []]));
 for (let round = 1; round <= rounds; round++) {
   for (const c of CASES) {
-    const m = await guarded(() => measure(c));
+    const m = await guarded(() => measure(c), CASE_GUARD_MS);
     const entry = m instanceof Error ? { error: m.message } : m;
     results.get(c.id)!.push(entry);
     console.error(`round ${round} case ${c.id}: ${JSON.stringify(entry)}`);

@@ -31,7 +31,7 @@ import {
   smallSends,
   smallSendsRaw,
 } from "./_e2e_cases.ts";
-import { type Child, median } from "./_proc.ts";
+import { type Child, guarded, median } from "./_proc.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -166,16 +166,9 @@ const ctx: CaseContext = {
 
 /** Runs one measurement with a hang guard; a failure is recorded and its children stopped. */
 async function measure<T>(what: () => Promise<T>): Promise<T | Error> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("hang guard expired")), CASE_GUARD_MS);
-  });
   try {
-    return await Promise.race([what(), guard]);
-  } catch (e) {
-    return e instanceof Error ? e : new Error(String(e));
+    return await guarded(what, CASE_GUARD_MS);
   } finally {
-    clearTimeout(timer);
     await Promise.all(children.map((c) => c.stop("SIGKILL")));
     children = [];
   }
