@@ -22,6 +22,7 @@ import {
   waitUntil,
 } from "./_harness.ts";
 import { fileEvent } from "./_files.ts";
+import { peerOffer } from "../bridge/_peer.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -98,19 +99,14 @@ function pullOffer(
   selector: FileSelector,
   range?: FileRange,
 ): LocalMsrpOffer {
-  return {
-    path: session.localPath,
-    address: "127.0.0.1",
-    port: peer.port,
-    acceptTypes: ["*"],
-    setup: "active",
+  return peerOffer(peer, session, {
     direction: "recvonly",
     fileTransfer: {
       selector,
       transferId: "pull0123456789abcdefghijklmnopqrstuv",
       ...(range ? { range } : {}),
     },
-  };
+  });
 }
 
 /** Offers `local` with `POST /v1/sessions {"offer"}`; the status and body. */
